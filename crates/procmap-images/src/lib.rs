@@ -1,0 +1,1 @@
+//! Image tasks (placeholder: being written).

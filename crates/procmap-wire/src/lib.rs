@@ -1,0 +1,190 @@
+//! Wire types shared by the procmap supervisor and its workers.
+//!
+//! Everything that crosses the process boundary is defined here, in one small
+//! crate, so that both sides agree by construction. The supervisor and a
+//! worker first exchange [`Hello`] and [`WorkerHello`], which carry
+//! [`PROTOCOL_VERSION`]; a worker built against another version is refused at
+//! the handshake instead of misreading chunks later.
+//!
+//! Payloads are encoded with bincode 2 ([`encode`], [`decode`]) and travel as
+//! opaque bytes over ipc-channel. bincode is not self-describing, so these
+//! types avoid `#[serde(flatten)]`, `skip`, `tag` and `untagged`, and task
+//! outputs are carried as JSON text ([`Outcome::Ok`]) rather than as
+//! `serde_json::Value`, which bincode cannot decode.
+//!
+//! ```
+//! use procmap_wire::{decode, encode, Job, ToWorker};
+//! let msg = ToWorker::Chunk { chunk: 7, jobs: vec![Job { id: 1, task: "cube".into(), args: vec!["3".into()] }] };
+//! let bytes = encode(&msg).unwrap();
+//! assert_eq!(decode::<ToWorker>(&bytes).unwrap(), msg);
+//! ```
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Bumped on every incompatible change to the types in this crate.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The largest payload either side will decode. A chunk or a result batch is
+/// far smaller; the limit stops a corrupt length prefix from allocating
+/// gigabytes.
+pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
+
+/// Environment variable through which the supervisor passes the name of its
+/// one-shot IPC server to a worker.
+pub const SERVER_ENV: &str = "PROCMAP_IPC_SERVER";
+
+/// One unit of work: a task name and its arguments.
+///
+/// `id` is chosen by the supervisor (the jobs file uses the 1-based line
+/// number) and is echoed in the job's [`JobResult`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    pub id: u64,
+    pub task: String,
+    pub args: Vec<String>,
+}
+
+/// Settings that every task invocation can see, sent once in [`Hello`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct RunContext {
+    /// Where tasks write outputs that the job did not name explicitly.
+    pub out_dir: PathBuf,
+    /// Whether a job may name an output outside `out_dir`.
+    pub allow_outside: bool,
+}
+
+/// Supervisor → worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ToWorker {
+    /// First message: the protocol version and the run's settings.
+    Hello(Hello),
+    /// A batch of jobs to run in order. `chunk` is the supervisor's sequence
+    /// number for it, echoed in [`FromWorker::Results`].
+    Chunk { chunk: u64, jobs: Vec<Job> },
+    /// Finish the current chunk, flush, and exit 0.
+    Shutdown,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    pub protocol: u32,
+    pub context: RunContext,
+    /// How long a worker may hold finished results before sending them, in
+    /// microseconds. Results are batched because each IPC message costs
+    /// about 10 µs; the timer keeps slow jobs' results live.
+    pub flush_interval_us: u64,
+    /// Send [`FromWorker::Started`] before each job.
+    pub report_starts: bool,
+}
+
+/// Worker → supervisor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum FromWorker {
+    /// Reply to [`Hello`].
+    Hello(WorkerHello),
+    /// Finished jobs, in the order they ran. `chunk_done` is set on the batch
+    /// that carries the last result of that chunk.
+    Results {
+        chunk: u64,
+        results: Vec<JobResult>,
+        chunk_done: bool,
+    },
+    /// The worker is about to run job `id`. Sent only when
+    /// [`Hello::report_starts`] asks for it: the supervisor needs exact start
+    /// times to enforce a timeout, and the extra message per job is too
+    /// costly otherwise.
+    Started { id: u64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerHello {
+    pub protocol: u32,
+    pub pid: u32,
+    /// The tasks this worker binary can run, so that the supervisor can check
+    /// job lines against a custom worker's own tasks.
+    pub tasks: Vec<TaskInfo>,
+}
+
+/// A task's name and help, as listed by `supervisor tasks`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskInfo {
+    pub name: String,
+    pub usage: String,
+    pub about: String,
+}
+
+/// What happened to one job inside a worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobResult {
+    pub id: u64,
+    pub outcome: Outcome,
+    /// The job's own run time in nanoseconds.
+    pub nanos: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Outcome {
+    /// The task's output, serialized as JSON text.
+    Ok(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// The task returned an error; the message is for humans.
+    Error(String),
+    /// The task panicked; the worker caught it and lives on.
+    Panic(String),
+}
+
+/// Why a payload could not be encoded or decoded.
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    #[error("cannot encode message")]
+    Encode(#[source] bincode::error::EncodeError),
+    #[error("cannot decode message")]
+    Decode(#[source] bincode::error::DecodeError),
+    #[error("{trailing} trailing bytes after message")]
+    Trailing { trailing: usize },
+}
+
+fn config() -> impl bincode::config::Config {
+    bincode::config::standard().with_limit::<MAX_MESSAGE_BYTES>()
+}
+
+/// Encodes a message with the one bincode configuration both sides use.
+pub fn encode<T: Serialize>(msg: &T) -> Result<Vec<u8>, WireError> {
+    bincode::serde::encode_to_vec(msg, config()).map_err(WireError::Encode)
+}
+
+/// Decodes a message encoded by [`encode`], rejecting trailing garbage.
+pub fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, WireError> {
+    let (msg, used) = bincode::serde::decode_from_slice(bytes, config()).map_err(WireError::Decode)?;
+    if used != bytes.len() {
+        return Err(WireError::Trailing { trailing: bytes.len() - used });
+    }
+    Ok(msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_round_trip() {
+        let msg = FromWorker::Results {
+            chunk: 3,
+            results: vec![
+                JobResult { id: 1, outcome: Outcome::Ok(b"343".to_vec()), nanos: 12 },
+                JobResult { id: 2, outcome: Outcome::Error("bad".into()), nanos: 1 },
+                JobResult { id: 3, outcome: Outcome::Panic("boom".into()), nanos: 1 },
+            ],
+            chunk_done: true,
+        };
+        let bytes = encode(&msg).unwrap();
+        assert_eq!(decode::<FromWorker>(&bytes).unwrap(), msg);
+    }
+
+    #[test]
+    fn trailing_bytes_are_rejected() {
+        let mut bytes = encode(&ToWorker::Shutdown).unwrap();
+        bytes.push(0);
+        assert!(matches!(decode::<ToWorker>(&bytes), Err(WireError::Trailing { trailing: 1 })));
+    }
+}

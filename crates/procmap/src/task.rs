@@ -1,0 +1,147 @@
+//! The [`Task`] trait and the [`Registry`] that maps names to tasks.
+
+use procmap_wire::{RunContext, TaskInfo};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// A named operation that a worker can run on a list of string arguments.
+///
+/// Implementations must be cheap to share between threads: thread mode runs
+/// one instance on every thread. A task reports bad input by returning a
+/// [`JobError`]; it may also panic, which the runtime catches and records as
+/// an error for that job alone.
+///
+/// ```
+/// use procmap::{JobError, Task};
+/// use procmap_wire::RunContext;
+///
+/// struct Double;
+/// impl Task for Double {
+///     fn name(&self) -> &str { "double" }
+///     fn usage(&self) -> &str { "X" }
+///     fn about(&self) -> &str { "twice X, as an integer" }
+///     fn run(&self, args: &[String], _: &RunContext) -> Result<serde_json::Value, JobError> {
+///         let [x] = args else { return Err(JobError::usage(self, args)) };
+///         let x: i64 = x.parse().map_err(|e| JobError::new(format!("X={x:?}: {e}")))?;
+///         Ok(serde_json::json!(x * 2))
+///     }
+/// }
+/// assert_eq!(Double.run(&["21".into()], &RunContext::default()).unwrap(), 42);
+/// ```
+pub trait Task: Send + Sync + 'static {
+    /// The name used in job lines, e.g. `cube`.
+    fn name(&self) -> &str;
+    /// The argument form, e.g. `X [SLEEP_MS]`.
+    fn usage(&self) -> &str;
+    /// One line of help.
+    fn about(&self) -> &str;
+
+    /// Checks a job's arguments before it is dispatched and names the files
+    /// it will write, so that the supervisor can reject a bad line at once
+    /// and refuse a second job that would overwrite the first one's output.
+    /// The default accepts anything and writes nothing.
+    fn plan(&self, args: &[String], ctx: &RunContext) -> Result<Vec<PathBuf>, JobError> {
+        let _ = (args, ctx);
+        Ok(Vec::new())
+    }
+
+    /// Runs one job.
+    fn run(&self, args: &[String], ctx: &RunContext) -> Result<serde_json::Value, JobError>;
+}
+
+/// A job's failure, as the message that ends up in its record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobError {
+    message: String,
+}
+
+impl JobError {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self { message: message.into() }
+    }
+
+    /// The error for a call with the wrong arguments: says what was given
+    /// and what the task expects.
+    pub fn usage(task: &(impl Task + ?Sized), args: &[String]) -> Self {
+        Self::new(format!(
+            "{} takes `{}`, got {} argument{}",
+            task.name(),
+            task.usage(),
+            args.len(),
+            if args.len() == 1 { "" } else { "s" }
+        ))
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for JobError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<std::io::Error> for JobError {
+    fn from(e: std::io::Error) -> Self {
+        Self::new(e.to_string())
+    }
+}
+
+/// The tasks a worker can run, by name.
+///
+/// ```
+/// # use procmap::{Registry, Task, JobError};
+/// # use procmap_wire::RunContext;
+/// # struct Noop;
+/// # impl Task for Noop {
+/// #     fn name(&self) -> &str { "noop" }
+/// #     fn usage(&self) -> &str { "" }
+/// #     fn about(&self) -> &str { "nothing" }
+/// #     fn run(&self, _: &[String], _: &RunContext) -> Result<serde_json::Value, JobError> { Ok(serde_json::Value::Null) }
+/// # }
+/// let mut registry = Registry::new();
+/// registry.register(Noop);
+/// assert!(registry.get("noop").is_some());
+/// ```
+#[derive(Clone, Default)]
+pub struct Registry {
+    tasks: BTreeMap<String, Arc<dyn Task>>,
+}
+
+impl Registry {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a task, replacing any task of the same name.
+    pub fn register(&mut self, task: impl Task) -> &mut Self {
+        self.tasks.insert(task.name().to_owned(), Arc::new(task));
+        self
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn Task>> {
+        self.tasks.get(name)
+    }
+
+    /// Every task's name and help, sorted by name.
+    pub fn infos(&self) -> Vec<TaskInfo> {
+        self.tasks
+            .values()
+            .map(|t| TaskInfo { name: t.name().to_owned(), usage: t.usage().to_owned(), about: t.about().to_owned() })
+            .collect()
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.tasks.keys().map(String::as_str)
+    }
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.tasks.keys()).finish()
+    }
+}
