@@ -1,1 +1,13 @@
+//! The `supervisor` command line, as a library so that the binary stays a
+//! few lines: argument parsing ([`args`]), jobs files ([`jobs`]), the
+//! journal and resume ([`journal`]), progress and the summary.
 
+pub mod args;
+pub mod jobs;
+pub mod journal;
+mod progress;
+mod run;
+mod summary;
+pub mod units;
+
+pub use run::main;

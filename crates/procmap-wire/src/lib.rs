@@ -66,6 +66,15 @@ pub enum ToWorker {
     Shutdown,
 }
 
+/// A borrowed [`ToWorker`] with the same encoding, so that the supervisor
+/// can send a chunk without cloning the jobs it must keep for a rerun.
+#[derive(Serialize)]
+pub enum ToWorkerRef<'a, J: Serialize> {
+    Hello(&'a Hello),
+    Chunk { chunk: u64, jobs: J },
+    Shutdown,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hello {
     pub protocol: u32,
@@ -85,11 +94,7 @@ pub enum FromWorker {
     Hello(WorkerHello),
     /// Finished jobs, in the order they ran. `chunk_done` is set on the batch
     /// that carries the last result of that chunk.
-    Results {
-        chunk: u64,
-        results: Vec<JobResult>,
-        chunk_done: bool,
-    },
+    Results { chunk: u64, results: Vec<JobResult>, chunk_done: bool },
     /// The worker is about to run job `id`. Sent only when
     /// [`Hello::report_starts`] asks for it: the supervisor needs exact start
     /// times to enforce a timeout, and the extra message per job is too
@@ -179,6 +184,15 @@ mod tests {
         };
         let bytes = encode(&msg).unwrap();
         assert_eq!(decode::<FromWorker>(&bytes).unwrap(), msg);
+    }
+
+    #[test]
+    fn borrowed_chunks_encode_like_owned_ones() {
+        let jobs = vec![Job { id: 1, task: "cube".into(), args: vec!["3".into()] }];
+        let owned = encode(&ToWorker::Chunk { chunk: 4, jobs: jobs.clone() }).unwrap();
+        let borrowed = encode(&ToWorkerRef::Chunk { chunk: 4, jobs: &jobs[..] }).unwrap();
+        assert_eq!(owned, borrowed);
+        assert_eq!(encode(&ToWorker::Shutdown).unwrap(), encode(&ToWorkerRef::<()>::Shutdown).unwrap());
     }
 
     #[test]

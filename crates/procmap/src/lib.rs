@@ -1,5 +1,49 @@
-//! procmap: the engine.
+//! procmap: run batches of jobs on a pool of worker processes that survives
+//! whatever a job does.
+//!
+//! The main type is [`Pool`], configured with a [`PoolBuilder`] (process
+//! count, chunk size, [`Mode`], retries, timeout, memory cap) and run over an
+//! iterator of jobs; [`Run`] yields one [`JobRecord`] per job, in completion
+//! order, while the run goes on. Jobs name a [`Task`] from a [`Registry`];
+//! a worker binary is a `main` that builds a registry and calls
+//! [`worker::main`].
+//!
+//! # Theory of operation
+//! In process mode a single dispatcher thread owns all of the pool's state
+//! and talks to persistent worker processes over ipc-channel, in chunks of
+//! jobs encoded with bincode ([`wire`]). Workers send results back in
+//! batches. When a worker dies the dispatcher keeps the results that
+//! arrived, reruns the jobs that did not finish, pins the job at fault by
+//! rerunning suspects alone, and replaces the worker. See the `process`
+//! module's documentation for the details.
+//!
+//! ```no_run
+//! use procmap::{Input, Mode, Pool, Registry};
+//! use procmap::wire::Job;
+//!
+//! let pool = Pool::builder(Registry::new()).procs(2).mode(Mode::Process).build();
+//! let jobs = vec![Input::Job(Job { id: 1, task: "cube".into(), args: vec!["3".into()] })];
+//! for record in pool.run(jobs).unwrap() {
+//!     println!("{}", serde_json::to_string(&record).unwrap());
+//! }
+//! ```
+
+mod channel;
+mod exec;
+mod feed;
+mod pool;
+mod process;
+mod record;
 pub mod task;
-pub use task::{JobError, Registry, Task};
+mod threads;
+mod unix;
+pub mod worker;
+
+pub use feed::Input;
+pub use pool::{
+    Mode, Pool, PoolBuilder, PoolError, Run, Stats, StopHandle, WorkerStats, default_worker_program,
+};
 pub use procmap_wire as wire;
 pub use procmap_wire::RunContext;
+pub use record::{JobRecord, Status};
+pub use task::{JobError, Registry, Task};

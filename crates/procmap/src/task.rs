@@ -131,7 +131,11 @@ impl Registry {
     pub fn infos(&self) -> Vec<TaskInfo> {
         self.tasks
             .values()
-            .map(|t| TaskInfo { name: t.name().to_owned(), usage: t.usage().to_owned(), about: t.about().to_owned() })
+            .map(|t| TaskInfo {
+                name: t.name().to_owned(),
+                usage: t.usage().to_owned(),
+                about: t.about().to_owned(),
+            })
             .collect()
     }
 

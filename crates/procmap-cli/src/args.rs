@@ -1,0 +1,157 @@
+//! The command line.
+
+use crate::units::{parse_duration, parse_size};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::time::Duration;
+
+const AFTER_HELP: &str = "\
+Each line of JOBS is one job, `TASK ARG...`, split like shell words; blank
+lines and lines starting with # are skipped; a job's id is its line number.
+Every job gets one JSON line in the journal, in completion order:
+  {\"line\":12,\"task\":\"cube\",\"args\":[\"7\"],\"status\":\"ok\",\"value\":343,\"attempts\":1,\"worker\":4242,\"ms\":0.004}
+status is ok, error (the task failed or panicked, or the line is invalid),
+crashed (the job killed its worker every time) or timeout.
+
+Modes: process (default) isolates every job in worker processes: a segfault,
+abort, exit or runaway allocation costs only that job. thread runs the same
+tasks on threads of the supervisor: panics are caught, but a segfault or
+abort there kills the whole run. serial runs jobs one by one, inline.
+
+Exit codes: 0 every job ok; 1 some job not ok; 2 usage or setup error;
+130 interrupted (rerun with --resume to finish).
+
+Examples:
+  supervisor --procs 8 --chunksize 64 -o results.jsonl jobs.txt
+  seq 1 1000 | supervisor --task cube -
+  supervisor --timeout 30s --mem-limit 2G --resume -o results.jsonl jobs.txt
+  supervisor tasks";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "supervisor",
+    version,
+    about = "Run a batch of jobs on a pool of worker processes that survives whatever a job does",
+    after_help = AFTER_HELP,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List every task with its arguments and one line of help.
+    Tasks,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModeArg {
+    /// Worker processes: crash isolation.
+    Process,
+    /// Threads of the supervisor: no isolation from segfaults or aborts.
+    Thread,
+    /// One job after another, inline.
+    Serial,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProgressArg {
+    /// A bar on a terminal, nothing otherwise.
+    Auto,
+    /// A bar on a terminal, a status line every second otherwise.
+    Always,
+    Never,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The jobs file, or - for standard input.
+    #[arg(required = true, value_name = "JOBS")]
+    pub jobs: Option<PathBuf>,
+
+    /// Worker processes (or threads). Default: the number of cores.
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub procs: Option<u32>,
+
+    /// Jobs per IPC message. Bigger chunks cost less overhead; smaller ones
+    /// balance better and lose less to a crash.
+    #[arg(short, long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+    pub chunksize: u32,
+
+    /// Where jobs run.
+    #[arg(long, value_enum, default_value_t = ModeArg::Process)]
+    pub mode: ModeArg,
+
+    /// Every line is the arguments of task NAME (like executor.map(fn, lines)).
+    #[arg(short, long, value_name = "NAME")]
+    pub task: Option<String>,
+
+    /// The JSON Lines journal; - for standard output.
+    #[arg(short = 'o', long = "results", value_name = "PATH", default_value = "-")]
+    pub results: PathBuf,
+
+    /// Skip jobs the journal already has a record for (same line number and
+    /// same text); append the new records. Needs -o FILE.
+    #[arg(long)]
+    pub resume: bool,
+
+    /// Like --resume, but also rerun jobs whose latest record is not ok.
+    #[arg(long, conflicts_with = "resume")]
+    pub resume_failed: bool,
+
+    /// Overwrite an existing journal instead of refusing.
+    #[arg(long, conflicts_with_all = ["resume", "resume_failed"])]
+    pub overwrite: bool,
+
+    /// The worker program. Default: supervisor-worker beside this executable.
+    #[arg(long, value_name = "PATH", env = "PROCMAP_WORKER")]
+    pub worker: Option<PathBuf>,
+
+    /// Rerun a job that killed its worker up to N times before recording it
+    /// as crashed.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub retries: u32,
+
+    /// Kill a job running longer than this (500ms, 30s, 2m) and record it
+    /// as timeout. Process mode only.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+
+    /// Cap each worker's memory (512M, 2G); a job that needs more is
+    /// recorded as crashed, out of memory. Process mode only.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub mem_limit: Option<u64>,
+
+    /// Replace each worker after N jobs (for leaky native code).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_tasks_per_child: Option<u64>,
+
+    /// After the first Ctrl-C, how long jobs in flight may finish.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub grace: Duration,
+
+    /// Where tasks write outputs that a job does not name.
+    #[arg(long, value_name = "DIR", default_value = "out")]
+    pub out_dir: PathBuf,
+
+    /// Let jobs write outputs outside --out-dir.
+    #[arg(long)]
+    pub allow_outside: bool,
+
+    /// A progress bar on stderr: done/total, rate, ETA, failures.
+    #[arg(long, value_enum, default_value_t = ProgressArg::Auto)]
+    pub progress: ProgressArg,
+
+    /// No progress and no summary.
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// Log what the pool does on stderr (-vv for more); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}

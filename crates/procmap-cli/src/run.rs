@@ -1,0 +1,284 @@
+//! `supervisor`'s main flow: parse, set up, run the pool, write the journal,
+//! summarise, and map the outcome to an exit code.
+
+use crate::args::{Cli, Command, ModeArg, RunArgs};
+use crate::jobs::{JobReader, count_jobs};
+use crate::journal::{Journal, Previous};
+use crate::progress::Progress;
+use crate::summary::{self, Setting, Tally};
+use anyhow::{Context as _, bail};
+use clap::Parser;
+use procmap::{Input, Mode, Pool, PoolError, Registry, RunContext, Status};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+/// Exit codes, documented in `--help` and the README.
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const JOBS_FAILED: u8 = 1;
+    pub const SETUP: u8 = 2;
+    pub const INTERRUPTED: u8 = 130;
+}
+
+/// The `supervisor` binary, with the built-in tasks of `registry` available
+/// for thread and serial modes and for checking arguments before dispatch.
+pub fn main(registry: Registry) -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { exit::SETUP } else { exit::OK });
+        }
+    };
+    init_tracing(cli.run.verbose);
+    let result = match cli.command {
+        Some(Command::Tasks) => {
+            print_tasks(&registry);
+            Ok(exit::OK)
+        }
+        None => run(cli.run, registry),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("supervisor: {e:#}");
+            ExitCode::from(exit::SETUP)
+        }
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "procmap=info,procmap_cli=info",
+        _ => "procmap=debug,procmap_cli=debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+fn print_tasks(registry: &Registry) {
+    let infos = registry.infos();
+    let width = infos.iter().map(|t| t.name.len() + t.usage.len() + 1).max().unwrap_or(0);
+    for t in infos {
+        let form = format!("{} {}", t.name, t.usage);
+        println!("{form:width$}  {}", t.about);
+    }
+}
+
+fn run(args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
+    let mode = match args.mode {
+        ModeArg::Process => Mode::Process,
+        ModeArg::Thread => Mode::Thread,
+        ModeArg::Serial => Mode::Serial,
+    };
+    let procs = args
+        .procs
+        .map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |n| n as usize);
+    let program = args.worker.clone().unwrap_or_else(procmap::default_worker_program);
+    if mode == Mode::Process && !program.is_file() {
+        bail!(
+            "worker program {} not found: build it with `cargo build --release --bins`, or name it with --worker PATH",
+            program.display()
+        );
+    }
+    let jobs_path = args.jobs.clone().expect("clap requires JOBS");
+    let stdin = jobs_path == Path::new("-");
+    let reader: Box<dyn BufRead + Send> = if stdin {
+        Box::new(BufReader::new(std::io::stdin()))
+    } else {
+        let file = std::fs::File::open(&jobs_path)
+            .with_context(|| format!("cannot read jobs file {}", jobs_path.display()))?;
+        Box::new(BufReader::with_capacity(256 * 1024, file))
+    };
+
+    let to_stdout = args.results == Path::new("-");
+    let resuming = args.resume || args.resume_failed;
+    if resuming && to_stdout {
+        bail!("--resume needs a journal file: add -o FILE (the journal of the run to resume)");
+    }
+    let previous = if resuming {
+        let prev = Previous::load(&args.results)
+            .with_context(|| format!("cannot read journal {}", args.results.display()))?;
+        if prev.torn_lines > 0 {
+            eprintln!(
+                "supervisor: ignoring {} unreadable line(s) in {}",
+                prev.torn_lines,
+                args.results.display()
+            );
+        }
+        Some(prev)
+    } else {
+        None
+    };
+    if !to_stdout
+        && !resuming
+        && !args.overwrite
+        && std::fs::metadata(&args.results).is_ok_and(|m| m.len() > 0)
+    {
+        bail!(
+            "journal {} already exists: add --resume to continue that run, or --overwrite to replace it",
+            args.results.display()
+        );
+    }
+    let mut journal = if to_stdout {
+        Journal::stdout()
+    } else {
+        Journal::file(&args.results, resuming)
+            .with_context(|| format!("cannot write journal {}", args.results.display()))?
+    };
+
+    let skipped = Arc::new(AtomicU64::new(0));
+    let inputs = JobReader::new(reader, args.task.clone());
+    let source: Box<dyn Iterator<Item = Input> + Send> = match previous {
+        None => Box::new(inputs),
+        Some(prev) => {
+            let (skipped, only_ok) = (Arc::clone(&skipped), args.resume_failed);
+            Box::new(inputs.filter(move |input| {
+                let (id, task, args) = match input {
+                    Input::Job(j) => (j.id, &j.task, &j.args),
+                    Input::Invalid { id, task, args, .. } => (*id, task, args),
+                };
+                let done = prev.is_done(id, task, args, only_ok);
+                if done {
+                    skipped.fetch_add(1, Ordering::Relaxed);
+                }
+                !done
+            }))
+        }
+    };
+
+    let context = RunContext { out_dir: args.out_dir.clone(), allow_outside: args.allow_outside };
+    let pool = Pool::builder(registry)
+        .procs(procs)
+        .chunksize(args.chunksize as usize)
+        .mode(mode)
+        .worker_program(program)
+        .context(context)
+        .retries(args.retries)
+        .timeout(args.timeout)
+        .mem_limit(args.mem_limit)
+        .max_tasks_per_child(args.max_tasks_per_child)
+        .stop_grace(args.grace)
+        .build();
+
+    let mut progress = Progress::new(args.progress, args.quiet);
+    let total = (!stdin).then(|| spawn_count(jobs_path.clone()));
+    let started = Instant::now();
+    let mut run = pool.run(source)?;
+    let interrupts = watch_signals(run.stop_handle())?;
+
+    let mut tally = Tally::default();
+    let mut broken_pipe = false;
+    for record in &mut run {
+        if let Err(e) = journal.write(&record) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                broken_pipe = true;
+                break;
+            }
+            return Err(e).with_context(|| format!("cannot write journal {}", args.results.display()));
+        }
+        tally.add(record.status);
+        progress.record(record.status == Status::Ok);
+        if let Some(count) = total.as_ref().and_then(|rx| rx.try_recv().ok()) {
+            progress.set_total(count.saturating_sub(skipped.load(Ordering::Relaxed)));
+        }
+    }
+    let flushed = journal.flush();
+    progress.finish();
+    tally.skipped = skipped.load(Ordering::Relaxed);
+    let interrupted = interrupts.load(Ordering::SeqCst) > 0;
+    let stats = match run.finish() {
+        Ok(stats) => Some(stats),
+        Err(e) => return Err(explain_pool_error(e)),
+    };
+    if broken_pipe {
+        return Ok(exit::OK);
+    }
+    flushed.with_context(|| format!("cannot write journal {}", args.results.display()))?;
+
+    if !args.quiet {
+        let mode_name = match mode {
+            Mode::Process => "process",
+            Mode::Thread => "thread",
+            Mode::Serial => "serial",
+        };
+        let setting = Setting {
+            mode: mode_name,
+            procs: if mode == Mode::Serial { 1 } else { procs },
+            chunksize: args.chunksize as usize,
+        };
+        eprint!("{}", summary::render(&tally, stats.as_ref(), started.elapsed(), &setting));
+        if interrupted {
+            eprintln!("{}", resume_hint(&args.results, to_stdout));
+        }
+    }
+    Ok(if interrupted {
+        exit::INTERRUPTED
+    } else if tally.all_ok() {
+        exit::OK
+    } else {
+        exit::JOBS_FAILED
+    })
+}
+
+fn resume_hint(results: &Path, to_stdout: bool) -> String {
+    if to_stdout {
+        "interrupted: the jobs above are done; to resume later, run with -o FILE and --resume".to_owned()
+    } else {
+        format!(
+            "interrupted: rerun the same command with --resume to run the rest (journal {})",
+            results.display()
+        )
+    }
+}
+
+fn explain_pool_error(e: PoolError) -> anyhow::Error {
+    match &e {
+        PoolError::WorkerStart { stderr, .. } if !stderr.is_empty() => {
+            let tail: Vec<&str> = stderr.lines().rev().take(10).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            anyhow::anyhow!("{e}\n  worker stderr:\n    {}", tail.join("\n    "))
+        }
+        _ => anyhow::Error::new(e),
+    }
+}
+
+/// Counts the jobs in the background so the run starts at once; the
+/// progress bar gets its total when the count is done.
+fn spawn_count(path: PathBuf) -> std::sync::mpsc::Receiver<u64> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        if let Ok(file) = std::fs::File::open(path) {
+            let _ = tx.send(count_jobs(BufReader::with_capacity(256 * 1024, file)));
+        }
+    });
+    rx
+}
+
+/// First SIGINT/SIGTERM: stop dispatching and let jobs in flight finish.
+/// Second: kill the workers now. Returns how many were received.
+fn watch_signals(stop: procmap::StopHandle) -> anyhow::Result<Arc<AtomicU64>> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let count = Arc::new(AtomicU64::new(0));
+    let mut signals =
+        signal_hook::iterator::Signals::new([SIGINT, SIGTERM]).context("cannot install signal handlers")?;
+    let seen = Arc::clone(&count);
+    std::thread::Builder::new().name("signals".into()).spawn(move || {
+        for _ in signals.forever() {
+            seen.fetch_add(1, Ordering::SeqCst);
+            match stop.request_stop() {
+                1 => eprintln!(
+                    "\nsupervisor: stopping: no new jobs; waiting for jobs in flight (interrupt again to kill them)"
+                ),
+                _ => eprintln!("\nsupervisor: killing the workers"),
+            }
+        }
+    })?;
+    Ok(count)
+}

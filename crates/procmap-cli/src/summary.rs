@@ -1,0 +1,78 @@
+//! The end-of-run summary on stderr.
+
+use procmap::{Stats, Status};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+#[derive(Default)]
+pub struct Tally {
+    pub by_status: BTreeMap<Status, u64>,
+    pub skipped: u64,
+}
+
+impl Tally {
+    pub fn add(&mut self, status: Status) {
+        *self.by_status.entry(status).or_default() += 1;
+    }
+
+    pub fn total(&self) -> u64 {
+        self.by_status.values().sum()
+    }
+
+    pub fn all_ok(&self) -> bool {
+        self.by_status.iter().all(|(s, n)| *s == Status::Ok || *n == 0)
+    }
+}
+
+pub struct Setting<'a> {
+    pub mode: &'a str,
+    pub procs: usize,
+    pub chunksize: usize,
+}
+
+pub fn render(tally: &Tally, stats: Option<&Stats>, wall: Duration, setting: &Setting) -> String {
+    let mut out = String::new();
+    let n = tally.total();
+    let secs = wall.as_secs_f64().max(1e-9);
+    out.push_str(&format!(
+        "procmap: {n} jobs in {:.2}s, {:.0} jobs/s ({} mode, {} {}, chunksize {})\n",
+        secs,
+        n as f64 / secs,
+        setting.mode,
+        setting.procs,
+        if setting.mode == "process" { "procs" } else { "threads" },
+        setting.chunksize,
+    ));
+    let statuses: Vec<String> = Status::ALL
+        .iter()
+        .filter_map(|s| tally.by_status.get(s).map(|n| format!("{} {n}", s.as_str())))
+        .collect();
+    if !statuses.is_empty() {
+        out.push_str(&format!("  {}\n", statuses.join(", ")));
+    }
+    if tally.skipped > 0 {
+        out.push_str(&format!("  skipped {} already in the journal\n", tally.skipped));
+    }
+    if let Some(stats) = stats {
+        for w in &stats.workers {
+            let label = match setting.mode {
+                "process" => format!("worker {}", w.id),
+                "thread" => format!("thread {}", w.id),
+                _ => "inline".to_owned(),
+            };
+            out.push_str(&format!(
+                "  {label}: {} jobs, busy {:.2}s ({:.0}% of wall time)\n",
+                w.jobs,
+                w.busy.as_secs_f64(),
+                100.0 * w.busy.as_secs_f64() / secs
+            ));
+        }
+        let replaced = (stats.spawned as usize).saturating_sub(setting.procs);
+        if setting.mode == "process" && replaced > 0 {
+            out.push_str(&format!(
+                "  {replaced} worker process(es) replaced (crashes, timeouts or recycling)\n"
+            ));
+        }
+    }
+    out
+}

@@ -1,0 +1,106 @@
+use procmap::{JobError, RunContext, Task};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// `fault KIND [ARG]`: misbehaves on purpose, for tests and demos.
+///
+/// Each kind is the real thing, not a simulation: `segfault` writes to an
+/// invalid address (a `raise(SIGSEGV)` would be caught by std's handler and
+/// the process would exit 0), `oom` allocates and touches memory until an
+/// allocation fails.
+pub struct Fault;
+
+const KINDS: &str = "panic, abort, segfault, exit CODE, hang, oom, slow MS";
+
+enum Kind {
+    Panic,
+    Abort,
+    Segfault,
+    Exit(i32),
+    Hang,
+    Oom,
+    Slow(u64),
+}
+
+impl Fault {
+    fn parse(&self, args: &[String]) -> Result<Kind, JobError> {
+        let number = |what: &str, s: &String| {
+            s.parse::<u64>()
+                .map_err(|_| JobError::new(format!("fault {what} takes a whole number, got {s:?}")))
+        };
+        match args {
+            [k] if k == "panic" => Ok(Kind::Panic),
+            [k] if k == "abort" => Ok(Kind::Abort),
+            [k] if k == "segfault" => Ok(Kind::Segfault),
+            [k] if k == "hang" => Ok(Kind::Hang),
+            [k] if k == "oom" => Ok(Kind::Oom),
+            [k, code] if k == "exit" => {
+                let code = code
+                    .parse::<i32>()
+                    .map_err(|_| JobError::new(format!("fault exit takes an exit code, got {code:?}")))?;
+                Ok(Kind::Exit(code))
+            }
+            [k, ms] if k == "slow" => Ok(Kind::Slow(number("slow", ms)?)),
+            [k, ..] => Err(JobError::new(format!("unknown fault {k:?} or wrong arguments; kinds: {KINDS}"))),
+            [] => Err(JobError::usage(self, args)),
+        }
+    }
+}
+
+impl Task for Fault {
+    fn name(&self) -> &str {
+        "fault"
+    }
+    fn usage(&self) -> &str {
+        "panic|abort|segfault|exit CODE|hang|oom|slow MS"
+    }
+    fn about(&self) -> &str {
+        "misbehaves on purpose (real crashes) to test crash isolation"
+    }
+    fn plan(&self, args: &[String], _: &RunContext) -> Result<Vec<std::path::PathBuf>, JobError> {
+        self.parse(args).map(|_| Vec::new())
+    }
+    fn run(&self, args: &[String], _: &RunContext) -> Result<Value, JobError> {
+        match self.parse(args)? {
+            Kind::Panic => panic!("fault injected: panic"),
+            Kind::Abort => std::process::abort(),
+            Kind::Segfault => {
+                // SAFETY: none; this is the point. Address 16 is never mapped
+                // on Linux, so the write faults with SIGSEGV.
+                unsafe { std::ptr::write_volatile(std::ptr::without_provenance_mut::<u64>(16), 1) };
+                Err(JobError::new("the invalid write did not fault"))
+            }
+            Kind::Exit(code) => std::process::exit(code),
+            Kind::Hang => loop {
+                std::thread::sleep(Duration::from_secs(3600));
+            },
+            Kind::Oom => exhaust_memory(),
+            Kind::Slow(ms) => {
+                std::thread::sleep(Duration::from_millis(ms));
+                Ok(json!(ms))
+            }
+        }
+    }
+}
+
+/// Allocates and touches 64 MiB blocks until an allocation fails, which
+/// aborts the process. Refuses to run without a memory limit: on a machine
+/// without one it would take all memory and invite the kernel's OOM killer
+/// to pick any process.
+fn exhaust_memory() -> Result<Value, JobError> {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes into the struct we pass.
+    let ok = unsafe { libc::getrlimit(libc::RLIMIT_DATA, &mut limit) } == 0;
+    if !ok || limit.rlim_cur == libc::RLIM_INFINITY {
+        return Err(JobError::new(
+            "fault oom needs a memory limit (--mem-limit); refusing to exhaust the machine",
+        ));
+    }
+    let mut hoard: Vec<Vec<u8>> = Vec::new();
+    loop {
+        let mut block = Vec::<u8>::with_capacity(64 << 20);
+        block.resize(64 << 20, 1);
+        hoard.push(block);
+        std::hint::black_box(&hoard);
+    }
+}

@@ -1,0 +1,148 @@
+//! The supervisor side of the input: pulling jobs lazily, rejecting invalid
+//! ones before dispatch, and cutting the rest into chunks.
+
+use crate::exec::unknown_task_message;
+use crate::record::JobRecord;
+use crate::task::Registry;
+use procmap_wire::{Job, RunContext};
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+
+/// One item of a pool's input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A job to run.
+    Job(Job),
+    /// A line that could not be turned into a job; it becomes an `error`
+    /// record without being dispatched.
+    Invalid { id: u64, task: String, args: Vec<String>, error: String },
+}
+
+impl From<Job> for Input {
+    fn from(job: Job) -> Self {
+        Input::Job(job)
+    }
+}
+
+/// The most bytes of job text one chunk may carry. ipc-channel fragments a
+/// message over 212,448 bytes through an extra socket that blocks until the
+/// peer drains it; two chunks in flight well under that always fit in the
+/// socket buffer, so a send to a worker never blocks the dispatcher.
+pub(crate) const CHUNK_BYTES: usize = 48 * 1024;
+
+pub(crate) struct Feeder {
+    source: Box<dyn Iterator<Item = Input> + Send>,
+    /// Tasks that exist, by name; `None` until a worker has said which it has.
+    known: Option<HashSet<String>>,
+    /// Tasks whose `plan` the supervisor can run itself.
+    local: Registry,
+    context: RunContext,
+    /// Which job claimed each output file, so a second job writing the same
+    /// file is refused instead of silently overwriting it.
+    claims: HashMap<PathBuf, u64>,
+    /// A job pulled from the source that did not fit in the last chunk.
+    carry: Option<Job>,
+    exhausted: bool,
+}
+
+impl Feeder {
+    pub(crate) fn new(
+        source: Box<dyn Iterator<Item = Input> + Send>,
+        local: Registry,
+        context: RunContext,
+    ) -> Self {
+        Feeder { source, known: None, local, context, claims: HashMap::new(), carry: None, exhausted: false }
+    }
+
+    pub(crate) fn set_known(&mut self, names: impl IntoIterator<Item = String>) {
+        self.known = Some(names.into_iter().collect());
+    }
+
+    pub(crate) fn is_exhausted(&self) -> bool {
+        self.exhausted && self.carry.is_none()
+    }
+
+    /// Pulls up to `size` valid jobs (fewer if they exceed [`CHUNK_BYTES`]),
+    /// appending the records of invalid ones to `rejected`. Returns an empty
+    /// chunk once the input is exhausted.
+    pub(crate) fn next_chunk(&mut self, size: usize, rejected: &mut Vec<JobRecord>) -> Vec<Job> {
+        let mut chunk = Vec::with_capacity(size.min(1024));
+        let mut bytes = 0;
+        while chunk.len() < size {
+            let job = match self.carry.take() {
+                Some(job) => job,
+                None => match self.pull(rejected) {
+                    Some(job) => job,
+                    None => break,
+                },
+            };
+            let cost = job_bytes(&job);
+            if !chunk.is_empty() && bytes + cost > CHUNK_BYTES {
+                self.carry = Some(job);
+                break;
+            }
+            bytes += cost;
+            chunk.push(job);
+        }
+        chunk
+    }
+
+    /// The next valid job, rejecting invalid ones on the way. Stops early
+    /// after many rejections so that a file of bad lines still streams.
+    fn pull(&mut self, rejected: &mut Vec<JobRecord>) -> Option<Job> {
+        for _ in 0..4096 {
+            let input = match self.source.next() {
+                Some(input) => input,
+                None => {
+                    self.exhausted = true;
+                    return None;
+                }
+            };
+            match self.admit(input) {
+                Ok(job) => return Some(job),
+                Err(record) => rejected.push(record),
+            }
+        }
+        None
+    }
+
+    fn admit(&mut self, input: Input) -> Result<Job, JobRecord> {
+        let job = match input {
+            Input::Job(job) => job,
+            Input::Invalid { id, task, args, error } => {
+                return Err(JobRecord::rejected(id, task, args, error));
+            }
+        };
+        let known = match &self.known {
+            Some(known) => known.contains(&job.task),
+            None => self.local.get(&job.task).is_some(),
+        };
+        if !known {
+            let error = unknown_task_message(&job.task);
+            return Err(JobRecord::rejected(job.id, job.task, job.args, error));
+        }
+        if let Some(task) = self.local.get(&job.task) {
+            let outputs = match task.plan(&job.args, &self.context) {
+                Ok(outputs) => outputs,
+                Err(e) => {
+                    return Err(JobRecord::rejected(job.id, job.task, job.args, e.message().to_owned()));
+                }
+            };
+            for output in outputs {
+                if let Some(first) = self.claims.get(&output) {
+                    let error = format!(
+                        "output {} is already written by line {first}; refusing to overwrite it",
+                        output.display()
+                    );
+                    return Err(JobRecord::rejected(job.id, job.task, job.args, error));
+                }
+                self.claims.insert(output, job.id);
+            }
+        }
+        Ok(job)
+    }
+}
+
+fn job_bytes(job: &Job) -> usize {
+    16 + job.task.len() + job.args.iter().map(|a| a.len() + 2).sum::<usize>()
+}

@@ -1,0 +1,411 @@
+//! The public face of the engine: [`Pool`], its builder, and the [`Run`]
+//! that streams one record per job.
+
+use crate::exec;
+use crate::feed::{Feeder, Input};
+use crate::process::{Dispatcher, Event, EventKind};
+use crate::record::JobRecord;
+use crate::task::Registry;
+use crossbeam_channel::{Receiver, Sender};
+use procmap_wire::{PROTOCOL_VERSION, RunContext};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Where jobs run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// In `procs` worker processes: a crash costs only its own job.
+    #[default]
+    Process,
+    /// On `procs` threads of this process: panics are caught, but a
+    /// segfault or abort takes the whole process down.
+    Thread,
+    /// Inline, one job after another, on the thread that reads the results.
+    Serial,
+}
+
+/// Why a pool could not run (as opposed to a job failing, which is a
+/// record).
+#[derive(Debug, thiserror::Error)]
+pub enum PoolError {
+    #[error("cannot start worker program {}", program.display())]
+    Spawn {
+        program: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("workers keep failing to start ({}): {reason}", program.display())]
+    WorkerStart { program: PathBuf, reason: String, stderr: String },
+    #[error("{} speaks protocol {theirs}, this supervisor speaks {PROTOCOL_VERSION}: rebuild both from one checkout", program.display())]
+    Protocol { program: PathBuf, theirs: u32 },
+    #[error("cannot start the pool's threads")]
+    Thread(#[source] std::io::Error),
+}
+
+/// Per-worker counters for the summary.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkerStats {
+    /// Pid in process mode, thread number in thread mode, 0 in serial mode.
+    pub id: u32,
+    pub jobs: u64,
+    /// Time spent inside jobs.
+    pub busy: Duration,
+}
+
+/// What a finished run reports besides its records.
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    pub workers: Vec<WorkerStats>,
+    /// Worker processes started, including replacements.
+    pub spawned: u32,
+    pub wall: Duration,
+}
+
+/// Settings shared with the dispatcher.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub procs: usize,
+    pub chunksize: usize,
+    pub program: PathBuf,
+    pub context: RunContext,
+    pub retries: u32,
+    pub timeout: Option<Duration>,
+    pub mem_limit: Option<u64>,
+    pub max_tasks_per_child: Option<u64>,
+    pub flush_interval: Duration,
+    pub handshake_timeout: Duration,
+    pub kill_grace: Duration,
+    pub stop_grace: Duration,
+}
+
+/// A configured pool. Build one with [`Pool::builder`], then [`Pool::run`]
+/// it over any iterator of jobs.
+///
+/// ```no_run
+/// use procmap::{Mode, Pool, Registry};
+/// use procmap::wire::Job;
+///
+/// let pool = Pool::builder(Registry::new()).procs(4).chunksize(64).mode(Mode::Process).build();
+/// let jobs = (1..=1000).map(|i| Job { id: i, task: "cube".into(), args: vec![i.to_string()] }.into());
+/// let mut run = pool.run(jobs).unwrap();
+/// for record in &mut run {
+///     println!("{} {:?}", record.line, record.status);
+/// }
+/// let stats = run.finish().unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct Pool {
+    cfg: Config,
+    mode: Mode,
+    registry: Registry,
+}
+
+#[derive(Debug, Clone)]
+pub struct PoolBuilder {
+    pool: Pool,
+}
+
+impl Pool {
+    /// A builder with the defaults: one process per core, chunks of 64,
+    /// process mode, the `supervisor-worker` beside this executable.
+    /// `registry` holds the tasks for thread and serial modes, and lets the
+    /// supervisor check arguments before dispatch in process mode.
+    pub fn builder(registry: Registry) -> PoolBuilder {
+        PoolBuilder {
+            pool: Pool {
+                cfg: Config {
+                    procs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+                    chunksize: 64,
+                    program: default_worker_program(),
+                    context: RunContext::default(),
+                    retries: 2,
+                    timeout: None,
+                    mem_limit: None,
+                    max_tasks_per_child: None,
+                    flush_interval: Duration::from_millis(10),
+                    handshake_timeout: Duration::from_secs(10),
+                    kill_grace: Duration::from_secs(1),
+                    stop_grace: Duration::from_secs(10),
+                },
+                mode: Mode::Process,
+                registry,
+            },
+        }
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    pub fn procs(&self) -> usize {
+        self.cfg.procs
+    }
+
+    pub fn chunksize(&self) -> usize {
+        self.cfg.chunksize
+    }
+
+    /// Starts running `jobs`. Input is pulled lazily, a chunk at a time, so
+    /// memory does not grow with its length.
+    pub fn run<I>(&self, jobs: I) -> Result<Run, PoolError>
+    where
+        I: IntoIterator<Item = Input>,
+        I::IntoIter: Send + 'static,
+    {
+        exec::install_panic_hook();
+        let started = Instant::now();
+        let source: Box<dyn Iterator<Item = Input> + Send> = Box::new(jobs.into_iter());
+        let feeder = Feeder::new(source, self.registry.clone(), self.cfg.context.clone());
+        let stop = Arc::new(AtomicU8::new(0));
+        let inner = match self.mode {
+            Mode::Serial => Inner::Serial(Box::new(Serial {
+                feeder,
+                registry: self.registry.clone(),
+                context: self.cfg.context.clone(),
+                chunksize: self.cfg.chunksize,
+                stats: crate::pool::WorkerStats::default(),
+                started,
+            })),
+            Mode::Thread => {
+                let (tx, rx) = crossbeam_channel::bounded(64);
+                let handle =
+                    crate::threads::start(&self.cfg, self.registry.clone(), feeder, tx, Arc::clone(&stop))
+                        .map_err(PoolError::Thread)?;
+                Inner::Channel { rx, handle: Some(handle), wake: None }
+            }
+            Mode::Process => {
+                let (tx, rx) = crossbeam_channel::bounded(64);
+                let events = crossbeam_channel::unbounded::<Event>();
+                let wake = events.0.clone();
+                let dispatcher =
+                    Dispatcher::new(Arc::new(self.cfg.clone()), feeder, tx, Arc::clone(&stop), events);
+                // Workers are spawned from this thread, which lives as long
+                // as the run: their parent-death signal is tied to it.
+                let handle = std::thread::Builder::new()
+                    .name("dispatcher".into())
+                    .spawn(move || dispatcher.run())
+                    .map_err(PoolError::Thread)?;
+                Inner::Channel { rx, handle: Some(handle), wake: Some(wake) }
+            }
+        };
+        Ok(Run { inner, stop, buffered: Vec::new().into_iter() })
+    }
+}
+
+impl PoolBuilder {
+    /// Worker processes (or threads). Values below 1 are raised to 1.
+    pub fn procs(mut self, n: usize) -> Self {
+        self.pool.cfg.procs = n.max(1);
+        self
+    }
+
+    /// Jobs per chunk. Values below 1 are raised to 1.
+    pub fn chunksize(mut self, n: usize) -> Self {
+        self.pool.cfg.chunksize = n.max(1);
+        self
+    }
+
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.pool.mode = mode;
+        self
+    }
+
+    /// The worker executable for process mode.
+    pub fn worker_program(mut self, path: impl Into<PathBuf>) -> Self {
+        self.pool.cfg.program = path.into();
+        self
+    }
+
+    pub fn context(mut self, context: RunContext) -> Self {
+        self.pool.cfg.context = context;
+        self
+    }
+
+    /// How many times a job that killed its worker is rerun before it is
+    /// recorded as crashed.
+    pub fn retries(mut self, n: u32) -> Self {
+        self.pool.cfg.retries = n;
+        self
+    }
+
+    /// Kill a job (and its worker) that runs longer than this. Process mode
+    /// only: a thread cannot be killed.
+    pub fn timeout(mut self, limit: Option<Duration>) -> Self {
+        self.pool.cfg.timeout = limit;
+        self
+    }
+
+    /// Cap each worker's data segment (RLIMIT_DATA) at this many bytes.
+    pub fn mem_limit(mut self, bytes: Option<u64>) -> Self {
+        self.pool.cfg.mem_limit = bytes;
+        self
+    }
+
+    /// Replace each worker after it has been given this many jobs.
+    pub fn max_tasks_per_child(mut self, n: Option<u64>) -> Self {
+        self.pool.cfg.max_tasks_per_child = n.map(|n| n.max(1));
+        self
+    }
+
+    /// The longest a finished result waits in a worker before it is sent.
+    pub fn flush_interval(mut self, interval: Duration) -> Self {
+        self.pool.cfg.flush_interval = interval;
+        self
+    }
+
+    /// How long in-flight jobs may run after a stop request.
+    pub fn stop_grace(mut self, grace: Duration) -> Self {
+        self.pool.cfg.stop_grace = grace;
+        self
+    }
+
+    /// How long a worker may take to start and answer the handshake.
+    pub fn handshake_timeout(mut self, limit: Duration) -> Self {
+        self.pool.cfg.handshake_timeout = limit;
+        self
+    }
+
+    pub fn build(self) -> Pool {
+        self.pool
+    }
+}
+
+/// The `supervisor-worker` beside the current executable.
+pub fn default_worker_program() -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let dir = exe.parent().unwrap_or(Path::new("."));
+    // Test binaries live one level down, in target/<profile>/deps.
+    let beside = dir.join("supervisor-worker");
+    if !beside.exists() && dir.ends_with("deps") {
+        return dir.parent().unwrap_or(dir).join("supervisor-worker");
+    }
+    beside
+}
+
+/// A running pool: iterate it for records, in completion order.
+pub struct Run {
+    inner: Inner,
+    stop: Arc<AtomicU8>,
+    buffered: std::vec::IntoIter<JobRecord>,
+}
+
+enum Inner {
+    Channel {
+        rx: Receiver<Vec<JobRecord>>,
+        handle: Option<JoinHandle<Result<Stats, PoolError>>>,
+        wake: Option<Sender<Event>>,
+    },
+    Serial(Box<Serial>),
+}
+
+struct Serial {
+    feeder: Feeder,
+    registry: Registry,
+    context: RunContext,
+    chunksize: usize,
+    stats: WorkerStats,
+    started: Instant,
+}
+
+/// Asks a run to stop, from another thread or a signal handler's thread.
+#[derive(Clone)]
+pub struct StopHandle {
+    stop: Arc<AtomicU8>,
+    wake: Option<Sender<Event>>,
+}
+
+impl StopHandle {
+    /// The first call stops dispatching and lets jobs in flight finish (up
+    /// to the stop grace period); the second kills the workers at once.
+    /// Returns how many stops have been requested.
+    pub fn request_stop(&self) -> u8 {
+        let level = self.stop.fetch_add(1, Ordering::SeqCst).saturating_add(1).min(2);
+        if let Some(wake) = &self.wake {
+            let _ = wake.send(Event { slot: usize::MAX, generation: 0, kind: EventKind::Wake });
+        }
+        level
+    }
+
+    pub fn stop_requested(&self) -> bool {
+        self.stop.load(Ordering::SeqCst) > 0
+    }
+}
+
+impl Run {
+    pub fn stop_handle(&self) -> StopHandle {
+        let wake = match &self.inner {
+            Inner::Channel { wake, .. } => wake.clone(),
+            Inner::Serial(_) => None,
+        };
+        StopHandle { stop: Arc::clone(&self.stop), wake }
+    }
+
+    /// Waits for the pool to wind down and returns its counters, or the
+    /// error that ended it early. Records not yet read are dropped.
+    pub fn finish(mut self) -> Result<Stats, PoolError> {
+        match &mut self.inner {
+            Inner::Serial(serial) => {
+                let stats = Stats {
+                    workers: if serial.stats.jobs > 0 { vec![serial.stats.clone()] } else { vec![] },
+                    spawned: 0,
+                    wall: serial.started.elapsed(),
+                };
+                Ok(stats)
+            }
+            Inner::Channel { rx, handle, .. } => {
+                // Dropping the receiver tells the dispatcher nobody listens.
+                let (_, dead) = crossbeam_channel::bounded(0);
+                drop(std::mem::replace(rx, dead));
+                match handle.take().map(JoinHandle::join) {
+                    Some(Ok(result)) => result,
+                    Some(Err(panic)) => std::panic::resume_unwind(panic),
+                    None => Ok(Stats::default()),
+                }
+            }
+        }
+    }
+}
+
+impl Iterator for Run {
+    type Item = JobRecord;
+
+    fn next(&mut self) -> Option<JobRecord> {
+        loop {
+            if let Some(record) = self.buffered.next() {
+                return Some(record);
+            }
+            let batch = match &mut self.inner {
+                Inner::Channel { rx, .. } => rx.recv().ok()?,
+                Inner::Serial(serial) => {
+                    if self.stop.load(Ordering::SeqCst) > 0 {
+                        return None;
+                    }
+                    serial.next_batch()?
+                }
+            };
+            self.buffered = batch.into_iter();
+        }
+    }
+}
+
+impl Serial {
+    fn next_batch(&mut self) -> Option<Vec<JobRecord>> {
+        let mut records = Vec::new();
+        while records.is_empty() {
+            let jobs = self.feeder.next_chunk(self.chunksize, &mut records);
+            if jobs.is_empty() && self.feeder.is_exhausted() {
+                break;
+            }
+            for job in jobs {
+                let result = exec::run_job(&self.registry, &self.context, &job);
+                self.stats.jobs += 1;
+                self.stats.busy += Duration::from_nanos(result.nanos);
+                records.push(JobRecord::finished(job, result, 1, 0));
+            }
+        }
+        (!records.is_empty()).then_some(records)
+    }
+}

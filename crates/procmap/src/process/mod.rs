@@ -1,0 +1,597 @@
+//! Process mode: the dispatcher loop.
+//!
+//! One thread, the dispatcher, owns every piece of the pool's state: the
+//! worker processes, the chunks each has in flight, the queue of chunks to
+//! rerun, and the input. Everything else reaches it as an [`Event`] on one
+//! channel: a worker connected, a worker sent results, a worker's channel
+//! closed. Helper threads only turn blocking calls (accept, recv) into
+//! events, so the loop itself never blocks on a worker:
+//!
+//! ```text
+//!  input ──► Feeder ──► dispatcher ──chunks──► worker 1..N (processes)
+//!                         ▲   │                   │
+//!            events ──────┘   └──records──► Run   │
+//!   (accept, reader threads) ◄──results/closed────┘
+//! ```
+//!
+//! Each worker has at most [`DEPTH`] chunks in flight, so it always has the
+//! next chunk queued, and a hung worker holds at most that many; chunks are
+//! small enough (see [`feed::CHUNK_BYTES`]) that sending them never blocks.
+//!
+//! When a worker dies, results that already arrived are kept. Of its first
+//! chunk, the jobs without a result are suspects: one alone is the culprit;
+//! several are each rerun alone, so the culprit is pinned without blaming
+//! the others. Later chunks never started and are simply requeued. A culprit
+//! is rerun up to `retries` times before it is recorded as `crashed`.
+
+mod death;
+mod worker;
+
+use crate::feed::Feeder;
+use crate::pool::{Config, PoolError, Stats, WorkerStats};
+use crate::record::{JobRecord, Status};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use ipc_channel::ipc::{IpcBytesReceiver, IpcBytesSender};
+use procmap_wire::{self as wire, FromWorker, Hello, Job, JobResult, PROTOCOL_VERSION, ToWorkerRef};
+use serde::ser::{Serialize, Serializer};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::{Duration, Instant};
+use worker::{InFlight, KillReason, Pending, Phase, Worker};
+
+/// Chunks in flight per worker.
+const DEPTH: usize = 2;
+
+/// Consecutive workers that may fail to start (or die idle) before the run
+/// gives up instead of respawning forever.
+const MAX_START_FAILURES: u32 = 3;
+
+pub(crate) struct Event {
+    pub slot: usize,
+    pub generation: u64,
+    pub kind: EventKind,
+}
+
+pub(crate) enum EventKind {
+    Connected(IpcBytesSender, IpcBytesReceiver),
+    ConnectFailed(String),
+    Message(FromWorker),
+    Garbled(String),
+    Closed,
+    /// Sent by a stop handle so that the loop notices at once.
+    Wake,
+}
+
+/// A batch of jobs waiting to be sent.
+struct Batch {
+    jobs: Vec<Pending>,
+    /// A suspect rerun alone: its worker gets nothing else meanwhile, so a
+    /// second crash blames only this job.
+    solo: bool,
+}
+
+pub(crate) struct Dispatcher {
+    cfg: Arc<Config>,
+    feeder: Feeder,
+    slots: Vec<Option<Worker>>,
+    generations: Vec<u64>,
+    events_tx: Sender<Event>,
+    events_rx: Receiver<Event>,
+    out: Sender<Vec<JobRecord>>,
+    out_buf: Vec<JobRecord>,
+    out_closed: bool,
+    retry: VecDeque<Batch>,
+    next_seq: u64,
+    stop: Arc<AtomicU8>,
+    stopping: Option<Instant>,
+    start_failures: u32,
+    fatal: Option<PoolError>,
+    stats: HashMap<u32, WorkerStats>,
+    spawned: u32,
+}
+
+impl Dispatcher {
+    pub(crate) fn new(
+        cfg: Arc<Config>,
+        feeder: Feeder,
+        out: Sender<Vec<JobRecord>>,
+        stop: Arc<AtomicU8>,
+        events: (Sender<Event>, Receiver<Event>),
+    ) -> Self {
+        let procs = cfg.procs;
+        Dispatcher {
+            cfg,
+            feeder,
+            slots: (0..procs).map(|_| None).collect(),
+            generations: vec![0; procs],
+            events_tx: events.0,
+            events_rx: events.1,
+            out,
+            out_buf: Vec::new(),
+            out_closed: false,
+            retry: VecDeque::new(),
+            next_seq: 0,
+            stop,
+            stopping: None,
+            start_failures: 0,
+            fatal: None,
+            stats: HashMap::new(),
+            spawned: 0,
+        }
+    }
+
+    pub(crate) fn run(mut self) -> Result<Stats, PoolError> {
+        let started = Instant::now();
+        for slot in 0..self.slots.len() {
+            self.spawn(slot)?;
+        }
+        loop {
+            self.check_stop();
+            if self.fatal.is_none() {
+                self.dispatch();
+            }
+            self.flush_out();
+            if self.fatal.is_some() || self.finished() {
+                break;
+            }
+            match self.events_rx.recv_timeout(self.next_wake()) {
+                Ok(event) => {
+                    self.handle(event);
+                    while let Ok(event) = self.events_rx.try_recv() {
+                        self.handle(event);
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => unreachable!("the dispatcher holds a sender"),
+            }
+            self.check_deadlines();
+        }
+        self.shutdown_all();
+        self.flush_out();
+        if let Some(e) = self.fatal {
+            return Err(e);
+        }
+        let mut workers: Vec<WorkerStats> = self.stats.into_values().collect();
+        workers.sort_by_key(|w| w.id);
+        Ok(Stats { workers, spawned: self.spawned, wall: started.elapsed() })
+    }
+
+    fn spawn(&mut self, slot: usize) -> Result<(), PoolError> {
+        self.generations[slot] += 1;
+        let worker = Worker::spawn(
+            &self.cfg.program,
+            self.cfg.mem_limit,
+            slot,
+            self.generations[slot],
+            &self.events_tx,
+        )
+        .map_err(|source| PoolError::Spawn { program: self.cfg.program.clone(), source })?;
+        tracing::debug!(slot, pid = worker.pid, "spawned worker");
+        self.spawned += 1;
+        self.slots[slot] = Some(worker);
+        Ok(())
+    }
+
+    fn more_work(&self) -> bool {
+        self.stopping.is_none() && !self.out_closed && (!self.retry.is_empty() || !self.feeder.is_exhausted())
+    }
+
+    fn finished(&self) -> bool {
+        let idle = self.slots.iter().flatten().all(|w| w.inflight.is_empty());
+        let nothing_left = self.retry.is_empty() && self.feeder.is_exhausted();
+        self.out_closed || (idle && (self.stopping.is_some() || nothing_left))
+    }
+
+    /// Sends batches to every ready worker that has room.
+    fn dispatch(&mut self) {
+        if self.stopping.is_some() {
+            return;
+        }
+        for slot in 0..self.slots.len() {
+            loop {
+                let Some(worker) = self.slots[slot].as_ref() else { break };
+                if worker.phase != Phase::Ready || worker.inflight.len() >= DEPTH {
+                    break;
+                }
+                if worker.inflight.iter().any(|c| c.seq & SOLO_BIT != 0) {
+                    break;
+                }
+                let quota = self.cfg.max_tasks_per_child.map(|n| n.saturating_sub(worker.assigned));
+                if quota == Some(0) {
+                    if worker.inflight.is_empty() {
+                        self.retire(slot);
+                    }
+                    break;
+                }
+                let idle = worker.inflight.is_empty();
+                let Some(batch) = self.next_batch(idle, quota) else { break };
+                self.send_batch(slot, batch);
+            }
+        }
+    }
+
+    fn next_batch(&mut self, worker_idle: bool, quota: Option<u64>) -> Option<Batch> {
+        // Reruns go first. A suspect waits for an idle worker, and while one
+        // waits no worker takes fresh input, so that some worker drains.
+        if let Some(pos) = self.retry.iter().position(|b| !b.solo || worker_idle) {
+            return self.retry.remove(pos);
+        }
+        if !self.retry.is_empty() {
+            return None;
+        }
+        let size = quota.map_or(self.cfg.chunksize, |q| self.cfg.chunksize.min(q as usize));
+        let jobs = self.feeder.next_chunk(size, &mut self.out_buf);
+        if jobs.is_empty() {
+            return None;
+        }
+        let jobs = jobs.into_iter().map(|job| Pending { job, attempts: 0, crashes: 0 }).collect();
+        Some(Batch { jobs, solo: false })
+    }
+
+    fn send_batch(&mut self, slot: usize, mut batch: Batch) {
+        self.next_seq += 1;
+        let seq = if batch.solo { self.next_seq | SOLO_BIT } else { self.next_seq };
+        for p in &mut batch.jobs {
+            p.attempts += 1;
+        }
+        let worker = self.slots[slot].as_mut().expect("dispatch only to live workers");
+        let msg = ToWorkerRef::Chunk { chunk: seq, jobs: PendingJobs(&batch.jobs) };
+        let bytes = wire::encode(&msg).expect("jobs always encode");
+        worker.assigned += batch.jobs.len() as u64;
+        worker.inflight.push_back(InFlight { seq, jobs: batch.jobs, done: 0 });
+        let sent = worker.tx.as_ref().map(|tx| tx.send(&bytes));
+        if let Some(Err(e)) = sent {
+            // The worker is gone (broken pipe or reset); its channel's close
+            // event follows and requeues the chunk.
+            tracing::debug!(pid = worker.pid, error = %e, "send failed");
+        }
+    }
+
+    fn retire(&mut self, slot: usize) {
+        if let Some(worker) = self.slots[slot].as_mut() {
+            // Closing our sender makes the worker finish and exit 0.
+            worker.phase = Phase::Retiring;
+            worker.tx = None;
+        }
+    }
+
+    fn handle(&mut self, event: Event) {
+        let Event { slot, generation, kind } = event;
+        if matches!(kind, EventKind::Wake) {
+            return;
+        }
+        let Some(worker) =
+            self.slots.get_mut(slot).and_then(Option::as_mut).filter(|w| w.generation == generation)
+        else {
+            // An event from a worker already replaced.
+            return;
+        };
+        match kind {
+            EventKind::Connected(tx, rx) => {
+                if worker.kill.is_some() {
+                    return;
+                }
+                let hello = Hello {
+                    protocol: PROTOCOL_VERSION,
+                    context: self.cfg.context.clone(),
+                    flush_interval_us: self.cfg.flush_interval.as_micros() as u64,
+                    report_starts: self.cfg.timeout.is_some(),
+                };
+                let bytes = wire::encode(&ToWorkerRef::<()>::Hello(&hello)).expect("hello encodes");
+                let ok = tx.send(&bytes).is_ok() && worker.start_reader(rx, &self.events_tx).is_ok();
+                worker.tx = Some(tx);
+                worker.phase = Phase::Greeting;
+                worker.since = Instant::now();
+                if !ok {
+                    worker.kill_now(KillReason::Handshake);
+                }
+            }
+            EventKind::ConnectFailed(reason) => {
+                tracing::debug!(pid = worker.pid, %reason, "worker did not connect");
+                worker.kill_now(KillReason::Handshake);
+                self.on_death(slot);
+            }
+            EventKind::Message(FromWorker::Hello(hello)) => {
+                if hello.protocol != PROTOCOL_VERSION {
+                    self.fatal = Some(PoolError::Protocol {
+                        program: self.cfg.program.clone(),
+                        theirs: hello.protocol,
+                    });
+                    return;
+                }
+                worker.phase = Phase::Ready;
+                tracing::debug!(pid = worker.pid, "worker ready");
+                self.feeder.set_known(hello.tasks.into_iter().map(|t| t.name));
+            }
+            EventKind::Message(FromWorker::Started { id }) => worker.running = Some((id, Instant::now())),
+            EventKind::Message(FromWorker::Results { chunk, results, chunk_done }) => {
+                if let Err(problem) = self.on_results(slot, chunk, results, chunk_done) {
+                    let worker = self.slots[slot].as_mut().expect("checked above");
+                    tracing::warn!(pid = worker.pid, "protocol violation: {problem}");
+                    worker.kill_now(KillReason::Protocol);
+                }
+            }
+            EventKind::Garbled(error) => {
+                tracing::warn!(pid = worker.pid, "undecodable message: {error}");
+                worker.kill_now(KillReason::Protocol);
+            }
+            EventKind::Closed => self.on_death(slot),
+            EventKind::Wake => {}
+        }
+    }
+
+    fn on_results(
+        &mut self,
+        slot: usize,
+        chunk: u64,
+        results: Vec<JobResult>,
+        done: bool,
+    ) -> Result<(), String> {
+        let worker = self.slots[slot].as_mut().expect("caller checked");
+        let pid = worker.pid;
+        let stats =
+            self.stats.entry(pid).or_insert_with(|| WorkerStats { id: pid, ..WorkerStats::default() });
+        let Some(front) = worker.inflight.front_mut().filter(|c| c.seq == chunk) else {
+            return Err(format!("results for chunk {chunk}, which is not the oldest in flight"));
+        };
+        for result in results {
+            let Some(pending) = front.jobs.get_mut(front.done) else {
+                return Err(format!("more results than jobs in chunk {chunk}"));
+            };
+            if pending.job.id != result.id {
+                return Err(format!("result for job {} where job {} was next", result.id, pending.job.id));
+            }
+            front.done += 1;
+            if worker.running.is_some_and(|(id, _)| id == result.id) {
+                worker.running = None;
+            }
+            stats.jobs += 1;
+            stats.busy += Duration::from_nanos(result.nanos);
+            let job = Job {
+                id: pending.job.id,
+                task: std::mem::take(&mut pending.job.task),
+                args: std::mem::take(&mut pending.job.args),
+            };
+            self.out_buf.push(JobRecord::finished(job, result, pending.attempts, pid));
+        }
+        self.start_failures = 0;
+        if done {
+            if front.done != front.jobs.len() {
+                return Err(format!("chunk {chunk} ended after {} of {} jobs", front.done, front.jobs.len()));
+            }
+            worker.inflight.pop_front();
+        }
+        Ok(())
+    }
+
+    /// A worker's channel closed: reap it, account for its jobs, replace it.
+    fn on_death(&mut self, slot: usize) {
+        let Some(mut worker) = self.slots[slot].take() else { return };
+        let exit = worker.reap();
+        let stderr = worker.stderr_tail();
+        let death = death::classify(&exit, worker.kill, &stderr, self.cfg.mem_limit);
+        tracing::debug!(pid = worker.pid, phase = ?worker.phase, cause = %death.cause, "worker ended");
+
+        let clean_exit = exit == crate::unix::Exit::Code(0) && worker.inflight.is_empty();
+        let expected = worker.phase == Phase::Retiring || worker.kill == Some(KillReason::Stop);
+        let before_ready = matches!(worker.phase, Phase::Connecting | Phase::Greeting);
+        if before_ready || (worker.inflight.is_empty() && !expected && !clean_exit) {
+            self.start_failures += 1;
+            if self.start_failures >= MAX_START_FAILURES {
+                self.fatal = Some(PoolError::WorkerStart {
+                    program: self.cfg.program.clone(),
+                    reason: format!("worker {} {}", worker.pid, death.cause),
+                    stderr,
+                });
+                return;
+            }
+        }
+
+        if worker.kill != Some(KillReason::Stop) && self.stopping.is_none() {
+            self.requeue(&mut worker, &death, &stderr);
+        }
+        if self.more_work()
+            && let Err(e) = self.spawn(slot)
+        {
+            self.fatal = Some(e);
+        }
+    }
+
+    /// Decides what happens to the jobs a dead worker had in flight.
+    fn requeue(&mut self, worker: &mut Worker, death: &death::Death, stderr: &str) {
+        let mut chunks = std::mem::take(&mut worker.inflight).into_iter();
+        let Some(first) = chunks.next() else { return };
+        let mut unresolved: Vec<Pending> = first.jobs.into_iter().skip(first.done).collect();
+        // Later chunks never started: they go back first, unblamed.
+        for chunk in chunks.rev() {
+            let mut jobs = chunk.jobs;
+            for p in &mut jobs {
+                p.attempts -= 1;
+            }
+            self.retry.push_front(Batch { jobs, solo: false });
+        }
+        let culprit = match worker.running {
+            // With start reports the running job is known exactly; those
+            // after it never started.
+            Some((id, _)) if unresolved.first().is_some_and(|p| p.job.id == id) => {
+                let rest: Vec<Pending> = unresolved
+                    .drain(1..)
+                    .map(|mut p| {
+                        p.attempts -= 1;
+                        p
+                    })
+                    .collect();
+                if !rest.is_empty() {
+                    self.retry.push_front(Batch { jobs: rest, solo: false });
+                }
+                unresolved.pop()
+            }
+            _ if unresolved.len() == 1 => unresolved.pop(),
+            _ => None,
+        };
+        if let Some(mut culprit) = culprit {
+            if let Some(KillReason::Timeout { job, after }) = worker.kill
+                && job == culprit.job.id
+            {
+                let limit = self.cfg.timeout.unwrap_or(after);
+                let mut record = self.failed_record(culprit, Status::Timeout, worker.pid);
+                record.error = Some(format!(
+                    "timed out: ran {} (limit {}); worker {} was killed and replaced",
+                    human_duration(after),
+                    human_duration(limit),
+                    worker.pid
+                ));
+                record.stderr = non_empty(stderr);
+                self.out_buf.push(record);
+                return;
+            }
+            culprit.crashes += 1;
+            if culprit.crashes > self.cfg.retries {
+                let crashes = culprit.crashes;
+                let mut record = self.failed_record(culprit, Status::Crashed, worker.pid);
+                record.signal = death.signal.clone();
+                record.exit_code = death.exit_code;
+                let times = if crashes == 1 { "once".to_owned() } else { format!("{crashes} times") };
+                record.error = Some(format!(
+                    "killed its worker {times}; the last time worker {} {}",
+                    worker.pid, death.cause
+                ));
+                record.stderr = non_empty(stderr);
+                self.out_buf.push(record);
+            } else {
+                self.retry.push_front(Batch { jobs: vec![culprit], solo: true });
+            }
+        } else {
+            // Several suspects: run each alone to find the one at fault.
+            for p in unresolved.into_iter().rev() {
+                self.retry.push_front(Batch { jobs: vec![p], solo: true });
+            }
+        }
+    }
+
+    fn failed_record(&self, p: Pending, status: Status, pid: u32) -> JobRecord {
+        let mut record = JobRecord::rejected(p.job.id, p.job.task, p.job.args, String::new());
+        record.status = status;
+        record.attempts = p.attempts;
+        record.worker = Some(pid);
+        record
+    }
+
+    fn check_stop(&mut self) {
+        let level = self.stop.load(Ordering::Relaxed);
+        if level >= 1 && self.stopping.is_none() {
+            tracing::info!("stopping: no new jobs; waiting for jobs in flight");
+            self.stopping = Some(Instant::now() + self.cfg.stop_grace);
+            self.retry.clear();
+        }
+        let grace_over = self.stopping.is_some_and(|deadline| Instant::now() >= deadline);
+        if level >= 2 || grace_over {
+            for worker in self.slots.iter_mut().flatten() {
+                if worker.kill.is_none() {
+                    worker.kill_now(KillReason::Stop);
+                }
+            }
+        }
+    }
+
+    fn check_deadlines(&mut self) {
+        let now = Instant::now();
+        for worker in self.slots.iter_mut().flatten() {
+            match worker.phase {
+                Phase::Connecting | Phase::Greeting => {
+                    let exited = matches!(worker.child.try_wait(), Ok(Some(_)));
+                    if exited || now - worker.since > self.cfg.handshake_timeout {
+                        worker.terminate(KillReason::Handshake, Duration::ZERO);
+                    }
+                }
+                Phase::Ready | Phase::Retiring => {
+                    if let (Some(limit), Some((job, started))) = (self.cfg.timeout, worker.running)
+                        && now - started > limit
+                        && worker.kill.is_none()
+                    {
+                        tracing::info!(pid = worker.pid, job, "job timed out");
+                        worker.terminate(
+                            KillReason::Timeout { job, after: now - started },
+                            self.cfg.kill_grace,
+                        );
+                    }
+                }
+            }
+            if worker.kill_deadline.is_some_and(|d| now >= d) {
+                crate::unix::signal_group(worker.pid, libc::SIGKILL);
+                worker.kill_deadline = None;
+            }
+        }
+    }
+
+    /// How long the loop may sleep before a deadline needs checking.
+    fn next_wake(&self) -> Duration {
+        let mut wake = Duration::from_millis(100);
+        let now = Instant::now();
+        let mut consider = |at: Instant| wake = wake.min(at.saturating_duration_since(now));
+        for worker in self.slots.iter().flatten() {
+            if matches!(worker.phase, Phase::Connecting | Phase::Greeting) {
+                // Polls for a child that died before connecting.
+                consider(now + Duration::from_millis(5));
+            }
+            if let (Some(limit), Some((_, started))) = (self.cfg.timeout, worker.running) {
+                consider(started + limit);
+            }
+            if let Some(d) = worker.kill_deadline {
+                consider(d);
+            }
+        }
+        if let Some(d) = self.stopping {
+            consider(d);
+        }
+        wake.max(Duration::from_millis(1))
+    }
+
+    fn flush_out(&mut self) {
+        if self.out_buf.is_empty() || self.out_closed {
+            return;
+        }
+        let batch = std::mem::take(&mut self.out_buf);
+        if self.out.send(batch).is_err() {
+            // Nobody reads the results any more: stop the run.
+            self.out_closed = true;
+        }
+    }
+
+    /// Ends every worker: politely if idle, by SIGKILL otherwise, and reaps
+    /// them all before returning.
+    fn shutdown_all(&mut self) {
+        for worker in self.slots.iter_mut().flatten() {
+            worker.tx = None;
+            if !worker.inflight.is_empty() || worker.phase != Phase::Ready {
+                worker.kill_now(KillReason::Stop);
+            }
+        }
+        for worker in self.slots.iter_mut().filter_map(Option::take) {
+            let mut worker = worker;
+            worker.reap();
+        }
+    }
+}
+
+/// Marks chunks that carry one suspect being rerun alone.
+const SOLO_BIT: u64 = 1 << 63;
+
+/// Serializes the jobs of pending entries as a sequence of [`Job`]s.
+struct PendingJobs<'a>(&'a [Pending]);
+
+impl Serialize for PendingJobs<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(|p| &p.job))
+    }
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
+pub(crate) fn human_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 10_000 { format!("{ms}ms") } else { format!("{:.1}s", d.as_secs_f64()) }
+}

@@ -1,0 +1,254 @@
+//! One worker process as the dispatcher sees it: spawning it, the helper
+//! threads that turn its channel and stderr into events, and killing it.
+
+use super::{Event, EventKind};
+use crate::channel::Bootstrap;
+use crate::unix;
+use crossbeam_channel::Sender;
+use ipc_channel::ipc::{IpcBytesReceiver, IpcBytesSender, IpcOneShotServer, IpcSender};
+use procmap_wire::{self as wire, Job};
+use std::collections::VecDeque;
+use std::io::Read;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How much of a worker's stderr is kept to explain its death.
+const STDERR_TAIL_BYTES: usize = 4096;
+
+/// A job handed to the pool, with its history.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    pub job: Job,
+    /// How many times it was sent to a worker that may have started it.
+    pub attempts: u32,
+    /// How many times it was found to have killed its worker.
+    pub crashes: u32,
+}
+
+/// A chunk sent to a worker and not yet finished.
+#[derive(Debug)]
+pub(crate) struct InFlight {
+    pub seq: u64,
+    pub jobs: Vec<Pending>,
+    /// Results received so far; they arrive in job order.
+    pub done: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Spawned; waiting for it to connect.
+    Connecting,
+    /// Connected and sent our hello; waiting for its hello.
+    Greeting,
+    Ready,
+    /// Told to exit after its chunks (recycling or the end of the input).
+    Retiring,
+}
+
+/// Why the dispatcher killed a worker, which decides how its death is
+/// reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KillReason {
+    Timeout { job: u64, after: Duration },
+    Handshake,
+    Protocol,
+    Stop,
+}
+
+pub(crate) struct Worker {
+    pub slot: usize,
+    pub generation: u64,
+    pub pid: u32,
+    pub child: Child,
+    pub phase: Phase,
+    pub since: Instant,
+    pub server_name: String,
+    pub tx: Option<IpcBytesSender>,
+    pub inflight: VecDeque<InFlight>,
+    /// The job the worker said it started, when start reports are on.
+    pub running: Option<(u64, Instant)>,
+    /// Jobs sent to this process, for `--max-tasks-per-child`.
+    pub assigned: u64,
+    pub kill: Option<KillReason>,
+    /// When to follow an earlier SIGTERM with SIGKILL.
+    pub kill_deadline: Option<Instant>,
+    pub stderr: Arc<Mutex<Tail>>,
+}
+
+impl Worker {
+    /// Spawns `program` and starts the thread that waits for it to connect.
+    pub(crate) fn spawn(
+        program: &Path,
+        mem_limit: Option<u64>,
+        slot: usize,
+        generation: u64,
+        events: &Sender<Event>,
+    ) -> std::io::Result<Worker> {
+        let (server, server_name) = IpcOneShotServer::<Bootstrap>::new()?;
+        let (stderr_read, stderr_write) = std::io::pipe()?;
+        let mut cmd = Command::new(program);
+        cmd.env(wire::SERVER_ENV, &server_name)
+            // Symbolizing a backtrace on every caught panic costs 50-210 ms.
+            .env("RUST_BACKTRACE", "0")
+            .stdin(Stdio::null())
+            // A task's prints must never reach the journal on our stdout.
+            .stdout(stderr_write.try_clone()?)
+            .stderr(stderr_write);
+        unix::configure(&mut cmd, mem_limit);
+        let child = cmd.spawn()?;
+        drop(cmd);
+        let pid = child.id();
+
+        let stderr = Arc::new(Mutex::new(Tail::default()));
+        spawn_stderr_reader(pid, stderr_read, Arc::clone(&stderr))?;
+        let events = events.clone();
+        std::thread::Builder::new().name(format!("accept-{pid}")).spawn(move || {
+            let kind = match server.accept() {
+                Ok((_, bootstrap)) => EventKind::Connected(bootstrap.to_worker, bootstrap.from_worker),
+                Err(e) => EventKind::ConnectFailed(format!("{e:?}")),
+            };
+            let _ = events.send(Event { slot, generation, kind });
+        })?;
+
+        Ok(Worker {
+            slot,
+            generation,
+            pid,
+            child,
+            phase: Phase::Connecting,
+            since: Instant::now(),
+            server_name,
+            tx: None,
+            inflight: VecDeque::new(),
+            running: None,
+            assigned: 0,
+            kill: None,
+            kill_deadline: None,
+            stderr,
+        })
+    }
+
+    /// Starts the thread that forwards this worker's messages as events.
+    pub(crate) fn start_reader(&self, rx: IpcBytesReceiver, events: &Sender<Event>) -> std::io::Result<()> {
+        let (slot, generation) = (self.slot, self.generation);
+        let events = events.clone();
+        std::thread::Builder::new().name(format!("reader-{}", self.pid)).spawn(move || {
+            loop {
+                let kind = match rx.recv() {
+                    Ok(bytes) => match wire::decode(&bytes) {
+                        Ok(msg) => EventKind::Message(msg),
+                        Err(e) => EventKind::Garbled(e.to_string()),
+                    },
+                    Err(_) => EventKind::Closed,
+                };
+                let last = !matches!(kind, EventKind::Message(_));
+                if events.send(Event { slot, generation, kind }).is_err() || last {
+                    return;
+                }
+            }
+        })?;
+        Ok(())
+    }
+
+    /// SIGTERM to the worker's group now, SIGKILL after `grace` if it is
+    /// still there. The first reason given is the one reported.
+    pub(crate) fn terminate(&mut self, reason: KillReason, grace: Duration) {
+        if self.kill.is_none() {
+            self.kill = Some(reason);
+        }
+        if self.kill_deadline.is_none() {
+            unix::signal_group(self.pid, libc::SIGTERM);
+            self.kill_deadline = Some(Instant::now() + grace);
+        }
+        // A worker still waiting in accept() never connected: connecting to
+        // its server ourselves unblocks the accept thread.
+        if self.phase == Phase::Connecting {
+            let _ = IpcSender::<Bootstrap>::connect(self.server_name.clone());
+        }
+    }
+
+    pub(crate) fn kill_now(&mut self, reason: KillReason) {
+        if self.kill.is_none() {
+            self.kill = Some(reason);
+        }
+        unix::signal_group(self.pid, libc::SIGKILL);
+        self.kill_deadline = None;
+        if self.phase == Phase::Connecting {
+            let _ = IpcSender::<Bootstrap>::connect(self.server_name.clone());
+        }
+    }
+
+    /// Waits for the process to end after its channel closed, killing it if
+    /// it lingers; the channel closes when the process exits, so this
+    /// rarely waits at all.
+    pub(crate) fn reap(&mut self) -> unix::Exit {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => return status.into(),
+                Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(1)),
+                Ok(None) => {
+                    unix::signal_group(self.pid, libc::SIGKILL);
+                    match self.child.wait() {
+                        Ok(status) => return status.into(),
+                        Err(_) => return unix::Exit::Code(-1),
+                    }
+                }
+                Err(_) => return unix::Exit::Code(-1),
+            }
+        }
+    }
+
+    pub(crate) fn stderr_tail(&self) -> String {
+        // Give the stderr thread a moment to read what the process wrote
+        // just before it died.
+        std::thread::sleep(Duration::from_millis(2));
+        self.stderr.lock().unwrap_or_else(|p| p.into_inner()).text()
+    }
+}
+
+/// The last few KiB of a worker's stderr.
+#[derive(Default)]
+pub(crate) struct Tail {
+    buf: VecDeque<u8>,
+}
+
+impl Tail {
+    fn push(&mut self, bytes: &[u8]) {
+        self.buf.extend(bytes);
+        let excess = self.buf.len().saturating_sub(STDERR_TAIL_BYTES);
+        self.buf.drain(..excess);
+    }
+
+    pub(crate) fn text(&self) -> String {
+        let (a, b) = self.buf.as_slices();
+        let bytes = [a, b].concat();
+        String::from_utf8_lossy(&bytes).trim_end().to_owned()
+    }
+}
+
+fn spawn_stderr_reader(
+    pid: u32,
+    mut pipe: std::io::PipeReader,
+    tail: Arc<Mutex<Tail>>,
+) -> std::io::Result<()> {
+    std::thread::Builder::new().name(format!("stderr-{pid}")).spawn(move || {
+        let mut buf = [0u8; 4096];
+        loop {
+            match pipe.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => {
+                    tracing::debug!(
+                        worker = pid,
+                        "stderr: {}",
+                        String::from_utf8_lossy(&buf[..n]).trim_end()
+                    );
+                    tail.lock().unwrap_or_else(|p| p.into_inner()).push(&buf[..n]);
+                }
+            }
+        }
+    })?;
+    Ok(())
+}

@@ -1,0 +1,116 @@
+//! What the pool reports for each job: one [`JobRecord`], whatever happened.
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+/// How a job ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// The task returned a value.
+    Ok,
+    /// The task returned an error or panicked, or the job line was invalid.
+    Error,
+    /// The job killed its worker process every time it ran.
+    Crashed,
+    /// The job ran longer than the timeout and its worker was killed.
+    Timeout,
+}
+
+impl Status {
+    pub const ALL: [Status; 4] = [Status::Ok, Status::Error, Status::Crashed, Status::Timeout];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Error => "error",
+            Status::Crashed => "crashed",
+            Status::Timeout => "timeout",
+        }
+    }
+}
+
+/// The result of one job, as written to the journal.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JobRecord {
+    /// The job's id: its 1-based line number in a jobs file.
+    pub line: u64,
+    pub task: String,
+    pub args: Vec<String>,
+    pub status: Status,
+    /// The task's output, when `status` is ok.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<Box<RawValue>>,
+    /// What went wrong, for humans, when `status` is not ok.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The signal that killed the worker, e.g. `SIGSEGV` (crashed only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<String>,
+    /// The worker's exit code, when it exited instead (crashed only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// The end of the worker's stderr when it died (crashed and timeout).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stderr: Option<String>,
+    /// How many times the job was started.
+    pub attempts: u32,
+    /// The worker's pid in process mode, the thread's index in thread mode,
+    /// 0 in serial mode; absent for a job that never ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<u32>,
+    /// The job's own run time in milliseconds; absent for a job that never
+    /// finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ms: Option<f64>,
+}
+
+impl JobRecord {
+    /// A record for a job that did not get to run, e.g. an invalid line.
+    pub fn rejected(line: u64, task: String, args: Vec<String>, error: String) -> Self {
+        JobRecord {
+            line,
+            task,
+            args,
+            status: Status::Error,
+            value: None,
+            error: Some(error),
+            signal: None,
+            exit_code: None,
+            stderr: None,
+            attempts: 0,
+            worker: None,
+            ms: None,
+        }
+    }
+
+    /// Builds the record of a job that ran to completion in a worker.
+    pub(crate) fn finished(
+        job: procmap_wire::Job,
+        result: procmap_wire::JobResult,
+        attempts: u32,
+        worker: u32,
+    ) -> Self {
+        use procmap_wire::Outcome;
+        let mut record = JobRecord::rejected(job.id, job.task, job.args, String::new());
+        record.attempts = attempts;
+        record.worker = Some(worker);
+        record.ms = Some(result.nanos as f64 / 1e6);
+        match result.outcome {
+            Outcome::Ok(bytes) => {
+                // The worker produced this with serde_json; if it is somehow
+                // not valid JSON, say so rather than write a broken journal.
+                match String::from_utf8(bytes).ok().and_then(|s| RawValue::from_string(s).ok()) {
+                    Some(raw) => {
+                        record.status = Status::Ok;
+                        record.value = Some(raw);
+                        record.error = None;
+                    }
+                    None => record.error = Some("the task's output is not valid JSON".into()),
+                }
+            }
+            Outcome::Error(msg) | Outcome::Panic(msg) => record.error = Some(msg),
+        }
+        record
+    }
+}

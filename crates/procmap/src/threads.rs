@@ -1,0 +1,77 @@
+//! Thread mode: the same jobs on threads of this process.
+//!
+//! A feeding thread owns the input and hands chunks to `procs` runner
+//! threads through a bounded channel; the runners send records straight to
+//! the run. A panic is caught per job as in a worker process, but nothing
+//! can isolate a segfault or an abort: it ends the whole process.
+
+use crate::exec;
+use crate::feed::Feeder;
+use crate::pool::{Config, PoolError, Stats, WorkerStats};
+use crate::record::JobRecord;
+use crate::task::Registry;
+use crossbeam_channel::Sender;
+use procmap_wire::Job;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+pub(crate) fn start(
+    cfg: &Config,
+    registry: Registry,
+    mut feeder: Feeder,
+    out: Sender<Vec<JobRecord>>,
+    stop: Arc<AtomicU8>,
+) -> std::io::Result<JoinHandle<Result<Stats, PoolError>>> {
+    let started = Instant::now();
+    let (chunks_tx, chunks_rx) = crossbeam_channel::bounded::<Vec<Job>>(cfg.procs * 2);
+    let mut runners = Vec::with_capacity(cfg.procs);
+    for index in 1..=cfg.procs {
+        let (registry, context) = (registry.clone(), cfg.context.clone());
+        let (chunks, out, stop) = (chunks_rx.clone(), out.clone(), Arc::clone(&stop));
+        let runner = std::thread::Builder::new().name(format!("runner-{index}")).spawn(move || {
+            let mut stats = WorkerStats { id: index as u32, ..WorkerStats::default() };
+            while let Ok(jobs) = chunks.recv() {
+                if stop.load(Ordering::SeqCst) > 0 {
+                    break;
+                }
+                let mut records = Vec::with_capacity(jobs.len());
+                for job in jobs {
+                    let result = exec::run_job(&registry, &context, &job);
+                    stats.jobs += 1;
+                    stats.busy += Duration::from_nanos(result.nanos);
+                    records.push(JobRecord::finished(job, result, 1, index as u32));
+                }
+                if out.send(records).is_err() {
+                    break;
+                }
+            }
+            stats
+        })?;
+        runners.push(runner);
+    }
+    let chunksize = cfg.chunksize;
+    std::thread::Builder::new().name("feeder".into()).spawn(move || {
+        let mut rejected = Vec::new();
+        while stop.load(Ordering::SeqCst) == 0 {
+            let jobs = feeder.next_chunk(chunksize, &mut rejected);
+            if !rejected.is_empty() && out.send(std::mem::take(&mut rejected)).is_err() {
+                break;
+            }
+            if jobs.is_empty() {
+                if feeder.is_exhausted() {
+                    break;
+                }
+                continue;
+            }
+            if chunks_tx.send(jobs).is_err() {
+                break;
+            }
+        }
+        drop(chunks_tx);
+        let mut workers: Vec<WorkerStats> = runners.into_iter().filter_map(|r| r.join().ok()).collect();
+        workers.retain(|w| w.jobs > 0);
+        Ok(Stats { workers, spawned: 0, wall: started.elapsed() })
+    })
+}
