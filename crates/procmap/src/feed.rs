@@ -100,17 +100,17 @@ impl Feeder {
             };
             match self.admit(input) {
                 Ok(job) => return Some(job),
-                Err(record) => rejected.push(record),
+                Err(record) => rejected.push(*record),
             }
         }
         None
     }
 
-    fn admit(&mut self, input: Input) -> Result<Job, JobRecord> {
+    fn admit(&mut self, input: Input) -> Result<Job, Box<JobRecord>> {
         let job = match input {
             Input::Job(job) => job,
             Input::Invalid { id, task, args, error } => {
-                return Err(JobRecord::rejected(id, task, args, error));
+                return Err(Box::new(JobRecord::rejected(id, task, args, error)));
             }
         };
         let known = match &self.known {
@@ -119,13 +119,18 @@ impl Feeder {
         };
         if !known {
             let error = unknown_task_message(&job.task);
-            return Err(JobRecord::rejected(job.id, job.task, job.args, error));
+            return Err(Box::new(JobRecord::rejected(job.id, job.task, job.args, error)));
         }
         if let Some(task) = self.local.get(&job.task) {
             let outputs = match task.plan(&job.args, &self.context) {
                 Ok(outputs) => outputs,
                 Err(e) => {
-                    return Err(JobRecord::rejected(job.id, job.task, job.args, e.message().to_owned()));
+                    return Err(Box::new(JobRecord::rejected(
+                        job.id,
+                        job.task,
+                        job.args,
+                        e.message().to_owned(),
+                    )));
                 }
             };
             for output in outputs {
@@ -134,7 +139,7 @@ impl Feeder {
                         "output {} is already written by line {first}; refusing to overwrite it",
                         output.display()
                     );
-                    return Err(JobRecord::rejected(job.id, job.task, job.args, error));
+                    return Err(Box::new(JobRecord::rejected(job.id, job.task, job.args, error)));
                 }
                 self.claims.insert(output, job.id);
             }

@@ -189,8 +189,7 @@ impl Dispatcher {
             return;
         }
         for slot in 0..self.slots.len() {
-            loop {
-                let Some(worker) = self.slots[slot].as_ref() else { break };
+            while let Some(worker) = self.slots[slot].as_ref() {
                 if worker.phase != Phase::Ready || worker.inflight.len() >= DEPTH {
                     break;
                 }
