@@ -307,3 +307,27 @@ fn workers_are_recycled_after_max_tasks_per_child() {
     assert!(per_worker.len() >= 10, "{per_worker:?}");
     assert!(per_worker.values().all(|&n| n <= 10), "{per_worker:?}");
 }
+
+/// A result is durable soon after it arrives even when the next one takes
+/// long: the journal is flushed while the supervisor waits.
+#[test]
+fn the_journal_is_flushed_while_a_slow_job_runs() {
+    let dir = Dir::new();
+    let jobs = dir.write("jobs.txt", "cube 2\ncube 3 5000\n");
+    let journal_path = dir.join("journal.jsonl");
+    let mut child = dir
+        .supervisor()
+        .args(["-p", "1", "-q", "-o"])
+        .arg(&journal_path)
+        .arg(&jobs)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("line 1 in the journal while line 2 sleeps", Duration::from_secs(3), || {
+        journal(&journal_path).iter().any(|r| r["line"] == 1)
+    });
+    assert!(child.try_wait().unwrap().is_none(), "the slow job is still running");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

@@ -3,12 +3,12 @@
 
 use crate::args::{Cli, Command, ModeArg, RunArgs};
 use crate::jobs::{JobReader, count_jobs};
-use crate::journal::{Journal, Previous};
+use crate::journal::{FLUSH_EVERY, Journal, Previous};
 use crate::progress::Progress;
 use crate::summary::{self, Setting, Tally};
 use anyhow::{Context as _, bail};
 use clap::Parser;
-use procmap::{Input, Mode, Pool, PoolError, Registry, RunContext, Status};
+use procmap::{Input, Mode, Next, Pool, PoolError, Registry, RunContext, Status};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -86,6 +86,20 @@ fn run(args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
             "worker program {} not found: build it with `cargo build --release --bins`, or name it with --worker PATH",
             program.display()
         );
+    }
+    if mode != Mode::Process {
+        for (flag, set) in [
+            ("--timeout", args.timeout.is_some()),
+            ("--mem-limit", args.mem_limit.is_some()),
+            ("--max-tasks-per-child", args.max_tasks_per_child.is_some()),
+        ] {
+            if set {
+                eprintln!(
+                    "supervisor: warning: {flag} applies to process mode only; ignored in {:?} mode",
+                    args.mode
+                );
+            }
+        }
     }
     let jobs_path = args.jobs.clone().expect("clap requires JOBS");
     let stdin = jobs_path == Path::new("-");
@@ -175,7 +189,19 @@ fn run(args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
 
     let mut tally = Tally::default();
     let mut broken_pipe = false;
-    for record in &mut run {
+    loop {
+        let record = match run.next_timeout(FLUSH_EVERY) {
+            Next::Record(record) => record,
+            Next::Finished => break,
+            Next::Pending => {
+                // Nothing arrived for a while: make what did arrive durable.
+                if let Err(e) = journal.flush() {
+                    return Err(e)
+                        .with_context(|| format!("cannot write journal {}", args.results.display()));
+                }
+                continue;
+            }
+        };
         if let Err(e) = journal.write(&record) {
             if e.kind() == std::io::ErrorKind::BrokenPipe {
                 broken_pipe = true;

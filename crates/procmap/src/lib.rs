@@ -41,7 +41,7 @@ pub mod worker;
 
 pub use feed::Input;
 pub use pool::{
-    Mode, Pool, PoolBuilder, PoolError, Run, Stats, StopHandle, WorkerStats, default_worker_program,
+    Mode, Next, Pool, PoolBuilder, PoolError, Run, Stats, StopHandle, WorkerStats, default_worker_program,
 };
 pub use procmap_wire as wire;
 pub use procmap_wire::RunContext;

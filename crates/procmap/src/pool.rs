@@ -369,6 +369,37 @@ impl Run {
     }
 }
 
+/// What [`Run::next_timeout`] found.
+#[derive(Debug)]
+pub enum Next {
+    Record(JobRecord),
+    /// Nothing arrived in time; the run goes on.
+    Pending,
+    /// Every record has been delivered.
+    Finished,
+}
+
+impl Run {
+    /// Like [`Iterator::next`], but gives up after `timeout`, so that a
+    /// caller can do periodic work (flushing a journal) while jobs run.
+    pub fn next_timeout(&mut self, timeout: Duration) -> Next {
+        if let Some(record) = self.buffered.next() {
+            return Next::Record(record);
+        }
+        if let Inner::Channel { rx, .. } = &mut self.inner {
+            match rx.recv_timeout(timeout) {
+                Ok(batch) => self.buffered = batch.into_iter(),
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => return Next::Pending,
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return Next::Finished,
+            }
+        }
+        match self.next() {
+            Some(record) => Next::Record(record),
+            None => Next::Finished,
+        }
+    }
+}
+
 impl Iterator for Run {
     type Item = JobRecord;
 
