@@ -331,3 +331,30 @@ fn the_journal_is_flushed_while_a_slow_job_runs() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// Hybrid mode: threads in each worker overlap sleeping jobs, and a crash
+/// still costs only its own job.
+#[test]
+fn hybrid_mode_runs_threads_in_each_worker_and_isolates_crashes() {
+    let dir = Dir::new();
+    let mut text: String = (1..=200).map(|i| format!("cube {i} 5\n")).collect();
+    text.push_str("fault segfault\n");
+    text.push_str(&(201..=300).map(|i| format!("cube {i} 5\n")).collect::<String>());
+    let jobs = dir.write("jobs.txt", &text);
+    for timeout in [None, Some("10s")] {
+        let mut cmd = dir.supervisor();
+        cmd.args(["-p", "2", "--threads", "4", "-c", "16", "-q"]);
+        if let Some(t) = timeout {
+            cmd.args(["--timeout", t]);
+        }
+        let out = run(cmd.arg(&jobs), None);
+        assert_eq!(code(&out), 1, "{}", stderr(&out));
+        let records = stdout_records(&out);
+        let lines = by_line(&records);
+        assert_eq!(lines.len(), 301, "timeout {timeout:?}");
+        assert!(lines.values().all(|r| r.len() == 1), "one record per job");
+        let bad: Vec<&Value> = records.iter().filter(|r| r["status"] != "ok").collect();
+        assert_eq!(bad.len(), 1, "{bad:?}");
+        assert_eq!(bad[0]["signal"], "SIGSEGV");
+    }
+}

@@ -47,6 +47,9 @@ pub struct Cli {
 pub enum Command {
     /// List every task with its arguments and one line of help.
     Tasks,
+    /// Run the same jobs in several configurations and compare their speed
+    /// (seed 000's "Table 2"), with a chart.
+    Compare(crate::compare::CompareArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -57,6 +60,33 @@ pub enum ModeArg {
     Thread,
     /// One job after another, inline.
     Serial,
+}
+
+/// `--chunksize`: a fixed number of jobs, or sized from measured job times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChunkArg {
+    Auto,
+    Fixed(u32),
+}
+
+impl std::fmt::Display for ChunkArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ChunkArg::Auto => f.write_str("auto"),
+            ChunkArg::Fixed(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+pub fn parse_chunksize(s: &str) -> Result<ChunkArg, String> {
+    if s == "auto" {
+        return Ok(ChunkArg::Auto);
+    }
+    match s.parse::<u32>() {
+        Ok(0) => Err("a chunk holds at least 1 job".to_owned()),
+        Ok(n) => Ok(ChunkArg::Fixed(n)),
+        Err(_) => Err(format!("{s:?} is neither a number of jobs nor `auto`")),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -78,10 +108,16 @@ pub struct RunArgs {
     #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub procs: Option<u32>,
 
-    /// Jobs per IPC message. Bigger chunks cost less overhead; smaller ones
-    /// balance better and lose less to a crash.
-    #[arg(short, long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
-    pub chunksize: u32,
+    /// Jobs per IPC message, or `auto` to size chunks from measured job
+    /// times. Bigger chunks cost less overhead; smaller ones balance better
+    /// and lose less to a crash.
+    #[arg(short, long, value_name = "N|auto", default_value = "auto", value_parser = parse_chunksize)]
+    pub chunksize: ChunkArg,
+
+    /// Threads per worker process (hybrid mode: procs × threads), so that
+    /// I/O-bound jobs overlap while processes still isolate crashes.
+    #[arg(long, value_name = "T", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub threads: u32,
 
     /// Where jobs run.
     #[arg(long, value_enum, default_value_t = ModeArg::Process)]

@@ -3,6 +3,7 @@
 //! journal and resume ([`journal`]), progress and the summary.
 
 pub mod args;
+pub mod compare;
 pub mod jobs;
 pub mod journal;
 mod progress;

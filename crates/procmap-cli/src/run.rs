@@ -1,14 +1,14 @@
 //! `supervisor`'s main flow: parse, set up, run the pool, write the journal,
 //! summarise, and map the outcome to an exit code.
 
-use crate::args::{Cli, Command, ModeArg, RunArgs};
+use crate::args::{ChunkArg, Cli, Command, ModeArg, RunArgs};
 use crate::jobs::{JobReader, count_jobs};
 use crate::journal::{FLUSH_EVERY, Journal, Previous};
 use crate::progress::Progress;
 use crate::summary::{self, Setting, Tally};
 use anyhow::{Context as _, bail};
 use clap::Parser;
-use procmap::{Input, Mode, Next, Pool, PoolError, Registry, RunContext, Status};
+use procmap::{Chunking, Input, Mode, Next, Pool, PoolError, Registry, RunContext, Status};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -40,6 +40,7 @@ pub fn main(registry: Registry) -> ExitCode {
             print_tasks(&registry);
             Ok(exit::OK)
         }
+        Some(Command::Compare(args)) => crate::compare::run(args),
         None => run(cli.run, registry),
     };
     match result {
@@ -92,6 +93,7 @@ fn run(args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
             ("--timeout", args.timeout.is_some()),
             ("--mem-limit", args.mem_limit.is_some()),
             ("--max-tasks-per-child", args.max_tasks_per_child.is_some()),
+            ("--threads", args.threads > 1),
         ] {
             if set {
                 eprintln!(
@@ -170,7 +172,11 @@ fn run(args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
     let context = RunContext { out_dir: args.out_dir.clone(), allow_outside: args.allow_outside };
     let pool = Pool::builder(registry)
         .procs(procs)
-        .chunksize(args.chunksize as usize)
+        .chunking(match args.chunksize {
+            ChunkArg::Auto => Chunking::Auto,
+            ChunkArg::Fixed(n) => Chunking::Fixed(n as usize),
+        })
+        .threads(args.threads as usize)
         .mode(mode)
         .worker_program(program)
         .context(context)
@@ -237,7 +243,8 @@ fn run(args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
         let setting = Setting {
             mode: mode_name,
             procs: if mode == Mode::Serial { 1 } else { procs },
-            chunksize: args.chunksize as usize,
+            threads: if mode == Mode::Process { args.threads as usize } else { 1 },
+            chunksize: args.chunksize.to_string(),
         };
         eprint!("{}", summary::render(&tally, stats.as_ref(), started.elapsed(), &setting));
         if interrupted {

@@ -27,20 +27,24 @@ impl Tally {
 pub struct Setting<'a> {
     pub mode: &'a str,
     pub procs: usize,
-    pub chunksize: usize,
+    /// Threads per worker process.
+    pub threads: usize,
+    pub chunksize: String,
 }
 
 pub fn render(tally: &Tally, stats: Option<&Stats>, wall: Duration, setting: &Setting) -> String {
     let mut out = String::new();
     let n = tally.total();
     let secs = wall.as_secs_f64().max(1e-9);
+    let workers = match (setting.mode, setting.threads) {
+        ("process", 1) => format!("{} procs", setting.procs),
+        ("process", t) => format!("{} procs × {t} threads", setting.procs),
+        (_, _) => format!("{} threads", setting.procs),
+    };
     out.push_str(&format!(
-        "procmap: {n} jobs in {:.2}s, {:.0} jobs/s ({} mode, {} {}, chunksize {})\n",
-        secs,
+        "procmap: {n} jobs in {secs:.2}s, {:.0} jobs/s ({} mode, {workers}, chunksize {})\n",
         n as f64 / secs,
         setting.mode,
-        setting.procs,
-        if setting.mode == "process" { "procs" } else { "threads" },
         setting.chunksize,
     ));
     let statuses: Vec<String> = Status::ALL
@@ -54,18 +58,42 @@ pub fn render(tally: &Tally, stats: Option<&Stats>, wall: Duration, setting: &Se
         out.push_str(&format!("  skipped {} already in the journal\n", tally.skipped));
     }
     if let Some(stats) = stats {
-        for w in &stats.workers {
+        if let Some(startup) = stats.startup {
+            out.push_str(&format!(
+                "  {} workers started and ready in {:.1} ms\n",
+                setting.procs,
+                startup.as_secs_f64() * 1e3
+            ));
+        }
+        let c = &stats.chunks;
+        if c.count > 0 {
+            out.push_str(&format!(
+                "  {} chunks of {}–{} jobs (mean {:.1})\n",
+                c.count,
+                c.min,
+                c.max,
+                c.mean()
+            ));
+        }
+        const LISTED: usize = 8;
+        for w in stats.workers.iter().take(LISTED) {
             let label = match setting.mode {
                 "process" => format!("worker {}", w.id),
                 "thread" => format!("thread {}", w.id),
                 _ => "inline".to_owned(),
             };
             out.push_str(&format!(
-                "  {label}: {} jobs, busy {:.2}s ({:.0}% of wall time)\n",
+                "  {label}: {} jobs, busy {:.2}s ({:.0}% of wall time), last result at {:.3}s\n",
                 w.jobs,
                 w.busy.as_secs_f64(),
-                100.0 * w.busy.as_secs_f64() / secs
+                100.0 * w.busy.as_secs_f64() / secs,
+                w.last_result.as_secs_f64()
             ));
+        }
+        if stats.workers.len() > LISTED {
+            let rest = &stats.workers[LISTED..];
+            let jobs: u64 = rest.iter().map(|w| w.jobs).sum();
+            out.push_str(&format!("  … and {} more workers: {jobs} jobs\n", rest.len()));
         }
         let replaced = (stats.spawned as usize).saturating_sub(setting.procs);
         if setting.mode == "process" && replaced > 0 {

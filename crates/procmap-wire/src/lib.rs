@@ -85,6 +85,8 @@ pub struct Hello {
     pub flush_interval_us: u64,
     /// Send [`FromWorker::Started`] before each job.
     pub report_starts: bool,
+    /// Threads that run jobs in the worker (hybrid mode when above 1).
+    pub threads: u32,
 }
 
 /// Worker → supervisor.
@@ -92,9 +94,10 @@ pub struct Hello {
 pub enum FromWorker {
     /// Reply to [`Hello`].
     Hello(WorkerHello),
-    /// Finished jobs, in the order they ran. `chunk_done` is set on the batch
-    /// that carries the last result of that chunk.
-    Results { chunk: u64, results: Vec<JobResult>, chunk_done: bool },
+    /// Finished jobs, in the order they finished, and the chunks whose last
+    /// result is in this batch or an earlier one. A worker with several
+    /// threads finishes jobs out of order, possibly from two chunks.
+    Results { results: Vec<JobResult>, chunks_done: Vec<u64> },
     /// The worker is about to run job `id`. Sent only when
     /// [`Hello::report_starts`] asks for it: the supervisor needs exact start
     /// times to enforce a timeout, and the extra message per job is too
@@ -174,13 +177,12 @@ mod tests {
     #[test]
     fn results_round_trip() {
         let msg = FromWorker::Results {
-            chunk: 3,
+            chunks_done: vec![3],
             results: vec![
                 JobResult { id: 1, outcome: Outcome::Ok(b"343".to_vec()), nanos: 12 },
                 JobResult { id: 2, outcome: Outcome::Error("bad".into()), nanos: 1 },
                 JobResult { id: 3, outcome: Outcome::Panic("boom".into()), nanos: 1 },
             ],
-            chunk_done: true,
         };
         let bytes = encode(&msg).unwrap();
         assert_eq!(decode::<FromWorker>(&bytes).unwrap(), msg);

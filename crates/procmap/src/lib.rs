@@ -29,6 +29,7 @@
 //! ```
 
 mod channel;
+mod chunking;
 mod exec;
 mod feed;
 mod pool;
@@ -39,9 +40,11 @@ mod threads;
 mod unix;
 pub mod worker;
 
+pub use chunking::Chunking;
 pub use feed::Input;
 pub use pool::{
-    Mode, Next, Pool, PoolBuilder, PoolError, Run, Stats, StopHandle, WorkerStats, default_worker_program,
+    ChunkStats, Mode, Next, Pool, PoolBuilder, PoolError, Run, Stats, StopHandle, WorkerStats,
+    default_worker_program,
 };
 pub use procmap_wire as wire;
 pub use procmap_wire::RunContext;

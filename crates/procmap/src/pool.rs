@@ -1,6 +1,7 @@
 //! The public face of the engine: [`Pool`], its builder, and the [`Run`]
 //! that streams one record per job.
 
+use crate::chunking::Chunking;
 use crate::exec;
 use crate::feed::{Feeder, Input};
 use crate::process::{Dispatcher, Event, EventKind};
@@ -53,6 +54,8 @@ pub struct WorkerStats {
     pub jobs: u64,
     /// Time spent inside jobs.
     pub busy: Duration,
+    /// When its last result arrived, from the start of the run.
+    pub last_result: Duration,
 }
 
 /// What a finished run reports besides its records.
@@ -62,13 +65,43 @@ pub struct Stats {
     /// Worker processes started, including replacements.
     pub spawned: u32,
     pub wall: Duration,
+    /// The chunks sent (process and thread modes).
+    pub chunks: ChunkStats,
+    /// From the start of the run until every initial worker process had
+    /// answered the handshake (process mode).
+    pub startup: Option<Duration>,
+}
+
+/// How many chunks were sent and how big they were.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChunkStats {
+    pub count: u64,
+    pub jobs: u64,
+    pub min: usize,
+    pub max: usize,
+}
+
+impl ChunkStats {
+    pub(crate) fn record(&mut self, size: usize) {
+        self.min = if self.count == 0 { size } else { self.min.min(size) };
+        self.max = self.max.max(size);
+        self.count += 1;
+        self.jobs += size as u64;
+    }
+
+    /// Mean jobs per chunk.
+    pub fn mean(&self) -> f64 {
+        if self.count == 0 { 0.0 } else { self.jobs as f64 / self.count as f64 }
+    }
 }
 
 /// Settings shared with the dispatcher.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
     pub procs: usize,
-    pub chunksize: usize,
+    pub chunking: Chunking,
+    /// Threads per worker process (hybrid mode when above 1).
+    pub threads: usize,
     pub program: PathBuf,
     pub context: RunContext,
     pub retries: u32,
@@ -118,7 +151,8 @@ impl Pool {
             pool: Pool {
                 cfg: Config {
                     procs: std::thread::available_parallelism().map_or(1, |n| n.get()),
-                    chunksize: 64,
+                    chunking: Chunking::Auto,
+                    threads: 1,
                     program: default_worker_program(),
                     context: RunContext::default(),
                     retries: 2,
@@ -144,8 +178,12 @@ impl Pool {
         self.cfg.procs
     }
 
-    pub fn chunksize(&self) -> usize {
-        self.cfg.chunksize
+    pub fn chunking(&self) -> Chunking {
+        self.cfg.chunking
+    }
+
+    pub fn threads(&self) -> usize {
+        self.cfg.threads
     }
 
     /// Starts running `jobs`. Input is pulled lazily, a chunk at a time, so
@@ -165,7 +203,10 @@ impl Pool {
                 feeder,
                 registry: self.registry.clone(),
                 context: self.cfg.context.clone(),
-                chunksize: self.cfg.chunksize,
+                chunksize: match self.cfg.chunking {
+                    Chunking::Fixed(n) => n,
+                    Chunking::Auto => 64,
+                },
                 stats: crate::pool::WorkerStats::default(),
                 started,
             })),
@@ -202,9 +243,22 @@ impl PoolBuilder {
         self
     }
 
-    /// Jobs per chunk. Values below 1 are raised to 1.
+    /// A fixed number of jobs per chunk. Values below 1 are raised to 1.
     pub fn chunksize(mut self, n: usize) -> Self {
-        self.pool.cfg.chunksize = n.max(1);
+        self.pool.cfg.chunking = Chunking::Fixed(n.max(1));
+        self
+    }
+
+    /// Fixed chunks, or sized from measured job times (the default).
+    pub fn chunking(mut self, chunking: Chunking) -> Self {
+        self.pool.cfg.chunking = chunking;
+        self
+    }
+
+    /// Threads in each worker process: hybrid mode, procs × threads, for
+    /// jobs that wait on I/O. Process mode only.
+    pub fn threads(mut self, n: usize) -> Self {
+        self.pool.cfg.threads = n.max(1);
         self
     }
 
@@ -352,6 +406,8 @@ impl Run {
                     workers: if serial.stats.jobs > 0 { vec![serial.stats.clone()] } else { vec![] },
                     spawned: 0,
                     wall: serial.started.elapsed(),
+                    chunks: ChunkStats::default(),
+                    startup: None,
                 };
                 Ok(stats)
             }
@@ -434,6 +490,7 @@ impl Serial {
                 let result = exec::run_job(&self.registry, &self.context, &job);
                 self.stats.jobs += 1;
                 self.stats.busy += Duration::from_nanos(result.nanos);
+                self.stats.last_result = self.started.elapsed();
                 records.push(JobRecord::finished(job, result, 1, 0));
             }
         }

@@ -5,15 +5,16 @@
 //! the run. A panic is caught per job as in a worker process, but nothing
 //! can isolate a segfault or an abort: it ends the whole process.
 
+use crate::chunking::Chunker;
 use crate::exec;
 use crate::feed::Feeder;
-use crate::pool::{Config, PoolError, Stats, WorkerStats};
+use crate::pool::{ChunkStats, Config, PoolError, Stats, WorkerStats};
 use crate::record::JobRecord;
 use crate::task::Registry;
 use crossbeam_channel::Sender;
 use procmap_wire::Job;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -27,9 +28,11 @@ pub(crate) fn start(
     let started = Instant::now();
     let (chunks_tx, chunks_rx) = crossbeam_channel::bounded::<Vec<Job>>(cfg.procs * 2);
     let mut runners = Vec::with_capacity(cfg.procs);
+    let timing = Arc::new(Timing::default());
     for index in 1..=cfg.procs {
         let (registry, context) = (registry.clone(), cfg.context.clone());
         let (chunks, out, stop) = (chunks_rx.clone(), out.clone(), Arc::clone(&stop));
+        let timing = Arc::clone(&timing);
         let runner = std::thread::Builder::new().name(format!("runner-{index}")).spawn(move || {
             let mut stats = WorkerStats { id: index as u32, ..WorkerStats::default() };
             while let Ok(jobs) = chunks.recv() {
@@ -41,8 +44,11 @@ pub(crate) fn start(
                     let result = exec::run_job(&registry, &context, &job);
                     stats.jobs += 1;
                     stats.busy += Duration::from_nanos(result.nanos);
+                    timing.nanos.fetch_add(result.nanos, Ordering::Relaxed);
                     records.push(JobRecord::finished(job, result, 1, index as u32));
                 }
+                timing.jobs.fetch_add(records.len() as u64, Ordering::Relaxed);
+                stats.last_result = started.elapsed();
                 if out.send(records).is_err() {
                     break;
                 }
@@ -51,11 +57,16 @@ pub(crate) fn start(
         })?;
         runners.push(runner);
     }
-    let chunksize = cfg.chunksize;
+    let mut chunker = Chunker::new(cfg.chunking, 1);
     std::thread::Builder::new().name("feeder".into()).spawn(move || {
         let mut rejected = Vec::new();
+        let mut chunks = ChunkStats::default();
+        let mut seen = (0, 0);
         while stop.load(Ordering::SeqCst) == 0 {
-            let jobs = feeder.next_chunk(chunksize, &mut rejected);
+            let now = (timing.jobs.load(Ordering::Relaxed), timing.nanos.load(Ordering::Relaxed));
+            chunker.observe((now.0 - seen.0) as usize, now.1 - seen.1);
+            seen = now;
+            let jobs = feeder.next_chunk(chunker.next_size(), &mut rejected);
             if !rejected.is_empty() && out.send(std::mem::take(&mut rejected)).is_err() {
                 break;
             }
@@ -65,6 +76,7 @@ pub(crate) fn start(
                 }
                 continue;
             }
+            chunks.record(jobs.len());
             if chunks_tx.send(jobs).is_err() {
                 break;
             }
@@ -72,6 +84,13 @@ pub(crate) fn start(
         drop(chunks_tx);
         let mut workers: Vec<WorkerStats> = runners.into_iter().filter_map(|r| r.join().ok()).collect();
         workers.retain(|w| w.jobs > 0);
-        Ok(Stats { workers, spawned: 0, wall: started.elapsed() })
+        Ok(Stats { workers, spawned: 0, wall: started.elapsed(), chunks, startup: None })
     })
+}
+
+/// Job times measured by the runners, read by the feeder to size chunks.
+#[derive(Default)]
+struct Timing {
+    jobs: AtomicU64,
+    nanos: AtomicU64,
 }

@@ -114,20 +114,21 @@ fn run_chunks(
     registry: &Registry,
     hello: &wire::Hello,
     rx: &ipc::IpcBytesReceiver,
-    outbox: &Outbox,
+    outbox: &Arc<Outbox>,
 ) -> Result<(), WorkerError> {
+    if hello.threads > 1 {
+        return run_chunks_threaded(registry, hello, rx, outbox);
+    }
     loop {
         match recv(rx)? {
             Some(ToWorker::Chunk { chunk, jobs }) => {
                 for job in &jobs {
                     if hello.report_starts {
-                        outbox.flush(chunk, false);
-                        outbox.send(&FromWorker::Started { id: job.id });
+                        outbox.announce(job.id);
                     }
-                    let result = exec::run_job(registry, &hello.context, job);
-                    outbox.push(chunk, result);
+                    outbox.push(exec::run_job(registry, &hello.context, job));
                 }
-                outbox.flush(chunk, true);
+                outbox.finish_chunk(chunk);
                 if outbox.is_broken() {
                     return Ok(());
                 }
@@ -136,6 +137,67 @@ fn run_chunks(
             Some(ToWorker::Hello(_)) => return Err(WorkerError::Unexpected("a second hello".into())),
         }
     }
+}
+
+/// Hybrid mode: `threads` runners take jobs from a shared queue, so jobs of
+/// one chunk run at once and finish out of order. The queue is short, so a
+/// crash strands few jobs that had not started.
+fn run_chunks_threaded(
+    registry: &Registry,
+    hello: &wire::Hello,
+    rx: &ipc::IpcBytesReceiver,
+    outbox: &Arc<Outbox>,
+) -> Result<(), WorkerError> {
+    let threads = hello.threads as usize;
+    let (job_tx, job_rx) = crossbeam_channel::bounded::<(u64, Arc<ChunkCount>, wire::Job)>(threads);
+    let mut runners = Vec::with_capacity(threads);
+    for i in 0..threads {
+        let (job_rx, outbox, registry) = (job_rx.clone(), Arc::clone(outbox), registry.clone());
+        let (context, report_starts) = (hello.context.clone(), hello.report_starts);
+        let runner = std::thread::Builder::new().name(format!("runner-{i}")).spawn(move || {
+            for (chunk, count, job) in job_rx {
+                if report_starts {
+                    outbox.announce(job.id);
+                }
+                outbox.push(exec::run_job(&registry, &context, &job));
+                if count.left.fetch_sub(1, std::sync::atomic::Ordering::AcqRel) == 1 {
+                    outbox.finish_chunk(chunk);
+                }
+            }
+        });
+        runners.push(runner.map_err(WorkerError::Connect)?);
+    }
+    let result = loop {
+        match recv(rx) {
+            Ok(Some(ToWorker::Chunk { chunk, jobs })) => {
+                let count = Arc::new(ChunkCount { left: std::sync::atomic::AtomicUsize::new(jobs.len()) });
+                if jobs.is_empty() {
+                    outbox.finish_chunk(chunk);
+                }
+                for job in jobs {
+                    if job_tx.send((chunk, Arc::clone(&count), job)).is_err() {
+                        break;
+                    }
+                }
+                if outbox.is_broken() {
+                    break Ok(());
+                }
+            }
+            Ok(Some(ToWorker::Shutdown) | None) => break Ok(()),
+            Ok(Some(ToWorker::Hello(_))) => break Err(WorkerError::Unexpected("a second hello".into())),
+            Err(e) => break Err(e),
+        }
+    };
+    drop(job_tx);
+    for runner in runners {
+        let _ = runner.join();
+    }
+    result
+}
+
+/// Jobs of one chunk not finished yet, shared by the runner threads.
+struct ChunkCount {
+    left: std::sync::atomic::AtomicUsize,
 }
 
 /// Finished results waiting to be sent, shared by the job loop and the
@@ -149,8 +211,8 @@ struct Outbox {
 
 struct OutboxState {
     tx: IpcBytesSender,
-    chunk: u64,
     pending: Vec<JobResult>,
+    chunks_done: Vec<u64>,
     oldest: Option<Instant>,
     closed: bool,
     /// The supervisor stopped reading: stop working.
@@ -162,8 +224,8 @@ impl Outbox {
         Self {
             state: Mutex::new(OutboxState {
                 tx,
-                chunk: 0,
                 pending: Vec::new(),
+                chunks_done: Vec::new(),
                 oldest: None,
                 closed: false,
                 broken: false,
@@ -173,25 +235,28 @@ impl Outbox {
         }
     }
 
-    fn push(&self, chunk: u64, result: JobResult) {
+    fn push(&self, result: JobResult) {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if state.pending.is_empty() {
             state.oldest = Some(Instant::now());
-            state.chunk = chunk;
             self.wake.notify_one();
         }
         state.pending.push(result);
     }
 
-    fn flush(&self, chunk: u64, chunk_done: bool) {
+    /// Sends everything pending, with `chunk` marked done.
+    fn finish_chunk(&self, chunk: u64) {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        state.chunk = chunk;
-        Self::send_pending(&mut state, chunk_done);
+        state.chunks_done.push(chunk);
+        Self::send_pending(&mut state);
     }
 
-    fn send(&self, msg: &FromWorker) {
+    /// Tells the supervisor that job `id` starts now, after sending the
+    /// results before it, so that it knows exactly which jobs finished.
+    fn announce(&self, id: u64) {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        Self::send_locked(&mut state, msg);
+        Self::send_pending(&mut state);
+        Self::send_locked(&mut state, &FromWorker::Started { id });
     }
 
     fn is_broken(&self) -> bool {
@@ -204,14 +269,14 @@ impl Outbox {
         self.wake.notify_one();
     }
 
-    fn send_pending(state: &mut OutboxState, chunk_done: bool) {
-        if state.pending.is_empty() && !chunk_done {
+    fn send_pending(state: &mut OutboxState) {
+        if state.pending.is_empty() && state.chunks_done.is_empty() {
             return;
         }
         let results = std::mem::take(&mut state.pending);
+        let chunks_done = std::mem::take(&mut state.chunks_done);
         state.oldest = None;
-        let msg = FromWorker::Results { chunk: state.chunk, results, chunk_done };
-        Self::send_locked(state, &msg);
+        Self::send_locked(state, &FromWorker::Results { results, chunks_done });
     }
 
     fn send_locked(state: &mut OutboxState, msg: &FromWorker) {
@@ -237,7 +302,7 @@ impl Outbox {
                     let due = oldest + self.interval;
                     let now = Instant::now();
                     if now >= due {
-                        Self::send_pending(&mut state, false);
+                        Self::send_pending(&mut state);
                         continue;
                     }
                     self.wake.wait_timeout(state, due - now).unwrap_or_else(|p| p.into_inner()).0

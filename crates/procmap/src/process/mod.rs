@@ -27,8 +27,9 @@
 mod death;
 mod worker;
 
+use crate::chunking::Chunker;
 use crate::feed::Feeder;
-use crate::pool::{Config, PoolError, Stats, WorkerStats};
+use crate::pool::{ChunkStats, Config, PoolError, Stats, WorkerStats};
 use crate::record::{JobRecord, Status};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use ipc_channel::ipc::{IpcBytesReceiver, IpcBytesSender};
@@ -89,6 +90,12 @@ pub(crate) struct Dispatcher {
     fatal: Option<PoolError>,
     stats: HashMap<u32, WorkerStats>,
     spawned: u32,
+    chunker: Chunker,
+    chunks: ChunkStats,
+    started: Instant,
+    /// Initial workers that have not answered the handshake yet.
+    starting: usize,
+    startup: Option<Duration>,
 }
 
 impl Dispatcher {
@@ -101,7 +108,6 @@ impl Dispatcher {
     ) -> Self {
         let procs = cfg.procs;
         Dispatcher {
-            cfg,
             feeder,
             slots: (0..procs).map(|_| None).collect(),
             generations: vec![0; procs],
@@ -118,11 +124,17 @@ impl Dispatcher {
             fatal: None,
             stats: HashMap::new(),
             spawned: 0,
+            chunker: Chunker::new(cfg.chunking, cfg.threads),
+            chunks: ChunkStats::default(),
+            started: Instant::now(),
+            starting: procs,
+            startup: None,
+            cfg,
         }
     }
 
     pub(crate) fn run(mut self) -> Result<Stats, PoolError> {
-        let started = Instant::now();
+        let started = self.started;
         for slot in 0..self.slots.len() {
             self.spawn(slot)?;
         }
@@ -154,7 +166,13 @@ impl Dispatcher {
         }
         let mut workers: Vec<WorkerStats> = self.stats.into_values().collect();
         workers.sort_by_key(|w| w.id);
-        Ok(Stats { workers, spawned: self.spawned, wall: started.elapsed() })
+        Ok(Stats {
+            workers,
+            spawned: self.spawned,
+            wall: started.elapsed(),
+            chunks: self.chunks,
+            startup: self.startup,
+        })
     }
 
     fn spawn(&mut self, slot: usize) -> Result<(), PoolError> {
@@ -219,11 +237,13 @@ impl Dispatcher {
         if !self.retry.is_empty() {
             return None;
         }
-        let size = quota.map_or(self.cfg.chunksize, |q| self.cfg.chunksize.min(q as usize));
+        let size = self.chunker.next_size();
+        let size = quota.map_or(size, |q| size.min(q as usize));
         let jobs = self.feeder.next_chunk(size, &mut self.out_buf);
         if jobs.is_empty() {
             return None;
         }
+        self.chunks.record(jobs.len());
         let jobs = jobs.into_iter().map(|job| Pending { job, attempts: 0, crashes: 0 }).collect();
         Some(Batch { jobs, solo: false })
     }
@@ -238,7 +258,7 @@ impl Dispatcher {
         let msg = ToWorkerRef::Chunk { chunk: seq, jobs: PendingJobs(&batch.jobs) };
         let bytes = wire::encode(&msg).expect("jobs always encode");
         worker.assigned += batch.jobs.len() as u64;
-        worker.inflight.push_back(InFlight { seq, jobs: batch.jobs, done: 0 });
+        worker.inflight.push_back(InFlight::new(seq, batch.jobs));
         let sent = worker.tx.as_ref().map(|tx| tx.send(&bytes));
         if let Some(Err(e)) = sent {
             // The worker is gone (broken pipe or reset); its channel's close
@@ -276,6 +296,7 @@ impl Dispatcher {
                     context: self.cfg.context.clone(),
                     flush_interval_us: self.cfg.flush_interval.as_micros() as u64,
                     report_starts: self.cfg.timeout.is_some(),
+                    threads: self.cfg.threads as u32,
                 };
                 let bytes = wire::encode(&ToWorkerRef::<()>::Hello(&hello)).expect("hello encodes");
                 let ok = tx.send(&bytes).is_ok() && worker.start_reader(rx, &self.events_tx).is_ok();
@@ -301,11 +322,17 @@ impl Dispatcher {
                 }
                 worker.phase = Phase::Ready;
                 tracing::debug!(pid = worker.pid, "worker ready");
+                if self.startup.is_none() && self.spawned as usize == self.slots.len() {
+                    self.starting = self.starting.saturating_sub(1);
+                    if self.starting == 0 {
+                        self.startup = Some(self.started.elapsed());
+                    }
+                }
                 self.feeder.set_known(hello.tasks.into_iter().map(|t| t.name));
             }
-            EventKind::Message(FromWorker::Started { id }) => worker.running = Some((id, Instant::now())),
-            EventKind::Message(FromWorker::Results { chunk, results, chunk_done }) => {
-                if let Err(problem) = self.on_results(slot, chunk, results, chunk_done) {
+            EventKind::Message(FromWorker::Started { id }) => worker.running.push((id, Instant::now())),
+            EventKind::Message(FromWorker::Results { results, chunks_done }) => {
+                if let Err(problem) = self.on_results(slot, results, chunks_done) {
                     let worker = self.slots[slot].as_mut().expect("checked above");
                     tracing::warn!(pid = worker.pid, "protocol violation: {problem}");
                     worker.kill_now(KillReason::Protocol);
@@ -323,30 +350,26 @@ impl Dispatcher {
     fn on_results(
         &mut self,
         slot: usize,
-        chunk: u64,
         results: Vec<JobResult>,
-        done: bool,
+        chunks_done: Vec<u64>,
     ) -> Result<(), String> {
         let worker = self.slots[slot].as_mut().expect("caller checked");
         let pid = worker.pid;
         let stats =
             self.stats.entry(pid).or_insert_with(|| WorkerStats { id: pid, ..WorkerStats::default() });
-        let Some(front) = worker.inflight.front_mut().filter(|c| c.seq == chunk) else {
-            return Err(format!("results for chunk {chunk}, which is not the oldest in flight"));
-        };
+        let mut nanos = 0;
+        let count = results.len();
         for result in results {
-            let Some(pending) = front.jobs.get_mut(front.done) else {
-                return Err(format!("more results than jobs in chunk {chunk}"));
+            let found = worker.inflight.iter_mut().find_map(|c| c.finish(result.id).map(|i| (c, i)));
+            let Some((chunk, index)) = found else {
+                return Err(format!("a result for job {}, which is not in flight", result.id));
             };
-            if pending.job.id != result.id {
-                return Err(format!("result for job {} where job {} was next", result.id, pending.job.id));
-            }
-            front.done += 1;
-            if worker.running.is_some_and(|(id, _)| id == result.id) {
-                worker.running = None;
-            }
+            worker.running.retain(|(id, _)| *id != result.id);
             stats.jobs += 1;
             stats.busy += Duration::from_nanos(result.nanos);
+            stats.last_result = self.started.elapsed();
+            nanos += result.nanos;
+            let pending = &mut chunk.jobs[index];
             let job = Job {
                 id: pending.job.id,
                 task: std::mem::take(&mut pending.job.task),
@@ -354,12 +377,23 @@ impl Dispatcher {
             };
             self.out_buf.push(JobRecord::finished(job, result, pending.attempts, pid));
         }
-        self.start_failures = 0;
-        if done {
-            if front.done != front.jobs.len() {
-                return Err(format!("chunk {chunk} ended after {} of {} jobs", front.done, front.jobs.len()));
+        self.chunker.observe(count, nanos);
+        if count > 0 {
+            self.start_failures = 0;
+        }
+        for seq in chunks_done {
+            let Some(pos) = worker.inflight.iter().position(|c| c.seq == seq) else {
+                return Err(format!("chunk {seq} reported done but is not in flight"));
+            };
+            let chunk = &worker.inflight[pos];
+            if !chunk.is_complete() {
+                return Err(format!(
+                    "chunk {seq} reported done after {} of {} jobs",
+                    chunk.done,
+                    chunk.jobs.len()
+                ));
             }
-            worker.inflight.pop_front();
+            worker.inflight.remove(pos);
         }
         Ok(())
     }
@@ -398,53 +432,55 @@ impl Dispatcher {
     }
 
     /// Decides what happens to the jobs a dead worker had in flight.
+    ///
+    /// A job without a result either may have been running when the worker
+    /// died (a suspect) or surely had not started (innocent, requeued with
+    /// its attempt uncounted). With start reports the running jobs are known
+    /// exactly; otherwise a one-thread worker can only have been in its
+    /// oldest chunk, and a multi-thread one anywhere.
     fn requeue(&mut self, worker: &mut Worker, death: &death::Death, stderr: &str) {
-        let mut chunks = std::mem::take(&mut worker.inflight).into_iter();
-        let Some(first) = chunks.next() else { return };
-        let mut unresolved: Vec<Pending> = first.jobs.into_iter().skip(first.done).collect();
-        // Later chunks never started: they go back first, unblamed.
-        for chunk in chunks.rev() {
-            let mut jobs = chunk.jobs;
-            for p in &mut jobs {
+        let exact = self.cfg.timeout.is_some();
+        let mut suspects = Vec::new();
+        let mut innocents = Vec::new();
+        for (i, chunk) in std::mem::take(&mut worker.inflight).into_iter().enumerate() {
+            for p in chunk.into_unfinished() {
+                let suspect = if exact {
+                    worker.running.iter().any(|(id, _)| *id == p.job.id)
+                } else {
+                    self.cfg.threads > 1 || i == 0
+                };
+                if suspect { suspects.push(p) } else { innocents.push(p) }
+            }
+        }
+        if !innocents.is_empty() {
+            for p in &mut innocents {
                 p.attempts -= 1;
             }
-            self.retry.push_front(Batch { jobs, solo: false });
+            self.retry.push_front(Batch { jobs: innocents, solo: false });
         }
-        let culprit = match worker.running {
-            // With start reports the running job is known exactly; those
-            // after it never started.
-            Some((id, _)) if unresolved.first().is_some_and(|p| p.job.id == id) => {
-                let rest: Vec<Pending> = unresolved
-                    .drain(1..)
-                    .map(|mut p| {
-                        p.attempts -= 1;
-                        p
-                    })
-                    .collect();
-                if !rest.is_empty() {
-                    self.retry.push_front(Batch { jobs: rest, solo: false });
-                }
-                unresolved.pop()
+        if let Some(KillReason::Timeout { job, after }) = worker.kill
+            && let Some(pos) = suspects.iter().position(|p| p.job.id == job)
+        {
+            let culprit = suspects.remove(pos);
+            let limit = self.cfg.timeout.unwrap_or(after);
+            let mut record = self.failed_record(culprit, Status::Timeout, worker.pid);
+            record.error = Some(format!(
+                "timed out: ran {} (limit {}); worker {} was killed and replaced",
+                human_duration(after),
+                human_duration(limit),
+                worker.pid
+            ));
+            record.stderr = non_empty(stderr);
+            self.out_buf.push(record);
+            // Jobs that ran beside it in other threads were killed with it
+            // through no fault of their own.
+            if !suspects.is_empty() {
+                self.retry.push_front(Batch { jobs: suspects, solo: false });
             }
-            _ if unresolved.len() == 1 => unresolved.pop(),
-            _ => None,
-        };
-        if let Some(mut culprit) = culprit {
-            if let Some(KillReason::Timeout { job, after }) = worker.kill
-                && job == culprit.job.id
-            {
-                let limit = self.cfg.timeout.unwrap_or(after);
-                let mut record = self.failed_record(culprit, Status::Timeout, worker.pid);
-                record.error = Some(format!(
-                    "timed out: ran {} (limit {}); worker {} was killed and replaced",
-                    human_duration(after),
-                    human_duration(limit),
-                    worker.pid
-                ));
-                record.stderr = non_empty(stderr);
-                self.out_buf.push(record);
-                return;
-            }
+            return;
+        }
+        if suspects.len() == 1 {
+            let mut culprit = suspects.pop().expect("one suspect");
             culprit.crashes += 1;
             if culprit.crashes > self.cfg.retries {
                 let crashes = culprit.crashes;
@@ -461,11 +497,11 @@ impl Dispatcher {
             } else {
                 self.retry.push_front(Batch { jobs: vec![culprit], solo: true });
             }
-        } else {
-            // Several suspects: run each alone to find the one at fault.
-            for p in unresolved.into_iter().rev() {
-                self.retry.push_front(Batch { jobs: vec![p], solo: true });
-            }
+            return;
+        }
+        // Several suspects: run each alone to find the one at fault.
+        for p in suspects.into_iter().rev() {
+            self.retry.push_front(Batch { jobs: vec![p], solo: true });
         }
     }
 
@@ -505,8 +541,11 @@ impl Dispatcher {
                     }
                 }
                 Phase::Ready | Phase::Retiring => {
-                    if let (Some(limit), Some((job, started))) = (self.cfg.timeout, worker.running)
-                        && now - started > limit
+                    let overdue = worker
+                        .running
+                        .iter()
+                        .find(|(_, started)| now - *started > self.cfg.timeout.unwrap_or(Duration::MAX));
+                    if let Some(&(job, started)) = overdue
                         && worker.kill.is_none()
                     {
                         tracing::info!(pid = worker.pid, job, "job timed out");
@@ -534,8 +573,10 @@ impl Dispatcher {
                 // Polls for a child that died before connecting.
                 consider(now + Duration::from_millis(5));
             }
-            if let (Some(limit), Some((_, started))) = (self.cfg.timeout, worker.running) {
-                consider(started + limit);
+            if let Some(limit) = self.cfg.timeout {
+                for (_, started) in &worker.running {
+                    consider(*started + limit);
+                }
             }
             if let Some(d) = worker.kill_deadline {
                 consider(d);

@@ -32,8 +32,45 @@ pub(crate) struct Pending {
 pub(crate) struct InFlight {
     pub seq: u64,
     pub jobs: Vec<Pending>,
-    /// Results received so far; they arrive in job order.
+    /// Which jobs have a result.
+    pub finished: Vec<bool>,
+    /// Results received so far.
     pub done: usize,
+    /// Where the next result probably is: with one thread per worker,
+    /// results arrive in job order.
+    pub cursor: usize,
+}
+
+impl InFlight {
+    pub(crate) fn new(seq: u64, jobs: Vec<Pending>) -> Self {
+        InFlight { seq, finished: vec![false; jobs.len()], jobs, done: 0, cursor: 0 }
+    }
+
+    /// Marks job `id` finished and returns its index, if it is in this
+    /// chunk and has no result yet.
+    pub(crate) fn finish(&mut self, id: u64) -> Option<usize> {
+        let index = if self.jobs.get(self.cursor).is_some_and(|p| p.job.id == id) {
+            self.cursor
+        } else {
+            self.jobs.iter().position(|p| p.job.id == id)?
+        };
+        if self.finished[index] {
+            return None;
+        }
+        self.finished[index] = true;
+        self.done += 1;
+        self.cursor = index + 1;
+        Some(index)
+    }
+
+    pub(crate) fn is_complete(&self) -> bool {
+        self.done == self.jobs.len()
+    }
+
+    /// The jobs without a result.
+    pub(crate) fn into_unfinished(self) -> impl Iterator<Item = Pending> {
+        self.jobs.into_iter().zip(self.finished).filter(|(_, f)| !f).map(|(p, _)| p)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,8 +104,9 @@ pub(crate) struct Worker {
     pub server_name: String,
     pub tx: Option<IpcBytesSender>,
     pub inflight: VecDeque<InFlight>,
-    /// The job the worker said it started, when start reports are on.
-    pub running: Option<(u64, Instant)>,
+    /// The jobs the worker said it started and has not finished, when
+    /// start reports are on (more than one in hybrid mode).
+    pub running: Vec<(u64, Instant)>,
     /// Jobs sent to this process, for `--max-tasks-per-child`.
     pub assigned: u64,
     pub kill: Option<KillReason>,
@@ -122,7 +160,7 @@ impl Worker {
             server_name,
             tx: None,
             inflight: VecDeque::new(),
-            running: None,
+            running: Vec::new(),
             assigned: 0,
             kill: None,
             kill_deadline: None,
