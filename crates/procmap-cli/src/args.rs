@@ -25,6 +25,8 @@ Examples:
   supervisor --procs 8 --chunksize 64 -o results.jsonl jobs.txt
   seq 1 1000 | supervisor --task cube -
   supervisor --timeout 30s --mem-limit 2G --resume -o results.jsonl jobs.txt
+  supervisor demo                          # synthetic EuroSAT tiles → PNG
+  supervisor jobs eurosat-rgb 'EuroSAT/*/*.tif' > jobs.txt
   supervisor tasks";
 
 #[derive(Debug, Parser)]
@@ -47,6 +49,10 @@ pub struct Cli {
 pub enum Command {
     /// List every task with its arguments and one line of help.
     Tasks,
+    /// Make a synthetic EuroSAT data set and its jobs file, and run it.
+    Demo(crate::demo::DemoArgs),
+    /// Print a jobs file: one `TASK PATH` line for every file matching GLOB.
+    Jobs(crate::demo::JobsArgs),
     /// Run the same jobs in several configurations and compare their speed
     /// (seed 000's "Table 2"), with a chart.
     Compare(crate::compare::CompareArgs),

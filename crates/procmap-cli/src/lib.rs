@@ -4,6 +4,7 @@
 
 pub mod args;
 pub mod compare;
+pub mod demo;
 pub mod jobs;
 pub mod journal;
 mod progress;

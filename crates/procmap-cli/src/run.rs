@@ -41,6 +41,8 @@ pub fn main(registry: Registry) -> ExitCode {
             Ok(exit::OK)
         }
         Some(Command::Compare(args)) => crate::compare::run(args),
+        Some(Command::Jobs(args)) => crate::demo::print_jobs(&args),
+        Some(Command::Demo(args)) => demo(&args, registry),
         None => run(cli.run, registry),
     };
     match result {
@@ -50,6 +52,18 @@ pub fn main(registry: Registry) -> ExitCode {
             ExitCode::from(exit::SETUP)
         }
     }
+}
+
+fn demo(args: &crate::demo::DemoArgs, registry: Registry) -> anyhow::Result<u8> {
+    let jobs = crate::demo::make_demo(args)?;
+    let code = if args.no_run {
+        exit::OK
+    } else {
+        let cli = Cli::try_parse_from(crate::demo::demo_run_argv(args, &jobs)).context("demo arguments")?;
+        run(cli.run, registry)?
+    };
+    crate::demo::print_next_steps(args, &jobs);
+    Ok(code)
 }
 
 fn init_tracing(verbose: u8) {

@@ -24,5 +24,6 @@ use procmap::Registry;
 pub fn builtin() -> Registry {
     let mut registry = Registry::new();
     registry.register(Cube).register(Noop).register(Fault);
+    procmap_images::register(&mut registry);
     registry
 }

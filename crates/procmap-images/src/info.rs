@@ -1,0 +1,125 @@
+//! `info`: a file's size and layout from its header, without decoding the
+//! pixels.
+
+use crate::args::Args;
+use crate::sniff::{self, Format};
+use crate::tiff_read;
+use procmap::{JobError, RunContext, Task};
+use serde_json::{Value, json};
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+use tiff::tags::{SampleFormat, Tag};
+
+/// `info INPUT`.
+pub struct Info;
+
+impl Task for Info {
+    fn name(&self) -> &str {
+        "info"
+    }
+    fn usage(&self) -> &str {
+        "INPUT"
+    }
+    fn about(&self) -> &str {
+        "width, height, format, bands and sample type from the file's header, without decoding pixels"
+    }
+    fn plan(&self, args: &[String], _: &RunContext) -> Result<Vec<PathBuf>, JobError> {
+        self.parse(args)?;
+        Ok(Vec::new())
+    }
+    fn run(&self, args: &[String], _: &RunContext) -> Result<Value, JobError> {
+        let path = self.parse(args)?;
+        info(&path)
+    }
+}
+
+impl Info {
+    fn parse(&self, args: &[String]) -> Result<PathBuf, JobError> {
+        let a = Args::parse(args, &[]).map_err(|e| JobError::new(format!("info: {e}")))?;
+        match a.positional.as_slice() {
+            [input] => Ok(PathBuf::from(input)),
+            _ => Err(JobError::usage(self, args)),
+        }
+    }
+}
+
+fn info(path: &Path) -> Result<Value, JobError> {
+    let fail = |m: String| JobError::new(format!("{}: {m}", path.display()));
+    let mut head = Vec::with_capacity(32);
+    tiff_read::open(path)?.take(32).read_to_end(&mut head).map_err(|e| fail(format!("cannot read: {e}")))?;
+    if head.is_empty() {
+        return Err(fail("empty file".into()));
+    }
+    let format = sniff::detect(&head).ok_or_else(|| fail("not an image (unrecognised content)".into()))?;
+    let reader = BufReader::new(tiff_read::open(path)?);
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match format {
+        Format::Png => png_info(reader),
+        Format::Tiff => tiff_info(reader),
+        other => image_info(reader, other),
+    }));
+    caught.unwrap_or_else(|_| Err("malformed header (the decoder gave up)".into())).map_err(fail)
+}
+
+fn png_info(reader: BufReader<std::fs::File>) -> Result<Value, String> {
+    let dec = png::Decoder::new(reader);
+    let r = dec.read_info().map_err(|e| crate::pil::describe_png_error(&e))?;
+    let i = r.info();
+    Ok(json!({
+        "width": i.width,
+        "height": i.height,
+        "format": "png",
+        "bands": i.color_type.samples(),
+        "bits": i.bit_depth as u8,
+        "dtype": if i.bit_depth as u8 == 16 { "uint16" } else { "uint8" },
+    }))
+}
+
+fn tiff_info(reader: BufReader<std::fs::File>) -> Result<Value, String> {
+    let d = |e: tiff::TiffError| tiff_read::describe(&e);
+    let mut dec = tiff::decoder::Decoder::new(reader).map_err(d)?.with_limits(tiff_read::limits());
+    let (width, height) = dec.dimensions().map_err(d)?;
+    let bands: u16 = dec.find_tag_unsigned(Tag::SamplesPerPixel).map_err(d)?.unwrap_or(1);
+    let bits: u16 = dec
+        .find_tag_unsigned_vec::<u16>(Tag::BitsPerSample)
+        .map_err(d)?
+        .and_then(|v| v.first().copied())
+        .unwrap_or(1);
+    let format = dec
+        .find_tag_unsigned_vec::<u16>(Tag::SampleFormat)
+        .map_err(d)?
+        .and_then(|v| v.first().copied())
+        .map_or(SampleFormat::Uint, SampleFormat::from_u16_exhaustive);
+    let kind = match format {
+        SampleFormat::Uint => "uint",
+        SampleFormat::Int => "int",
+        SampleFormat::IEEEFP => "float",
+        _ => "void",
+    };
+    Ok(json!({
+        "width": width,
+        "height": height,
+        "format": "tiff",
+        "bands": bands,
+        "bits": bits,
+        "dtype": format!("{kind}{bits}"),
+    }))
+}
+
+fn image_info(reader: BufReader<std::fs::File>, format: Format) -> Result<Value, String> {
+    use image::ImageDecoder;
+    let name = format.name();
+    let r = image::ImageReader::new(reader).with_guessed_format().map_err(|e| format!("cannot read: {e}"))?;
+    let dec = r.into_decoder().map_err(|e| format!("cannot read {name} header: {e}"))?;
+    let (width, height) = dec.dimensions();
+    let color = dec.color_type();
+    let bands = color.channel_count();
+    let bits = color.bits_per_pixel() / u16::from(bands);
+    Ok(json!({
+        "width": width,
+        "height": height,
+        "format": name,
+        "bands": bands,
+        "bits": bits,
+        "dtype": if bits == 16 { "uint16" } else if bits == 32 { "float32" } else { "uint8" },
+    }))
+}

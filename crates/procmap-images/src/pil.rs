@@ -1,0 +1,279 @@
+//! Images as Pillow sees them: `Image.open(path)` and its mode.
+//!
+//! Resize must reproduce `Image.open(p).resize(...)` and `np.array(img)`,
+//! which depend on the mode Pillow gives a file: a 16-bit RGB PNG becomes
+//! 8-bit "RGB" (high bytes), a 16-bit grey+alpha PNG becomes "RGBA", a
+//! palette PNG stays "P" (numpy sees the indices), a 1-bit grey PNG is "1".
+//! The `image` crate would expand palettes and apply tRNS instead, so PNGs
+//! are decoded here with the `png` crate, raw, and unpacked the way Pillow's
+//! PNG plugin does (`PngImagePlugin._MODES`).
+//!
+//! Other formats go through the `image` crate; their pixels match Pillow's
+//! only as far as the decoders agree (JPEG decoders differ by a few levels).
+
+use crate::limits::{MAX_DECODED_BYTES, mib};
+use crate::sniff::{self, Format};
+use crate::tiff_read;
+use procmap::JobError;
+use std::io::Cursor;
+use std::path::Path;
+
+/// A Pillow image mode that the tasks support.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// "1": one bit per pixel, stored as 0 or 255 like Pillow does
+    /// internally; numpy shows it as bool.
+    Bilevel,
+    L,
+    LA,
+    Rgb,
+    Rgba,
+    /// "P": palette indices.
+    P,
+    /// "I;16": 16-bit unsigned grey.
+    I16,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Bilevel => "1",
+            Mode::L => "L",
+            Mode::LA => "LA",
+            Mode::Rgb => "RGB",
+            Mode::Rgba => "RGBA",
+            Mode::P => "P",
+            Mode::I16 => "I;16",
+        }
+    }
+
+    /// Samples per pixel, which is also numpy's last axis (absent when 1).
+    pub fn channels(self) -> usize {
+        match self {
+            Mode::Bilevel | Mode::L | Mode::P | Mode::I16 => 1,
+            Mode::LA => 2,
+            Mode::Rgb => 3,
+            Mode::Rgba => 4,
+        }
+    }
+}
+
+/// Pixel samples, row-major, channels interleaved.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Data {
+    U8(Vec<u8>),
+    /// Only for [`Mode::I16`].
+    U16(Vec<u16>),
+}
+
+/// A palette, kept so that a resized "P" image can be saved with it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Palette {
+    /// RGB triplets.
+    pub rgb: Vec<u8>,
+    /// Alpha per entry (the PNG tRNS chunk), if any.
+    pub alpha: Option<Vec<u8>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PilImage {
+    pub mode: Mode,
+    pub width: u32,
+    pub height: u32,
+    pub data: Data,
+    pub palette: Option<Palette>,
+}
+
+impl PilImage {
+    /// numpy's shape of `np.array(img)`.
+    pub fn shape(&self) -> Vec<u32> {
+        match self.mode.channels() {
+            1 => vec![self.height, self.width],
+            c => vec![self.height, self.width, c as u32],
+        }
+    }
+
+    /// The 8-bit samples; panics for I;16.
+    #[cfg(test)]
+    pub fn bytes(&self) -> &[u8] {
+        match &self.data {
+            Data::U8(v) => v,
+            Data::U16(_) => unreachable!("I;16 image has no 8-bit samples"),
+        }
+    }
+}
+
+/// `Image.open(path)`, decoded. `exif_orientation` applies a JPEG's EXIF
+/// orientation, as `cv2.imread` does and Pillow does not.
+pub fn open(path: &Path, exif_orientation: bool) -> Result<PilImage, JobError> {
+    let bytes = tiff_read::read_file(path)?;
+    let shown = path.display();
+    let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match sniff::detect(&bytes) {
+        Some(Format::Png) => decode_png(&bytes),
+        Some(_) => decode_other(&bytes, exif_orientation),
+        None => Err("not an image (unrecognised content)".to_owned()),
+    }));
+    match decoded {
+        Ok(Ok(img)) => Ok(img),
+        Ok(Err(msg)) => Err(JobError::new(format!("{shown}: {msg}"))),
+        Err(_) => Err(JobError::new(format!("{shown}: malformed image (the decoder gave up)"))),
+    }
+}
+
+fn check_size(width: u32, height: u32, bytes_per_pixel: u64) -> Result<(), String> {
+    let total = u64::from(width) * u64::from(height) * bytes_per_pixel;
+    if total > MAX_DECODED_BYTES as u64 {
+        return Err(format!(
+            "declared size {width}×{height} ({} MiB decoded) exceeds the {} MiB limit",
+            mib(total),
+            mib(MAX_DECODED_BYTES as u64)
+        ));
+    }
+    Ok(())
+}
+
+pub fn describe_png_error(e: &png::DecodingError) -> String {
+    match e {
+        png::DecodingError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            "truncated file: the data ends before the image does".into()
+        }
+        png::DecodingError::IoError(io) => format!("cannot read png: {io}"),
+        png::DecodingError::Format(f) => format!("malformed png: {f}"),
+        png::DecodingError::LimitsExceeded => "png exceeds the decoder's memory limits".into(),
+        other => format!("cannot decode png: {other}"),
+    }
+}
+
+fn decode_png(bytes: &[u8]) -> Result<PilImage, String> {
+    use png::{BitDepth, ColorType};
+    let describe = |e: png::DecodingError| describe_png_error(&e);
+    let limits = png::Limits { bytes: MAX_DECODED_BYTES };
+    let mut dec = png::Decoder::new_with_limits(Cursor::new(bytes), limits);
+    dec.set_transformations(png::Transformations::IDENTITY);
+    let mut reader = dec.read_info().map_err(describe)?;
+    let info = reader.info();
+    let (width, height) = (info.width, info.height);
+    let (color, depth) = (info.color_type, info.bit_depth);
+    let palette = info.palette.as_ref().map(|p| Palette {
+        rgb: p.to_vec(),
+        alpha: info.trns.as_ref().filter(|_| color == ColorType::Indexed).map(|t| t.to_vec()),
+    });
+    let channels = color.samples() as u64;
+    check_size(width, height, channels * if depth == BitDepth::Sixteen { 2 } else { 1 })?;
+    let size = reader.output_buffer_size().ok_or("png is too large to decode")?;
+    let mut raw = vec![0u8; size];
+    let frame = reader.next_frame(&mut raw).map_err(describe)?;
+    let line = frame.line_size;
+    let (w, h) = (width as usize, height as usize);
+    let rows = raw.chunks_exact(line).take(h);
+
+    // Unpacks sub-byte samples, MSB first, scaled by `mul` (Pillow's L;2 and
+    // L;4 rawmodes scale to 0..255; "1" and P keep 0/1 and indices).
+    let unpack = |bits: usize, mul: u8| -> Vec<u8> {
+        let per_byte = 8 / bits;
+        let mask = (1u8 << bits) - 1;
+        let mut out = Vec::with_capacity(w * h);
+        for row in raw.chunks_exact(line).take(h) {
+            for x in 0..w {
+                let byte = row[x / per_byte];
+                let shift = 8 - bits * (x % per_byte + 1);
+                out.push(((byte >> shift) & mask) * mul);
+            }
+        }
+        out
+    };
+    let high_bytes = |n: usize| -> Vec<u8> {
+        let mut out = Vec::with_capacity(w * h * n);
+        for row in raw.chunks_exact(line).take(h) {
+            out.extend(row[..w * n * 2].chunks_exact(2).map(|s| s[0]));
+        }
+        out
+    };
+    let plain = |n: usize| -> Vec<u8> {
+        let mut out = Vec::with_capacity(w * h * n);
+        for row in raw.chunks_exact(line).take(h) {
+            out.extend_from_slice(&row[..w * n]);
+        }
+        out
+    };
+
+    let (mode, data) = match (color, depth) {
+        (ColorType::Grayscale, BitDepth::One) => (Mode::Bilevel, Data::U8(unpack(1, 255))),
+        (ColorType::Grayscale, BitDepth::Two) => (Mode::L, Data::U8(unpack(2, 85))),
+        (ColorType::Grayscale, BitDepth::Four) => (Mode::L, Data::U8(unpack(4, 17))),
+        (ColorType::Grayscale, BitDepth::Eight) => (Mode::L, Data::U8(plain(1))),
+        (ColorType::Grayscale, BitDepth::Sixteen) => {
+            let mut out = Vec::with_capacity(w * h);
+            for row in rows {
+                out.extend(row[..w * 2].chunks_exact(2).map(|s| u16::from_be_bytes([s[0], s[1]])));
+            }
+            (Mode::I16, Data::U16(out))
+        }
+        (ColorType::Rgb, BitDepth::Eight) => (Mode::Rgb, Data::U8(plain(3))),
+        (ColorType::Rgb, BitDepth::Sixteen) => (Mode::Rgb, Data::U8(high_bytes(3))),
+        (ColorType::Indexed, BitDepth::Eight) => (Mode::P, Data::U8(plain(1))),
+        (ColorType::Indexed, d) => (Mode::P, Data::U8(unpack(d as usize, 1))),
+        (ColorType::GrayscaleAlpha, BitDepth::Eight) => (Mode::LA, Data::U8(plain(2))),
+        // Pillow has no 16-bit LA: its "LA;16B" rawmode yields RGBA.
+        (ColorType::GrayscaleAlpha, BitDepth::Sixteen) => {
+            let la = high_bytes(2);
+            let mut out = Vec::with_capacity(w * h * 4);
+            for p in la.chunks_exact(2) {
+                out.extend_from_slice(&[p[0], p[0], p[0], p[1]]);
+            }
+            (Mode::Rgba, Data::U8(out))
+        }
+        (ColorType::Rgba, BitDepth::Eight) => (Mode::Rgba, Data::U8(plain(4))),
+        (ColorType::Rgba, BitDepth::Sixteen) => (Mode::Rgba, Data::U8(high_bytes(4))),
+        (c, d) => return Err(format!("malformed png: invalid colour type {c:?} at {d:?}")),
+    };
+    let palette = if mode == Mode::P {
+        Some(palette.ok_or("malformed png: palette image without a palette")?)
+    } else {
+        None
+    };
+    Ok(PilImage { mode, width, height, data, palette })
+}
+
+fn decode_other(bytes: &[u8], exif_orientation: bool) -> Result<PilImage, String> {
+    use image::{DynamicImage, ImageDecoder, ImageReader};
+    let mut reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|e| e.to_string())?;
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(MAX_DECODED_BYTES as u64);
+    reader.limits(limits);
+    let format = reader.format().map(|f| format!("{f:?}").to_lowercase()).unwrap_or_else(|| "image".into());
+    let mut decoder = reader.into_decoder().map_err(|e| describe_image_error(&e, &format))?;
+    let (width, height) = decoder.dimensions();
+    check_size(width, height, decoder.color_type().bytes_per_pixel() as u64)?;
+    let orientation = if exif_orientation { decoder.orientation().ok() } else { None };
+    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| describe_image_error(&e, &format))?;
+    if let Some(o) = orientation {
+        img.apply_orientation(o);
+    }
+    let (width, height) = (img.width(), img.height());
+    let (mode, data) = match img {
+        DynamicImage::ImageLuma8(b) => (Mode::L, Data::U8(b.into_raw())),
+        DynamicImage::ImageLumaA8(b) => (Mode::LA, Data::U8(b.into_raw())),
+        DynamicImage::ImageRgb8(b) => (Mode::Rgb, Data::U8(b.into_raw())),
+        DynamicImage::ImageRgba8(b) => (Mode::Rgba, Data::U8(b.into_raw())),
+        DynamicImage::ImageLuma16(b) => (Mode::I16, Data::U16(b.into_raw())),
+        other => {
+            return Err(format!(
+                "unsupported pixel format {:?} in a {format} file (supported: 8-bit grey/rgb/rgba, 16-bit grey)",
+                other.color()
+            ));
+        }
+    };
+    Ok(PilImage { mode, width, height, data, palette: None })
+}
+
+fn describe_image_error(e: &image::ImageError, format: &str) -> String {
+    match e {
+        image::ImageError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            "truncated file: the data ends before the image does".into()
+        }
+        image::ImageError::Unsupported(u) => format!("unsupported {format}: {u}"),
+        image::ImageError::Limits(l) => format!("{format} exceeds the decoder's limits: {l}"),
+        other => format!("cannot decode {format}: {other}"),
+    }
+}
