@@ -277,3 +277,55 @@ fn describe_image_error(e: &image::ImageError, format: &str) -> String {
         other => format!("cannot decode {format}: {other}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encode(w: u32, h: u32, color: png::ColorType, depth: png::BitDepth, data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut enc = png::Encoder::new(&mut out, w, h);
+        enc.set_color(color);
+        enc.set_depth(depth);
+        if color == png::ColorType::Indexed {
+            enc.set_palette(vec![0u8; 12]);
+        }
+        enc.write_header().unwrap().write_image_data(data).unwrap();
+        out
+    }
+
+    #[test]
+    fn png_modes_follow_pillow() {
+        use png::{BitDepth, ColorType};
+        // 1-bit grey: "1", stored 0/255.
+        let img = decode_png(&encode(3, 1, ColorType::Grayscale, BitDepth::One, &[0b1010_0000])).unwrap();
+        assert_eq!((img.mode, img.data), (Mode::Bilevel, Data::U8(vec![255, 0, 255])));
+        // 2-bit palette: "P" with the indices.
+        let img = decode_png(&encode(4, 1, ColorType::Indexed, BitDepth::Two, &[0b0001_1011])).unwrap();
+        assert_eq!((img.mode, img.data), (Mode::P, Data::U8(vec![0, 1, 2, 3])));
+        // 4-bit grey: "L", scaled by 17.
+        let img = decode_png(&encode(2, 1, ColorType::Grayscale, BitDepth::Four, &[0xF1])).unwrap();
+        assert_eq!((img.mode, img.data), (Mode::L, Data::U8(vec![255, 17])));
+        // 16-bit grey+alpha: "RGBA" from the high bytes.
+        let la16 = [0x12, 0x34, 0xAB, 0xCD];
+        let img = decode_png(&encode(1, 1, ColorType::GrayscaleAlpha, BitDepth::Sixteen, &la16)).unwrap();
+        assert_eq!((img.mode, img.data), (Mode::Rgba, Data::U8(vec![0x12, 0x12, 0x12, 0xAB])));
+        // 16-bit grey: "I;16".
+        let img = decode_png(&encode(1, 1, ColorType::Grayscale, BitDepth::Sixteen, &[0x12, 0x34])).unwrap();
+        assert_eq!(img.shape(), vec![1, 1]);
+        assert_eq!((img.mode, img.data), (Mode::I16, Data::U16(vec![0x1234])));
+    }
+
+    #[test]
+    fn huge_png_header_is_refused_before_allocating() {
+        // A valid IHDR declaring 100000×100000 RGBA, then a token IDAT.
+        let mut out = Vec::new();
+        let mut enc = png::Encoder::new(&mut out, 100_000, 100_000);
+        enc.set_color(png::ColorType::Rgba);
+        let mut w = enc.write_header().unwrap();
+        w.write_chunk(png::chunk::IDAT, &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]).unwrap();
+        drop(w);
+        let e = decode_png(&out).unwrap_err();
+        assert!(e.contains("exceeds the 256 MiB limit"), "{e}");
+    }
+}

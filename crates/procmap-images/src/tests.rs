@@ -212,7 +212,7 @@ fn path_escape_is_rejected_in_plan_and_run() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("a.tif");
     write_tile(&input, 1, &TileOptions::default()).unwrap();
-    let out_dir = dir.path().join("out");
+    let out_dir = dir.path().join("a/out");
     let args = s(&[input.to_str().unwrap(), "../../escaped.png"]);
     for result in [
         EurosatRgb.plan(&args, &ctx(&out_dir)).map(|_| ()),
@@ -223,6 +223,7 @@ fn path_escape_is_rejected_in_plan_and_run() {
     assert!(!dir.path().join("escaped.png").exists());
     let allowed = RunContext { out_dir: out_dir.clone(), allow_outside: true };
     EurosatRgb.run(&args, &allowed).unwrap();
+    assert!(dir.path().join("escaped.png").exists());
 }
 
 #[test]
