@@ -6,5 +6,7 @@ mod util;
 
 // The pool's contract: modes, input forms, errors, exit codes.
 mod pool;
+// The image tasks through the real binaries: every task, mode and bad input.
+mod images;
 // Crash isolation: real faults, chaos kills, interruption and resume.
 mod crashes;
