@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The whole test suite: unit tests of every crate, then the integration
-# tests that run the real binaries (tests/).
+# The whole test suite: unit tests of every crate, the integration tests that
+# run the real binaries (tests/), then pixel parity of the image tasks with
+# numpy, Pillow and OpenCV (scripts/parity.sh, in a virtualenv it creates).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo test --workspace
+scripts/parity.sh
