@@ -134,14 +134,23 @@ fn thread_mode_catches_panics() {
 /// afterwards the journal has exactly one ok record per job.
 #[test]
 fn chaos_sigkill_a_random_worker_every_50ms() {
+    chaos(3000, "16");
+}
+
+/// The same with one job per chunk, where workers coalesce results.
+#[test]
+fn chaos_with_tiny_chunks() {
+    chaos(1000, "1");
+}
+
+fn chaos(n: usize, chunksize: &str) {
     let dir = Dir::new();
-    let n = 3000;
     let text: String = (1..=n).map(|i| format!("cube {i} 1\n")).collect();
     let jobs = dir.write("jobs.txt", &text);
     let journal_path = dir.join("journal.jsonl");
     let mut child = dir
         .supervisor()
-        .args(["-p", "4", "-c", "16", "-q", "--retries", "50", "-o"])
+        .args(["-p", "4", "-c", chunksize, "-q", "--retries", "50", "-o"])
         .arg(&journal_path)
         .arg(&jobs)
         .stdin(Stdio::null())
@@ -356,5 +365,36 @@ fn hybrid_mode_runs_threads_in_each_worker_and_isolates_crashes() {
         let bad: Vec<&Value> = records.iter().filter(|r| r["status"] != "ok").collect();
         assert_eq!(bad.len(), 1, "{bad:?}");
         assert_eq!(bad[0]["signal"], "SIGSEGV");
+    }
+}
+
+/// With chunks smaller than `COALESCE_BELOW` a worker may hold results of
+/// finished chunks while it runs the next; a crash must still blame only the
+/// job at fault and leave one record per job.
+#[test]
+fn crashes_among_tiny_chunks_blame_only_the_culprit() {
+    let dir = Dir::new();
+    let mut text = String::new();
+    for i in 0..300 {
+        text.push_str(&format!("cube {i}\n"));
+        if i == 100 {
+            text.push_str("fault segfault\n");
+        }
+        if i == 200 {
+            text.push_str("fault exit 3\n");
+        }
+    }
+    let jobs = dir.write("jobs.txt", &text);
+    for chunksize in ["1", "3"] {
+        let out =
+            run(dir.supervisor().args(["-p", "2", "-c", chunksize, "-q", "--retries", "1"]).arg(&jobs), None);
+        assert_eq!(code(&out), 1, "{}", stderr(&out));
+        let records = stdout_records(&out);
+        let lines = by_line(&records);
+        assert_eq!(lines.len(), 302, "chunksize {chunksize}");
+        assert!(lines.values().all(|r| r.len() == 1), "chunksize {chunksize}: one record per job");
+        let bad: Vec<&Value> = records.iter().filter(|r| r["status"] != "ok").collect();
+        assert_eq!(bad.len(), 2, "chunksize {chunksize}: {bad:?}");
+        assert!(bad.iter().all(|r| r["task"] == "fault" && r["status"] == "crashed"), "{bad:?}");
     }
 }

@@ -10,3 +10,5 @@ mod pool;
 mod images;
 // Crash isolation: real faults, chaos kills, interruption and resume.
 mod crashes;
+// `supervisor compare`: every configuration measured, table, CSV and chart.
+mod compare;

@@ -30,6 +30,13 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// gigabytes.
 pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
 
+/// A worker that finishes a chunk of fewer jobs than this while the next
+/// chunk is already waiting may hold the results back and send them with
+/// the next chunk's, so that tiny chunks do not cost a message each way.
+/// A chunk at least this big always has its results sent when it ends,
+/// which is what lets the supervisor bound where a crashed worker was.
+pub const COALESCE_BELOW: usize = 16;
+
 /// Environment variable through which the supervisor passes the name of its
 /// one-shot IPC server to a worker.
 pub const SERVER_ENV: &str = "PROCMAP_IPC_SERVER";

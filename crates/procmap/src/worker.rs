@@ -119,8 +119,13 @@ fn run_chunks(
     if hello.threads > 1 {
         return run_chunks_threaded(registry, hello, rx, outbox);
     }
+    let mut waiting = None;
     loop {
-        match recv(rx)? {
+        let msg = match waiting.take() {
+            Some(msg) => Some(msg),
+            None => recv(rx)?,
+        };
+        match msg {
             Some(ToWorker::Chunk { chunk, jobs }) => {
                 for job in &jobs {
                     if hello.report_starts {
@@ -128,7 +133,17 @@ fn run_chunks(
                     }
                     outbox.push(exec::run_job(registry, &hello.context, job));
                 }
-                outbox.finish_chunk(chunk);
+                // A small chunk with the next one already queued: keep its
+                // results for the next batch (see COALESCE_BELOW).
+                if jobs.len() < wire::COALESCE_BELOW
+                    && !hello.report_starts
+                    && let Ok(bytes) = rx.try_recv()
+                {
+                    outbox.defer_chunk(chunk);
+                    waiting = Some(wire::decode(&bytes)?);
+                } else {
+                    outbox.finish_chunk(chunk);
+                }
                 if outbox.is_broken() {
                     return Ok(());
                 }
@@ -239,9 +254,19 @@ impl Outbox {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if state.pending.is_empty() {
             state.oldest = Some(Instant::now());
-            self.wake.notify_one();
         }
         state.pending.push(result);
+    }
+
+    /// Marks `chunk` done without sending yet, unless the batch is already
+    /// big or old.
+    fn defer_chunk(&self, chunk: u64) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.chunks_done.push(chunk);
+        let old = state.oldest.is_some_and(|t| t.elapsed() >= self.interval);
+        if old || state.pending.len() >= 1024 {
+            Self::send_pending(&mut state);
+        }
     }
 
     /// Sends everything pending, with `chunk` marked done.
@@ -289,25 +314,19 @@ impl Outbox {
         }
     }
 
-    /// Sends results that have waited longer than the interval, until closed.
+    /// Sends results that have waited longer than the interval, until
+    /// closed. It polls rather than being woken per result: a wake-up per
+    /// chunk cost more than the whole job loop on small jobs.
     fn flush_loop(&self) {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         loop {
             if state.closed {
                 return;
             }
-            state = match state.oldest {
-                None => self.wake.wait(state).unwrap_or_else(|p| p.into_inner()),
-                Some(oldest) => {
-                    let due = oldest + self.interval;
-                    let now = Instant::now();
-                    if now >= due {
-                        Self::send_pending(&mut state);
-                        continue;
-                    }
-                    self.wake.wait_timeout(state, due - now).unwrap_or_else(|p| p.into_inner()).0
-                }
-            };
+            if state.oldest.is_some_and(|t| t.elapsed() >= self.interval) {
+                Self::send_pending(&mut state);
+            }
+            state = self.wake.wait_timeout(state, self.interval / 2).unwrap_or_else(|p| p.into_inner()).0;
         }
     }
 }

@@ -41,8 +41,14 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 use worker::{InFlight, KillReason, Pending, Phase, Worker};
 
-/// Chunks in flight per worker.
+/// Chunks in flight per worker: at least this many, so that a worker always
+/// has its next chunk queued when it finishes one ...
 const DEPTH: usize = 2;
+
+/// ... and more while their jobs add up to fewer than this, so that tiny
+/// chunks do not leave a worker waiting on round trips. Still small enough
+/// that queued messages never fill the socket buffer (about 278 small ones).
+const DEPTH_JOBS: usize = 32;
 
 /// Consecutive workers that may fail to start (or die idle) before the run
 /// gives up instead of respawning forever.
@@ -208,7 +214,10 @@ impl Dispatcher {
         }
         for slot in 0..self.slots.len() {
             while let Some(worker) = self.slots[slot].as_ref() {
-                if worker.phase != Phase::Ready || worker.inflight.len() >= DEPTH {
+                let queued: usize = worker.inflight.iter().map(|c| c.jobs.len()).sum();
+                let full = worker.inflight.len() >= DEPTH
+                    && (queued >= DEPTH_JOBS || worker.inflight.len() >= DEPTH_JOBS);
+                if worker.phase != Phase::Ready || full {
                     break;
                 }
                 if worker.inflight.iter().any(|c| c.seq & SOLO_BIT != 0) {
@@ -436,18 +445,23 @@ impl Dispatcher {
     /// A job without a result either may have been running when the worker
     /// died (a suspect) or surely had not started (innocent, requeued with
     /// its attempt uncounted). With start reports the running jobs are known
-    /// exactly; otherwise a one-thread worker can only have been in its
-    /// oldest chunk, and a multi-thread one anywhere.
+    /// exactly. Otherwise a one-thread worker was in its oldest chunk or, as
+    /// it may hold back the results of small chunks, in a later one up to
+    /// the first big chunk (see `wire::COALESCE_BELOW`); a multi-thread
+    /// worker may have been anywhere.
     fn requeue(&mut self, worker: &mut Worker, death: &death::Death, stderr: &str) {
         let exact = self.cfg.timeout.is_some();
         let mut suspects = Vec::new();
         let mut innocents = Vec::new();
-        for (i, chunk) in std::mem::take(&mut worker.inflight).into_iter().enumerate() {
+        let mut reached_big = false;
+        for chunk in std::mem::take(&mut worker.inflight) {
+            let could_have_started = self.cfg.threads > 1 || !reached_big;
+            reached_big |= chunk.jobs.len() >= procmap_wire::COALESCE_BELOW;
             for p in chunk.into_unfinished() {
                 let suspect = if exact {
                     worker.running.iter().any(|(id, _)| *id == p.job.id)
                 } else {
-                    self.cfg.threads > 1 || i == 0
+                    could_have_started
                 };
                 if suspect { suspects.push(p) } else { innocents.push(p) }
             }
