@@ -205,7 +205,10 @@ fn run(args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
     let total = (!stdin).then(|| spawn_count(jobs_path.clone()));
     let started = Instant::now();
     let mut run = pool.run(source)?;
-    let interrupts = watch_signals(run.stop_handle())?;
+    // Threads cannot be killed: in thread and serial mode the second
+    // interrupt ends the process (the journal loses at most its last
+    // flush interval).
+    let interrupts = watch_signals(run.stop_handle(), mode != Mode::Process)?;
 
     let mut tally = Tally::default();
     let mut broken_pipe = false;
@@ -310,7 +313,7 @@ fn spawn_count(path: PathBuf) -> std::sync::mpsc::Receiver<u64> {
 
 /// First SIGINT/SIGTERM: stop dispatching and let jobs in flight finish.
 /// Second: kill the workers now. Returns how many were received.
-fn watch_signals(stop: procmap::StopHandle) -> anyhow::Result<Arc<AtomicU64>> {
+fn watch_signals(stop: procmap::StopHandle, exit_on_second: bool) -> anyhow::Result<Arc<AtomicU64>> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let count = Arc::new(AtomicU64::new(0));
     let mut signals =
@@ -323,6 +326,10 @@ fn watch_signals(stop: procmap::StopHandle) -> anyhow::Result<Arc<AtomicU64>> {
                 1 => eprintln!(
                     "\nsupervisor: stopping: no new jobs; waiting for jobs in flight (interrupt again to kill them)"
                 ),
+                _ if exit_on_second => {
+                    eprintln!("\nsupervisor: interrupted again: exiting now; rerun with --resume");
+                    std::process::exit(exit::INTERRUPTED.into());
+                }
                 _ => eprintln!("\nsupervisor: killing the workers"),
             }
         }

@@ -59,6 +59,11 @@ impl Chunker {
         size
     }
 
+    /// How long `jobs` jobs are expected to take, once a job has been timed.
+    pub(crate) fn queued_work(&self, jobs: usize) -> Option<Duration> {
+        self.per_job_ns.map(|ns| Duration::from_nanos((ns * jobs as f64 / self.parallel as f64) as u64))
+    }
+
     /// Feeds back how long `jobs` jobs took in all.
     pub(crate) fn observe(&mut self, jobs: usize, nanos: u64) {
         if jobs == 0 {

@@ -6,7 +6,6 @@ use crate::record::JobRecord;
 use crate::task::Registry;
 use procmap_wire::{Job, RunContext};
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
 
 /// One item of a pool's input.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,8 +37,10 @@ pub(crate) struct Feeder {
     local: Registry,
     context: RunContext,
     /// Which job claimed each output file, so a second job writing the same
-    /// file is refused instead of silently overwriting it.
-    claims: HashMap<PathBuf, u64>,
+    /// file is refused instead of silently overwriting it. Keyed by a hash
+    /// of the path: 16 bytes a job rather than the whole path, for runs of
+    /// millions of images (a false match would need a 64-bit collision).
+    claims: HashMap<u64, u64>,
     /// A job pulled from the source that did not fit in the last chunk.
     carry: Option<Job>,
     exhausted: bool,
@@ -134,18 +135,24 @@ impl Feeder {
                 }
             };
             for output in outputs {
-                if let Some(first) = self.claims.get(&output) {
+                let key = path_key(&output);
+                if let Some(first) = self.claims.get(&key) {
                     let error = format!(
                         "output {} is already written by line {first}; refusing to overwrite it",
                         output.display()
                     );
                     return Err(Box::new(JobRecord::rejected(job.id, job.task, job.args, error)));
                 }
-                self.claims.insert(output, job.id);
+                self.claims.insert(key, job.id);
             }
         }
         Ok(job)
     }
+}
+
+fn path_key(path: &std::path::Path) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(path)
 }
 
 fn job_bytes(job: &Job) -> usize {

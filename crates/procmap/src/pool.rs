@@ -15,6 +15,11 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+/// Batches of records that may wait for the reader of a [`Run`]; with the
+/// batch cap in the dispatcher this bounds the supervisor's memory, whatever
+/// the length of the input.
+const RECORD_BATCHES: usize = 4;
+
 /// Where jobs run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Mode {
@@ -211,15 +216,19 @@ impl Pool {
                 started,
             })),
             Mode::Thread => {
-                let (tx, rx) = crossbeam_channel::bounded(64);
+                let (tx, rx) = crossbeam_channel::bounded(RECORD_BATCHES);
                 let handle =
                     crate::threads::start(&self.cfg, self.registry.clone(), feeder, tx, Arc::clone(&stop))
                         .map_err(PoolError::Thread)?;
                 Inner::Channel { rx, handle: Some(handle), wake: None }
             }
             Mode::Process => {
-                let (tx, rx) = crossbeam_channel::bounded(64);
-                let events = crossbeam_channel::unbounded::<Event>();
+                let (tx, rx) = crossbeam_channel::bounded(RECORD_BATCHES);
+                // Bounded, so that when the dispatcher falls behind, reader
+                // threads and then workers wait instead of results piling up
+                // in memory. It cannot deadlock: the dispatcher never blocks
+                // on a worker (chunks in flight fit in its socket buffer).
+                let events = crossbeam_channel::bounded::<Event>(256);
                 let wake = events.0.clone();
                 let dispatcher =
                     Dispatcher::new(Arc::new(self.cfg.clone()), feeder, tx, Arc::clone(&stop), events);
@@ -378,7 +387,7 @@ impl StopHandle {
     pub fn request_stop(&self) -> u8 {
         let level = self.stop.fetch_add(1, Ordering::SeqCst).saturating_add(1).min(2);
         if let Some(wake) = &self.wake {
-            let _ = wake.send(Event { slot: usize::MAX, generation: 0, kind: EventKind::Wake });
+            let _ = wake.try_send(Event { slot: usize::MAX, generation: 0, kind: EventKind::Wake });
         }
         level
     }

@@ -50,6 +50,14 @@ const DEPTH: usize = 2;
 /// that queued messages never fill the socket buffer (about 278 small ones).
 const DEPTH_JOBS: usize = 32;
 
+/// ... provided those jobs are known to take less than this in all: slow
+/// jobs queued deep on the first worker to start would starve the others.
+const DEPTH_WORK: Duration = Duration::from_millis(2);
+
+/// Records handed to the run's reader at a time, at most (roughly: one
+/// result message may add a chunk's worth).
+const OUT_BATCH: usize = 1024;
+
 /// Consecutive workers that may fail to start (or die idle) before the run
 /// gives up instead of respawning forever.
 const MAX_START_FAILURES: u32 = 3;
@@ -158,6 +166,9 @@ impl Dispatcher {
                     self.handle(event);
                     while let Ok(event) = self.events_rx.try_recv() {
                         self.handle(event);
+                        if self.out_buf.len() >= OUT_BATCH {
+                            self.flush_out();
+                        }
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {}
@@ -215,8 +226,9 @@ impl Dispatcher {
         for slot in 0..self.slots.len() {
             while let Some(worker) = self.slots[slot].as_ref() {
                 let queued: usize = worker.inflight.iter().map(|c| c.jobs.len()).sum();
+                let short_jobs = self.chunker.queued_work(queued).is_some_and(|w| w < DEPTH_WORK);
                 let full = worker.inflight.len() >= DEPTH
-                    && (queued >= DEPTH_JOBS || worker.inflight.len() >= DEPTH_JOBS);
+                    && !(short_jobs && queued < DEPTH_JOBS && worker.inflight.len() < DEPTH_JOBS);
                 if worker.phase != Phase::Ready || full {
                     break;
                 }
@@ -231,7 +243,15 @@ impl Dispatcher {
                     break;
                 }
                 let idle = worker.inflight.is_empty();
-                let Some(batch) = self.next_batch(idle, quota) else { break };
+                let Some(batch) = self.next_batch(idle, quota) else {
+                    // A long run of invalid lines yields no job but many
+                    // records: pass them on and keep reading.
+                    if !self.out_buf.is_empty() && !self.feeder.is_exhausted() && self.retry.is_empty() {
+                        self.flush_out();
+                        continue;
+                    }
+                    break;
+                };
                 self.send_batch(slot, batch);
             }
         }
@@ -625,6 +645,7 @@ impl Dispatcher {
         for worker in self.slots.iter_mut().filter_map(Option::take) {
             let mut worker = worker;
             worker.reap();
+            worker.join_accept();
         }
     }
 }

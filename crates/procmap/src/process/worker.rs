@@ -113,6 +113,9 @@ pub(crate) struct Worker {
     /// When to follow an earlier SIGTERM with SIGKILL.
     pub kill_deadline: Option<Instant>,
     pub stderr: Arc<Mutex<Tail>>,
+    /// The thread waiting in accept(); it owns the server's temporary
+    /// directory, which it removes when it returns.
+    pub accept: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Worker {
@@ -142,7 +145,7 @@ impl Worker {
         let stderr = Arc::new(Mutex::new(Tail::default()));
         spawn_stderr_reader(pid, stderr_read, Arc::clone(&stderr))?;
         let events = events.clone();
-        std::thread::Builder::new().name(format!("accept-{pid}")).spawn(move || {
+        let accept = std::thread::Builder::new().name(format!("accept-{pid}")).spawn(move || {
             let kind = match server.accept() {
                 Ok((_, bootstrap)) => EventKind::Connected(bootstrap.to_worker, bootstrap.from_worker),
                 Err(e) => EventKind::ConnectFailed(format!("{e:?}")),
@@ -151,6 +154,7 @@ impl Worker {
         })?;
 
         Ok(Worker {
+            accept: Some(accept),
             slot,
             generation,
             pid,
@@ -236,6 +240,20 @@ impl Worker {
                 }
                 Err(_) => return unix::Exit::Code(-1),
             }
+        }
+    }
+
+    /// Waits briefly for the accept thread, so that the server's temporary
+    /// directory is gone before the supervisor exits. A worker killed before
+    /// it connected was connected to by us to unblock it.
+    pub(crate) fn join_accept(&mut self) {
+        let Some(handle) = self.accept.take() else { return };
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while !handle.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if handle.is_finished() {
+            let _ = handle.join();
         }
     }
 
