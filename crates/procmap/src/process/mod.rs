@@ -388,6 +388,7 @@ impl Dispatcher {
             self.stats.entry(pid).or_insert_with(|| WorkerStats { id: pid, ..WorkerStats::default() });
         let mut nanos = 0;
         let count = results.len();
+        let now = self.started.elapsed();
         for result in results {
             let found = worker.inflight.iter_mut().find_map(|c| c.finish(result.id).map(|i| (c, i)));
             let Some((chunk, index)) = found else {
@@ -396,7 +397,7 @@ impl Dispatcher {
             worker.running.retain(|(id, _)| *id != result.id);
             stats.jobs += 1;
             stats.busy += Duration::from_nanos(result.nanos);
-            stats.last_result = self.started.elapsed();
+            stats.last_result = now;
             nanos += result.nanos;
             let pending = &mut chunk.jobs[index];
             let job = Job {
