@@ -1,7 +1,6 @@
 use crate::util::*;
 use serde_json::Value;
 use std::collections::HashMap;
-use std::process::Stdio;
 use std::time::Duration;
 
 fn by_line(records: &[Value]) -> HashMap<u64, Vec<Value>> {
@@ -146,18 +145,8 @@ fn chaos_with_tiny_chunks() {
 fn chaos(n: usize, chunksize: &str) {
     let dir = Dir::new();
     let text: String = (1..=n).map(|i| format!("cube {i} 1\n")).collect();
-    let jobs = dir.write("jobs.txt", &text);
-    let journal_path = dir.join("journal.jsonl");
-    let mut child = dir
-        .supervisor()
-        .args(["-p", "4", "-c", chunksize, "-q", "--retries", "50", "-o"])
-        .arg(&journal_path)
-        .arg(&jobs)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (mut child, journal_path) =
+        dir.spawn_run(&["-p", "4", "-c", chunksize, "-q", "--retries", "50"], &text);
     let supervisor = child.id();
     let mut rng = XorShift(42);
     let mut kills = 0;
@@ -190,17 +179,7 @@ fn chaos(n: usize, chunksize: &str) {
 fn killing_the_supervisor_kills_its_workers() {
     let dir = Dir::new();
     let text: String = (1..=1000).map(|i| format!("cube {i} 20\n")).collect();
-    let jobs = dir.write("jobs.txt", &text);
-    let journal_path = dir.join("journal.jsonl");
-    let mut child = dir
-        .supervisor()
-        .args(["-p", "3", "-q", "-o"])
-        .arg(&journal_path)
-        .arg(&jobs)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let (mut child, journal_path) = dir.spawn_run(&["-p", "3", "-q"], &text);
     let supervisor = child.id();
     wait_until("three workers", Duration::from_secs(20), || children(supervisor).len() == 3);
     wait_until("the first results in the journal", Duration::from_secs(20), || {
@@ -225,17 +204,7 @@ fn interrupt_then_resume_runs_every_job_exactly_once() {
     let dir = Dir::new();
     let n = 400;
     let text: String = (1..=n).map(|i| format!("cube {i} 10\n")).collect();
-    let jobs = dir.write("jobs.txt", &text);
-    let journal_path = dir.join("journal.jsonl");
-    let child = dir
-        .supervisor()
-        .args(["-p", "2", "-c", "4", "-o"])
-        .arg(&journal_path)
-        .arg(&jobs)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (child, journal_path) = dir.spawn_run(&["-p", "2", "-c", "4"], &text);
     wait_until("the first results in the journal", Duration::from_secs(30), || {
         journal(&journal_path).len() >= 10
     });
@@ -248,7 +217,10 @@ fn interrupt_then_resume_runs_every_job_exactly_once() {
     assert!(first.iter().all(|r| r["status"] == "ok"), "jobs in flight finished cleanly");
 
     let resumed = run(
-        dir.supervisor().args(["-p", "2", "-c", "4", "--resume", "-o"]).arg(&journal_path).arg(&jobs),
+        dir.supervisor()
+            .args(["-p", "2", "-c", "4", "--resume", "-o"])
+            .arg(&journal_path)
+            .arg(dir.join("jobs.txt")),
         None,
     );
     assert_eq!(code(&resumed), 0, "{}", stderr(&resumed));
@@ -322,17 +294,7 @@ fn workers_are_recycled_after_max_tasks_per_child() {
 #[test]
 fn the_journal_is_flushed_while_a_slow_job_runs() {
     let dir = Dir::new();
-    let jobs = dir.write("jobs.txt", "cube 2\ncube 3 5000\n");
-    let journal_path = dir.join("journal.jsonl");
-    let mut child = dir
-        .supervisor()
-        .args(["-p", "1", "-q", "-o"])
-        .arg(&journal_path)
-        .arg(&jobs)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let (mut child, journal_path) = dir.spawn_run(&["-p", "1", "-q"], "cube 2\ncube 3 5000\n");
     wait_until("line 1 in the journal while line 2 sleeps", Duration::from_secs(3), || {
         journal(&journal_path).iter().any(|r| r["line"] == 1)
     });

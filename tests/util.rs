@@ -37,6 +37,26 @@ impl Dir {
         path
     }
 
+    /// Starts `supervisor ARGS -o journal.jsonl jobs.txt` in the background,
+    /// stderr piped (for the interrupt message), stdout discarded. Returns
+    /// the child and the journal's path.
+    pub fn spawn_run(&self, args: &[&str], jobs: &str) -> (Child, PathBuf) {
+        let jobs = self.write("jobs.txt", jobs);
+        let journal = self.join("journal.jsonl");
+        let child = self
+            .supervisor()
+            .args(args)
+            .arg("-o")
+            .arg(&journal)
+            .arg(&jobs)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn supervisor");
+        (child, journal)
+    }
+
     /// `supervisor` with this directory as working directory.
     pub fn supervisor(&self) -> Command {
         let mut cmd = Command::new(SUPERVISOR);
