@@ -12,3 +12,5 @@ mod images;
 mod crashes;
 // `supervisor compare`: every configuration measured, table, CSV and chart.
 mod compare;
+// Regressions from a review of the engine: pipes, locks, hangs, limits.
+mod robustness;

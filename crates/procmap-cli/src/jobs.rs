@@ -15,13 +15,15 @@ pub struct JobReader<R> {
     task: Option<String>,
     line: u64,
     buf: Vec<u8>,
+    /// Set by a read error: a reader that failed once may fail forever.
+    failed: bool,
 }
 
 impl<R: BufRead> JobReader<R> {
     /// `task`: the task of every line (`--task`), or `None` if each line
     /// starts with its task's name.
     pub fn new(reader: R, task: Option<String>) -> Self {
-        JobReader { reader, task, line: 0, buf: Vec::with_capacity(256) }
+        JobReader { reader, task, line: 0, buf: Vec::with_capacity(256), failed: false }
     }
 }
 
@@ -30,12 +32,16 @@ impl<R: BufRead> Iterator for JobReader<R> {
 
     fn next(&mut self) -> Option<Input> {
         loop {
+            if self.failed {
+                return None;
+            }
             self.buf.clear();
             match self.reader.read_until(b'\n', &mut self.buf) {
                 Ok(0) => return None,
                 Ok(_) => {}
                 Err(e) => {
                     // A read error ends the input; the job it hit says why.
+                    self.failed = true;
                     self.line += 1;
                     return Some(invalid(self.line, "", format!("cannot read the jobs file here: {e}")));
                 }
@@ -129,6 +135,19 @@ mod tests {
             matches!(&inputs[0], Input::Invalid { id: 1, task, error, .. } if task == "cube" && error.contains("unbalanced quote"))
         );
         assert_eq!(inputs[1], job(2, "cube", &["2"]));
+    }
+
+    #[test]
+    fn a_read_error_ends_the_input() {
+        struct Broken;
+        impl std::io::Read for Broken {
+            fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+                Err(std::io::Error::other("disk on fire"))
+            }
+        }
+        let inputs: Vec<Input> = JobReader::new(std::io::BufReader::new(Broken), None).collect();
+        assert_eq!(inputs.len(), 1);
+        assert!(matches!(&inputs[0], Input::Invalid { error, .. } if error.contains("disk on fire")));
     }
 
     #[test]

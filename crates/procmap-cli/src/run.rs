@@ -119,11 +119,20 @@ fn run(args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
     }
     let jobs_path = args.jobs.clone().expect("clap requires JOBS");
     let stdin = jobs_path == Path::new("-");
+    let mut regular_file = false;
     let reader: Box<dyn BufRead + Send> = if stdin {
         Box::new(BufReader::new(std::io::stdin()))
     } else {
         let file = std::fs::File::open(&jobs_path)
             .with_context(|| format!("cannot read jobs file {}", jobs_path.display()))?;
+        let meta =
+            file.metadata().with_context(|| format!("cannot read jobs file {}", jobs_path.display()))?;
+        if meta.is_dir() {
+            bail!("cannot read jobs file {}: it is a directory", jobs_path.display());
+        }
+        // Only a regular file can be read twice: counting the lines of a
+        // pipe for the progress bar would steal them from the run.
+        regular_file = meta.is_file();
         Box::new(BufReader::with_capacity(256 * 1024, file))
     };
 
@@ -169,16 +178,21 @@ fn run(args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
         None => Box::new(inputs),
         Some(prev) => {
             let (skipped, only_ok) = (Arc::clone(&skipped), args.resume_failed);
-            Box::new(inputs.filter(move |input| {
-                let (id, task, args) = match input {
-                    Input::Job(j) => (j.id, &j.task, &j.args),
-                    Input::Invalid { id, task, args, .. } => (*id, task, args),
+            Box::new(inputs.filter_map(move |input| {
+                let done = match &input {
+                    Input::Job(j) => prev.is_done(j.id, &j.task, &j.args, only_ok),
+                    Input::Invalid { id, task, args, .. } => prev.is_done(*id, task, args, only_ok),
+                    Input::Done(_) => true,
                 };
-                let done = prev.is_done(id, task, args, only_ok);
-                if done {
-                    skipped.fetch_add(1, Ordering::Relaxed);
+                if !done {
+                    return Some(input);
                 }
-                !done
+                skipped.fetch_add(1, Ordering::Relaxed);
+                // A done job still holds on to its outputs (see Input::Done).
+                match input {
+                    Input::Job(job) => Some(Input::Done(job)),
+                    _ => None,
+                }
             }))
         }
     };
@@ -202,7 +216,7 @@ fn run(args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
         .build();
 
     let mut progress = Progress::new(args.progress, args.quiet);
-    let total = (!stdin).then(|| spawn_count(jobs_path.clone()));
+    let total = regular_file.then(|| spawn_count(jobs_path.clone()));
     let started = Instant::now();
     let mut run = pool.run(source)?;
     // Threads cannot be killed: in thread and serial mode the second
@@ -314,14 +328,21 @@ fn spawn_count(path: PathBuf) -> std::sync::mpsc::Receiver<u64> {
 /// First SIGINT/SIGTERM: stop dispatching and let jobs in flight finish.
 /// Second: kill the workers now. Returns how many were received.
 fn watch_signals(stop: procmap::StopHandle, exit_on_second: bool) -> anyhow::Result<Arc<AtomicU64>> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let count = Arc::new(AtomicU64::new(0));
-    let mut signals =
-        signal_hook::iterator::Signals::new([SIGINT, SIGTERM]).context("cannot install signal handlers")?;
+    // SIGHUP too: a closed terminal should stop the run as cleanly as Ctrl-C.
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .context("cannot install signal handlers")?;
     let seen = Arc::clone(&count);
     std::thread::Builder::new().name("signals".into()).spawn(move || {
         for _ in signals.forever() {
             seen.fetch_add(1, Ordering::SeqCst);
+            if seen.load(Ordering::SeqCst) >= 3 {
+                // Whatever is stuck, the user wants out. Workers die with the
+                // dispatcher thread (their parent-death signal).
+                eprintln!("\nsupervisor: interrupted three times: exiting now");
+                std::process::exit(exit::INTERRUPTED.into());
+            }
             match stop.request_stop() {
                 1 => eprintln!(
                     "\nsupervisor: stopping: no new jobs; waiting for jobs in flight (interrupt again to kill them)"

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+const MAX_SECONDS: f64 = 365.0 * 24.0 * 3600.0;
+
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
@@ -16,6 +18,10 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     };
     if !seconds.is_finite() || seconds <= 0.0 {
         return Err(format!("{s:?} must be a positive duration"));
+    }
+    // Far beyond any useful limit, and far from overflowing an Instant.
+    if seconds > MAX_SECONDS {
+        return Err(format!("{s:?} is longer than a year"));
     }
     Ok(Duration::from_secs_f64(seconds))
 }
@@ -53,6 +59,7 @@ mod tests {
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("3 weeks").unwrap_err().contains("unknown unit"));
         assert!(parse_duration("fast").is_err());
+        assert!(parse_duration("100000000000000000000").unwrap_err().contains("longer than a year"));
     }
 
     #[test]

@@ -37,6 +37,14 @@ pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
 /// which is what lets the supervisor bound where a crashed worker was.
 pub const COALESCE_BELOW: usize = 16;
 
+/// The largest job (task name and arguments) the supervisor dispatches; a
+/// longer line is that job's error.
+pub const MAX_JOB_BYTES: usize = 1 << 20;
+
+/// The largest output (JSON text) a task may return; a bigger one is that
+/// job's error rather than a message the supervisor would refuse.
+pub const MAX_OUTPUT_BYTES: usize = 8 << 20;
+
 /// Environment variable through which the supervisor passes the name of its
 /// one-shot IPC server to a worker.
 pub const SERVER_ENV: &str = "PROCMAP_IPC_SERVER";

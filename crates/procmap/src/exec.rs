@@ -46,6 +46,11 @@ pub(crate) fn run_job(registry: &Registry, ctx: &RunContext, job: &Job) -> JobRe
             IN_JOB.with(|f| f.set(false));
             match caught {
                 Ok(Ok(value)) => match serde_json::to_vec(&value) {
+                    Ok(bytes) if bytes.len() > procmap_wire::MAX_OUTPUT_BYTES => Outcome::Error(format!(
+                        "the task's output is {} bytes of JSON; at most {} are allowed",
+                        bytes.len(),
+                        procmap_wire::MAX_OUTPUT_BYTES
+                    )),
                     Ok(bytes) => Outcome::Ok(bytes),
                     Err(e) => Outcome::Error(format!("cannot encode the task's output as JSON: {e}")),
                 },

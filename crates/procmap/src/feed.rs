@@ -15,6 +15,10 @@ pub enum Input {
     /// A line that could not be turned into a job; it becomes an `error`
     /// record without being dispatched.
     Invalid { id: u64, task: String, args: Vec<String>, error: String },
+    /// A job already done (a resumed run): it does not run and gets no
+    /// record, but the outputs it wrote stay claimed, so that no other job
+    /// of the run may overwrite them.
+    Done(Job),
 }
 
 impl From<Job> for Input {
@@ -99,6 +103,10 @@ impl Feeder {
                     return None;
                 }
             };
+            if let Input::Done(job) = input {
+                self.claim_outputs_of_done(&job);
+                continue;
+            }
             match self.admit(input) {
                 Ok(job) => return Some(job),
                 Err(record) => rejected.push(*record),
@@ -107,13 +115,30 @@ impl Feeder {
         None
     }
 
+    fn claim_outputs_of_done(&mut self, job: &Job) {
+        if let Some(task) = self.local.get(&job.task)
+            && let Ok(outputs) = task.plan(&job.args, &self.context)
+        {
+            for output in outputs {
+                self.claims.entry(path_key(&output)).or_insert(job.id);
+            }
+        }
+    }
+
     fn admit(&mut self, input: Input) -> Result<Job, Box<JobRecord>> {
         let job = match input {
             Input::Job(job) => job,
+            Input::Done(job) => unreachable!("pull handles done job {}", job.id),
             Input::Invalid { id, task, args, error } => {
                 return Err(Box::new(JobRecord::rejected(id, task, args, error)));
             }
         };
+        let size = job_bytes(&job);
+        if size > procmap_wire::MAX_JOB_BYTES {
+            let error =
+                format!("the job is {size} bytes long; at most {} are allowed", procmap_wire::MAX_JOB_BYTES);
+            return Err(Box::new(JobRecord::rejected(job.id, job.task, job.args, error)));
+        }
         let known = match &self.known {
             Some(known) => known.contains(&job.task),
             None => self.local.get(&job.task).is_some(),
@@ -155,6 +180,6 @@ fn path_key(path: &std::path::Path) -> u64 {
     BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(path)
 }
 
-fn job_bytes(job: &Job) -> usize {
+pub(crate) fn job_bytes(job: &Job) -> usize {
     16 + job.task.len() + job.args.iter().map(|a| a.len() + 2).sum::<usize>()
 }

@@ -215,6 +215,9 @@ struct ChunkCount {
     left: std::sync::atomic::AtomicUsize,
 }
 
+/// Output bytes after which a batch of results is sent without waiting.
+const BATCH_BYTES: usize = 1 << 20;
+
 /// Finished results waiting to be sent, shared by the job loop and the
 /// flusher thread. The sender lives inside the lock so that batches never
 /// interleave.
@@ -227,6 +230,8 @@ struct Outbox {
 struct OutboxState {
     tx: IpcBytesSender,
     pending: Vec<JobResult>,
+    /// Bytes of task output in `pending`.
+    pending_bytes: usize,
     chunks_done: Vec<u64>,
     oldest: Option<Instant>,
     closed: bool,
@@ -240,6 +245,7 @@ impl Outbox {
             state: Mutex::new(OutboxState {
                 tx,
                 pending: Vec::new(),
+                pending_bytes: 0,
                 chunks_done: Vec::new(),
                 oldest: None,
                 closed: false,
@@ -255,7 +261,15 @@ impl Outbox {
         if state.pending.is_empty() {
             state.oldest = Some(Instant::now());
         }
+        if let wire::Outcome::Ok(bytes) = &result.outcome {
+            state.pending_bytes += bytes.len();
+        }
         state.pending.push(result);
+        // Big outputs go out at once: a batch must stay far below the
+        // largest message the supervisor decodes.
+        if state.pending_bytes >= BATCH_BYTES {
+            Self::send_pending(&mut state);
+        }
     }
 
     /// Marks `chunk` done without sending yet, unless the batch is already
@@ -301,6 +315,7 @@ impl Outbox {
         let results = std::mem::take(&mut state.pending);
         let chunks_done = std::mem::take(&mut state.chunks_done);
         state.oldest = None;
+        state.pending_bytes = 0;
         Self::send_locked(state, &FromWorker::Results { results, chunks_done });
     }
 

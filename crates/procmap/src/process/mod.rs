@@ -28,7 +28,7 @@ mod death;
 mod worker;
 
 use crate::chunking::Chunker;
-use crate::feed::Feeder;
+use crate::feed::{CHUNK_BYTES, Feeder, job_bytes};
 use crate::pool::{ChunkStats, Config, PoolError, Stats, WorkerStats};
 use crate::record::{JobRecord, Status};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -58,6 +58,13 @@ const DEPTH_WORK: Duration = Duration::from_millis(2);
 /// result message may add a chunk's worth).
 const OUT_BATCH: usize = 1024;
 
+/// How long to wait before retrying a spawn that failed mid-run.
+const RESPAWN_DELAY: Duration = Duration::from_millis(200);
+
+/// How often live workers are checked for having exited without their
+/// channel closing (a job that forked keeps the channel open).
+const EXIT_POLL: Duration = Duration::from_millis(250);
+
 /// Consecutive workers that may fail to start (or die idle) before the run
 /// gives up instead of respawning forever.
 const MAX_START_FAILURES: u32 = 3;
@@ -86,6 +93,14 @@ struct Batch {
     solo: bool,
 }
 
+impl Batch {
+    /// Whether only an idle worker may take it: a suspect, or more bytes
+    /// than may be queued behind another chunk.
+    fn needs_idle(&self) -> bool {
+        self.solo || self.jobs.iter().map(|p| job_bytes(&p.job)).sum::<usize>() > CHUNK_BYTES
+    }
+}
+
 pub(crate) struct Dispatcher {
     cfg: Arc<Config>,
     feeder: Feeder,
@@ -107,6 +122,9 @@ pub(crate) struct Dispatcher {
     chunker: Chunker,
     chunks: ChunkStats,
     started: Instant,
+    /// Slots to respawn once a failed spawn's delay is over.
+    respawn_at: Vec<(usize, Instant)>,
+    last_exit_poll: Instant,
     /// Initial workers that have not answered the handshake yet.
     starting: usize,
     startup: Option<Duration>,
@@ -141,6 +159,8 @@ impl Dispatcher {
             chunker: Chunker::new(cfg.chunking, cfg.threads),
             chunks: ChunkStats::default(),
             started: Instant::now(),
+            respawn_at: Vec::new(),
+            last_exit_poll: Instant::now(),
             starting: procs,
             startup: None,
             cfg,
@@ -227,9 +247,10 @@ impl Dispatcher {
             while let Some(worker) = self.slots[slot].as_ref() {
                 let queued: usize = worker.inflight.iter().map(|c| c.jobs.len()).sum();
                 let short_jobs = self.chunker.queued_work(queued).is_some_and(|w| w < DEPTH_WORK);
-                let full = worker.inflight.len() >= DEPTH
-                    && !(short_jobs && queued < DEPTH_JOBS && worker.inflight.len() < DEPTH_JOBS);
-                if worker.phase != Phase::Ready || full {
+                let full = (worker.inflight.len() >= DEPTH
+                    && !(short_jobs && queued < DEPTH_JOBS && worker.inflight.len() < DEPTH_JOBS))
+                    || worker.inflight_bytes >= CHUNK_BYTES;
+                if worker.phase != Phase::Ready || worker.kill.is_some() || full {
                     break;
                 }
                 if worker.inflight.iter().any(|c| c.seq & SOLO_BIT != 0) {
@@ -246,7 +267,11 @@ impl Dispatcher {
                 let Some(batch) = self.next_batch(idle, quota) else {
                     // A long run of invalid lines yields no job but many
                     // records: pass them on and keep reading.
-                    if !self.out_buf.is_empty() && !self.feeder.is_exhausted() && self.retry.is_empty() {
+                    if !self.out_buf.is_empty()
+                        && !self.out_closed
+                        && !self.feeder.is_exhausted()
+                        && self.retry.is_empty()
+                    {
                         self.flush_out();
                         continue;
                     }
@@ -260,7 +285,7 @@ impl Dispatcher {
     fn next_batch(&mut self, worker_idle: bool, quota: Option<u64>) -> Option<Batch> {
         // Reruns go first. A suspect waits for an idle worker, and while one
         // waits no worker takes fresh input, so that some worker drains.
-        if let Some(pos) = self.retry.iter().position(|b| !b.solo || worker_idle) {
+        if let Some(pos) = self.retry.iter().position(|b| !b.needs_idle() || worker_idle) {
             return self.retry.remove(pos);
         }
         if !self.retry.is_empty() {
@@ -274,7 +299,14 @@ impl Dispatcher {
         }
         self.chunks.record(jobs.len());
         let jobs = jobs.into_iter().map(|job| Pending { job, attempts: 0, crashes: 0 }).collect();
-        Some(Batch { jobs, solo: false })
+        let batch = Batch { jobs, solo: false };
+        if batch.needs_idle() && !worker_idle {
+            // One job too big to queue behind others: it waits for an idle
+            // worker, which reads it at once, so its send cannot block.
+            self.retry.push_front(batch);
+            return None;
+        }
+        Some(batch)
     }
 
     fn send_batch(&mut self, slot: usize, mut batch: Batch) {
@@ -287,7 +319,8 @@ impl Dispatcher {
         let msg = ToWorkerRef::Chunk { chunk: seq, jobs: PendingJobs(&batch.jobs) };
         let bytes = wire::encode(&msg).expect("jobs always encode");
         worker.assigned += batch.jobs.len() as u64;
-        worker.inflight.push_back(InFlight::new(seq, batch.jobs));
+        worker.inflight_bytes += bytes.len();
+        worker.inflight.push_back(InFlight::new(seq, batch.jobs, bytes.len()));
         let sent = worker.tx.as_ref().map(|tx| tx.send(&bytes));
         if let Some(Err(e)) = sent {
             // The worker is gone (broken pipe or reset); its channel's close
@@ -317,6 +350,11 @@ impl Dispatcher {
         };
         match kind {
             EventKind::Connected(tx, rx) => {
+                // The reader starts whatever happens next: its Closed event
+                // is what retires this worker, even one killed already.
+                if worker.start_reader(rx, &self.events_tx).is_err() {
+                    worker.kill_now(KillReason::Handshake);
+                }
                 if worker.kill.is_some() {
                     return;
                 }
@@ -328,7 +366,7 @@ impl Dispatcher {
                     threads: self.cfg.threads as u32,
                 };
                 let bytes = wire::encode(&ToWorkerRef::<()>::Hello(&hello)).expect("hello encodes");
-                let ok = tx.send(&bytes).is_ok() && worker.start_reader(rx, &self.events_tx).is_ok();
+                let ok = tx.send(&bytes).is_ok();
                 worker.tx = Some(tx);
                 worker.phase = Phase::Greeting;
                 worker.since = Instant::now();
@@ -359,7 +397,15 @@ impl Dispatcher {
                 }
                 self.feeder.set_known(hello.tasks.into_iter().map(|t| t.name));
             }
-            EventKind::Message(FromWorker::Started { id }) => worker.running.push((id, Instant::now())),
+            EventKind::Message(FromWorker::Started { id }) => {
+                worker.progressed = true;
+                if worker.running.len() >= self.cfg.threads {
+                    tracing::warn!(pid = worker.pid, "protocol violation: more jobs started than threads");
+                    worker.kill_now(KillReason::Protocol);
+                } else {
+                    worker.running.push((id, Instant::now()));
+                }
+            }
             EventKind::Message(FromWorker::Results { results, chunks_done }) => {
                 if let Err(problem) = self.on_results(slot, results, chunks_done) {
                     let worker = self.slots[slot].as_mut().expect("checked above");
@@ -383,6 +429,7 @@ impl Dispatcher {
         chunks_done: Vec<u64>,
     ) -> Result<(), String> {
         let worker = self.slots[slot].as_mut().expect("caller checked");
+        worker.progressed = true;
         let pid = worker.pid;
         let stats =
             self.stats.entry(pid).or_insert_with(|| WorkerStats { id: pid, ..WorkerStats::default() });
@@ -423,6 +470,7 @@ impl Dispatcher {
                     chunk.jobs.len()
                 ));
             }
+            worker.inflight_bytes -= chunk.bytes;
             worker.inflight.remove(pos);
         }
         Ok(())
@@ -439,7 +487,12 @@ impl Dispatcher {
         let clean_exit = exit == crate::unix::Exit::Code(0) && worker.inflight.is_empty();
         let expected = worker.phase == Phase::Retiring || worker.kill == Some(KillReason::Stop);
         let before_ready = matches!(worker.phase, Phase::Connecting | Phase::Greeting);
-        if before_ready || (worker.inflight.is_empty() && !expected && !clean_exit) {
+        // With start reports a worker that died holding jobs but having
+        // started none did not fail on a job: without this it would be
+        // replaced forever, its jobs never blamed.
+        let no_progress = self.cfg.timeout.is_some() && !worker.progressed && !worker.inflight.is_empty();
+        let failed_start = before_ready || no_progress || (worker.inflight.is_empty() && !clean_exit);
+        if failed_start && !expected && self.stopping.is_none() {
             self.start_failures += 1;
             if self.start_failures >= MAX_START_FAILURES {
                 self.fatal = Some(PoolError::WorkerStart {
@@ -454,10 +507,24 @@ impl Dispatcher {
         if worker.kill != Some(KillReason::Stop) && self.stopping.is_none() {
             self.requeue(&mut worker, &death, &stderr);
         }
-        if self.more_work()
-            && let Err(e) = self.spawn(slot)
-        {
-            self.fatal = Some(e);
+        self.respawn(slot);
+    }
+
+    /// Replaces the worker of `slot` if there is work left. A failure to
+    /// spawn mid-run (fork's EAGAIN, no file descriptors left) may pass: it
+    /// counts as a failed start and is retried shortly.
+    fn respawn(&mut self, slot: usize) {
+        if !self.more_work() {
+            return;
+        }
+        if let Err(e) = self.spawn(slot) {
+            self.start_failures += 1;
+            tracing::warn!("cannot replace a worker: {e}");
+            if self.start_failures >= MAX_START_FAILURES {
+                self.fatal = Some(e);
+            } else {
+                self.respawn_at.push((slot, Instant::now() + RESPAWN_DELAY));
+            }
         }
     }
 
@@ -493,9 +560,23 @@ impl Dispatcher {
             }
             self.retry.push_front(Batch { jobs: innocents, solo: false });
         }
-        if let Some(KillReason::Timeout { job, after }) = worker.kill
-            && let Some(pos) = suspects.iter().position(|p| p.job.id == job)
-        {
+        // Killed by us for a handshake or protocol fault: no job is to blame.
+        if matches!(worker.kill, Some(KillReason::Handshake | KillReason::Protocol)) {
+            if !suspects.is_empty() {
+                self.retry.push_front(Batch { jobs: suspects, solo: false });
+            }
+            return;
+        }
+        if let Some(KillReason::Timeout { job, after }) = worker.kill {
+            // Only the job that overran is to blame, even if it finished
+            // during the grace period; jobs beside it in other threads were
+            // killed through no fault of their own.
+            let Some(pos) = suspects.iter().position(|p| p.job.id == job) else {
+                if !suspects.is_empty() {
+                    self.retry.push_front(Batch { jobs: suspects, solo: false });
+                }
+                return;
+            };
             let culprit = suspects.remove(pos);
             let limit = self.cfg.timeout.unwrap_or(after);
             let mut record = self.failed_record(culprit, Status::Timeout, worker.pid);
@@ -507,8 +588,6 @@ impl Dispatcher {
             ));
             record.stderr = non_empty(stderr);
             self.out_buf.push(record);
-            // Jobs that ran beside it in other threads were killed with it
-            // through no fault of their own.
             if !suspects.is_empty() {
                 self.retry.push_front(Batch { jobs: suspects, solo: false });
             }
@@ -567,11 +646,15 @@ impl Dispatcher {
 
     fn check_deadlines(&mut self) {
         let now = Instant::now();
+        let poll_exits = now - self.last_exit_poll >= EXIT_POLL;
+        if poll_exits {
+            self.last_exit_poll = now;
+        }
+        let mut gone = Vec::new();
         for worker in self.slots.iter_mut().flatten() {
             match worker.phase {
                 Phase::Connecting | Phase::Greeting => {
-                    let exited = matches!(worker.child.try_wait(), Ok(Some(_)));
-                    if exited || now - worker.since > self.cfg.handshake_timeout {
+                    if worker.has_exited() || now - worker.since > self.cfg.handshake_timeout {
                         worker.terminate(KillReason::Handshake, Duration::ZERO);
                     }
                 }
@@ -591,9 +674,29 @@ impl Dispatcher {
                     }
                 }
             }
-            if worker.kill_deadline.is_some_and(|d| now >= d) {
-                crate::unix::signal_group(worker.pid, libc::SIGKILL);
-                worker.kill_deadline = None;
+            worker.escalate(now);
+            // A worker that exited while something it left behind keeps its
+            // channel open never sends Closed: notice it here instead.
+            if poll_exits && worker.phase != Phase::Connecting {
+                if let Some(at) = worker.exited_at {
+                    if now - at >= EXIT_POLL {
+                        gone.push(worker.slot);
+                    }
+                } else if worker.has_exited() {
+                    worker.exited_at = Some(now);
+                }
+            }
+        }
+        for slot in gone {
+            tracing::warn!(slot, "worker exited but its channel stayed open; treating it as dead");
+            self.on_death(slot);
+        }
+        let due: Vec<usize> =
+            self.respawn_at.iter().filter(|(_, at)| now >= *at).map(|(slot, _)| *slot).collect();
+        self.respawn_at.retain(|(_, at)| now < *at);
+        for slot in due {
+            if self.slots[slot].is_none() {
+                self.respawn(slot);
             }
         }
     }
@@ -608,7 +711,9 @@ impl Dispatcher {
                 // Polls for a child that died before connecting.
                 consider(now + Duration::from_millis(5));
             }
-            if let Some(limit) = self.cfg.timeout {
+            if let Some(limit) = self.cfg.timeout
+                && worker.kill.is_none()
+            {
                 for (_, started) in &worker.running {
                     consider(*started + limit);
                 }
@@ -619,6 +724,12 @@ impl Dispatcher {
         }
         if let Some(d) = self.stopping {
             consider(d);
+        }
+        for (_, at) in &self.respawn_at {
+            consider(*at);
+        }
+        if self.slots.iter().flatten().any(|w| w.exited_at.is_some()) {
+            consider(now + EXIT_POLL);
         }
         wake.max(Duration::from_millis(1))
     }

@@ -31,6 +31,8 @@ pub(crate) struct Pending {
 #[derive(Debug)]
 pub(crate) struct InFlight {
     pub seq: u64,
+    /// The encoded size of the chunk message.
+    pub bytes: usize,
     pub jobs: Vec<Pending>,
     /// Which jobs have a result.
     pub finished: Vec<bool>,
@@ -42,8 +44,8 @@ pub(crate) struct InFlight {
 }
 
 impl InFlight {
-    pub(crate) fn new(seq: u64, jobs: Vec<Pending>) -> Self {
-        InFlight { seq, finished: vec![false; jobs.len()], jobs, done: 0, cursor: 0 }
+    pub(crate) fn new(seq: u64, jobs: Vec<Pending>, bytes: usize) -> Self {
+        InFlight { seq, bytes, finished: vec![false; jobs.len()], jobs, done: 0, cursor: 0 }
     }
 
     /// Marks job `id` finished and returns its index, if it is in this
@@ -109,6 +111,16 @@ pub(crate) struct Worker {
     pub running: Vec<(u64, Instant)>,
     /// Jobs sent to this process, for `--max-tasks-per-child`.
     pub assigned: u64,
+    /// Bytes of the chunks in flight, so that what is queued for the
+    /// worker always fits in its socket buffer.
+    pub inflight_bytes: usize,
+    /// Whether it started or finished any job.
+    pub progressed: bool,
+    /// Whether the process has been reaped: from then on its pid may
+    /// belong to another process and must not be signalled.
+    pub exited: bool,
+    /// When the dispatcher first saw it exited while it looked alive.
+    pub exited_at: Option<Instant>,
     pub kill: Option<KillReason>,
     /// When to follow an earlier SIGTERM with SIGKILL.
     pub kill_deadline: Option<Instant>,
@@ -166,6 +178,10 @@ impl Worker {
             inflight: VecDeque::new(),
             running: Vec::new(),
             assigned: 0,
+            inflight_bytes: 0,
+            progressed: false,
+            exited: false,
+            exited_at: None,
             kill: None,
             kill_deadline: None,
             stderr,
@@ -200,7 +216,7 @@ impl Worker {
         if self.kill.is_none() {
             self.kill = Some(reason);
         }
-        if self.kill_deadline.is_none() {
+        if self.kill_deadline.is_none() && !self.has_exited() {
             unix::signal_group(self.pid, libc::SIGTERM);
             self.kill_deadline = Some(Instant::now() + grace);
         }
@@ -215,10 +231,30 @@ impl Worker {
         if self.kill.is_none() {
             self.kill = Some(reason);
         }
-        unix::signal_group(self.pid, libc::SIGKILL);
+        if !self.has_exited() {
+            unix::signal_group(self.pid, libc::SIGKILL);
+        }
         self.kill_deadline = None;
         if self.phase == Phase::Connecting {
             let _ = IpcSender::<Bootstrap>::connect(self.server_name.clone());
+        }
+    }
+
+    /// Whether the process has ended (and is reaped: std keeps its status).
+    pub(crate) fn has_exited(&mut self) -> bool {
+        if !self.exited {
+            self.exited = matches!(self.child.try_wait(), Ok(Some(_)));
+        }
+        self.exited
+    }
+
+    /// SIGKILL after the grace period, unless the process is gone.
+    pub(crate) fn escalate(&mut self, now: Instant) {
+        if self.kill_deadline.is_some_and(|d| now >= d) {
+            if !self.has_exited() {
+                unix::signal_group(self.pid, libc::SIGKILL);
+            }
+            self.kill_deadline = None;
         }
     }
 
@@ -232,6 +268,7 @@ impl Worker {
                 Ok(Some(status)) => return status.into(),
                 Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(1)),
                 Ok(None) => {
+                    // Still unreaped, so the pid is still this process's.
                     unix::signal_group(self.pid, libc::SIGKILL);
                     match self.child.wait() {
                         Ok(status) => return status.into(),

@@ -1,0 +1,114 @@
+//! Regressions found by a review of the engine: inputs and timings that
+//! once lost jobs, wrote forever, overwrote outputs or hung the dispatcher.
+
+use crate::util::*;
+use std::time::Duration;
+
+/// A jobs file that is a pipe is read once: counting its lines for the
+/// progress bar used to steal them from the run.
+#[test]
+fn a_fifo_jobs_file_loses_no_job() {
+    let dir = Dir::new();
+    let fifo = dir.join("jobs.fifo");
+    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    let writer_path = fifo.clone();
+    let writer = std::thread::spawn(move || {
+        let text: String = (1..=20_000).map(|i| format!("{i}\n")).collect();
+        std::fs::write(writer_path, text).unwrap();
+    });
+    let out = run(dir.supervisor().args(["--task", "cube", "-q"]).arg(&fifo), None);
+    writer.join().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout_records(&out).len(), 20_000);
+}
+
+#[test]
+fn a_directory_as_jobs_file_is_refused() {
+    let dir = Dir::new();
+    std::fs::create_dir(dir.join("batch")).unwrap();
+    let out = run(dir.supervisor().arg("batch"), None);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("is a directory"), "{}", stderr(&out));
+}
+
+/// Records that arrive every few tens of milliseconds are still flushed
+/// within the flush interval.
+#[test]
+fn a_steady_trickle_of_results_is_flushed() {
+    let dir = Dir::new();
+    let text: String = (1..=80).map(|i| format!("cube {i} 40\n")).collect();
+    let (mut child, journal_path) = dir.spawn_run(&["-p", "1", "-c", "1", "-q"], &text);
+    wait_until("five records in the journal", Duration::from_secs(5), || journal(&journal_path).len() >= 5);
+    assert!(child.try_wait().unwrap().is_none(), "the run is still going");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+/// A resumed run keeps the outputs of the jobs it skips claimed.
+#[test]
+fn resuming_does_not_let_a_job_overwrite_a_done_job_s_output() {
+    let dir = Dir::new();
+    let tile = dir.join("t.tif");
+    procmap_images::synth::write_tile(&tile, 3, &Default::default()).unwrap();
+    let other = dir.join("u.tif");
+    procmap_images::synth::write_tile(&other, 4, &Default::default()).unwrap();
+    let jobs = dir.write(
+        "jobs.txt",
+        &format!("eurosat-rgb {} x.png\neurosat-rgb {} x.png\n", tile.display(), other.display()),
+    );
+    let journal_path = dir.join("j.jsonl");
+    let first = run(dir.supervisor().args(["-q", "-o"]).arg(&journal_path).arg(&jobs), None);
+    assert_eq!(code(&first), 1, "the second job is refused: {}", stderr(&first));
+    let written = std::fs::read(dir.join("out/x.png")).unwrap();
+    let again =
+        run(dir.supervisor().args(["-q", "--resume-failed", "-o"]).arg(&journal_path).arg(&jobs), None);
+    assert_eq!(code(&again), 1, "{}", stderr(&again));
+    let last = journal(&journal_path).pop().unwrap();
+    assert_eq!(last["line"], 2);
+    assert!(last["error"].as_str().unwrap().contains("already written by line 1"), "{last}");
+    assert_eq!(std::fs::read(dir.join("out/x.png")).unwrap(), written, "line 1's output is intact");
+}
+
+/// Jobs with long arguments queued behind a hung job used to fill the
+/// worker's socket and block the dispatcher, so the timeout never fired.
+#[test]
+fn a_hung_worker_with_big_jobs_queued_still_times_out() {
+    let dir = Dir::new();
+    let arg = "x".repeat(10_000);
+    let mut text = String::new();
+    for _ in 0..100 {
+        text.push_str(&format!("noop {arg}\n"));
+    }
+    text.push_str("fault hang\n");
+    for _ in 0..100 {
+        text.push_str(&format!("noop {arg}\n"));
+    }
+    text.push_str(&format!("noop {}\n", "y".repeat(300_000)));
+    let jobs = dir.write("jobs.txt", &text);
+    let out = run(dir.supervisor().args(["-p", "1", "-c", "1", "-q", "--timeout", "1s"]).arg(&jobs), None);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let records = stdout_records(&out);
+    assert_eq!(records.len(), 202);
+    assert_eq!(records.iter().filter(|r| r["status"] == "timeout").count(), 1);
+    assert_eq!(records.iter().filter(|r| r["status"] == "ok").count(), 201);
+}
+
+#[test]
+fn an_oversized_line_is_that_job_s_error() {
+    let dir = Dir::new();
+    let jobs = dir.write("jobs.txt", &format!("noop {}\ncube 2\n", "z".repeat(2 << 20)));
+    let out = run(dir.supervisor().args(["-q", "--timeout", "5s"]).arg(&jobs), None);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let records = normalized(stdout_records(&out));
+    assert!(records[0]["error"].as_str().unwrap().contains("bytes long"), "{}", records[0]);
+    assert_eq!(records[1]["value"], 8);
+}
+
+#[test]
+fn absurd_durations_are_usage_errors() {
+    let dir = Dir::new();
+    let out = run(dir.supervisor().args(["--timeout", "100000000000000000000", "x"]), None);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("longer than a year"), "{}", stderr(&out));
+}
