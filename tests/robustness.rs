@@ -112,3 +112,33 @@ fn absurd_durations_are_usage_errors() {
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("longer than a year"), "{}", stderr(&out));
 }
+
+/// Input is read on a thread of its own: a producer that pauses must not
+/// hold back the results of jobs it already sent.
+#[test]
+fn a_pausing_producer_does_not_hold_back_results() {
+    use std::io::Write;
+    let dir = Dir::new();
+    let journal_path = dir.join("j.jsonl");
+    let mut child = dir
+        .supervisor()
+        .args(["-q", "-p", "1", "-o"])
+        .arg(&journal_path)
+        .arg("-")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"cube 2\n").unwrap();
+    stdin.flush().unwrap();
+    wait_until("line 1's record while the producer pauses", Duration::from_secs(5), || {
+        !journal(&journal_path).is_empty()
+    });
+    stdin.write_all(b"cube 3\n").unwrap();
+    drop(stdin);
+    let status = wait_status(&mut child, Duration::from_secs(30), "supervisor after its input ended");
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(journal(&journal_path).len(), 2);
+}

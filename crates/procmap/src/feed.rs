@@ -33,8 +33,62 @@ impl From<Job> for Input {
 /// socket buffer, so a send to a worker never blocks the dispatcher.
 pub(crate) const CHUNK_BYTES: usize = 48 * 1024;
 
+/// Where a [`Feeder`] gets its input.
+pub(crate) enum Source {
+    /// Pulled on the feeder's own thread, which may block on it (thread and
+    /// serial modes, whose feeding thread does nothing else).
+    Blocking(Box<dyn Iterator<Item = Input> + Send>),
+    /// Read by a thread of its own (process mode): a slow producer, such as
+    /// a pipe that writes a line a minute, must never stall the dispatcher's
+    /// handling of results, timeouts and signals.
+    Background(crossbeam_channel::Receiver<Input>),
+}
+
+enum Pulled {
+    Input(Input),
+    /// Nothing yet; the reading thread wakes the dispatcher when there is.
+    Pending,
+    End,
+}
+
+impl Source {
+    /// Starts a thread that reads `inputs` into a bounded channel and calls
+    /// `wake` whenever it adds to an empty one.
+    pub(crate) fn background(
+        inputs: Box<dyn Iterator<Item = Input> + Send>,
+        wake: impl Fn() + Send + 'static,
+    ) -> std::io::Result<Source> {
+        let (tx, rx) = crossbeam_channel::bounded(4096);
+        std::thread::Builder::new().name("input".into()).spawn(move || {
+            for input in inputs {
+                let was_empty = tx.is_empty();
+                if tx.send(input).is_err() {
+                    return;
+                }
+                if was_empty {
+                    wake();
+                }
+            }
+            drop(tx);
+            wake();
+        })?;
+        Ok(Source::Background(rx))
+    }
+
+    fn pull(&mut self) -> Pulled {
+        match self {
+            Source::Blocking(iter) => iter.next().map_or(Pulled::End, Pulled::Input),
+            Source::Background(rx) => match rx.try_recv() {
+                Ok(input) => Pulled::Input(input),
+                Err(crossbeam_channel::TryRecvError::Empty) => Pulled::Pending,
+                Err(crossbeam_channel::TryRecvError::Disconnected) => Pulled::End,
+            },
+        }
+    }
+}
+
 pub(crate) struct Feeder {
-    source: Box<dyn Iterator<Item = Input> + Send>,
+    source: Source,
     /// Tasks that exist, by name; `None` until a worker has said which it has.
     known: Option<HashSet<String>>,
     /// Tasks whose `plan` the supervisor can run itself.
@@ -51,11 +105,7 @@ pub(crate) struct Feeder {
 }
 
 impl Feeder {
-    pub(crate) fn new(
-        source: Box<dyn Iterator<Item = Input> + Send>,
-        local: Registry,
-        context: RunContext,
-    ) -> Self {
+    pub(crate) fn new(source: Source, local: Registry, context: RunContext) -> Self {
         Feeder { source, known: None, local, context, claims: HashMap::new(), carry: None, exhausted: false }
     }
 
@@ -96,9 +146,10 @@ impl Feeder {
     /// after many rejections so that a file of bad lines still streams.
     fn pull(&mut self, rejected: &mut Vec<JobRecord>) -> Option<Job> {
         for _ in 0..4096 {
-            let input = match self.source.next() {
-                Some(input) => input,
-                None => {
+            let input = match self.source.pull() {
+                Pulled::Input(input) => input,
+                Pulled::Pending => return None,
+                Pulled::End => {
                     self.exhausted = true;
                     return None;
                 }

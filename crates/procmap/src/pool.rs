@@ -3,7 +3,7 @@
 
 use crate::chunking::Chunking;
 use crate::exec;
-use crate::feed::{Feeder, Input};
+use crate::feed::{Feeder, Input, Source};
 use crate::process::{Dispatcher, Event, EventKind};
 use crate::record::JobRecord;
 use crate::task::Registry;
@@ -200,12 +200,12 @@ impl Pool {
     {
         exec::install_panic_hook();
         let started = Instant::now();
-        let source: Box<dyn Iterator<Item = Input> + Send> = Box::new(jobs.into_iter());
-        let feeder = Feeder::new(source, self.registry.clone(), self.cfg.context.clone());
+        let inputs: Box<dyn Iterator<Item = Input> + Send> = Box::new(jobs.into_iter());
+        let feeder = |source| Feeder::new(source, self.registry.clone(), self.cfg.context.clone());
         let stop = Arc::new(AtomicU8::new(0));
         let inner = match self.mode {
             Mode::Serial => Inner::Serial(Box::new(Serial {
-                feeder,
+                feeder: feeder(Source::Blocking(inputs)),
                 registry: self.registry.clone(),
                 context: self.cfg.context.clone(),
                 chunksize: match self.cfg.chunking {
@@ -217,6 +217,7 @@ impl Pool {
             })),
             Mode::Thread => {
                 let (tx, rx) = crossbeam_channel::bounded(RECORD_BATCHES);
+                let feeder = feeder(Source::Blocking(inputs));
                 let handle =
                     crate::threads::start(&self.cfg, self.registry.clone(), feeder, tx, Arc::clone(&stop))
                         .map_err(PoolError::Thread)?;
@@ -230,6 +231,13 @@ impl Pool {
                 // on a worker (chunks in flight fit in its socket buffer).
                 let events = crossbeam_channel::bounded::<Event>(256);
                 let wake = events.0.clone();
+                let input_wake = events.0.clone();
+                let source = Source::background(inputs, move || {
+                    let _ =
+                        input_wake.try_send(Event { slot: usize::MAX, generation: 0, kind: EventKind::Wake });
+                })
+                .map_err(PoolError::Thread)?;
+                let feeder = feeder(source);
                 let dispatcher =
                     Dispatcher::new(Arc::new(self.cfg.clone()), feeder, tx, Arc::clone(&stop), events);
                 // Workers are spawned from this thread, which lives as long
