@@ -6,6 +6,8 @@ use crate::record::JobRecord;
 use crate::task::Registry;
 use procmap_wire::{Job, RunContext};
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// One item of a pool's input.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +43,7 @@ pub(crate) enum Source {
     /// Read by a thread of its own (process mode): a slow producer, such as
     /// a pipe that writes a line a minute, must never stall the dispatcher's
     /// handling of results, timeouts and signals.
-    Background(crossbeam_channel::Receiver<Input>),
+    Background { rx: crossbeam_channel::Receiver<Input>, hungry: Arc<AtomicBool> },
 }
 
 enum Pulled {
@@ -52,37 +54,56 @@ enum Pulled {
 }
 
 impl Source {
-    /// Starts a thread that reads `inputs` into a bounded channel and calls
-    /// `wake` whenever it adds to an empty one.
+    /// Starts a thread that reads `inputs` into a bounded channel. It calls
+    /// `wake` only when the dispatcher said it is waiting for input: waking
+    /// it for every line, when it is busy anyway, would cost a context switch
+    /// a job.
     pub(crate) fn background(
         inputs: Box<dyn Iterator<Item = Input> + Send>,
         wake: impl Fn() + Send + 'static,
     ) -> std::io::Result<Source> {
         let (tx, rx) = crossbeam_channel::bounded(4096);
+        let hungry = Arc::new(AtomicBool::new(false));
+        let waiting = Arc::clone(&hungry);
         std::thread::Builder::new().name("input".into()).spawn(move || {
             for input in inputs {
-                let was_empty = tx.is_empty();
                 if tx.send(input).is_err() {
                     return;
                 }
-                if was_empty {
+                if waiting.swap(false, Ordering::AcqRel) {
                     wake();
                 }
             }
             drop(tx);
             wake();
         })?;
-        Ok(Source::Background(rx))
+        Ok(Source::Background { rx, hungry })
     }
 
-    fn pull(&mut self) -> Pulled {
+    /// The next input; `need` says whether the caller will wait for it (it
+    /// then asks to be woken when it comes).
+    fn pull(&mut self, need: bool) -> Pulled {
         match self {
             Source::Blocking(iter) => iter.next().map_or(Pulled::End, Pulled::Input),
-            Source::Background(rx) => match rx.try_recv() {
-                Ok(input) => Pulled::Input(input),
-                Err(crossbeam_channel::TryRecvError::Empty) => Pulled::Pending,
-                Err(crossbeam_channel::TryRecvError::Disconnected) => Pulled::End,
-            },
+            Source::Background { rx, hungry } => {
+                let mut asked = false;
+                loop {
+                    match rx.try_recv() {
+                        Ok(input) => return Pulled::Input(input),
+                        Err(crossbeam_channel::TryRecvError::Disconnected) => return Pulled::End,
+                        Err(crossbeam_channel::TryRecvError::Empty) if !need || asked => {
+                            return Pulled::Pending;
+                        }
+                        Err(crossbeam_channel::TryRecvError::Empty) => {
+                            // Ask, then look once more: a line sent just
+                            // before the flag was set would otherwise wait
+                            // for the next tick.
+                            hungry.store(true, Ordering::Release);
+                            asked = true;
+                        }
+                    }
+                }
+            }
         }
     }
 }
@@ -99,14 +120,28 @@ pub(crate) struct Feeder {
     /// of the path: 16 bytes a job rather than the whole path, for runs of
     /// millions of images (a false match would need a 64-bit collision).
     claims: HashMap<u64, u64>,
-    /// A job pulled from the source that did not fit in the last chunk.
-    carry: Option<Job>,
+    /// Jobs pulled from the source and not yet handed out: one that did not
+    /// fit in the last chunk, or a partial chunk waiting for more input.
+    held: std::collections::VecDeque<Job>,
+    held_bytes: usize,
+    /// The source had nothing more to give on the last pull.
+    pending: bool,
     exhausted: bool,
 }
 
 impl Feeder {
     pub(crate) fn new(source: Source, local: Registry, context: RunContext) -> Self {
-        Feeder { source, known: None, local, context, claims: HashMap::new(), carry: None, exhausted: false }
+        Feeder {
+            source,
+            known: None,
+            local,
+            context,
+            claims: HashMap::new(),
+            held: Default::default(),
+            held_bytes: 0,
+            pending: false,
+            exhausted: false,
+        }
     }
 
     pub(crate) fn set_known(&mut self, names: impl IntoIterator<Item = String>) {
@@ -114,41 +149,59 @@ impl Feeder {
     }
 
     pub(crate) fn is_exhausted(&self) -> bool {
-        self.exhausted && self.carry.is_none()
+        self.exhausted && self.held.is_empty()
     }
 
-    /// Pulls up to `size` valid jobs (fewer if they exceed [`CHUNK_BYTES`]),
+    /// Up to `size` valid jobs (fewer if they exceed [`CHUNK_BYTES`]),
     /// appending the records of invalid ones to `rejected`. Returns an empty
-    /// chunk once the input is exhausted.
-    pub(crate) fn next_chunk(&mut self, size: usize, rejected: &mut Vec<JobRecord>) -> Vec<Job> {
-        let mut chunk = Vec::with_capacity(size.min(1024));
+    /// chunk once the input is exhausted, and also when input is slower than
+    /// the pool and `partial` is false: a busy worker is better served by a
+    /// full chunk a moment later than by many small ones now.
+    pub(crate) fn next_chunk(
+        &mut self,
+        size: usize,
+        partial: bool,
+        rejected: &mut Vec<JobRecord>,
+    ) -> Vec<Job> {
+        self.pending = false;
+        while self.held.len() < size && self.held_bytes < CHUNK_BYTES {
+            match self.pull(partial, rejected) {
+                Some(job) => {
+                    self.held_bytes += job_bytes(&job);
+                    self.held.push_back(job);
+                }
+                None => break,
+            }
+        }
+        let full = self.held.len() >= size || self.held_bytes >= CHUNK_BYTES;
+        if !full && self.pending && !partial {
+            return Vec::new();
+        }
+        let mut chunk = Vec::with_capacity(size.min(self.held.len()));
         let mut bytes = 0;
         while chunk.len() < size {
-            let job = match self.carry.take() {
-                Some(job) => job,
-                None => match self.pull(rejected) {
-                    Some(job) => job,
-                    None => break,
-                },
-            };
-            let cost = job_bytes(&job);
+            let Some(job) = self.held.front() else { break };
+            let cost = job_bytes(job);
             if !chunk.is_empty() && bytes + cost > CHUNK_BYTES {
-                self.carry = Some(job);
                 break;
             }
             bytes += cost;
-            chunk.push(job);
+            self.held_bytes -= cost;
+            chunk.extend(self.held.pop_front());
         }
         chunk
     }
 
     /// The next valid job, rejecting invalid ones on the way. Stops early
     /// after many rejections so that a file of bad lines still streams.
-    fn pull(&mut self, rejected: &mut Vec<JobRecord>) -> Option<Job> {
+    fn pull(&mut self, need: bool, rejected: &mut Vec<JobRecord>) -> Option<Job> {
         for _ in 0..4096 {
-            let input = match self.source.pull() {
+            let input = match self.source.pull(need) {
                 Pulled::Input(input) => input,
-                Pulled::Pending => return None,
+                Pulled::Pending => {
+                    self.pending = true;
+                    return None;
+                }
                 Pulled::End => {
                     self.exhausted = true;
                     return None;

@@ -499,7 +499,7 @@ impl Serial {
     fn next_batch(&mut self) -> Option<Vec<JobRecord>> {
         let mut records = Vec::new();
         while records.is_empty() {
-            let jobs = self.feeder.next_chunk(self.chunksize, &mut records);
+            let jobs = self.feeder.next_chunk(self.chunksize, true, &mut records);
             if jobs.is_empty() && self.feeder.is_exhausted() {
                 break;
             }

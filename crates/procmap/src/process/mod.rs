@@ -293,7 +293,7 @@ impl Dispatcher {
         }
         let size = self.chunker.next_size();
         let size = quota.map_or(size, |q| size.min(q as usize));
-        let jobs = self.feeder.next_chunk(size, &mut self.out_buf);
+        let jobs = self.feeder.next_chunk(size, worker_idle, &mut self.out_buf);
         if jobs.is_empty() {
             return None;
         }
