@@ -142,3 +142,11 @@ fn a_pausing_producer_does_not_hold_back_results() {
     assert_eq!(status.code(), Some(0));
     assert_eq!(journal(&journal_path).len(), 2);
 }
+
+/// A journal that is not a regular file is written, not locked or truncated.
+#[test]
+fn the_journal_may_be_dev_null() {
+    let dir = Dir::new();
+    let out = run(dir.supervisor().args(["-q", "-o", "/dev/null", "-"]), Some("cube 2\n"));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}

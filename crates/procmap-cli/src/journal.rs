@@ -32,6 +32,10 @@ impl Journal {
             std::fs::create_dir_all(parent)?;
         }
         let file = OpenOptions::new().create(true).append(true).open(path)?;
+        if !file.metadata()?.is_file() {
+            // /dev/null, a pipe: nothing to lock, truncate or repair.
+            return Ok(Self::new(Box::new(file)));
+        }
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {

@@ -229,7 +229,8 @@ impl Pool {
                 // threads and then workers wait instead of results piling up
                 // in memory. It cannot deadlock: the dispatcher never blocks
                 // on a worker (chunks in flight fit in its socket buffer).
-                let events = crossbeam_channel::bounded::<Event>(256);
+                // Small, too: one event may carry a few thousand results.
+                let events = crossbeam_channel::bounded::<Event>(32);
                 let wake = events.0.clone();
                 let input_wake = events.0.clone();
                 let source = Source::background(inputs, move || {
