@@ -18,6 +18,11 @@ abort, exit or runaway allocation costs only that job. thread runs the same
 tasks on threads of the supervisor: panics are caught, but a segfault or
 abort there kills the whole run. serial runs jobs one by one, inline.
 
+Ctrl-C (or SIGTERM, SIGHUP) once: no new jobs, jobs in flight finish for up
+to --grace, exit 130. Twice: kill the workers. Three times: exit at once.
+The journal is flushed at least every 100 ms; rerun with --resume to finish.
+A jobs file named like a subcommand needs a path: ./jobs
+
 Exit codes: 0 every job ok; 1 some job not ok; 2 usage or setup error;
 130 interrupted (rerun with --resume to finish).
 
