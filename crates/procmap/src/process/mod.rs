@@ -91,13 +91,20 @@ struct Batch {
     /// A suspect rerun alone: its worker gets nothing else meanwhile, so a
     /// second crash blames only this job.
     solo: bool,
+    /// The jobs' size, as counted against [`CHUNK_BYTES`].
+    bytes: usize,
 }
 
 impl Batch {
+    fn new(jobs: Vec<Pending>, solo: bool) -> Self {
+        let bytes = jobs.iter().map(|p| job_bytes(&p.job)).sum();
+        Batch { jobs, solo, bytes }
+    }
+
     /// Whether only an idle worker may take it: a suspect, or more bytes
     /// than may be queued behind another chunk.
     fn needs_idle(&self) -> bool {
-        self.solo || self.jobs.iter().map(|p| job_bytes(&p.job)).sum::<usize>() > CHUNK_BYTES
+        self.solo || self.bytes > CHUNK_BYTES
     }
 }
 
@@ -299,7 +306,7 @@ impl Dispatcher {
         }
         self.chunks.record(jobs.len());
         let jobs = jobs.into_iter().map(|job| Pending { job, attempts: 0, crashes: 0 }).collect();
-        let batch = Batch { jobs, solo: false };
+        let batch = Batch::new(jobs, false);
         if batch.needs_idle() && !worker_idle {
             // One job too big to queue behind others: it waits for an idle
             // worker, which reads it at once, so its send cannot block.
@@ -558,12 +565,12 @@ impl Dispatcher {
             for p in &mut innocents {
                 p.attempts -= 1;
             }
-            self.retry.push_front(Batch { jobs: innocents, solo: false });
+            self.retry.push_front(Batch::new(innocents, false));
         }
         // Killed by us for a handshake or protocol fault: no job is to blame.
         if matches!(worker.kill, Some(KillReason::Handshake | KillReason::Protocol)) {
             if !suspects.is_empty() {
-                self.retry.push_front(Batch { jobs: suspects, solo: false });
+                self.retry.push_front(Batch::new(suspects, false));
             }
             return;
         }
@@ -573,7 +580,7 @@ impl Dispatcher {
             // killed through no fault of their own.
             let Some(pos) = suspects.iter().position(|p| p.job.id == job) else {
                 if !suspects.is_empty() {
-                    self.retry.push_front(Batch { jobs: suspects, solo: false });
+                    self.retry.push_front(Batch::new(suspects, false));
                 }
                 return;
             };
@@ -589,7 +596,7 @@ impl Dispatcher {
             record.stderr = non_empty(stderr);
             self.out_buf.push(record);
             if !suspects.is_empty() {
-                self.retry.push_front(Batch { jobs: suspects, solo: false });
+                self.retry.push_front(Batch::new(suspects, false));
             }
             return;
         }
@@ -609,13 +616,13 @@ impl Dispatcher {
                 record.stderr = non_empty(stderr);
                 self.out_buf.push(record);
             } else {
-                self.retry.push_front(Batch { jobs: vec![culprit], solo: true });
+                self.retry.push_front(Batch::new(vec![culprit], true));
             }
             return;
         }
         // Several suspects: run each alone to find the one at fault.
         for p in suspects.into_iter().rev() {
-            self.retry.push_front(Batch { jobs: vec![p], solo: true });
+            self.retry.push_front(Batch::new(vec![p], true));
         }
     }
 
