@@ -202,3 +202,15 @@ fn task_output_on_stdout_never_reaches_the_journal() {
         serde_json::from_str::<Value>(line).unwrap_or_else(|e| panic!("{line:?} is not JSON: {e}"));
     }
 }
+
+#[test]
+fn tasks_lists_a_custom_worker_s_own_tasks() {
+    let dir = Dir::new();
+    let out = run(dir.supervisor().args(["tasks", "--worker"]).arg(custom_worker()), None);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("shout TEXT..."), "{text}");
+    assert!(text.contains("cube X [SLEEP_MS]"), "{text}");
+    let out = run(dir.supervisor().args(["tasks", "--worker", "/bin/false"]), None);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+}

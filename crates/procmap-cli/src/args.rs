@@ -53,7 +53,12 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List every task with its arguments and one line of help.
-    Tasks,
+    Tasks {
+        /// List the tasks of this worker program instead (a custom worker's
+        /// own tasks included), as it reports them when it starts.
+        #[arg(long, value_name = "PATH")]
+        worker: Option<std::path::PathBuf>,
+    },
     /// Make a synthetic EuroSAT data set and its jobs file, and run it.
     Demo(crate::demo::DemoArgs),
     /// Print a jobs file: one `TASK PATH` line for every file matching GLOB.

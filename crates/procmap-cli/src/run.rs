@@ -36,9 +36,16 @@ pub fn main(registry: Registry) -> ExitCode {
     };
     init_tracing(cli.run.verbose);
     let result = match cli.command {
-        Some(Command::Tasks) => {
-            print_tasks(&registry);
+        Some(Command::Tasks { worker: None }) => {
+            print_tasks(&registry.infos());
             Ok(exit::OK)
+        }
+        Some(Command::Tasks { worker: Some(program) }) => {
+            let pool = Pool::builder(registry).worker_program(program).build();
+            pool.worker_tasks().map_err(explain_pool_error).map(|tasks| {
+                print_tasks(&tasks);
+                exit::OK
+            })
         }
         Some(Command::Compare(args)) => crate::compare::run(args),
         Some(Command::Jobs(args)) => crate::demo::print_jobs(&args),
@@ -77,8 +84,7 @@ fn init_tracing(verbose: u8) {
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
-fn print_tasks(registry: &Registry) {
-    let infos = registry.infos();
+fn print_tasks(infos: &[procmap::wire::TaskInfo]) {
     let width = infos.iter().map(|t| t.name.len() + t.usage.len() + 1).max().unwrap_or(0);
     for t in infos {
         let form = format!("{} {}", t.name, t.usage);

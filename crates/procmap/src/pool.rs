@@ -179,6 +179,12 @@ impl Pool {
         self.mode
     }
 
+    /// The tasks of the worker program, as it reports them in the
+    /// handshake: a custom worker's own tasks included.
+    pub fn worker_tasks(&self) -> Result<Vec<procmap_wire::TaskInfo>, PoolError> {
+        crate::process::catalogue(&self.cfg)
+    }
+
     pub fn procs(&self) -> usize {
         self.cfg.procs
     }
