@@ -365,14 +365,7 @@ impl Dispatcher {
                 if worker.kill.is_some() {
                     return;
                 }
-                let hello = Hello {
-                    protocol: PROTOCOL_VERSION,
-                    context: self.cfg.context.clone(),
-                    flush_interval_us: self.cfg.flush_interval.as_micros() as u64,
-                    report_starts: self.cfg.timeout.is_some(),
-                    threads: self.cfg.threads as u32,
-                };
-                let bytes = wire::encode(&ToWorkerRef::<()>::Hello(&hello)).expect("hello encodes");
+                let bytes = hello_bytes(&self.cfg);
                 let ok = tx.send(&bytes).is_ok();
                 worker.tx = Some(tx);
                 worker.phase = Phase::Greeting;
@@ -790,6 +783,18 @@ pub(crate) fn human_duration(d: Duration) -> String {
     if ms < 10_000 { format!("{ms}ms") } else { format!("{:.1}s", d.as_secs_f64()) }
 }
 
+/// The encoded hello that opens every worker's conversation.
+fn hello_bytes(cfg: &Config) -> Vec<u8> {
+    let hello = Hello {
+        protocol: PROTOCOL_VERSION,
+        context: cfg.context.clone(),
+        flush_interval_us: cfg.flush_interval.as_micros() as u64,
+        report_starts: cfg.timeout.is_some(),
+        threads: cfg.threads as u32,
+    };
+    wire::encode(&ToWorkerRef::<()>::Hello(&hello)).expect("a hello always encodes")
+}
+
 /// Starts one worker of `program`, asks it which tasks it has, and lets it
 /// go: what `supervisor tasks --worker PATH` lists.
 pub(crate) fn catalogue(cfg: &Config) -> Result<Vec<procmap_wire::TaskInfo>, PoolError> {
@@ -808,16 +813,9 @@ pub(crate) fn catalogue(cfg: &Config) -> Result<Vec<procmap_wire::TaskInfo>, Poo
         let wait = deadline.saturating_duration_since(Instant::now()).min(Duration::from_millis(5));
         match events_rx.recv_timeout(wait) {
             Ok(Event { kind: EventKind::Connected(tx, rx), .. }) => {
-                let hello = Hello {
-                    protocol: PROTOCOL_VERSION,
-                    context: cfg.context.clone(),
-                    flush_interval_us: cfg.flush_interval.as_micros() as u64,
-                    report_starts: false,
-                    threads: 1,
-                };
-                let sent = wire::encode(&ToWorkerRef::<()>::Hello(&hello)).map(|bytes| tx.send(&bytes));
+                let sent = tx.send(&hello_bytes(cfg));
                 worker.tx = Some(tx);
-                if !matches!(sent, Ok(Ok(()))) || worker.start_reader(rx, &events_tx).is_err() {
+                if sent.is_err() || worker.start_reader(rx, &events_tx).is_err() {
                     return Err(failed(&mut worker, "the worker hung up during the handshake".into()));
                 }
             }
