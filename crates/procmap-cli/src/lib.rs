@@ -5,6 +5,7 @@
 pub mod args;
 pub mod compare;
 pub mod demo;
+pub mod identity;
 pub mod jobs;
 pub mod journal;
 mod progress;
