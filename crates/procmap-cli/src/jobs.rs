@@ -7,7 +7,7 @@
 //! goes on.
 
 use procmap::Input;
-use procmap::wire::Job;
+use procmap::wire::{Job, MAX_JOB_BYTES};
 use std::io::BufRead;
 
 pub struct JobReader<R> {
@@ -19,11 +19,64 @@ pub struct JobReader<R> {
     failed: bool,
 }
 
+/// The most bytes of one line that are ever held in memory: a job line may
+/// be up to [`MAX_JOB_BYTES`]; one byte more tells that it is longer.
+const LINE_LIMIT: usize = MAX_JOB_BYTES + 1;
+
+/// How much of an overlong line its error record quotes.
+const EXCERPT_CHARS: usize = 60;
+
 impl<R: BufRead> JobReader<R> {
     /// `task`: the task of every line (`--task`), or `None` if each line
     /// starts with its task's name.
     pub fn new(reader: R, task: Option<String>) -> Self {
         JobReader { reader, task, line: 0, buf: Vec::with_capacity(256), failed: false }
+    }
+}
+
+/// How one line was read.
+enum Line {
+    End,
+    /// The whole line is in the buffer (without its newline).
+    Whole,
+    /// The line is longer than [`MAX_JOB_BYTES`]: the buffer holds its
+    /// first [`LINE_LIMIT`] bytes, the rest was skipped unread into memory.
+    TooLong,
+}
+
+/// Reads one line into `buf`, keeping at most [`LINE_LIMIT`] bytes of it,
+/// so that a file without newlines (or `/dev/zero`) never fills memory.
+fn read_line(reader: &mut impl BufRead, buf: &mut Vec<u8>) -> std::io::Result<Line> {
+    buf.clear();
+    let mut any = false;
+    let mut too_long = false;
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok(match (any, too_long) {
+                (false, _) => Line::End,
+                (true, false) => Line::Whole,
+                (true, true) => Line::TooLong,
+            });
+        }
+        any = true;
+        let (end, found) = match available.iter().position(|&b| b == b'\n') {
+            Some(i) => (i, true),
+            None => (available.len(), false),
+        };
+        let room = LINE_LIMIT.saturating_sub(buf.len());
+        if end > room {
+            too_long = true;
+        }
+        buf.extend_from_slice(&available[..end.min(room)]);
+        reader.consume(if found { end + 1 } else { end });
+        if found {
+            return Ok(if too_long { Line::TooLong } else { Line::Whole });
+        }
     }
 }
 
@@ -35,28 +88,48 @@ impl<R: BufRead> Iterator for JobReader<R> {
             if self.failed {
                 return None;
             }
-            self.buf.clear();
-            match self.reader.read_until(b'\n', &mut self.buf) {
-                Ok(0) => return None,
-                Ok(_) => {}
+            let read = read_line(&mut self.reader, &mut self.buf);
+            if !matches!(read, Ok(Line::End)) {
+                self.line += 1;
+            }
+            match read {
+                Ok(Line::End) => return None,
+                Ok(Line::Whole) => {}
+                Ok(Line::TooLong) => return Some(too_long(self.line, &self.buf)),
                 Err(e) => {
                     // A read error ends the input; the job it hit says why.
                     self.failed = true;
-                    self.line += 1;
                     return Some(invalid(self.line, "", format!("cannot read the jobs file here: {e}")));
                 }
             }
-            self.line += 1;
-            let text = match std::str::from_utf8(&self.buf) {
-                Ok(text) => text.trim(),
-                Err(_) => return Some(invalid(self.line, "", "the line is not valid UTF-8".to_owned())),
-            };
-            if text.is_empty() || text.starts_with('#') {
+            let mut bytes = self.buf.trim_ascii();
+            if self.line == 1 {
+                // A byte-order mark, as some Windows editors write.
+                bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes).trim_ascii();
+            }
+            // Comments are skipped before decoding: a comment in Latin-1 is
+            // still a comment.
+            if bytes.is_empty() || bytes[0] == b'#' {
                 continue;
             }
+            let Ok(text) = std::str::from_utf8(bytes) else {
+                return Some(invalid(self.line, "", "the line is not valid UTF-8".to_owned()));
+            };
             return Some(parse_line(self.line, text, self.task.as_deref()));
         }
     }
+}
+
+fn too_long(line: u64, start: &[u8]) -> Input {
+    let excerpt: String = String::from_utf8_lossy(&start[..start.len().min(4 * EXCERPT_CHARS)])
+        .chars()
+        .take(EXCERPT_CHARS)
+        .collect();
+    invalid(
+        line,
+        "",
+        format!("line {line} is longer than {} MiB; it starts with {excerpt:?}", MAX_JOB_BYTES >> 20),
+    )
 }
 
 /// Parses one non-blank line.
@@ -89,15 +162,48 @@ fn invalid(id: u64, task: &str, error: String) -> Input {
 }
 
 /// Counts the jobs in a file the way [`JobReader`] reads them, for the
-/// progress bar's total.
-pub fn count_jobs(reader: impl BufRead) -> u64 {
+/// progress bar's total, without holding any line in memory.
+pub fn count_jobs(mut reader: impl BufRead) -> u64 {
+    #[derive(PartialEq)]
+    enum State {
+        /// Only blanks so far on this line (or a byte-order mark on line 1).
+        Blank,
+        Job,
+        Comment,
+    }
     let mut n = 0;
-    for line in reader.split(b'\n') {
-        let Ok(line) = line else { break };
-        let t = line.trim_ascii();
-        if !t.is_empty() && t[0] != b'#' {
-            n += 1;
+    let mut state = State::Blank;
+    let mut first_line = true;
+    let mut bom = 0;
+    loop {
+        let bytes = match reader.fill_buf() {
+            Ok([]) | Err(_) => break,
+            Ok(bytes) => bytes,
+        };
+        for &b in bytes {
+            if first_line && state == State::Blank && bom < 3 && b == b"\xef\xbb\xbf"[bom] {
+                bom += 1;
+                continue;
+            }
+            match b {
+                b'\n' => {
+                    if state == State::Job {
+                        n += 1;
+                    }
+                    state = State::Blank;
+                    first_line = false;
+                }
+                _ if state != State::Blank => {}
+                b' ' | b'\t' | b'\r' | b'\x0c' => {}
+                b'#' => state = State::Comment,
+                _ => state = State::Job,
+            }
         }
+        let len = bytes.len();
+        reader.consume(len);
+    }
+    if state == State::Job {
+        n += 1;
     }
     n
 }
@@ -152,7 +258,38 @@ mod tests {
 
     #[test]
     fn counting_matches_reading() {
-        let text = "cube 1\n\n#x\ncube 2\n   \ncube 3";
+        let text = "\u{feff}cube 1\n\n#x\ncube 2\n   \ncube 3\n \t# y\n";
         assert_eq!(count_jobs(text.as_bytes()), read(text, None).len() as u64);
+        assert_eq!(count_jobs(text.as_bytes()), 3);
+    }
+
+    #[test]
+    fn a_line_longer_than_the_limit_is_cut_short_and_skipped() {
+        // A small buffer, so the line arrives in many pieces.
+        let mut text = vec![b'x'; MAX_JOB_BYTES + 10];
+        text.extend_from_slice(b"\ncube 2\n");
+        let mut reader = JobReader::new(std::io::BufReader::with_capacity(1000, &text[..]), None);
+        let first = reader.next().expect("a record for the long line");
+        assert!(reader.buf.capacity() <= 2 * LINE_LIMIT, "held {} bytes", reader.buf.capacity());
+        let Input::Invalid { id: 1, error, .. } = first else { panic!("{first:?}") };
+        assert!(error.starts_with("line 1 is longer than 1 MiB; it starts with \"xxx"), "{error}");
+        assert!(error.len() < 200, "the error quotes a bounded excerpt: {error}");
+        assert_eq!(reader.next(), Some(job(2, "cube", &["2"])));
+        assert_eq!(reader.next(), None);
+    }
+
+    #[test]
+    fn a_line_of_exactly_the_limit_is_read_whole() {
+        let mut text = b"cube ".to_vec();
+        text.resize(MAX_JOB_BYTES, b'7');
+        let inputs: Vec<Input> = JobReader::new(&text[..], None).collect();
+        assert!(matches!(&inputs[..], [Input::Job(j)] if j.args[0].len() == MAX_JOB_BYTES - 5));
+    }
+
+    #[test]
+    fn a_byte_order_mark_and_a_latin1_comment_are_not_jobs() {
+        let text = b"\xef\xbb\xbfcube 1\n# caf\xe9\ncube 2\n";
+        let inputs: Vec<Input> = JobReader::new(&text[..], None).collect();
+        assert_eq!(inputs, vec![job(1, "cube", &["1"]), job(3, "cube", &["2"])]);
     }
 }
