@@ -39,7 +39,7 @@ pub struct JobsArgs {
 /// Writes the tiles and `jobs.txt`; returns the jobs file's path.
 pub fn make_demo(args: &DemoArgs) -> anyhow::Result<PathBuf> {
     let tiles = args.dir.join("eurosat");
-    eprintln!("supervisor demo: writing {} synthetic EuroSAT tiles to {}", args.n, tiles.display());
+    say!("supervisor demo: writing {} synthetic EuroSAT tiles to {}", args.n, tiles.display());
     let paths = procmap_images::synth::generate_dataset(&tiles, args.n, args.seed)
         .with_context(|| format!("cannot write tiles to {}", tiles.display()))?;
     let jobs = args.dir.join("jobs.txt");
@@ -70,16 +70,16 @@ pub fn demo_run_argv(args: &DemoArgs, jobs: &Path) -> Vec<String> {
 
 pub fn print_next_steps(args: &DemoArgs, jobs: &Path) {
     let dir = &args.dir;
-    eprintln!("supervisor demo:");
-    eprintln!("  tiles     {}", dir.join("eurosat").display());
-    eprintln!("  jobs      {}", jobs.display());
+    say!("supervisor demo:");
+    say!("  tiles     {}", dir.join("eurosat").display());
+    say!("  jobs      {}", jobs.display());
     if !args.no_run {
-        eprintln!("  PNGs      {}", dir.join("png").display());
-        eprintln!("  journal   {}", dir.join("results.jsonl").display());
+        say!("  PNGs      {}", dir.join("png").display());
+        say!("  journal   {}", dir.join("results.jsonl").display());
     }
-    eprintln!("next, e.g. compare modes, or rerun only failures:");
-    eprintln!("  supervisor compare {} --modes serial,thread,process", jobs.display());
-    eprintln!(
+    say!("next, e.g. compare modes, or rerun only failures:");
+    say!("  supervisor compare {} --modes serial,thread,process", jobs.display());
+    say!(
         "  supervisor --resume-failed -o {} --out-dir {} {}",
         dir.join("results.jsonl").display(),
         dir.join("png").display(),

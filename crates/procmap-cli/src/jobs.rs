@@ -95,7 +95,7 @@ impl<R: BufRead> Iterator for JobReader<R> {
             match read {
                 Ok(Line::End) => return None,
                 Ok(Line::Whole) => {}
-                Ok(Line::TooLong) => return Some(too_long(self.line, &self.buf)),
+                Ok(Line::TooLong) => return Some(too_long(self.line, &self.buf, self.task.as_deref())),
                 Err(e) => {
                     // A read error ends the input; the job it hit says why.
                     self.failed = true;
@@ -120,14 +120,16 @@ impl<R: BufRead> Iterator for JobReader<R> {
     }
 }
 
-fn too_long(line: u64, start: &[u8]) -> Input {
+fn too_long(line: u64, start: &[u8], task: Option<&str>) -> Input {
     let excerpt: String = String::from_utf8_lossy(&start[..start.len().min(4 * EXCERPT_CHARS)])
         .chars()
         .take(EXCERPT_CHARS)
         .collect();
+    // The task, so that the record says which kind of job it was.
+    let first_word = excerpt.split_whitespace().next().filter(|w| w.len() < excerpt.len());
     invalid(
         line,
-        "",
+        task.or(first_word).unwrap_or(""),
         format!("line {line} is longer than {} MiB; it starts with {excerpt:?}", MAX_JOB_BYTES >> 20),
     )
 }

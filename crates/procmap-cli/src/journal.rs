@@ -2,8 +2,10 @@
 //!
 //! Records are appended and flushed at least every [`FLUSH_EVERY`], so a
 //! supervisor killed outright loses at most that much. On reading, a torn
-//! last line (the process died mid-write) is ignored.
+//! last line (the process died mid-write) is ignored when reading, and cut
+//! off before a resumed run appends.
 
+use crate::identity::{Identity, job_hash};
 use procmap::{JobRecord, Status};
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -17,6 +19,8 @@ pub struct Journal {
     out: BufWriter<Box<dyn Write + Send>>,
     last_flush: Instant,
     line: Vec<u8>,
+    /// The size of the torn last line removed on opening, if any.
+    pub repaired_bytes: u64,
 }
 
 impl Journal {
@@ -31,7 +35,8 @@ impl Journal {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)?;
         }
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        // Readable too: a torn tail is found by reading back.
+        let file = OpenOptions::new().create(true).read(true).append(true).open(path)?;
         if !file.metadata()?.is_file() {
             // /dev/null, a pipe: nothing to lock, truncate or repair.
             return Ok(Self::new(Box::new(file)));
@@ -50,10 +55,12 @@ impl Journal {
             // Truncating only once the lock is ours; appends then start at 0.
             file.set_len(0)?;
         }
-        let mut journal = Self::new(Box::new(file));
+        let mut repaired = 0;
         if append {
-            journal.repair_tail(path)?;
+            repaired = Self::repair_tail(&file)?;
         }
+        let mut journal = Self::new(Box::new(file));
+        journal.repaired_bytes = repaired;
         Ok(journal)
     }
 
@@ -62,30 +69,45 @@ impl Journal {
             out: BufWriter::with_capacity(64 * 1024, out),
             last_flush: Instant::now(),
             line: Vec::with_capacity(256),
+            repaired_bytes: 0,
         }
     }
 
-    /// A journal whose writer died mid-line ends without a newline; start
-    /// our records on a fresh line so the torn one stays a single bad line.
-    fn repair_tail(&mut self, path: &Path) -> io::Result<()> {
+    /// A journal whose writer died mid-line ends in a fragment: cut it off,
+    /// so that the journal stays valid JSON Lines (`jq` reads it) and our
+    /// records start on a line of their own. Returns the bytes removed.
+    fn repair_tail(file: &File) -> io::Result<u64> {
         use std::io::{Read, Seek, SeekFrom};
-        let mut file = File::open(path)?;
-        let len = file.seek(SeekFrom::End(0))?;
-        if len == 0 {
-            return Ok(());
+        let len = file.metadata()?.len();
+        let mut reader = file;
+        // The fragment is at most one record long; look back far enough for
+        // the biggest record there can be.
+        let mut pos = len;
+        let mut chunk = vec![0u8; 64 * 1024];
+        while pos > 0 {
+            let start = pos.saturating_sub(chunk.len() as u64);
+            let piece = &mut chunk[..(pos - start) as usize];
+            reader.seek(SeekFrom::Start(start))?;
+            reader.read_exact(piece)?;
+            if let Some(i) = piece.iter().rposition(|&b| b == b'\n') {
+                let keep = start + i as u64 + 1;
+                if keep < len {
+                    file.set_len(keep)?;
+                }
+                return Ok(len - keep);
+            }
+            pos = start;
         }
-        file.seek(SeekFrom::End(-1))?;
-        let mut last = [0u8];
-        file.read_exact(&mut last)?;
-        if last[0] != b'\n' {
-            self.out.write_all(b"\n")?;
-        }
-        Ok(())
+        // No newline at all: the whole file is one torn line.
+        file.set_len(0)?;
+        Ok(len)
     }
 
-    pub fn write(&mut self, record: &JobRecord) -> io::Result<()> {
+    /// Appends `record`; `occurrence` is the job's [`Identity`]
+    /// occurrence index, written only when it is not 0.
+    pub fn write(&mut self, record: &JobRecord, occurrence: u32) -> io::Result<()> {
         self.line.clear();
-        encode_record(&mut self.line, record);
+        encode_record(&mut self.line, record, occurrence);
         self.out.write_all(&self.line)?;
         // Checked on every record: with records arriving every few tens of
         // milliseconds, neither a count nor the idle flush in the run loop
@@ -106,9 +128,13 @@ impl Journal {
 /// serde because the journal thread is on the hot path of a million-job run
 /// (serde_json's generic serializer cost about a third of the supervisor's
 /// time); a test checks that both produce the same JSON.
-pub fn encode_record(out: &mut Vec<u8>, r: &JobRecord) {
+pub fn encode_record(out: &mut Vec<u8>, r: &JobRecord, occurrence: u32) {
     use std::io::Write as _;
-    let _ = write!(out, "{{\"line\":{},\"task\":", r.line);
+    let _ = write!(out, "{{\"line\":{},", r.line);
+    if occurrence > 0 {
+        let _ = write!(out, "\"occurrence\":{occurrence},");
+    }
+    out.extend_from_slice(b"\"task\":");
     json_str(out, &r.task);
     out.extend_from_slice(b",\"args\":[");
     for (i, arg) in r.args.iter().enumerate() {
@@ -177,31 +203,9 @@ fn json_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
-/// A job's identity across runs: its line number and a hash of what the
-/// line asks for. An edited line hashes differently and so runs again,
-/// where GNU parallel's `--resume`, keyed on the sequence number alone,
-/// would skip it.
-pub fn job_key(line: u64, task: &str, args: &[String]) -> (u64, u64) {
-    // FNV-1a: stable across Rust versions and platforms, unlike std's hasher.
-    let mut h: u64 = 0xcbf29ce484222325;
-    let mut eat = |bytes: &[u8]| {
-        for &b in bytes {
-            h ^= b as u64;
-            h = h.wrapping_mul(0x100000001b3);
-        }
-        h ^= 0xff;
-        h = h.wrapping_mul(0x100000001b3);
-    };
-    eat(task.as_bytes());
-    for a in args {
-        eat(a.as_bytes());
-    }
-    (line, h)
-}
-
-/// The latest status of every job in an existing journal.
+/// The latest status of every job in an existing journal, by identity.
 pub struct Previous {
-    latest: HashMap<(u64, u64), Status>,
+    latest: HashMap<Identity, Status>,
     pub torn_lines: usize,
 }
 
@@ -216,9 +220,10 @@ impl Previous {
         };
         #[derive(serde::Deserialize)]
         struct Key {
-            line: u64,
             task: String,
             args: Vec<String>,
+            #[serde(default)]
+            occurrence: u32,
             status: Status,
         }
         for line in BufReader::new(file).split(b'\n') {
@@ -228,7 +233,8 @@ impl Previous {
             }
             match serde_json::from_slice::<Key>(&line) {
                 Ok(k) => {
-                    latest.insert(job_key(k.line, &k.task, &k.args), k.status);
+                    let id = Identity { hash: job_hash(&k.task, &k.args), occurrence: k.occurrence };
+                    latest.insert(id, k.status);
                 }
                 Err(_) => torn_lines += 1,
             }
@@ -238,12 +244,17 @@ impl Previous {
 
     /// Whether a job is already done: recorded at all, or recorded ok when
     /// `only_ok`.
-    pub fn is_done(&self, line: u64, task: &str, args: &[String], only_ok: bool) -> bool {
-        match self.latest.get(&job_key(line, task, args)) {
+    pub fn is_done(&self, id: &Identity, only_ok: bool) -> bool {
+        match self.latest.get(id) {
             Some(Status::Ok) => true,
             Some(_) => !only_ok,
             None => false,
         }
+    }
+
+    /// The latest status recorded for a job, if any.
+    pub fn status(&self, id: &Identity) -> Option<Status> {
+        self.latest.get(id).copied()
     }
 
     pub fn len(&self) -> usize {
@@ -269,7 +280,7 @@ mod tests {
         );
         let check = |r: &JobRecord| {
             let mut ours = Vec::new();
-            encode_record(&mut ours, r);
+            encode_record(&mut ours, r, 0);
             assert_eq!(ours.last(), Some(&b'\n'));
             let ours: serde_json::Value = serde_json::from_slice(&ours).unwrap();
             let theirs = serde_json::to_value(r).unwrap();
@@ -305,11 +316,11 @@ mod tests {
         .unwrap();
         let prev = Previous::load(&path).unwrap();
         assert_eq!((prev.len(), prev.torn_lines), (2, 1));
-        let args = |s: &str| vec![s.to_owned()];
-        assert!(prev.is_done(1, "cube", &args("1"), true));
-        assert!(prev.is_done(2, "cube", &args("2"), false));
-        assert!(!prev.is_done(2, "cube", &args("2"), true));
-        assert!(!prev.is_done(1, "cube", &args("9"), false), "an edited line runs again");
+        let id = |s: &str| Identity { hash: job_hash("cube", &[s.to_owned()]), occurrence: 0 };
+        assert!(prev.is_done(&id("1"), true));
+        assert!(prev.is_done(&id("2"), false));
+        assert!(!prev.is_done(&id("2"), true));
+        assert!(!prev.is_done(&id("9"), false), "an edited line runs again");
     }
 
     #[test]
@@ -324,15 +335,23 @@ mod tests {
     }
 
     #[test]
-    fn appending_after_a_torn_line_starts_a_new_line() {
+    fn a_torn_last_line_is_cut_off_before_appending() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j.jsonl");
-        std::fs::write(&path, "{\"line\":3,\"ta").unwrap();
+        let whole = "{\"line\":1,\"task\":\"cube\",\"args\":[],\"status\":\"ok\",\"attempts\":1}\n";
+        std::fs::write(&path, format!("{whole}{{\"line\":3,\"ta")).unwrap();
         let mut journal = Journal::file(&path, true).unwrap();
-        journal.write(&JobRecord::rejected(4, "cube".into(), vec![], "x".into())).unwrap();
+        assert_eq!(journal.repaired_bytes, 13);
+        journal.write(&JobRecord::rejected(4, "cube".into(), vec![], "x".into()), 2).unwrap();
         journal.flush().unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        assert_eq!(text.lines().count(), 2);
-        assert_eq!(Previous::load(&path).unwrap().len(), 1);
+        assert!(text.starts_with(whole), "{text}");
+        assert_eq!(text.lines().count(), 2, "the fragment is gone: {text}");
+        for line in text.lines() {
+            serde_json::from_str::<serde_json::Value>(line).expect("every line is JSON");
+        }
+        let prev = Previous::load(&path).unwrap();
+        assert_eq!((prev.len(), prev.torn_lines), (2, 0));
+        assert!(prev.is_done(&Identity { hash: job_hash("cube", &[]), occurrence: 2 }, false));
     }
 }

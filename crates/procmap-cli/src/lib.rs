@@ -2,10 +2,15 @@
 //! few lines: argument parsing ([`args`]), jobs files ([`jobs`]), the
 //! journal and resume ([`journal`]), progress and the summary.
 
+#[macro_use]
+mod say;
 pub mod args;
 pub mod compare;
 pub mod demo;
+pub mod exit;
+mod fds;
 pub mod identity;
+mod input;
 pub mod jobs;
 pub mod journal;
 mod progress;

@@ -69,7 +69,7 @@ impl Progress {
             plain.last = Instant::now();
             let rate = self.done as f64 / plain.started.elapsed().as_secs_f64();
             let of = plain.total.map(|t| format!("/{t}")).unwrap_or_default();
-            eprintln!("procmap: {}{of} jobs, {} failed, {rate:.0} jobs/s", self.done, self.failed);
+            say!("procmap: {}{of} jobs, {} failed, {rate:.0} jobs/s", self.done, self.failed);
         }
     }
 

@@ -2,31 +2,27 @@
 //! summarise, and map the outcome to an exit code.
 
 use crate::args::{ChunkArg, Cli, Command, ModeArg, RunArgs};
+use crate::input;
 use crate::jobs::{JobReader, count_jobs};
 use crate::journal::{FLUSH_EVERY, Journal, Previous};
 use crate::progress::Progress;
 use crate::summary::{self, Setting, Tally};
 use anyhow::{Context as _, bail};
 use clap::Parser;
-use procmap::{Chunking, Input, Mode, Next, Pool, PoolError, Registry, RunContext, Status};
-use std::io::{BufRead, BufReader};
+use procmap::{Chunking, Mode, Next, Pool, PoolError, Registry, RunContext, Status};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-/// Exit codes, documented in `--help` and the README.
-pub mod exit {
-    pub const OK: u8 = 0;
-    pub const JOBS_FAILED: u8 = 1;
-    pub const SETUP: u8 = 2;
-    pub const INTERRUPTED: u8 = 130;
-}
+pub use crate::exit;
 
 /// The `supervisor` binary, with the built-in tasks of `registry` available
 /// for thread and serial modes and for checking arguments before dispatch.
 pub fn main(registry: Registry) -> ExitCode {
+    crate::fds::guard_standard();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -55,7 +51,7 @@ pub fn main(registry: Registry) -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("supervisor: {e:#}");
+            say!("supervisor: {e:#}");
             ExitCode::from(exit::SETUP)
         }
     }
@@ -101,62 +97,35 @@ fn run(args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
     let procs = args
         .procs
         .map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |n| n as usize);
-    let program = args.worker.clone().unwrap_or_else(procmap::default_worker_program);
-    if mode == Mode::Process && !program.is_file() {
-        bail!(
-            "worker program {} not found: build it with `cargo build --release --bins`, or name it with --worker PATH",
-            program.display()
-        );
-    }
+    let program = match mode {
+        Mode::Process => resolve_worker(args.worker.clone())?,
+        _ => args.worker.clone().unwrap_or_else(procmap::default_worker_program),
+    };
     if mode != Mode::Process {
-        for (flag, set) in [
-            ("--timeout", args.timeout.is_some()),
-            ("--mem-limit", args.mem_limit.is_some()),
-            ("--max-tasks-per-child", args.max_tasks_per_child.is_some()),
-            ("--threads", args.threads > 1),
-        ] {
-            if set {
-                eprintln!(
-                    "supervisor: warning: {flag} applies to process mode only; ignored in {:?} mode",
-                    args.mode
-                );
-            }
-        }
+        warn_process_only_flags(&args);
     }
     let jobs_path = args.jobs.clone().expect("clap requires JOBS");
-    let stdin = jobs_path == Path::new("-");
-    let mut regular_file = false;
-    let reader: Box<dyn BufRead + Send> = if stdin {
-        Box::new(BufReader::new(std::io::stdin()))
-    } else {
-        let file = std::fs::File::open(&jobs_path)
-            .with_context(|| format!("cannot read jobs file {}", jobs_path.display()))?;
-        let meta =
-            file.metadata().with_context(|| format!("cannot read jobs file {}", jobs_path.display()))?;
-        if meta.is_dir() {
-            bail!("cannot read jobs file {}: it is a directory", jobs_path.display());
-        }
-        // Only a regular file can be read twice: counting the lines of a
-        // pipe for the progress bar would steal them from the run.
-        regular_file = meta.is_file();
-        Box::new(BufReader::with_capacity(256 * 1024, file))
-    };
-
     let to_stdout = args.results == Path::new("-");
+    input::check_not_aliased(&jobs_path, &args.results)?;
+    if to_stdout && crate::fds::stdout_was_closed() {
+        bail!("stdout is closed, and the journal would go there: name a journal with -o FILE");
+    }
+    let jobs = input::open_jobs(&jobs_path)?;
+
     let resuming = args.resume || args.resume_failed;
     if resuming && to_stdout {
         bail!("--resume needs a journal file: add -o FILE (the journal of the run to resume)");
     }
+    if !to_stdout && std::fs::metadata(&args.results).is_ok_and(|m| m.is_dir()) {
+        bail!(
+            "journal {} is a directory: name a file, e.g. -o {}/results.jsonl",
+            args.results.display(),
+            args.results.display()
+        );
+    }
     let previous = if resuming {
         let prev = Previous::load(&args.results)
             .with_context(|| format!("cannot read journal {}", args.results.display()))?;
-        if prev.torn_lines > 0 {
-            eprintln!(
-                "supervisor: ignoring {} unreadable line(s) in {}",
-                prev.torn_lines,
-                args.results.display()
-            );
-        }
         Some(prev)
     } else {
         None
@@ -177,31 +146,27 @@ fn run(args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
         Journal::file(&args.results, resuming)
             .with_context(|| format!("cannot write journal {}", args.results.display()))?
     };
+    if journal.repaired_bytes > 0 {
+        say!(
+            "supervisor: removed a torn last line ({} bytes) from {}: its job runs again",
+            journal.repaired_bytes,
+            args.results.display()
+        );
+    }
+    if let Some(prev) = &previous
+        && prev.torn_lines > journal.repaired_bytes.min(1) as usize
+    {
+        say!("supervisor: ignoring {} unreadable line(s) in {}", prev.torn_lines, args.results.display());
+    }
 
     let skipped = Arc::new(AtomicU64::new(0));
-    let inputs = JobReader::new(reader, args.task.clone());
-    let source: Box<dyn Iterator<Item = Input> + Send> = match previous {
-        None => Box::new(inputs),
-        Some(prev) => {
-            let (skipped, only_ok) = (Arc::clone(&skipped), args.resume_failed);
-            Box::new(inputs.filter_map(move |input| {
-                let done = match &input {
-                    Input::Job(j) => prev.is_done(j.id, &j.task, &j.args, only_ok),
-                    Input::Invalid { id, task, args, .. } => prev.is_done(*id, task, args, only_ok),
-                    Input::Done(_) => true,
-                };
-                if !done {
-                    return Some(input);
-                }
-                skipped.fetch_add(1, Ordering::Relaxed);
-                // A done job still holds on to its outputs (see Input::Done).
-                match input {
-                    Input::Job(job) => Some(Input::Done(job)),
-                    _ => None,
-                }
-            }))
-        }
-    };
+    let repeats = input::Repeats::default();
+    let resume = previous.map(|previous| input::Resume {
+        previous,
+        rerun_failed: args.resume_failed,
+        skipped: Arc::clone(&skipped),
+    });
+    let source = input::source(JobReader::new(jobs.reader, args.task.clone()), resume, repeats.clone());
 
     let context = RunContext { out_dir: args.out_dir.clone(), allow_outside: args.allow_outside };
     let pool = Pool::builder(registry)
@@ -222,16 +187,16 @@ fn run(args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
         .build();
 
     let mut progress = Progress::new(args.progress, args.quiet);
-    let total = regular_file.then(|| spawn_count(jobs_path.clone()));
+    let total = jobs.regular_file.then(|| spawn_count(jobs_path.clone()));
     let started = Instant::now();
-    let mut run = pool.run(source)?;
+    let mut run = pool.run(source).map_err(explain_pool_error)?;
     // Threads cannot be killed: in thread and serial mode the second
     // interrupt ends the process (the journal loses at most its last
     // flush interval).
     let interrupts = watch_signals(run.stop_handle(), mode != Mode::Process)?;
 
     let mut tally = Tally::default();
-    let mut broken_pipe = false;
+    let mut journal_error = None;
     loop {
         let record = match run.next_timeout(FLUSH_EVERY) {
             Next::Record(record) => record,
@@ -239,18 +204,15 @@ fn run(args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
             Next::Pending => {
                 // Nothing arrived for a while: make what did arrive durable.
                 if let Err(e) = journal.flush() {
-                    return Err(e)
-                        .with_context(|| format!("cannot write journal {}", args.results.display()));
+                    journal_error = Some(e);
+                    break;
                 }
                 continue;
             }
         };
-        if let Err(e) = journal.write(&record) {
-            if e.kind() == std::io::ErrorKind::BrokenPipe {
-                broken_pipe = true;
-                break;
-            }
-            return Err(e).with_context(|| format!("cannot write journal {}", args.results.display()));
+        if let Err(e) = journal.write(&record, repeats.take(record.line)) {
+            journal_error = Some(e);
+            break;
         }
         tally.add(record.status);
         progress.record(record.status == Status::Ok);
@@ -258,34 +220,42 @@ fn run(args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
             progress.set_total(count.saturating_sub(skipped.load(Ordering::Relaxed)));
         }
     }
-    let flushed = journal.flush();
+    if journal_error.is_none()
+        && let Err(e) = journal.flush()
+    {
+        journal_error = Some(e);
+    }
     progress.finish();
     tally.skipped = skipped.load(Ordering::Relaxed);
     let interrupted = interrupts.load(Ordering::SeqCst) > 0;
-    let stats = match run.finish() {
-        Ok(stats) => Some(stats),
-        Err(e) => return Err(explain_pool_error(e)),
-    };
-    if broken_pipe {
-        return Ok(exit::OK);
+    // Without a journal the run stops: dropping our end of the results
+    // tells the pool to end its workers.
+    let stats = run.finish().map_err(explain_pool_error)?;
+    if let Some(e) = journal_error {
+        let name = if to_stdout { "stdout".to_owned() } else { args.results.display().to_string() };
+        let why = if e.kind() == std::io::ErrorKind::BrokenPipe {
+            "its reader went away (broken pipe)".to_owned()
+        } else {
+            e.to_string()
+        };
+        say!(
+            "supervisor: cannot write the journal {name}: {why}; stopped after {} records; rerun with -o FILE --resume to redo the rest",
+            tally.total()
+        );
+        return Ok(exit::JOURNAL);
     }
-    flushed.with_context(|| format!("cannot write journal {}", args.results.display()))?;
 
     if !args.quiet {
-        let mode_name = match mode {
-            Mode::Process => "process",
-            Mode::Thread => "thread",
-            Mode::Serial => "serial",
-        };
         let setting = Setting {
-            mode: mode_name,
+            mode,
             procs: if mode == Mode::Serial { 1 } else { procs },
             threads: if mode == Mode::Process { args.threads as usize } else { 1 },
             chunksize: args.chunksize.to_string(),
         };
-        eprint!("{}", summary::render(&tally, stats.as_ref(), started.elapsed(), &setting));
+        let text = summary::render(&tally, Some(&stats), started.elapsed(), &setting);
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), text.as_bytes());
         if interrupted {
-            eprintln!("{}", resume_hint(&args.results, to_stdout));
+            say!("{}", resume_hint(&args.results, to_stdout));
         }
     }
     Ok(if interrupted {
@@ -295,6 +265,63 @@ fn run(args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
     } else {
         exit::JOBS_FAILED
     })
+}
+
+/// The worker program, resolved once: a bare name is looked up the way the
+/// shell would (in `PATH`), a relative path made absolute, so that what is
+/// checked here is exactly what runs.
+fn resolve_worker(worker: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    let Some(program) = worker else {
+        let program = procmap::default_worker_program();
+        if !program.is_file() {
+            bail!(
+                "worker program {} not found: build it with `cargo build --release --bins`, or name it with --worker PATH",
+                program.display()
+            );
+        }
+        return Ok(program);
+    };
+    let bare = program.components().count() == 1 && !program.as_os_str().as_encoded_bytes().contains(&b'/');
+    let found = if bare {
+        std::env::var_os("PATH")
+            .into_iter()
+            .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+            .map(|dir| dir.join(&program))
+            .find(|candidate| is_executable(candidate))
+    } else {
+        Some(std::path::absolute(&program).unwrap_or_else(|_| program.clone())).filter(|p| p.is_file())
+    };
+    match found {
+        Some(path) if is_executable(&path) => Ok(path),
+        Some(path) => bail!("worker program {} is not executable", path.display()),
+        None if bare => bail!(
+            "worker program {} not found in PATH: to run a file in this directory, write ./{}",
+            program.display(),
+            program.display()
+        ),
+        None => bail!(
+            "worker program {} not found: build it with `cargo build --release --bins`, or name another with --worker PATH",
+            program.display()
+        ),
+    }
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+fn warn_process_only_flags(args: &RunArgs) {
+    for (flag, set) in [
+        ("--timeout", args.timeout.is_some()),
+        ("--mem-limit", args.mem_limit.is_some()),
+        ("--max-tasks-per-child", args.max_tasks_per_child.is_some()),
+        ("--threads", args.threads > 1),
+    ] {
+        if set {
+            say!("supervisor: warning: {flag} applies to process mode only; ignored in {:?} mode", args.mode);
+        }
+    }
 }
 
 fn resume_hint(results: &Path, to_stdout: bool) -> String {
@@ -311,6 +338,7 @@ fn resume_hint(results: &Path, to_stdout: bool) -> String {
 fn explain_pool_error(e: PoolError) -> anyhow::Error {
     match &e {
         PoolError::WorkerStart { stderr, .. } if !stderr.is_empty() => {
+            let stderr = crate::say::printable(stderr);
             let tail: Vec<&str> = stderr.lines().rev().take(10).collect();
             let tail: Vec<&str> = tail.into_iter().rev().collect();
             anyhow::anyhow!("{e}\n  worker stderr:\n    {}", tail.join("\n    "))
@@ -346,18 +374,18 @@ fn watch_signals(stop: procmap::StopHandle, exit_on_second: bool) -> anyhow::Res
             if seen.load(Ordering::SeqCst) >= 3 {
                 // Whatever is stuck, the user wants out. Workers die with the
                 // dispatcher thread (their parent-death signal).
-                eprintln!("\nsupervisor: interrupted three times: exiting now");
+                say!("\nsupervisor: interrupted three times: exiting now");
                 std::process::exit(exit::INTERRUPTED.into());
             }
             match stop.request_stop() {
-                1 => eprintln!(
+                1 => say!(
                     "\nsupervisor: stopping: no new jobs; waiting for jobs in flight (interrupt again to kill them)"
                 ),
                 _ if exit_on_second => {
-                    eprintln!("\nsupervisor: interrupted again: exiting now; rerun with --resume");
+                    say!("\nsupervisor: interrupted again: exiting now; rerun with --resume");
                     std::process::exit(exit::INTERRUPTED.into());
                 }
-                _ => eprintln!("\nsupervisor: killing the workers"),
+                _ => say!("\nsupervisor: killing the workers"),
             }
         }
     })?;

@@ -1,6 +1,6 @@
 //! The end-of-run summary on stderr.
 
-use procmap::{Stats, Status};
+use procmap::{Mode, Stats, Status};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -24,12 +24,20 @@ impl Tally {
     }
 }
 
-pub struct Setting<'a> {
-    pub mode: &'a str,
+pub struct Setting {
+    pub mode: Mode,
     pub procs: usize,
     /// Threads per worker process.
     pub threads: usize,
     pub chunksize: String,
+}
+
+fn mode_name(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Process => "process",
+        Mode::Thread => "thread",
+        Mode::Serial => "serial",
+    }
 }
 
 pub fn render(tally: &Tally, stats: Option<&Stats>, wall: Duration, setting: &Setting) -> String {
@@ -37,14 +45,14 @@ pub fn render(tally: &Tally, stats: Option<&Stats>, wall: Duration, setting: &Se
     let n = tally.total();
     let secs = wall.as_secs_f64().max(1e-9);
     let workers = match (setting.mode, setting.threads) {
-        ("process", 1) => format!("{} procs", setting.procs),
-        ("process", t) => format!("{} procs × {t} threads", setting.procs),
+        (Mode::Process, 1) => format!("{} procs", setting.procs),
+        (Mode::Process, t) => format!("{} procs × {t} threads", setting.procs),
         (_, _) => format!("{} threads", setting.procs),
     };
     out.push_str(&format!(
         "procmap: {n} jobs in {secs:.2}s, {:.0} jobs/s ({} mode, {workers}, chunksize {})\n",
         n as f64 / secs,
-        setting.mode,
+        mode_name(setting.mode),
         setting.chunksize,
     ));
     let statuses: Vec<String> = Status::ALL
@@ -78,9 +86,9 @@ pub fn render(tally: &Tally, stats: Option<&Stats>, wall: Duration, setting: &Se
         const LISTED: usize = 8;
         for w in stats.workers.iter().take(LISTED) {
             let label = match setting.mode {
-                "process" => format!("worker {}", w.id),
-                "thread" => format!("thread {}", w.id),
-                _ => "inline".to_owned(),
+                Mode::Process => format!("worker {}", w.id),
+                Mode::Thread => format!("thread {}", w.id),
+                Mode::Serial => "inline".to_owned(),
             };
             out.push_str(&format!(
                 "  {label}: {} jobs, busy {:.2}s ({:.0}% of wall time), last result at {:.3}s\n",
@@ -96,7 +104,7 @@ pub fn render(tally: &Tally, stats: Option<&Stats>, wall: Duration, setting: &Se
             out.push_str(&format!("  … and {} more workers: {jobs} jobs\n", rest.len()));
         }
         let replaced = (stats.spawned as usize).saturating_sub(setting.procs);
-        if setting.mode == "process" && replaced > 0 {
+        if setting.mode == Mode::Process && replaced > 0 {
             out.push_str(&format!(
                 "  {replaced} worker process(es) replaced (crashes, timeouts or recycling)\n"
             ));

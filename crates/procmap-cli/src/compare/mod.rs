@@ -14,7 +14,7 @@ mod results;
 mod table;
 
 use crate::args::{ChunkArg, parse_chunksize};
-use crate::run::exit;
+use crate::exit;
 use anyhow::{Context as _, bail};
 use clap::Args;
 use interrupt::Interrupt;

@@ -1,0 +1,144 @@
+//! Where a run's jobs come from: opening the jobs file, refusing a journal
+//! that is the jobs file itself, and the filters between the reader and the
+//! pool (the identity of each job, the jobs a resumed journal has done).
+
+use crate::identity::{Identity, Occurrences, job_hash};
+use crate::jobs::JobReader;
+use crate::journal::Previous;
+use anyhow::{Context as _, bail};
+use procmap::{Input, Status};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::MetadataExt as _;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// An opened jobs file.
+pub struct JobsFile {
+    pub reader: Box<dyn BufRead + Send>,
+    /// Only a regular file can be read twice: counting the lines of a pipe
+    /// for the progress bar would steal them from the run.
+    pub regular_file: bool,
+}
+
+/// Opens `path`, or stdin for `-`.
+pub fn open_jobs(path: &Path) -> anyhow::Result<JobsFile> {
+    if path == Path::new("-") {
+        return Ok(JobsFile { reader: Box::new(BufReader::new(std::io::stdin())), regular_file: false });
+    }
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot read jobs file {}", path.display()))?;
+    let meta = file.metadata().with_context(|| format!("cannot read jobs file {}", path.display()))?;
+    if meta.is_dir() {
+        bail!("cannot read jobs file {}: it is a directory", path.display());
+    }
+    Ok(JobsFile {
+        reader: Box::new(BufReader::with_capacity(256 * 1024, file)),
+        regular_file: meta.is_file(),
+    })
+}
+
+/// Refuses a journal that is the jobs file under another name (the same
+/// path, a symlink, a hard link, or stdin redirected from it): truncating
+/// it would erase the jobs, and appending to it would feed the run its own
+/// records forever.
+pub fn check_not_aliased(jobs: &Path, journal: &Path) -> anyhow::Result<()> {
+    // `-` is stdin for the jobs and stdout for the journal; /dev/stdin and
+    // /dev/stdout resolve to whatever those descriptors are open on.
+    let jobs_file = if jobs == Path::new("-") { Path::new("/dev/stdin") } else { jobs };
+    let journal_file = if journal == Path::new("-") { Path::new("/dev/stdout") } else { journal };
+    let file_id =
+        |path: &Path| std::fs::metadata(path).ok().filter(|m| m.is_file()).map(|m| (m.dev(), m.ino()));
+    if let (Some(a), Some(b)) = (file_id(jobs_file), file_id(journal_file))
+        && a == b
+    {
+        bail!(
+            "the journal ({}) is the jobs file ({}) itself: writing it would destroy the jobs; name another journal with -o",
+            journal_file.display(),
+            jobs_file.display()
+        );
+    }
+    Ok(())
+}
+
+/// Occurrence indices above 0, by line number, passed from the input thread
+/// to the journal writer, which writes them into the records of repeated
+/// jobs. Empty, and never locked, for a file without repeated lines.
+#[derive(Clone, Default)]
+pub struct Repeats {
+    any: Arc<AtomicBool>,
+    lines: Arc<Mutex<HashMap<u64, u32>>>,
+}
+
+impl Repeats {
+    fn insert(&self, line: u64, occurrence: u32) {
+        self.lines.lock().unwrap_or_else(|p| p.into_inner()).insert(line, occurrence);
+        self.any.store(true, Ordering::Release);
+    }
+
+    /// The occurrence index of the job on `line` (0 for most jobs), once.
+    pub fn take(&self, line: u64) -> u32 {
+        if !self.any.load(Ordering::Acquire) {
+            return 0;
+        }
+        self.lines.lock().unwrap_or_else(|p| p.into_inner()).remove(&line).unwrap_or(0)
+    }
+}
+
+/// What a resumed run skips.
+pub struct Resume {
+    pub previous: Previous,
+    /// `--resume-failed`: rerun the jobs whose latest record is not ok.
+    pub rerun_failed: bool,
+    /// Counts the jobs skipped.
+    pub skipped: Arc<AtomicU64>,
+}
+
+/// The identity of an input, as the journal and shards know it.
+pub fn identity_of(input: &Input, occurrences: &mut Occurrences) -> Identity {
+    let (task, args) = match input {
+        Input::Job(j) | Input::Done(j) => (&j.task, &j.args),
+        Input::Invalid { task, args, .. } => (task, args),
+    };
+    occurrences.next(job_hash(task, args))
+}
+
+/// The run's input: every line of the jobs file, with jobs that a resumed
+/// journal already has turned into [`Input::Done`] (an ok record: its
+/// outputs stay claimed) or dropped (a failed record, under `--resume`).
+pub fn source(
+    reader: JobReader<Box<dyn BufRead + Send>>,
+    resume: Option<Resume>,
+    repeats: Repeats,
+) -> impl Iterator<Item = Input> + Send {
+    let mut occurrences = Occurrences::default();
+    reader.filter_map(move |input| {
+        let id = identity_of(&input, &mut occurrences);
+        let line = match &input {
+            Input::Job(j) | Input::Done(j) => j.id,
+            Input::Invalid { id, .. } => *id,
+        };
+        if let Some(resume) = &resume {
+            let status = resume.previous.status(&id);
+            let done = match status {
+                Some(Status::Ok) => true,
+                Some(_) => !resume.rerun_failed,
+                None => false,
+            };
+            if done {
+                resume.skipped.fetch_add(1, Ordering::Relaxed);
+                // A job done ok still holds on to its outputs; a failed one
+                // wrote none, so it claims nothing.
+                return match (input, status) {
+                    (Input::Job(job), Some(Status::Ok)) => Some(Input::Done(job)),
+                    _ => None,
+                };
+            }
+        }
+        if id.occurrence > 0 {
+            repeats.insert(line, id.occurrence);
+        }
+        Some(input)
+    })
+}
