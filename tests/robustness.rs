@@ -66,7 +66,7 @@ fn resuming_does_not_let_a_job_overwrite_a_done_job_s_output() {
     assert_eq!(code(&again), 1, "{}", stderr(&again));
     let last = journal(&journal_path).pop().unwrap();
     assert_eq!(last["line"], 2);
-    assert!(last["error"].as_str().unwrap().contains("already written by line 1"), "{last}");
+    assert!(last["error"].as_str().unwrap().contains("is also the output of line 1"), "{last}");
     assert_eq!(std::fs::read(dir.join("out/x.png")).unwrap(), written, "line 1's output is intact");
 }
 

@@ -219,6 +219,24 @@ impl Feeder {
         None
     }
 
+    /// Gives up the claims of a job that failed: it wrote nothing, so a
+    /// later job may write those files.
+    pub(crate) fn release_claims(&mut self, record: &JobRecord) {
+        if self.claims.is_empty() {
+            return;
+        }
+        if let Some(task) = self.local.get(&record.task)
+            && let Ok(outputs) = task.plan(&record.args, &self.context)
+        {
+            for output in outputs {
+                let key = path_key(&output);
+                if self.claims.get(&key) == Some(&record.line) {
+                    self.claims.remove(&key);
+                }
+            }
+        }
+    }
+
     fn claim_outputs_of_done(&mut self, job: &Job) {
         if let Some(task) = self.local.get(&job.task)
             && let Ok(outputs) = task.plan(&job.args, &self.context)
@@ -267,7 +285,7 @@ impl Feeder {
                 let key = path_key(&output);
                 if let Some(first) = self.claims.get(&key) {
                     let error = format!(
-                        "output {} is already written by line {first}; refusing to overwrite it",
+                        "output {} is also the output of line {first}; refusing to let two jobs write one file",
                         output.display()
                     );
                     return Err(Box::new(JobRecord::rejected(job.id, job.task, job.args, error)));

@@ -49,6 +49,11 @@ pub enum PoolError {
     Protocol { program: PathBuf, theirs: u32 },
     #[error("cannot start the pool's threads")]
     Thread(#[source] std::io::Error),
+    #[error(
+        "{procs} worker processes need about {needed} open files, but this process may open {limit} \
+         (`ulimit -n`): raise the limit or use fewer --procs"
+    )]
+    TooManyWorkers { procs: usize, needed: u64, limit: u64 },
 }
 
 /// Per-worker counters for the summary.
@@ -230,6 +235,9 @@ impl Pool {
                 Inner::Channel { rx, handle: Some(handle), wake: None }
             }
             Mode::Process => {
+                // Said before anything is spawned: past the limit, a spawn
+                // fails halfway through with EMFILE from deep in ipc-channel.
+                crate::unix::ensure_fd_limit(self.cfg.procs)?;
                 let (tx, rx) = crossbeam_channel::bounded(RECORD_BATCHES);
                 // Bounded, so that when the dispatcher falls behind, reader
                 // threads and then workers wait instead of results piling up

@@ -47,6 +47,55 @@ pub(crate) fn signal_group(pid: u32, signal: libc::c_int) {
     }
 }
 
+/// Open files the supervisor holds per worker: its channel (two sockets),
+/// the one-shot server while it connects, the stderr pipe, and the pidfd
+/// and pipes of a spawn in progress, with room to spare.
+const FDS_PER_WORKER: u64 = 8;
+
+/// Open files the supervisor needs besides its workers: the jobs file, the
+/// journal, the standard streams, the event loop's own.
+const FDS_BASE: u64 = 64;
+
+/// Makes sure `procs` workers fit under the open-file limit, raising the
+/// soft limit up to the hard one if needed (as Go's runtime does at start).
+pub(crate) fn ensure_fd_limit(procs: usize) -> Result<(), crate::PoolError> {
+    let needed = FDS_BASE + FDS_PER_WORKER * procs as u64;
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes into the struct we pass.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Ok(());
+    }
+    if limit.rlim_cur as u64 >= needed {
+        return Ok(());
+    }
+    if limit.rlim_max as u64 >= needed {
+        let raised = libc::rlimit { rlim_cur: needed as libc::rlim_t, rlim_max: limit.rlim_max };
+        // SAFETY: setrlimit reads the struct we pass.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            return Ok(());
+        }
+    }
+    Err(crate::PoolError::TooManyWorkers { procs, needed, limit: limit.rlim_max as u64 })
+}
+
+/// Whether the child `pid` has exited, without reaping it: while it is a
+/// zombie its pid, and so its process group id, cannot be reused, and the
+/// group may still be signalled safely.
+pub(crate) fn exited_unreaped(pid: u32) -> bool {
+    // SAFETY: waitid writes into the siginfo we pass; WNOWAIT leaves the
+    // child waitable.
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        let rc = libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        );
+        rc == 0 && info.si_pid() != 0
+    }
+}
+
 /// How a worker process ended, for humans and for records.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Exit {

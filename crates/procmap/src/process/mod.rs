@@ -65,9 +65,21 @@ const RESPAWN_DELAY: Duration = Duration::from_millis(200);
 /// channel closing (a job that forked keeps the channel open).
 const EXIT_POLL: Duration = Duration::from_millis(250);
 
-/// Consecutive workers that may fail to start (or die idle) before the run
-/// gives up instead of respawning forever.
+/// Consecutive workers that may fail to start before the run gives up
+/// instead of respawning forever. Only deaths before the handshake count: a
+/// worker that said hello has started, and its death later is a crash of
+/// whatever it ran (or of nothing, when the OOM killer picks an idle one).
 const MAX_START_FAILURES: u32 = 3;
+
+/// Workers starting (spawned, handshake not done) at once. Spawning a
+/// thousand before reading any handshake starved them all on two cores
+/// until their handshake deadline ran out; paced, each is served as it
+/// comes and the first ones run jobs while the rest start.
+const STARTING_AT_ONCE: usize = 8;
+
+/// How long stopping may wait for workers to exit and helper threads to
+/// finish before it kills what is left and returns anyway.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(2);
 
 pub(crate) struct Event {
     pub slot: usize,
@@ -132,8 +144,10 @@ pub(crate) struct Dispatcher {
     /// Slots to respawn once a failed spawn's delay is over.
     respawn_at: Vec<(usize, Instant)>,
     last_exit_poll: Instant,
-    /// Initial workers that have not answered the handshake yet.
-    starting: usize,
+    /// Slots whose first worker is not spawned yet (see [`STARTING_AT_ONCE`]).
+    unspawned: std::ops::Range<usize>,
+    /// Workers that have answered the handshake, for the start-up time.
+    ready_once: usize,
     startup: Option<Duration>,
 }
 
@@ -168,7 +182,8 @@ impl Dispatcher {
             started: Instant::now(),
             respawn_at: Vec::new(),
             last_exit_poll: Instant::now(),
-            starting: procs,
+            unspawned: 0..procs,
+            ready_once: 0,
             startup: None,
             cfg,
         }
@@ -176,10 +191,8 @@ impl Dispatcher {
 
     pub(crate) fn run(mut self) -> Result<Stats, PoolError> {
         let started = self.started;
-        for slot in 0..self.slots.len() {
-            self.spawn(slot)?;
-        }
         loop {
+            self.spawn_initial()?;
             self.check_stop();
             if self.fatal.is_none() {
                 self.dispatch();
@@ -217,6 +230,26 @@ impl Dispatcher {
             chunks: self.chunks,
             startup: self.startup,
         })
+    }
+
+    /// Spawns first workers while fewer than [`STARTING_AT_ONCE`] are
+    /// starting and there is work for them.
+    fn spawn_initial(&mut self) -> Result<(), PoolError> {
+        if self.fatal.is_some() || self.stopping.is_some() || self.out_closed {
+            return Ok(());
+        }
+        let mut starting = self
+            .slots
+            .iter()
+            .flatten()
+            .filter(|w| matches!(w.phase, Phase::Connecting | Phase::Greeting))
+            .count();
+        while starting < STARTING_AT_ONCE {
+            let Some(slot) = self.unspawned.next() else { break };
+            self.spawn(slot)?;
+            starting += 1;
+        }
+        Ok(())
     }
 
     fn spawn(&mut self, slot: usize) -> Result<(), PoolError> {
@@ -389,11 +422,9 @@ impl Dispatcher {
                 }
                 worker.phase = Phase::Ready;
                 tracing::debug!(pid = worker.pid, "worker ready");
-                if self.startup.is_none() && self.spawned as usize == self.slots.len() {
-                    self.starting = self.starting.saturating_sub(1);
-                    if self.starting == 0 {
-                        self.startup = Some(self.started.elapsed());
-                    }
+                self.ready_once += 1;
+                if self.startup.is_none() && self.ready_once == self.slots.len() {
+                    self.startup = Some(self.started.elapsed());
                 }
                 self.feeder.set_known(hello.tasks.into_iter().map(|t| t.name));
             }
@@ -484,14 +515,13 @@ impl Dispatcher {
         let death = death::classify(&exit, worker.kill, &stderr, self.cfg.mem_limit);
         tracing::debug!(pid = worker.pid, phase = ?worker.phase, cause = %death.cause, "worker ended");
 
-        let clean_exit = exit == crate::unix::Exit::Code(0) && worker.inflight.is_empty();
         let expected = worker.phase == Phase::Retiring || worker.kill == Some(KillReason::Stop);
         let before_ready = matches!(worker.phase, Phase::Connecting | Phase::Greeting);
         // With start reports a worker that died holding jobs but having
         // started none did not fail on a job: without this it would be
         // replaced forever, its jobs never blamed.
         let no_progress = self.cfg.timeout.is_some() && !worker.progressed && !worker.inflight.is_empty();
-        let failed_start = before_ready || no_progress || (worker.inflight.is_empty() && !clean_exit);
+        let failed_start = before_ready || no_progress;
         if failed_start && !expected && self.stopping.is_none() {
             self.start_failures += 1;
             if self.start_failures >= MAX_START_FAILURES {
@@ -597,15 +627,17 @@ impl Dispatcher {
             let mut culprit = suspects.pop().expect("one suspect");
             culprit.crashes += 1;
             if culprit.crashes > self.cfg.retries {
-                let crashes = culprit.crashes;
                 let mut record = self.failed_record(culprit, Status::Crashed, worker.pid);
                 record.signal = death.signal.clone();
                 record.exit_code = death.exit_code;
-                let times = if crashes == 1 { "once".to_owned() } else { format!("{crashes} times") };
-                record.error = Some(format!(
-                    "killed its worker {times}; the last time worker {} {}",
-                    worker.pid, death.cause
-                ));
+                // Every attempt ended in its worker's death (the first may
+                // have been among other suspects), so the count of deaths
+                // is the count of attempts.
+                let times = match record.attempts {
+                    1 => "its worker died on its only attempt".to_owned(),
+                    n => format!("its worker died on each of its {n} attempts"),
+                };
+                record.error = Some(format!("{times}; the last time worker {} {}", worker.pid, death.cause));
                 record.stderr = non_empty(stderr);
                 self.out_buf.push(record);
             } else {
@@ -654,7 +686,14 @@ impl Dispatcher {
         for worker in self.slots.iter_mut().flatten() {
             match worker.phase {
                 Phase::Connecting | Phase::Greeting => {
-                    if worker.has_exited() || now - worker.since > self.cfg.handshake_timeout {
+                    if worker.has_exited() {
+                        // It died by itself (a crash at start, a bad
+                        // program): report its own exit, not a kill of ours.
+                        worker.unblock_accept();
+                        if worker.phase == Phase::Connecting {
+                            gone.push(worker.slot);
+                        }
+                    } else if now - worker.since > self.cfg.handshake_timeout {
                         worker.terminate(KillReason::Handshake, Duration::ZERO);
                     }
                 }
@@ -688,7 +727,9 @@ impl Dispatcher {
             }
         }
         for slot in gone {
-            tracing::warn!(slot, "worker exited but its channel stayed open; treating it as dead");
+            if self.slots[slot].as_ref().is_some_and(|w| w.phase != Phase::Connecting) {
+                tracing::warn!(slot, "worker exited but its channel stayed open; treating it as dead");
+            }
             self.on_death(slot);
         }
         let due: Vec<usize> =
@@ -738,6 +779,12 @@ impl Dispatcher {
         if self.out_buf.is_empty() || self.out_closed {
             return;
         }
+        for record in &self.out_buf {
+            if record.status != Status::Ok {
+                // It wrote nothing: another job may write its outputs.
+                self.feeder.release_claims(record);
+            }
+        }
         let batch = std::mem::take(&mut self.out_buf);
         if self.out.send(batch).is_err() {
             // Nobody reads the results any more: stop the run.
@@ -746,18 +793,39 @@ impl Dispatcher {
     }
 
     /// Ends every worker: politely if idle, by SIGKILL otherwise, and reaps
-    /// them all before returning.
+    /// them all before returning. It never waits on one worker at a time,
+    /// and it drains the event channel meanwhile: accept and reader threads
+    /// blocked on a full channel would otherwise never finish.
     fn shutdown_all(&mut self) {
-        for worker in self.slots.iter_mut().flatten() {
+        let mut workers: Vec<Worker> = self.slots.iter_mut().filter_map(Option::take).collect();
+        for worker in &mut workers {
             worker.tx = None;
             if !worker.inflight.is_empty() || worker.phase != Phase::Ready {
                 worker.kill_now(KillReason::Stop);
             }
         }
-        for worker in self.slots.iter_mut().filter_map(Option::take) {
-            let mut worker = worker;
-            worker.reap();
-            worker.join_accept();
+        let deadline = Instant::now() + SHUTDOWN_WAIT;
+        let mut killed = false;
+        while !workers.is_empty() {
+            while self.events_rx.try_recv().is_ok() {}
+            workers.retain_mut(|w| !(w.has_exited() && w.accept_done()));
+            if !killed && Instant::now() >= deadline {
+                // Idle workers that did not exit when told: no more waiting.
+                for worker in &mut workers {
+                    worker.kill_now(KillReason::Stop);
+                }
+                killed = true;
+            } else if killed && Instant::now() >= deadline + SHUTDOWN_WAIT {
+                // Only accept threads can be left (a worker that never
+                // connected and whose server we could not reach): their
+                // temporary directories stay behind.
+                tracing::warn!(left = workers.len(), "workers' helper threads did not finish");
+                for worker in &mut workers {
+                    worker.reap();
+                }
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(1));
         }
     }
 }

@@ -220,11 +220,7 @@ impl Worker {
             unix::signal_group(self.pid, libc::SIGTERM);
             self.kill_deadline = Some(Instant::now() + grace);
         }
-        // A worker still waiting in accept() never connected: connecting to
-        // its server ourselves unblocks the accept thread.
-        if self.phase == Phase::Connecting {
-            let _ = IpcSender::<Bootstrap>::connect(self.server_name.clone());
-        }
+        self.unblock_accept();
     }
 
     pub(crate) fn kill_now(&mut self, reason: KillReason) {
@@ -235,17 +231,28 @@ impl Worker {
             unix::signal_group(self.pid, libc::SIGKILL);
         }
         self.kill_deadline = None;
-        if self.phase == Phase::Connecting {
-            let _ = IpcSender::<Bootstrap>::connect(self.server_name.clone());
-        }
+        self.unblock_accept();
     }
 
     /// Whether the process has ended (and is reaped: std keeps its status).
+    /// Before reaping it, whatever it left running in its process group is
+    /// killed: a job's own children must not outlive its worker.
     pub(crate) fn has_exited(&mut self) -> bool {
         if !self.exited {
+            if unix::exited_unreaped(self.pid) {
+                unix::signal_group(self.pid, libc::SIGKILL);
+            }
             self.exited = matches!(self.child.try_wait(), Ok(Some(_)));
         }
         self.exited
+    }
+
+    /// Unblocks the accept thread of a worker that will never connect (it
+    /// died, or we gave up on it) by connecting to its server ourselves.
+    pub(crate) fn unblock_accept(&self) {
+        if self.phase == Phase::Connecting {
+            let _ = IpcSender::<Bootstrap>::connect(self.server_name.clone());
+        }
     }
 
     /// SIGKILL after the grace period, unless the process is gone.
@@ -264,6 +271,7 @@ impl Worker {
     pub(crate) fn reap(&mut self) -> unix::Exit {
         let deadline = Instant::now() + Duration::from_secs(2);
         loop {
+            self.has_exited();
             match self.child.try_wait() {
                 Ok(Some(status)) => return status.into(),
                 Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(1)),
@@ -280,17 +288,25 @@ impl Worker {
         }
     }
 
-    /// Waits briefly for the accept thread, so that the server's temporary
-    /// directory is gone before the supervisor exits. A worker killed before
-    /// it connected was connected to by us to unblock it.
-    pub(crate) fn join_accept(&mut self) {
-        let Some(handle) = self.accept.take() else { return };
-        let deadline = Instant::now() + Duration::from_secs(1);
-        while !handle.is_finished() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(1));
+    /// Whether the accept thread is done (it then removed the server's
+    /// temporary directory), joining it if so. A worker killed before it
+    /// connected was connected to by us to unblock it.
+    pub(crate) fn accept_done(&mut self) -> bool {
+        match &self.accept {
+            None => true,
+            Some(handle) if handle.is_finished() => {
+                let _ = self.accept.take().map(std::thread::JoinHandle::join);
+                true
+            }
+            Some(_) => false,
         }
-        if handle.is_finished() {
-            let _ = handle.join();
+    }
+
+    /// Waits briefly for the accept thread (see [`Worker::accept_done`]).
+    pub(crate) fn join_accept(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while !self.accept_done() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
         }
     }
 
