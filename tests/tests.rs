@@ -14,3 +14,10 @@ mod crashes;
 mod compare;
 // Regressions from a review of the engine: pipes, locks, hangs, limits.
 mod robustness;
+// Issue 8: any jobs file, even one endless line, keeps memory flat.
+mod input_limits;
+// Issue 8: the journal never destroys the jobs, stays valid, and failing to
+// write it is never success.
+mod journal_safety;
+// Issue 8: idle deaths, many workers, crashes at start, leftovers.
+mod worker_lifecycle;

@@ -14,9 +14,22 @@ pub fn is_open(fd: i32) -> bool {
 
 static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// Whether stdout was closed when the process started.
+/// Whether stdout was closed when the process started. Rust's runtime
+/// itself opens /dev/null read-write on a closed standard descriptor before
+/// `main`, so that is what a closed stdout looks like here; a shell's
+/// `>/dev/null` opens it write-only.
 pub fn stdout_was_closed() -> bool {
-    STDOUT_CLOSED.load(std::sync::atomic::Ordering::Relaxed)
+    if STDOUT_CLOSED.load(std::sync::atomic::Ordering::Relaxed) {
+        return true;
+    }
+    use std::os::unix::fs::MetadataExt as _;
+    let rdev = |path: &str| std::fs::metadata(path).ok().map(|m| (m.rdev(), m.file_type().is_char_device()));
+    // SAFETY: F_GETFL only reads the descriptor's flags.
+    let flags = unsafe { libc::fcntl(1, libc::F_GETFL) };
+    use std::os::unix::fs::FileTypeExt as _;
+    flags != -1
+        && flags & libc::O_ACCMODE == libc::O_RDWR
+        && rdev("/dev/stdout").is_some_and(|(dev, chr)| chr && rdev("/dev/null") == Some((dev, true)))
 }
 
 /// Opens /dev/null on each of 0, 1 and 2 that is closed.

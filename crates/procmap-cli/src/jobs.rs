@@ -17,6 +17,8 @@ pub struct JobReader<R> {
     buf: Vec<u8>,
     /// Set by a read error: a reader that failed once may fail forever.
     failed: bool,
+    /// The rest of an overlong line is still to be skipped.
+    skipping: bool,
 }
 
 /// The most bytes of one line that are ever held in memory: a job line may
@@ -30,7 +32,7 @@ impl<R: BufRead> JobReader<R> {
     /// `task`: the task of every line (`--task`), or `None` if each line
     /// starts with its task's name.
     pub fn new(reader: R, task: Option<String>) -> Self {
-        JobReader { reader, task, line: 0, buf: Vec::with_capacity(256), failed: false }
+        JobReader { reader, task, line: 0, buf: Vec::with_capacity(256), failed: false, skipping: false }
     }
 }
 
@@ -40,16 +42,16 @@ enum Line {
     /// The whole line is in the buffer (without its newline).
     Whole,
     /// The line is longer than [`MAX_JOB_BYTES`]: the buffer holds its
-    /// first [`LINE_LIMIT`] bytes, the rest was skipped unread into memory.
+    /// first [`LINE_LIMIT`] bytes, and the rest is still to be skipped.
     TooLong,
 }
 
 /// Reads one line into `buf`, keeping at most [`LINE_LIMIT`] bytes of it,
-/// so that a file without newlines (or `/dev/zero`) never fills memory.
+/// so that a file without newlines (or `/dev/zero`) never fills memory. An
+/// overlong line is reported as soon as it is known to be one, so that an
+/// endless one still gets its record.
 fn read_line(reader: &mut impl BufRead, buf: &mut Vec<u8>) -> std::io::Result<Line> {
     buf.clear();
-    let mut any = false;
-    let mut too_long = false;
     loop {
         let available = match reader.fill_buf() {
             Ok(bytes) => bytes,
@@ -57,25 +59,46 @@ fn read_line(reader: &mut impl BufRead, buf: &mut Vec<u8>) -> std::io::Result<Li
             Err(e) => return Err(e),
         };
         if available.is_empty() {
-            return Ok(match (any, too_long) {
-                (false, _) => Line::End,
-                (true, false) => Line::Whole,
-                (true, true) => Line::TooLong,
-            });
+            return Ok(if buf.is_empty() { Line::End } else { Line::Whole });
         }
-        any = true;
         let (end, found) = match available.iter().position(|&b| b == b'\n') {
             Some(i) => (i, true),
             None => (available.len(), false),
         };
-        let room = LINE_LIMIT.saturating_sub(buf.len());
-        if end > room {
-            too_long = true;
+        let room = LINE_LIMIT - buf.len();
+        if end >= room {
+            buf.extend_from_slice(&available[..room]);
+            reader.consume(room);
+            return Ok(Line::TooLong);
         }
-        buf.extend_from_slice(&available[..end.min(room)]);
+        buf.extend_from_slice(&available[..end]);
         reader.consume(if found { end + 1 } else { end });
         if found {
-            return Ok(if too_long { Line::TooLong } else { Line::Whole });
+            return Ok(Line::Whole);
+        }
+    }
+}
+
+/// Skips the rest of the current line, holding none of it.
+fn skip_line(reader: &mut impl BufRead) -> std::io::Result<()> {
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok(());
+        }
+        match available.iter().position(|&b| b == b'\n') {
+            Some(i) => {
+                reader.consume(i + 1);
+                return Ok(());
+            }
+            None => {
+                let n = available.len();
+                reader.consume(n);
+            }
         }
     }
 }
@@ -88,6 +111,12 @@ impl<R: BufRead> Iterator for JobReader<R> {
             if self.failed {
                 return None;
             }
+            if std::mem::take(&mut self.skipping)
+                && let Err(e) = skip_line(&mut self.reader)
+            {
+                self.failed = true;
+                return Some(invalid(self.line, "", format!("cannot read the jobs file here: {e}")));
+            }
             let read = read_line(&mut self.reader, &mut self.buf);
             if !matches!(read, Ok(Line::End)) {
                 self.line += 1;
@@ -95,7 +124,10 @@ impl<R: BufRead> Iterator for JobReader<R> {
             match read {
                 Ok(Line::End) => return None,
                 Ok(Line::Whole) => {}
-                Ok(Line::TooLong) => return Some(too_long(self.line, &self.buf, self.task.as_deref())),
+                Ok(Line::TooLong) => {
+                    self.skipping = true;
+                    return Some(too_long(self.line, &self.buf, self.task.as_deref()));
+                }
                 Err(e) => {
                     // A read error ends the input; the job it hit says why.
                     self.failed = true;

@@ -305,3 +305,67 @@ fn path_key(path: &std::path::Path) -> u64 {
 pub(crate) fn job_bytes(job: &Job) -> usize {
     16 + job.task.len() + job.args.iter().map(|a| a.len() + 2).sum::<usize>()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::task::{JobError, Task};
+    use serde_json::Value;
+
+    /// Writes the file named by its one argument.
+    struct Writes;
+
+    impl Task for Writes {
+        fn name(&self) -> &str {
+            "writes"
+        }
+        fn usage(&self) -> &str {
+            "OUTPUT"
+        }
+        fn about(&self) -> &str {
+            "names one output"
+        }
+        fn plan(&self, args: &[String], _: &RunContext) -> Result<Vec<std::path::PathBuf>, JobError> {
+            Ok(vec![args[0].clone().into()])
+        }
+        fn run(&self, _: &[String], _: &RunContext) -> Result<Value, JobError> {
+            Ok(Value::Null)
+        }
+    }
+
+    fn job(id: u64, output: &str) -> Input {
+        Input::Job(Job { id, task: "writes".into(), args: vec![output.into()] })
+    }
+
+    fn feeder(inputs: Vec<Input>) -> Feeder {
+        let mut registry = Registry::new();
+        registry.register(Writes);
+        Feeder::new(Source::Blocking(Box::new(inputs.into_iter())), registry, RunContext::default())
+    }
+
+    #[test]
+    fn two_jobs_naming_one_output_refuse_the_second() {
+        let mut feeder = feeder(vec![job(1, "x.png"), job(2, "x.png"), job(3, "y.png")]);
+        let mut rejected = Vec::new();
+        let chunk = feeder.next_chunk(10, true, &mut rejected);
+        assert_eq!(chunk.iter().map(|j| j.id).collect::<Vec<_>>(), [1, 3]);
+        assert_eq!(rejected.len(), 1);
+        assert!(rejected[0].error.as_deref().unwrap().contains("also the output of line 1"));
+    }
+
+    #[test]
+    fn a_failed_job_releases_its_outputs_but_only_its_own() {
+        let mut feeder = feeder(vec![job(1, "x.png"), job(2, "y.png"), job(3, "x.png"), job(4, "y.png")]);
+        let mut rejected = Vec::new();
+        assert_eq!(feeder.next_chunk(2, true, &mut rejected).len(), 2);
+        // Line 1 failed: it wrote nothing. Line 4's y.png stays line 2's.
+        let failed = JobRecord::rejected(1, "writes".into(), vec!["x.png".into()], "no input".into());
+        feeder.release_claims(&failed);
+        let not_owner = JobRecord::rejected(9, "writes".into(), vec!["y.png".into()], "x".into());
+        feeder.release_claims(&not_owner);
+        let chunk = feeder.next_chunk(2, true, &mut rejected);
+        assert_eq!(chunk.iter().map(|j| j.id).collect::<Vec<_>>(), [3]);
+        assert_eq!(rejected.len(), 1, "line 4 is refused: line 2 still owns y.png");
+        assert_eq!(rejected[0].line, 4);
+    }
+}
