@@ -65,17 +65,17 @@ pub(crate) fn ensure_fd_limit(procs: usize) -> Result<(), crate::PoolError> {
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
         return Ok(());
     }
-    if limit.rlim_cur as u64 >= needed {
+    if limit.rlim_cur >= needed {
         return Ok(());
     }
-    if limit.rlim_max as u64 >= needed {
+    if limit.rlim_max >= needed {
         let raised = libc::rlimit { rlim_cur: needed as libc::rlim_t, rlim_max: limit.rlim_max };
         // SAFETY: setrlimit reads the struct we pass.
         if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
             return Ok(());
         }
     }
-    Err(crate::PoolError::TooManyWorkers { procs, needed, limit: limit.rlim_max as u64 })
+    Err(crate::PoolError::TooManyWorkers { procs, needed, limit: limit.rlim_max })
 }
 
 /// Whether the child `pid` has exited, without reaping it: while it is a
