@@ -24,6 +24,7 @@ The journal is flushed at least every 100 ms; rerun with --resume to finish.
 A jobs file named like a subcommand needs a path: ./jobs
 
 Exit codes: 0 every job ok; 1 some job not ok; 2 usage or setup error;
+3 the journal could not be written (full disk, closed or broken stdout);
 130 interrupted (rerun with --resume to finish).
 
 Examples:
