@@ -179,3 +179,31 @@ fn a_crashed_record_counts_every_attempt_in_its_message() {
     let error = crashed["error"].as_str().unwrap();
     assert!(error.contains(&format!("each of its {attempts} attempts")), "{error}");
 }
+
+#[test]
+fn a_worker_that_dies_mid_write_leaves_no_temporary_file() {
+    // The worker script leaves a temporary file for out/x.png under its own
+    // pid, as a worker killed mid-write would; then it crashes on the first
+    // job, with the job that writes x.png still in flight.
+    let dir = Dir::new();
+    let script = dir.write(
+        "leaky-worker.sh",
+        &format!(
+            "#!/bin/sh\nmkdir -p out\ntouch out/.x.png.$$.0.tmp\necho $$ >> pids\nexec \"{}\"\n",
+            worker_path().display()
+        ),
+    );
+    make_executable(&script);
+    let jobs = dir.write("jobs.txt", "fault segfault\neurosat-rgb missing.tif x.png\n");
+    let out = run(
+        dir.supervisor().args(["-q", "-p", "1", "-c", "2", "--worker", "./leaky-worker.sh"]).arg(&jobs),
+        None,
+    );
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let pids = std::fs::read_to_string(dir.join("pids")).unwrap();
+    let first = pids.lines().next().unwrap();
+    assert!(
+        !dir.join(&format!("out/.x.png.{first}.0.tmp")).exists(),
+        "the dead worker's temporary file is still there"
+    );
+}

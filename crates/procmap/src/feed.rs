@@ -219,6 +219,14 @@ impl Feeder {
         None
     }
 
+    /// The files `job` says it will write, if its task is known here.
+    pub(crate) fn outputs(&self, job: &Job) -> Vec<std::path::PathBuf> {
+        self.local
+            .get(&job.task)
+            .and_then(|task| task.plan(&job.args, &self.context).ok())
+            .unwrap_or_default()
+    }
+
     /// Gives up the claims of a job that failed: it wrote nothing, so a
     /// later job may write those files.
     pub(crate) fn release_claims(&mut self, record: &JobRecord) {

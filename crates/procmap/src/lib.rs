@@ -49,4 +49,4 @@ pub use pool::{
 pub use procmap_wire as wire;
 pub use procmap_wire::RunContext;
 pub use record::{JobRecord, Status};
-pub use task::{JobError, Registry, Task};
+pub use task::{JobError, Registry, Task, temp_file_prefix};

@@ -149,3 +149,33 @@ impl fmt::Debug for Registry {
         f.debug_list().entries(self.tasks.keys()).finish()
     }
 }
+
+/// The name prefix of the temporary files in which a worker process `pid`
+/// writes `output` before renaming it into place:
+/// `.<file name>.<pid>.<n>.tmp`, next to `output`. Tasks that write files
+/// should use it: when a worker dies mid-write, the supervisor removes the
+/// temporary files of the jobs it had in flight by this name.
+pub fn temp_file_prefix(output: &std::path::Path, pid: u32) -> Option<std::ffi::OsString> {
+    let mut prefix = std::ffi::OsString::from(".");
+    prefix.push(output.file_name()?);
+    prefix.push(format!(".{pid}."));
+    Some(prefix)
+}
+
+/// Removes the temporary files that worker `pid` may have left for
+/// `output` (see [`temp_file_prefix`]). Returns how many it removed.
+pub(crate) fn remove_temp_files(output: &std::path::Path, pid: u32) -> usize {
+    let (Some(prefix), Some(dir)) = (temp_file_prefix(output, pid), output.parent()) else { return 0 };
+    let dir = if dir.as_os_str().is_empty() { std::path::Path::new(".") } else { dir };
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    let prefix = prefix.as_encoded_bytes();
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.as_encoded_bytes();
+        if name.starts_with(prefix) && name.ends_with(b".tmp") && std::fs::remove_file(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}

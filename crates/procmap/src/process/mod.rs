@@ -534,10 +534,29 @@ impl Dispatcher {
             }
         }
 
+        self.remove_temp_files(&worker);
         if worker.kill != Some(KillReason::Stop) && self.stopping.is_none() {
             self.requeue(&mut worker, &death, &stderr);
         }
         self.respawn(slot);
+    }
+
+    /// A worker that died mid-write leaves its output's temporary file: for
+    /// each job it had in flight without a result, remove those of this pid.
+    fn remove_temp_files(&self, worker: &Worker) {
+        for chunk in &worker.inflight {
+            for (pending, finished) in chunk.jobs.iter().zip(&chunk.finished) {
+                if *finished {
+                    continue;
+                }
+                for output in self.feeder.outputs(&pending.job) {
+                    let n = crate::task::remove_temp_files(&output, worker.pid);
+                    if n > 0 {
+                        tracing::debug!(pid = worker.pid, output = %output.display(), "removed {n} temporary file(s)");
+                    }
+                }
+            }
+        }
     }
 
     /// Replaces the worker of `slot` if there is work left. A failure to
