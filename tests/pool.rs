@@ -194,13 +194,16 @@ fn journal_records(path: &std::path::Path) -> Vec<Value> {
 #[test]
 fn task_output_on_stdout_never_reaches_the_journal() {
     // Workers' stdout goes to the supervisor's stderr side, never to the
-    // journal on stdout: every stdout line must parse as a record.
+    // journal on stdout: stdout is exactly the records, one per job.
     let dir = Dir::new();
-    let out = run(dir.supervisor().args(["-q", "-"]), Some("fault panic\ncube 2\n"));
-    let text = String::from_utf8_lossy(&out.stdout);
-    for line in text.lines() {
-        serde_json::from_str::<Value>(line).unwrap_or_else(|e| panic!("{line:?} is not JSON: {e}"));
-    }
+    let jobs = "fault panic\nfault print HELLO\ncube 2\nfault print {\"line\":99}\n";
+    let out = run(dir.supervisor().args(["-q", "-p", "2", "-"]), Some(jobs));
+    let records = normalized(stdout_records(&out));
+    let lines: Vec<u64> = records.iter().map(|r| r["line"].as_u64().unwrap()).collect();
+    assert_eq!(lines, [1, 2, 3, 4], "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(records[1]["value"], "printed");
+    // Not one line more: a leaked `{"line":99}` would parse as a record.
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 4);
 }
 
 #[test]

@@ -39,7 +39,9 @@ fn a_steady_trickle_of_results_is_flushed() {
     let dir = Dir::new();
     let text: String = (1..=80).map(|i| format!("cube {i} 40\n")).collect();
     let (mut child, journal_path) = dir.spawn_run(&["-p", "1", "-c", "1", "-q"], &text);
-    wait_until("five records in the journal", Duration::from_secs(5), || journal(&journal_path).len() >= 5);
+    wait_until("five records in the journal", Duration::from_secs(5), || {
+        journal_so_far(&journal_path).len() >= 5
+    });
     assert!(child.try_wait().unwrap().is_none(), "the run is still going");
     child.kill().unwrap();
     child.wait().unwrap();
@@ -138,7 +140,7 @@ fn a_pausing_producer_does_not_hold_back_results() {
     stdin.write_all(b"cube 2\n").unwrap();
     stdin.flush().unwrap();
     wait_until("line 1's record while the producer pauses", Duration::from_secs(5), || {
-        !journal(&journal_path).is_empty()
+        !journal_so_far(&journal_path).is_empty()
     });
     stdin.write_all(b"cube 3\n").unwrap();
     drop(stdin);

@@ -21,3 +21,5 @@ mod input_limits;
 mod journal_safety;
 // Issue 8: idle deaths, many workers, crashes at start, leftovers.
 mod worker_lifecycle;
+// Issue 10: concurrency per mode, measured by the jobs themselves.
+mod concurrency;

@@ -137,13 +137,42 @@ pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// Parses JSON Lines, skipping a torn last line.
+/// Parses a finished journal: every line must be a JSON record, and the
+/// last must end with a newline. Stray text fails the test.
 pub fn records(text: &str) -> Vec<Value> {
-    text.lines().filter(|l| !l.trim().is_empty()).filter_map(|l| serde_json::from_str(l).ok()).collect()
+    assert!(text.is_empty() || text.ends_with('\n'), "the journal ends in a torn line: {:?}", tail(text));
+    parse_lines(text.lines())
 }
 
+/// Parses a journal that a run may be writing right now, or that a killed
+/// run left: a last line without its newline is skipped; every complete
+/// line must still be a record.
+pub fn records_allowing_torn_tail(text: &str) -> Vec<Value> {
+    let complete = match text.rfind('\n') {
+        Some(i) => &text[..=i],
+        None => "",
+    };
+    parse_lines(complete.lines())
+}
+
+fn parse_lines<'a>(lines: impl Iterator<Item = &'a str>) -> Vec<Value> {
+    lines
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("journal line {l:?} is not JSON: {e}")))
+        .collect()
+}
+
+fn tail(text: &str) -> &str {
+    &text[text.len().saturating_sub(200)..]
+}
+
+/// A finished journal (see [`records`]); empty if the file does not exist.
 pub fn journal(path: &Path) -> Vec<Value> {
     records(&std::fs::read_to_string(path).unwrap_or_default())
+}
+
+/// The journal of a run still going (see [`records_allowing_torn_tail`]).
+pub fn journal_so_far(path: &Path) -> Vec<Value> {
+    records_allowing_torn_tail(&std::fs::read_to_string(path).unwrap_or_default())
 }
 
 pub fn stdout_records(output: &Output) -> Vec<Value> {

@@ -1,5 +1,7 @@
 use procmap::{JobError, RunContext, Task};
 use serde_json::{Value, json};
+use std::io::Write as _;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// `fault KIND [ARG]`: misbehaves on purpose, for tests and demos.
@@ -7,10 +9,11 @@ use std::time::Duration;
 /// Each kind is the real thing, not a simulation: `segfault` writes to an
 /// invalid address (a `raise(SIGSEGV)` would be caught by std's handler and
 /// the process would exit 0), `oom` allocates and touches memory until an
-/// allocation fails.
+/// allocation fails. Two kinds are diagnostics: `print` writes to stdout,
+/// and `overlap` reports how many of its jobs ran at once in its process.
 pub struct Fault;
 
-const KINDS: &str = "panic, abort, segfault, exit CODE, hang, oom, slow MS";
+const KINDS: &str = "panic, abort, segfault, exit CODE, hang, oom, slow MS, print TEXT, overlap MS";
 
 enum Kind {
     Panic,
@@ -20,7 +23,13 @@ enum Kind {
     Hang,
     Oom,
     Slow(u64),
+    Print(String),
+    Overlap(u64),
 }
+
+/// Jobs of `fault overlap` running now in this process, and the most ever.
+static RUNNING: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
 
 impl Fault {
     fn parse(&self, args: &[String]) -> Result<Kind, JobError> {
@@ -41,6 +50,8 @@ impl Fault {
                 Ok(Kind::Exit(code))
             }
             [k, ms] if k == "slow" => Ok(Kind::Slow(number("slow", ms)?)),
+            [k, ms] if k == "overlap" => Ok(Kind::Overlap(number("overlap", ms)?)),
+            [k, text] if k == "print" => Ok(Kind::Print(text.clone())),
             [k, ..] => Err(JobError::new(format!("unknown fault {k:?} or wrong arguments; kinds: {KINDS}"))),
             [] => Err(JobError::usage(self, args)),
         }
@@ -52,7 +63,7 @@ impl Task for Fault {
         "fault"
     }
     fn usage(&self) -> &str {
-        "panic|abort|segfault|exit CODE|hang|oom|slow MS"
+        "panic|abort|segfault|exit CODE|hang|oom|slow MS|print TEXT|overlap MS"
     }
     fn about(&self) -> &str {
         "misbehaves on purpose (real crashes) to test crash isolation"
@@ -78,6 +89,24 @@ impl Task for Fault {
             Kind::Slow(ms) => {
                 std::thread::sleep(Duration::from_millis(ms));
                 Ok(json!(ms))
+            }
+            Kind::Print(text) => {
+                // Raw, then as a line: whatever a task prints must never
+                // reach the journal, which may be the supervisor's stdout.
+                let mut out = std::io::stdout().lock();
+                let _ = write!(out, "{text}");
+                let _ = writeln!(out, "{text}");
+                let _ = out.flush();
+                Ok(json!("printed"))
+            }
+            Kind::Overlap(ms) => {
+                // Measures concurrency instead of time: the most jobs of
+                // this kind that ran at once in this process.
+                let now = RUNNING.fetch_add(1, Ordering::SeqCst) + 1;
+                PEAK.fetch_max(now, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(ms));
+                RUNNING.fetch_sub(1, Ordering::SeqCst);
+                Ok(json!({ "peak": PEAK.load(Ordering::SeqCst), "pid": std::process::id() }))
             }
         }
     }

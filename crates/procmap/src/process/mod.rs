@@ -287,7 +287,10 @@ impl Dispatcher {
             while let Some(worker) = self.slots[slot].as_ref() {
                 let queued: usize = worker.inflight.iter().map(|c| c.jobs.len()).sum();
                 let short_jobs = self.chunker.queued_work(queued).is_some_and(|w| w < DEPTH_WORK);
-                let full = (worker.inflight.len() >= DEPTH
+                // A worker with T threads needs T chunks to run T jobs at
+                // once (with chunksize 1), and one more queued.
+                let depth = DEPTH.max(self.cfg.threads + 1);
+                let full = (worker.inflight.len() >= depth
                     && !(short_jobs && queued < DEPTH_JOBS && worker.inflight.len() < DEPTH_JOBS))
                     || worker.inflight_bytes >= CHUNK_BYTES;
                 if worker.phase != Phase::Ready || worker.kill.is_some() || full {
