@@ -37,9 +37,9 @@ fn a_directory_as_jobs_file_is_refused() {
 #[test]
 fn a_steady_trickle_of_results_is_flushed() {
     let dir = Dir::new();
-    let text: String = (1..=80).map(|i| format!("cube {i} 40\n")).collect();
+    let text: String = (1..=800).map(|i| format!("cube {i} 40\n")).collect();
     let (mut child, journal_path) = dir.spawn_run(&["-p", "1", "-c", "1", "-q"], &text);
-    wait_until("five records in the journal", Duration::from_secs(5), || {
+    wait_until("five records in the journal", Duration::from_secs(50), || {
         journal_so_far(&journal_path).len() >= 5
     });
     assert!(child.try_wait().unwrap().is_none(), "the run is still going");
@@ -139,7 +139,7 @@ fn a_pausing_producer_does_not_hold_back_results() {
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(b"cube 2\n").unwrap();
     stdin.flush().unwrap();
-    wait_until("line 1's record while the producer pauses", Duration::from_secs(5), || {
+    wait_until("line 1's record while the producer pauses", Duration::from_secs(50), || {
         !journal_so_far(&journal_path).is_empty()
     });
     stdin.write_all(b"cube 3\n").unwrap();
