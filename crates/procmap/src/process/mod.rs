@@ -24,6 +24,7 @@
 //! the others. Later chunks never started and are simply requeued. A culprit
 //! is rerun up to `retries` times before it is recorded as `crashed`.
 
+mod blame;
 mod death;
 mod worker;
 
@@ -31,6 +32,7 @@ use crate::chunking::Chunker;
 use crate::feed::{CHUNK_BYTES, Feeder, job_bytes};
 use crate::pool::{ChunkStats, Config, PoolError, Stats, WorkerStats};
 use crate::record::{JobRecord, Status};
+use blame::Decision;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use ipc_channel::ipc::{IpcBytesReceiver, IpcBytesSender};
 use procmap_wire::{self as wire, FromWorker, Hello, Job, JobResult, PROTOCOL_VERSION, ToWorkerRef};
@@ -580,96 +582,55 @@ impl Dispatcher {
         }
     }
 
-    /// Decides what happens to the jobs a dead worker had in flight.
-    ///
-    /// A job without a result either may have been running when the worker
-    /// died (a suspect) or surely had not started (innocent, requeued with
-    /// its attempt uncounted). With start reports the running jobs are known
-    /// exactly. Otherwise a one-thread worker was in its oldest chunk or, as
-    /// it may hold back the results of small chunks, in a later one up to
-    /// the first big chunk (see `wire::COALESCE_BELOW`); a multi-thread
-    /// worker may have been anywhere.
+    /// Carries out what [`blame::blame`] decides for the jobs a dead worker
+    /// had in flight: reruns go to the front of the queue, in the order
+    /// given; a culprit's record goes out.
     fn requeue(&mut self, worker: &mut Worker, death: &death::Death, stderr: &str) {
-        let exact = self.cfg.timeout.is_some();
-        let mut suspects = Vec::new();
-        let mut innocents = Vec::new();
-        let mut reached_big = false;
-        for chunk in std::mem::take(&mut worker.inflight) {
-            let could_have_started = self.cfg.threads > 1 || !reached_big;
-            reached_big |= chunk.jobs.len() >= procmap_wire::COALESCE_BELOW;
-            for p in chunk.into_unfinished() {
-                let suspect = if exact {
-                    worker.running.iter().any(|(id, _)| *id == p.job.id)
-                } else {
-                    could_have_started
-                };
-                if suspect { suspects.push(p) } else { innocents.push(p) }
-            }
-        }
-        if !innocents.is_empty() {
-            for p in &mut innocents {
-                p.attempts -= 1;
-            }
-            self.retry.push_front(Batch::new(innocents, false));
-        }
-        // Killed by us for a handshake or protocol fault: no job is to blame.
-        if matches!(worker.kill, Some(KillReason::Handshake | KillReason::Protocol)) {
-            if !suspects.is_empty() {
-                self.retry.push_front(Batch::new(suspects, false));
-            }
-            return;
-        }
-        if let Some(KillReason::Timeout { job, after }) = worker.kill {
-            // Only the job that overran is to blame, even if it finished
-            // during the grace period; jobs beside it in other threads were
-            // killed through no fault of their own.
-            let Some(pos) = suspects.iter().position(|p| p.job.id == job) else {
-                if !suspects.is_empty() {
-                    self.retry.push_front(Batch::new(suspects, false));
+        let running: Vec<u64> = worker.running.iter().map(|(id, _)| *id).collect();
+        let how = blame::Circumstances {
+            threads: self.cfg.threads,
+            running: self.cfg.timeout.is_some().then_some(&running[..]),
+            kill: worker.kill,
+            retries: self.cfg.retries,
+        };
+        let decisions = blame::blame(std::mem::take(&mut worker.inflight), &how);
+        let mut reruns = Vec::new();
+        for decision in decisions {
+            match decision {
+                Decision::Innocent(jobs) | Decision::Requeue(jobs) => reruns.push(Batch::new(jobs, false)),
+                Decision::Solo(job) => reruns.push(Batch::new(vec![job], true)),
+                Decision::Crashed(job) => {
+                    let mut record = self.failed_record(job, Status::Crashed, worker.pid);
+                    record.signal = death.signal.clone();
+                    record.exit_code = death.exit_code;
+                    // Every attempt ended in its worker's death (the first
+                    // may have been among other suspects), so the count of
+                    // deaths is the count of attempts.
+                    let times = match record.attempts {
+                        1 => "its worker died on its only attempt".to_owned(),
+                        n => format!("its worker died on each of its {n} attempts"),
+                    };
+                    record.error =
+                        Some(format!("{times}; the last time worker {} {}", worker.pid, death.cause));
+                    record.stderr = non_empty(stderr);
+                    self.out_buf.push(record);
                 }
-                return;
-            };
-            let culprit = suspects.remove(pos);
-            let limit = self.cfg.timeout.unwrap_or(after);
-            let mut record = self.failed_record(culprit, Status::Timeout, worker.pid);
-            record.error = Some(format!(
-                "timed out: ran {} (limit {}); worker {} was killed and replaced",
-                human_duration(after),
-                human_duration(limit),
-                worker.pid
-            ));
-            record.stderr = non_empty(stderr);
-            self.out_buf.push(record);
-            if !suspects.is_empty() {
-                self.retry.push_front(Batch::new(suspects, false));
+                Decision::TimedOut { job, after } => {
+                    let limit = self.cfg.timeout.unwrap_or(after);
+                    let mut record = self.failed_record(job, Status::Timeout, worker.pid);
+                    record.error = Some(format!(
+                        "timed out: ran {} (limit {}); worker {} was killed and replaced",
+                        human_duration(after),
+                        human_duration(limit),
+                        worker.pid
+                    ));
+                    record.stderr = non_empty(stderr);
+                    self.out_buf.push(record);
+                }
             }
-            return;
         }
-        if suspects.len() == 1 {
-            let mut culprit = suspects.pop().expect("one suspect");
-            culprit.crashes += 1;
-            if culprit.crashes > self.cfg.retries {
-                let mut record = self.failed_record(culprit, Status::Crashed, worker.pid);
-                record.signal = death.signal.clone();
-                record.exit_code = death.exit_code;
-                // Every attempt ended in its worker's death (the first may
-                // have been among other suspects), so the count of deaths
-                // is the count of attempts.
-                let times = match record.attempts {
-                    1 => "its worker died on its only attempt".to_owned(),
-                    n => format!("its worker died on each of its {n} attempts"),
-                };
-                record.error = Some(format!("{times}; the last time worker {} {}", worker.pid, death.cause));
-                record.stderr = non_empty(stderr);
-                self.out_buf.push(record);
-            } else {
-                self.retry.push_front(Batch::new(vec![culprit], true));
-            }
-            return;
-        }
-        // Several suspects: run each alone to find the one at fault.
-        for p in suspects.into_iter().rev() {
-            self.retry.push_front(Batch::new(vec![p], true));
+        for batch in reruns.into_iter().rev() {
+            self.retry.push_front(batch);
         }
     }
 
