@@ -14,8 +14,9 @@
 //! jobs encoded with bincode ([`wire`]). Workers send results back in
 //! batches. When a worker dies the dispatcher keeps the results that
 //! arrived, reruns the jobs that did not finish, pins the job at fault by
-//! rerunning suspects alone, and replaces the worker. See the `process`
-//! module's documentation for the details.
+//! rerunning suspects alone, and replaces the worker. The threads, who owns
+//! what, a chunk's life, the blame rules and the flow-control limits are in
+//! `docs/architecture.md` at the root of the repository.
 //!
 //! ```no_run
 //! use procmap::{Input, Mode, Pool, Registry};

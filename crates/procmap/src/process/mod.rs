@@ -1,4 +1,6 @@
-//! Process mode: the dispatcher loop.
+//! Process mode: the dispatcher loop. Its design is in
+//! `docs/architecture.md` (threads and ownership, a chunk's life, flow
+//! control, blame, stopping).
 //!
 //! One thread, the dispatcher, owns every piece of the pool's state: the
 //! worker processes, the chunks each has in flight, the queue of chunks to
@@ -361,6 +363,9 @@ impl Dispatcher {
             p.attempts += 1;
         }
         let worker = self.slots[slot].as_mut().expect("dispatch only to live workers");
+        let _span =
+            tracing::debug_span!("chunk", id = seq & !SOLO_BIT, jobs = batch.jobs.len(), pid = worker.pid)
+                .entered();
         let msg = ToWorkerRef::Chunk { chunk: seq, jobs: PendingJobs(&batch.jobs) };
         let bytes = wire::encode(&msg).expect("jobs always encode");
         worker.assigned += batch.jobs.len() as u64;
@@ -393,6 +398,7 @@ impl Dispatcher {
             // An event from a worker already replaced.
             return;
         };
+        let _span = tracing::debug_span!("worker", slot, pid = worker.pid).entered();
         match kind {
             EventKind::Connected(tx, rx) => {
                 // The reader starts whatever happens next: its Closed event
@@ -515,6 +521,7 @@ impl Dispatcher {
     /// A worker's channel closed: reap it, account for its jobs, replace it.
     fn on_death(&mut self, slot: usize) {
         let Some(mut worker) = self.slots[slot].take() else { return };
+        let _span = tracing::debug_span!("worker", slot, pid = worker.pid).entered();
         let exit = worker.reap();
         let stderr = worker.stderr_tail();
         let death = death::classify(&exit, worker.kill, &stderr, self.cfg.mem_limit);
