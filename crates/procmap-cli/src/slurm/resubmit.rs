@@ -1,0 +1,79 @@
+//! `supervisor slurm resubmit DIR [--failed]`: the unfinished shards again.
+
+use crate::ledger::{Ledger, Sources};
+use crate::run::exit;
+use crate::rundir::RunDir;
+use anyhow::bail;
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Each resubmitted task resumes its shard journal, so no job already recorded
+runs again (with --failed, only jobs recorded ok are skipped). Resubmit once
+the array has ended: a task started while the same shard still runs stops at
+once, because its journal is locked.
+
+Examples:
+  supervisor slurm resubmit slurm-jobs                 # e.g. sbatch --array=3,7
+  supervisor slurm resubmit slurm-jobs --failed -- --time=4:00:00")]
+pub struct ResubmitArgs {
+    /// The run directory `slurm submit` made.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Also rerun the jobs whose latest record is not ok (error, crashed,
+    /// timeout), in every shard that has one.
+    #[arg(long)]
+    pub failed: bool,
+    /// Print the sbatch command, submit nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Extra sbatch options for this submission only.
+    #[arg(last = true, value_name = "SBATCH OPTIONS")]
+    pub sbatch: Vec<String>,
+}
+
+pub fn run(args: &ResubmitArgs) -> anyhow::Result<u8> {
+    let run = RunDir::new(crate::rundir::absolute(&args.dir)?);
+    let manifest = run.read_manifest()?;
+    let Some(mut plan) = manifest.slurm.clone() else {
+        bail!(
+            "{} was not made by `supervisor slurm submit`: rerun a shard with `supervisor --shard I/{} --run-dir {} --resume JOBS`",
+            run.path.display(),
+            manifest.shards,
+            run.path.display()
+        );
+    };
+    plan.sbatch.extend(args.sbatch.iter().cloned());
+    let ledger = Ledger::load(Sources::from_paths(std::slice::from_ref(&run.path), None, None)?)?;
+    let report = crate::status::report(&ledger, 0)?;
+    let shards = report.incomplete_shards(args.failed);
+    if shards.is_empty() {
+        let what = if args.failed {
+            "every job has an ok record"
+        } else {
+            "every job has a record (--failed reruns those not ok)"
+        };
+        eprintln!("nothing to resubmit: {what}");
+        return Ok(exit::OK);
+    }
+    let array: Vec<String> = shards.iter().map(u32::to_string).collect();
+    let array = array.join(",");
+    let name =
+        manifest.jobs.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "jobs".into());
+    let script_args: &[&str] = if args.failed { &["--resume-failed"] } else { &[] };
+    let argv = super::sbatch::command(&run, &format!("procmap-{name}"), &plan, &array, script_args);
+    if args.dry_run {
+        println!("{}", shell_words::join(&argv));
+        return Ok(exit::OK);
+    }
+    let job = super::sbatch::submit(&run, &argv)?;
+    println!("{job}");
+    eprintln!(
+        "submitted job {job}: shards {array} ({} jobs missing, {} not ok)",
+        report.total.missing,
+        report.total.not_ok()
+    );
+    super::print_next_steps(&run.path, &job);
+    Ok(exit::OK)
+}
