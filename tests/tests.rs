@@ -14,3 +14,5 @@ mod crashes;
 mod compare;
 // Regressions from a review of the engine: pipes, locks, hangs, limits.
 mod robustness;
+// Sharding a batch (issue 13): --shard, run directories, status, merge, slurm submit.
+mod shard;
