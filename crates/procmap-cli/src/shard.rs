@@ -209,6 +209,11 @@ pub fn setup(args: &mut crate::args::RunArgs) -> anyhow::Result<Option<Shard>> {
         run.join(&manifest)?;
         args.results = run.journal(shard);
     }
+    if !args.quiet {
+        // The first line of an array task's log: which part of the batch it is.
+        let journal = args.results.display();
+        eprintln!("supervisor: shard {} of {} (0-based), journal {journal}", shard.index, shard.count);
+    }
     Ok(Some(shard))
 }
 
