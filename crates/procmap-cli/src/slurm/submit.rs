@@ -28,7 +28,10 @@ Examples:
   supervisor slurm submit jobs.txt --shards 4 --run-dir runs/tiles --dry-run";
 
 #[derive(Debug, Args)]
-#[command(after_help = AFTER_HELP)]
+#[command(
+    after_help = AFTER_HELP,
+    override_usage = "supervisor slurm submit JOBS --shards N [--max-running K] [--run-dir DIR] [OPTIONS] [-- SBATCH OPTIONS]"
+)]
 pub struct SubmitArgs {
     /// Split the batch into N shards: an array of N tasks, 0 to N-1.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=9999))]
@@ -43,9 +46,10 @@ pub struct SubmitArgs {
     /// Check and write everything, print the sbatch command, submit nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// JOBS, then supervisor options, then `--` and sbatch options.
+    /// The jobs file, then options of the run, then `--` and options for
+    /// sbatch (see below).
     #[arg(
-        value_name = "JOBS [OPTIONS] [-- SBATCH OPTIONS]",
+        value_name = "JOBS",
         required = true,
         num_args = 1..,
         trailing_var_arg = true,
