@@ -207,6 +207,8 @@ fn run(mut args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
         }
     };
 
+    // After the resume filter, so that the other shards' jobs pass as done
+    // whatever the journal says, and keep their output claims.
     let source = match shard {
         Some(shard) => crate::shard::filter(source, shard),
         None => source,
