@@ -28,6 +28,10 @@ pub struct ResubmitArgs {
     /// Print the sbatch command, submit nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Submit even though an earlier submission of DIR is still queued or
+    /// running.
+    #[arg(long)]
+    pub force: bool,
     /// Extra sbatch options for this submission only.
     #[arg(last = true, value_name = "SBATCH OPTIONS")]
     pub sbatch: Vec<String>,
@@ -44,6 +48,17 @@ pub fn run(args: &ResubmitArgs) -> anyhow::Result<u8> {
             run.path.display()
         );
     };
+    if !args.force {
+        let active = super::sbatch::still_active(&run);
+        if !active.is_empty() {
+            let ids = active.join(",");
+            bail!(
+                "job {ids} of {} is still queued or running, and its shards would be counted unfinished: \
+                 wait for it (squeue -j {ids}) or cancel it (scancel {ids}), then resubmit; --force submits anyway",
+                run.path.display()
+            );
+        }
+    }
     plan.sbatch.extend(args.sbatch.iter().cloned());
     let ledger = Ledger::load(Sources::from_paths(std::slice::from_ref(&run.path), None, None)?)?;
     let report = crate::status::report(&ledger, 0)?;
@@ -57,8 +72,7 @@ pub fn run(args: &ResubmitArgs) -> anyhow::Result<u8> {
         eprintln!("nothing to resubmit: {what}");
         return Ok(exit::OK);
     }
-    let array: Vec<String> = shards.iter().map(u32::to_string).collect();
-    let array = array.join(",");
+    let array = array_spec(&shards);
     let name =
         manifest.jobs.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "jobs".into());
     let script_args: &[&str] = if args.failed { &["--resume-failed"] } else { &[] };
@@ -76,4 +90,28 @@ pub fn run(args: &ResubmitArgs) -> anyhow::Result<u8> {
     );
     super::print_next_steps(&run.path, &job);
     Ok(exit::OK)
+}
+
+/// sbatch's `--array` list for sorted task ids, runs as ranges: `0-2,7`.
+fn array_spec(ids: &[u32]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < ids.len() {
+        let mut j = i;
+        while j + 1 < ids.len() && ids[j + 1] == ids[j] + 1 {
+            j += 1;
+        }
+        parts.push(if j > i { format!("{}-{}", ids[i], ids[j]) } else { ids[i].to_string() });
+        i = j + 1;
+    }
+    parts.join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn array_lists_use_ranges() {
+        assert_eq!(super::array_spec(&[3, 7]), "3,7");
+        assert_eq!(super::array_spec(&[0, 1, 2, 3, 5, 8, 9]), "0-3,5,8-9");
+    }
 }

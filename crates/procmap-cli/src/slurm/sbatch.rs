@@ -68,3 +68,26 @@ pub fn submit(run: &RunDir, argv: &[String]) -> anyhow::Result<String> {
         .with_context(|| format!("job {job} is submitted, but {} cannot be written", log.display()))?;
     Ok(job)
 }
+
+/// The jobs of the run directory's earlier submissions that Slurm still
+/// has queued or running. Empty when squeue cannot tell (not on PATH, or
+/// the jobs are so old that Slurm has forgotten them).
+pub fn still_active(run: &RunDir) -> Vec<String> {
+    let log = std::fs::read_to_string(run.path.join("submissions.log")).unwrap_or_default();
+    let ids: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.strip_prefix("job ")?.split(':').next())
+        .filter(|id| !id.is_empty())
+        .collect();
+    if ids.is_empty() {
+        return Vec::new();
+    }
+    // %F: the array's job id, once per pending or running task.
+    let output = Command::new("squeue").args(["-h", "-o", "%F", "-j", &ids.join(",")]).output();
+    let Some(output) = output.ok().filter(|o| o.status.success()) else { return Vec::new() };
+    let mut active: Vec<String> =
+        String::from_utf8_lossy(&output.stdout).split_whitespace().map(str::to_owned).collect();
+    active.sort();
+    active.dedup();
+    active
+}
