@@ -120,7 +120,11 @@ struct Head {
 impl Ledger {
     pub fn load(sources: Sources) -> anyhow::Result<Ledger> {
         let expected = match &sources.jobs {
-            Some((path, task)) => Some(read_jobs(path, task.clone())?),
+            Some((path, task)) => Some(read_jobs(path, task.clone()).with_context(|| {
+                // run.json names the file as the nodes saw it, which may be
+                // another path here (a pod's volume, another mount point).
+                "the jobs file tells which jobs have no record yet: name it with --jobs FILE"
+            })?),
             None => None,
         };
         let mut ledger = Ledger { sources, expected, latest: HashMap::new(), torn: 0, files: Vec::new() };
