@@ -81,6 +81,7 @@ pub fn parse_shard(s: &str) -> Result<ShardArg, String> {
 pub const SLURM_TASK_ID: &str = "SLURM_ARRAY_TASK_ID";
 pub const SLURM_TASK_MIN: &str = "SLURM_ARRAY_TASK_MIN";
 pub const SLURM_TASK_COUNT: &str = "SLURM_ARRAY_TASK_COUNT";
+pub const SLURM_TASK_MAX: &str = "SLURM_ARRAY_TASK_MAX";
 pub const K8S_INDEX: &str = "JOB_COMPLETION_INDEX";
 
 /// The shard this process runs. `shards` is `--shards N`; `env` looks up
@@ -123,6 +124,16 @@ pub fn resolve(
                                 "{SLURM_TASK_ID} is set but {SLURM_TASK_MIN} or {SLURM_TASK_COUNT} is not: add --shards N"
                             );
                         };
+                        // --array=3,7 or 0-15:2: MIN and COUNT do not number
+                        // the tasks 0 to COUNT-1, so ID - MIN is no shard.
+                        if let Some(max) = number(SLURM_TASK_MAX)?
+                            && max.checked_sub(min).map(|span| span + 1) != Some(count)
+                        {
+                            bail!(
+                                "the Slurm array has gaps or steps ({SLURM_TASK_MIN}={min}, {SLURM_TASK_MAX}={max}, \
+                                 {SLURM_TASK_COUNT}={count}): add --shards N, and task ids are shard indices"
+                            );
+                        }
                         let index = id.checked_sub(min).with_context(|| {
                             format!("{SLURM_TASK_ID}={id} is below {SLURM_TASK_MIN}={min}")
                         })?;
@@ -307,6 +318,14 @@ mod tests {
         // A resubmitted subset (--array=3,7): the id is the shard.
         let vars = [(SLURM_TASK_ID, "7"), (SLURM_TASK_MIN, "3"), (SLURM_TASK_COUNT, "2")];
         assert_eq!(resolve(ShardArg::Auto, Some(16), env(&vars)).unwrap(), Shard { index: 7, count: 16 });
+        // The same subset without --shards would be shard 4 of 2: refused.
+        let vars =
+            [(SLURM_TASK_ID, "7"), (SLURM_TASK_MIN, "3"), (SLURM_TASK_MAX, "7"), (SLURM_TASK_COUNT, "2")];
+        let err = resolve(ShardArg::Auto, None, env(&vars)).unwrap_err();
+        assert!(err.to_string().contains("add --shards N"), "{err}");
+        let vars =
+            [(SLURM_TASK_ID, "2"), (SLURM_TASK_MIN, "1"), (SLURM_TASK_MAX, "4"), (SLURM_TASK_COUNT, "4")];
+        assert_eq!(resolve(ShardArg::Auto, None, env(&vars)).unwrap(), Shard { index: 1, count: 4 });
         let err = resolve(ShardArg::Auto, Some(4), env(&[(SLURM_TASK_ID, "4")])).unwrap_err();
         assert!(format!("{err:#}").contains("numbered 0 to 3"), "{err:#}");
         let err = resolve(ShardArg::Auto, None, env(&[(SLURM_TASK_ID, "x")])).unwrap_err();
