@@ -23,3 +23,5 @@ mod journal_safety;
 mod worker_lifecycle;
 // Issue 10: concurrency per mode, measured by the jobs themselves.
 mod concurrency;
+// Sharding a batch (issue 13): --shard, run directories, status, merge, slurm submit.
+mod shard;

@@ -67,6 +67,16 @@ pub enum Command {
     /// Run the same jobs in several configurations and compare their speed
     /// (seed 000's "Table 2"), with a chart.
     Compare(crate::compare::CompareArgs),
+    /// Jobs by status per shard and in total, the slowest shards and the
+    /// failed lines of a run directory or of journals. Exit 0 only when
+    /// every job has an ok record.
+    Status(crate::status::StatusArgs),
+    /// Write one journal with one record per job (the latest attempt) from
+    /// a run directory's shard journals; `--resume` can continue from it.
+    Merge(crate::merge::MergeArgs),
+    /// Run a batch as a Slurm job array, one shard per array task.
+    #[command(subcommand)]
+    Slurm(crate::slurm::SlurmCommand),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -121,8 +131,9 @@ pub struct RunArgs {
     #[arg(required = true, value_name = "JOBS")]
     pub jobs: Option<PathBuf>,
 
-    /// Worker processes (or threads). Default: the number of cores.
-    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    /// Worker processes (or threads). Default: SLURM_CPUS_PER_TASK inside a
+    /// Slurm job that sets it, else the number of cores.
+    #[arg(short, long, value_name = "N", env = "SLURM_CPUS_PER_TASK", value_parser = clap::value_parser!(u32).range(1..))]
     pub procs: Option<u32>,
 
     /// Jobs per IPC message, or `auto` to size chunks from measured job
@@ -207,4 +218,30 @@ pub struct RunArgs {
     /// Log what the pool does on stderr (-vv for more); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
+
+    /// Run only the jobs whose identity (text and occurrence, not line
+    /// number) hashes to shard I of N, 0-based; the other jobs are read
+    /// and skipped. `auto` takes I and N from a Slurm job array
+    /// (SLURM_ARRAY_TASK_ID minus SLURM_ARRAY_TASK_MIN, SLURM_ARRAY_TASK_COUNT)
+    /// or, with --shards N, from a Kubernetes Indexed Job (JOB_COMPLETION_INDEX).
+    #[arg(long, value_name = "I/N|auto", value_parser = crate::shard::parse_shard, help_heading = "Sharding")]
+    pub shard: Option<crate::shard::ShardArg>,
+
+    /// The number of shards, for --shard auto. With it a Slurm array task
+    /// id is the shard index itself, so a resubmitted subset (--array=3,7)
+    /// runs shards 3 and 7.
+    #[arg(long, value_name = "N", requires = "shard", value_parser = clap::value_parser!(u32).range(1..), help_heading = "Sharding")]
+    pub shards: Option<u32>,
+
+    /// With --shard: write the journal to DIR/journal/shard-IIII-of-NNNN.jsonl
+    /// (instead of -o), and record the batch in DIR/run.json for `supervisor
+    /// status DIR` and `supervisor merge DIR`.
+    #[arg(
+        long,
+        value_name = "DIR",
+        requires = "shard",
+        conflicts_with = "results",
+        help_heading = "Sharding"
+    )]
+    pub run_dir: Option<PathBuf>,
 }

@@ -5,6 +5,7 @@
 use crate::identity::{Identity, Occurrences, job_hash};
 use crate::jobs::JobReader;
 use crate::journal::Previous;
+use crate::shard::Shard;
 use anyhow::{Context as _, bail};
 use procmap::{Input, Status};
 use std::collections::HashMap;
@@ -104,21 +105,31 @@ pub fn identity_of(input: &Input, occurrences: &mut Occurrences) -> Identity {
     occurrences.next(job_hash(task, args))
 }
 
-/// The run's input: every line of the jobs file, with jobs that a resumed
-/// journal already has turned into [`Input::Done`] (an ok record: its
-/// outputs stay claimed) or dropped (a failed record, under `--resume`).
+/// The run's input: every line of the jobs file, numbered once for both
+/// filters. Jobs of other shards, and jobs that a resumed journal already
+/// has as ok, become [`Input::Done`]: they do not run, but their outputs
+/// stay claimed. Jobs whose record failed are dropped under `--resume`.
 pub fn source(
     reader: JobReader<Box<dyn BufRead + Send>>,
+    shard: Option<Shard>,
     resume: Option<Resume>,
     repeats: Repeats,
-) -> impl Iterator<Item = Input> + Send {
+) -> Box<dyn Iterator<Item = Input> + Send> {
     let mut occurrences = Occurrences::default();
-    reader.filter_map(move |input| {
+    Box::new(reader.filter_map(move |input| {
         let id = identity_of(&input, &mut occurrences);
         let line = match &input {
             Input::Job(j) | Input::Done(j) => j.id,
             Input::Invalid { id, .. } => *id,
         };
+        if let Some(shard) = &shard
+            && !shard.owns(&id)
+        {
+            return match input {
+                Input::Job(job) | Input::Done(job) => Some(Input::Done(job)),
+                Input::Invalid { .. } => None,
+            };
+        }
         if let Some(resume) = &resume {
             let status = resume.previous.status(&id);
             let done = match status {
@@ -140,5 +151,5 @@ pub fn source(
             repeats.insert(line, id.occurrence);
         }
         Some(input)
-    })
+    }))
 }

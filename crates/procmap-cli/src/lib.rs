@@ -1,6 +1,8 @@
 //! The `supervisor` command line, as a library so that the binary stays a
 //! few lines: argument parsing ([`args`]), jobs files ([`jobs`]), the
-//! journal and resume ([`journal`]), progress and the summary.
+//! journal and resume ([`journal`]), progress and the summary; sharding a
+//! batch ([`shard`]) over a run directory ([`rundir`]), its status, merge
+//! and Slurm job arrays.
 
 #[macro_use]
 mod say;
@@ -13,8 +15,14 @@ pub mod identity;
 mod input;
 pub mod jobs;
 pub mod journal;
+mod ledger;
+mod merge;
 mod progress;
 mod run;
+pub mod rundir;
+pub mod shard;
+mod slurm;
+mod status;
 mod summary;
 pub mod units;
 

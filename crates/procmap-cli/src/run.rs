@@ -46,6 +46,9 @@ pub fn main(registry: Registry) -> ExitCode {
         Some(Command::Compare(args)) => crate::compare::run(args),
         Some(Command::Jobs(args)) => crate::demo::print_jobs(&args),
         Some(Command::Demo(args)) => demo(&args, registry),
+        Some(Command::Status(args)) => crate::status::run(&args),
+        Some(Command::Merge(args)) => crate::merge::run(&args),
+        Some(Command::Slurm(command)) => crate::slurm::run(command, &registry),
         None => run(cli.run, registry),
     };
     match result {
@@ -88,7 +91,8 @@ fn print_tasks(infos: &[procmap::wire::TaskInfo]) {
     }
 }
 
-fn run(args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
+fn run(mut args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
+    let shard = crate::shard::setup(&mut args)?;
     let mode = match args.mode {
         ModeArg::Process => Mode::Process,
         ModeArg::Thread => Mode::Thread,
@@ -166,7 +170,8 @@ fn run(args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
         rerun_failed: args.resume_failed,
         skipped: Arc::clone(&skipped),
     });
-    let source = input::source(JobReader::new(jobs.reader, args.task.clone()), resume, repeats.clone());
+    let source =
+        input::source(JobReader::new(jobs.reader, args.task.clone()), shard, resume, repeats.clone());
 
     let context = RunContext { out_dir: args.out_dir.clone(), allow_outside: args.allow_outside };
     let pool = Pool::builder(registry)
@@ -187,7 +192,7 @@ fn run(args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
         .build();
 
     let mut progress = Progress::new(args.progress, args.quiet);
-    let total = jobs.regular_file.then(|| spawn_count(jobs_path.clone()));
+    let total = jobs.regular_file.then(|| spawn_count(jobs_path.clone(), args.task.clone(), shard));
     let started = Instant::now();
     let mut run = pool.run(source).map_err(explain_pool_error)?;
     // Threads cannot be killed: in thread and serial mode the second
@@ -349,11 +354,19 @@ fn explain_pool_error(e: PoolError) -> anyhow::Error {
 
 /// Counts the jobs in the background so the run starts at once; the
 /// progress bar gets its total when the count is done.
-fn spawn_count(path: PathBuf) -> std::sync::mpsc::Receiver<u64> {
+fn spawn_count(
+    path: PathBuf,
+    task: Option<String>,
+    shard: Option<crate::shard::Shard>,
+) -> std::sync::mpsc::Receiver<u64> {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         if let Ok(file) = std::fs::File::open(path) {
-            let _ = tx.send(count_jobs(BufReader::with_capacity(256 * 1024, file)));
+            let reader = BufReader::with_capacity(256 * 1024, file);
+            let _ = tx.send(match shard {
+                Some(shard) => crate::shard::count(reader, task, shard),
+                None => count_jobs(reader),
+            });
         }
     });
     rx

@@ -1,0 +1,163 @@
+//! A run directory: one batch split into shards, each with its own journal.
+//!
+//! ```text
+//! DIR/run.json                          what the batch is: jobs file, --task, shard count
+//! DIR/journal/shard-0003-of-0016.jsonl  shard 3's journal, written only by shard 3
+//! DIR/batch.sh, DIR/logs/               `supervisor slurm submit`'s script and its output
+//! ```
+//!
+//! Shards never append to a shared file: file locks on network filesystems
+//! cannot be trusted, so each journal has exactly one writer, locked as any
+//! journal is. `run.json` is written once, by whoever comes first, and every
+//! later shard checks that it belongs to the same batch.
+
+use crate::shard::Shard;
+use anyhow::{Context as _, bail};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+pub const MANIFEST: &str = "run.json";
+pub const JOURNALS: &str = "journal";
+
+/// `run.json`: what status, merge and resubmit need to know about a batch.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// The jobs file, absolute.
+    pub jobs: PathBuf,
+    /// `--task`: every line holds only this task's arguments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+    pub shards: u32,
+    /// Set by `slurm submit`, for `slurm resubmit`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slurm: Option<SlurmPlan>,
+}
+
+/// How `slurm submit` ran the batch, so that `resubmit` does it again.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SlurmPlan {
+    pub cpus_per_task: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_running: Option<u32>,
+    /// Extra sbatch options, after `--` on the submit command line.
+    #[serde(default)]
+    pub sbatch: Vec<String>,
+}
+
+pub struct RunDir {
+    pub path: PathBuf,
+}
+
+impl RunDir {
+    pub fn new(path: impl Into<PathBuf>) -> RunDir {
+        RunDir { path: path.into() }
+    }
+
+    pub fn manifest_path(&self) -> PathBuf {
+        self.path.join(MANIFEST)
+    }
+
+    pub fn journal(&self, shard: Shard) -> PathBuf {
+        self.path.join(JOURNALS).join(shard.journal_name())
+    }
+
+    pub fn is_run_dir(path: &Path) -> bool {
+        path.join(MANIFEST).is_file()
+    }
+
+    pub fn read_manifest(&self) -> anyhow::Result<Manifest> {
+        let path = self.manifest_path();
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!("cannot read {}: is {} a run directory?", path.display(), self.path.display())
+        })?;
+        serde_json::from_str(&text).with_context(|| format!("cannot parse {}", path.display()))
+    }
+
+    /// Writes `run.json` for a new batch; refuses a directory that already
+    /// holds one.
+    pub fn create(&self, manifest: &Manifest) -> anyhow::Result<()> {
+        if RunDir::is_run_dir(&self.path) {
+            bail!(
+                "{} already holds a run: pick another --run-dir, or `supervisor slurm resubmit {}` to finish it",
+                self.path.display(),
+                self.path.display()
+            );
+        }
+        std::fs::create_dir_all(self.path.join(JOURNALS))
+            .with_context(|| format!("cannot create run directory {}", self.path.display()))?;
+        write_json(&self.manifest_path(), manifest)
+    }
+
+    /// For a shard about to run: writes `run.json` if no shard has yet, or
+    /// checks that the one there describes the same batch. Mixing two
+    /// splits of a file in one directory would make status count nonsense.
+    pub fn join(&self, manifest: &Manifest) -> anyhow::Result<()> {
+        std::fs::create_dir_all(self.path.join(JOURNALS))
+            .with_context(|| format!("cannot create run directory {}", self.path.display()))?;
+        let path = self.manifest_path();
+        let created = std::fs::OpenOptions::new().write(true).create_new(true).open(&path);
+        match created {
+            Ok(mut file) => {
+                use std::io::Write as _;
+                let text = serde_json::to_string_pretty(manifest)? + "\n";
+                file.write_all(text.as_bytes())
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                return Ok(());
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot write {}", path.display())),
+        }
+        let theirs = self.read_manifest()?;
+        if (&theirs.jobs, &theirs.task, theirs.shards) != (&manifest.jobs, &manifest.task, manifest.shards) {
+            bail!(
+                "run directory {} belongs to another batch ({} in {} shards{}); this one is {} in {} shards{}",
+                self.path.display(),
+                theirs.jobs.display(),
+                theirs.shards,
+                task_note(&theirs.task),
+                manifest.jobs.display(),
+                manifest.shards,
+                task_note(&manifest.task),
+            );
+        }
+        Ok(())
+    }
+}
+
+fn task_note(task: &Option<String>) -> String {
+    task.as_ref().map(|t| format!(", --task {t}")).unwrap_or_default()
+}
+
+pub fn write_json(path: &Path, value: &impl Serialize) -> anyhow::Result<()> {
+    let mut text = serde_json::to_string_pretty(value)?;
+    text.push('\n');
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// A path made absolute against the current directory, without resolving
+/// symlinks: array tasks start elsewhere, and a path through a symlink the
+/// user chose should stay that path.
+pub fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
+    std::path::absolute(path).with_context(|| format!("cannot resolve {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(shards: u32) -> Manifest {
+        Manifest { jobs: "/data/jobs.txt".into(), task: None, shards, slurm: None }
+    }
+
+    #[test]
+    fn the_first_shard_writes_run_json_and_the_others_must_agree() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::new(dir.path().join("run"));
+        run.join(&manifest(4)).unwrap();
+        run.join(&manifest(4)).unwrap();
+        let err = run.join(&manifest(8)).unwrap_err().to_string();
+        assert!(err.contains("belongs to another batch"), "{err}");
+        assert_eq!(run.read_manifest().unwrap(), manifest(4));
+        assert!(run.create(&manifest(4)).unwrap_err().to_string().contains("already holds a run"));
+    }
+}

@@ -1,0 +1,46 @@
+//! `supervisor slurm submit|resubmit`: a batch as a Slurm job array.
+//!
+//! procmap does not schedule anything itself. `submit` checks the whole
+//! jobs file once (what no single shard can check), writes a batch script
+//! into the run directory and hands Slurm an array of N tasks; each task is
+//! an ordinary `supervisor --shard auto` run on its node, with all of its
+//! crash isolation, appending to its own shard journal. `resubmit` hands
+//! Slurm again only the shards that are not finished.
+
+mod preflight;
+mod resubmit;
+mod sbatch;
+mod script;
+mod submit;
+
+pub use resubmit::ResubmitArgs;
+pub use submit::SubmitArgs;
+
+use clap::Subcommand;
+
+#[derive(Debug, Subcommand)]
+pub enum SlurmCommand {
+    /// Check a jobs file, write a batch script into a run directory and
+    /// submit it as an array of N tasks, one shard each.
+    Submit(SubmitArgs),
+    /// Submit again only the shards of a run directory that have jobs
+    /// without a record (or, with --failed, not ok either).
+    Resubmit(ResubmitArgs),
+}
+
+pub fn run(command: SlurmCommand, registry: &procmap::Registry) -> anyhow::Result<u8> {
+    match command {
+        SlurmCommand::Submit(args) => submit::run(args, registry),
+        SlurmCommand::Resubmit(args) => resubmit::run(&args),
+    }
+}
+
+/// What to type next, after a submission.
+fn print_next_steps(dir: &std::path::Path, job: &str) {
+    let dir = shell_words::quote(&dir.to_string_lossy()).into_owned();
+    eprintln!("next:");
+    eprintln!("  squeue -j {job}                          # the array's tasks");
+    eprintln!("  supervisor status {dir}          # jobs by status per shard; exit 0 when all are ok");
+    eprintln!("  supervisor slurm resubmit {dir}  # once it has ended: shards with missing jobs again");
+    eprintln!("  supervisor merge {dir} -o all.jsonl   # one record per job");
+}
