@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Mutation testing of the code whose mistakes would lose or double jobs:
+# the dispatcher's decisions (blame, chunk sizes, the feeder's claims) and
+# the journal's identity, resume and shard logic. cargo-mutants changes one
+# thing at a time (a condition, a return value, an operator) and checks that
+# some unit test fails. Scoped to the fast unit tests of the two crates, so
+# a run takes minutes; not part of CI (scripts/test.sh).
+#
+#   scripts/mutants.sh            all the modules below
+#   scripts/mutants.sh FILE...    only these files
+#
+# Results: mutants.out/ (caught.txt, missed.txt, ...). The score is
+# caught ÷ (caught + missed); unviable mutants (that do not compile) and
+# timeouts are not counted.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+version=27.1.0
+if ! cargo mutants --version 2>/dev/null | grep -q "$version"; then
+  echo "== installing cargo-mutants $version"
+  cargo install --locked cargo-mutants --version "$version"
+fi
+files=("$@")
+if [ ${#files[@]} = 0 ]; then
+  files=(
+    crates/procmap/src/process/blame.rs
+    crates/procmap/src/chunking.rs
+    crates/procmap/src/feed.rs
+    crates/procmap-cli/src/identity.rs
+    crates/procmap-cli/src/journal.rs
+    crates/procmap-cli/src/input.rs
+    crates/procmap-cli/src/jobs.rs
+    crates/procmap-cli/src/shard.rs
+  )
+fi
+args=()
+for f in "${files[@]}"; do args+=(--file "$f"); done
+# --lib: unit tests only; the integration tests run real processes and
+# take minutes per mutant.
+cargo mutants --workspace --no-shuffle -j 2 "${args[@]}" -- --lib || true
+caught=$(wc -l < mutants.out/caught.txt)
+missed=$(wc -l < mutants.out/missed.txt)
+echo "mutants: $caught caught, $missed missed: score $(awk -v c="$caught" -v m="$missed" 'BEGIN { printf "%.0f%%", 100 * c / (c + m) }')"
+echo "survivors (mutants.out/missed.txt):"
+sed 's/^/  /' mutants.out/missed.txt
