@@ -26,9 +26,18 @@
 //! the others. Later chunks never started and are simply requeued. A culprit
 //! is rerun up to `retries` times before it is recorded as `crashed`.
 
+mod aftermath;
 mod blame;
+mod deadlines;
 mod death;
+mod flow;
+mod handshake;
+mod shutdown;
 mod worker;
+
+use flow::Batch;
+pub(crate) use handshake::catalogue;
+use handshake::hello_bytes;
 
 use crate::chunking::Chunker;
 use crate::feed::{CHUNK_BYTES, Feeder, job_bytes};
@@ -45,45 +54,15 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 use worker::{InFlight, KillReason, Pending, Phase, Worker};
 
-/// Chunks in flight per worker: at least this many, so that a worker always
-/// has its next chunk queued when it finishes one ...
-const DEPTH: usize = 2;
-
-/// ... and more while their jobs add up to fewer than this, so that tiny
-/// chunks do not leave a worker waiting on round trips. Still small enough
-/// that queued messages never fill the socket buffer (about 278 small ones).
-const DEPTH_JOBS: usize = 32;
-
-/// ... provided those jobs are known to take less than this in all: slow
-/// jobs queued deep on the first worker to start would starve the others.
-const DEPTH_WORK: Duration = Duration::from_millis(2);
-
 /// Records handed to the run's reader at a time, at most (roughly: one
 /// result message may add a chunk's worth).
 const OUT_BATCH: usize = 1024;
-
-/// How long to wait before retrying a spawn that failed mid-run.
-const RESPAWN_DELAY: Duration = Duration::from_millis(200);
-
-/// How often live workers are checked for having exited without their
-/// channel closing (a job that forked keeps the channel open).
-const EXIT_POLL: Duration = Duration::from_millis(250);
-
-/// Consecutive workers that may fail to start before the run gives up
-/// instead of respawning forever. Only deaths before the handshake count: a
-/// worker that said hello has started, and its death later is a crash of
-/// whatever it ran (or of nothing, when the OOM killer picks an idle one).
-const MAX_START_FAILURES: u32 = 3;
 
 /// Workers starting (spawned, handshake not done) at once. Spawning a
 /// thousand before reading any handshake starved them all on two cores
 /// until their handshake deadline ran out; paced, each is served as it
 /// comes and the first ones run jobs while the rest start.
 const STARTING_AT_ONCE: usize = 8;
-
-/// How long stopping may wait for workers to exit and helper threads to
-/// finish before it kills what is left and returns anyway.
-const SHUTDOWN_WAIT: Duration = Duration::from_secs(2);
 
 pub(crate) struct Event {
     pub slot: usize,
@@ -99,29 +78,6 @@ pub(crate) enum EventKind {
     Closed,
     /// Sent by a stop handle so that the loop notices at once.
     Wake,
-}
-
-/// A batch of jobs waiting to be sent.
-struct Batch {
-    jobs: Vec<Pending>,
-    /// A suspect rerun alone: its worker gets nothing else meanwhile, so a
-    /// second crash blames only this job.
-    solo: bool,
-    /// The jobs' size, as counted against [`CHUNK_BYTES`].
-    bytes: usize,
-}
-
-impl Batch {
-    fn new(jobs: Vec<Pending>, solo: bool) -> Self {
-        let bytes = jobs.iter().map(|p| job_bytes(&p.job)).sum();
-        Batch { jobs, solo, bytes }
-    }
-
-    /// Whether only an idle worker may take it: a suspect, or more bytes
-    /// than may be queued behind another chunk.
-    fn needs_idle(&self) -> bool {
-        self.solo || self.bytes > CHUNK_BYTES
-    }
 }
 
 pub(crate) struct Dispatcher {
@@ -282,111 +238,6 @@ impl Dispatcher {
         self.out_closed || (idle && (self.stopping.is_some() || nothing_left))
     }
 
-    /// Sends batches to every ready worker that has room.
-    fn dispatch(&mut self) {
-        if self.stopping.is_some() {
-            return;
-        }
-        for slot in 0..self.slots.len() {
-            while let Some(worker) = self.slots[slot].as_ref() {
-                let queued: usize = worker.inflight.iter().map(|c| c.jobs.len()).sum();
-                let short_jobs = self.chunker.queued_work(queued).is_some_and(|w| w < DEPTH_WORK);
-                // A worker with T threads needs T chunks to run T jobs at
-                // once (with chunksize 1), and one more queued.
-                let depth = DEPTH.max(self.cfg.threads + 1);
-                let full = (worker.inflight.len() >= depth
-                    && !(short_jobs && queued < DEPTH_JOBS && worker.inflight.len() < DEPTH_JOBS))
-                    || worker.inflight_bytes >= CHUNK_BYTES;
-                if worker.phase != Phase::Ready || worker.kill.is_some() || full {
-                    break;
-                }
-                if worker.inflight.iter().any(|c| c.seq & SOLO_BIT != 0) {
-                    break;
-                }
-                let quota = self.cfg.max_tasks_per_child.map(|n| n.saturating_sub(worker.assigned));
-                if quota == Some(0) {
-                    if worker.inflight.is_empty() {
-                        self.retire(slot);
-                    }
-                    break;
-                }
-                let idle = worker.inflight.is_empty();
-                let Some(batch) = self.next_batch(idle, quota) else {
-                    // A long run of invalid lines yields no job but many
-                    // records: pass them on and keep reading.
-                    if !self.out_buf.is_empty()
-                        && !self.out_closed
-                        && !self.feeder.is_exhausted()
-                        && self.retry.is_empty()
-                    {
-                        self.flush_out();
-                        continue;
-                    }
-                    break;
-                };
-                self.send_batch(slot, batch);
-            }
-        }
-    }
-
-    fn next_batch(&mut self, worker_idle: bool, quota: Option<u64>) -> Option<Batch> {
-        // Reruns go first. A suspect waits for an idle worker, and while one
-        // waits no worker takes fresh input, so that some worker drains.
-        if let Some(pos) = self.retry.iter().position(|b| !b.needs_idle() || worker_idle) {
-            return self.retry.remove(pos);
-        }
-        if !self.retry.is_empty() {
-            return None;
-        }
-        let size = self.chunker.next_size();
-        let size = quota.map_or(size, |q| size.min(q as usize));
-        let jobs = self.feeder.next_chunk(size, worker_idle, &mut self.out_buf);
-        if jobs.is_empty() {
-            return None;
-        }
-        self.chunks.record(jobs.len());
-        let jobs = jobs.into_iter().map(|job| Pending { job, attempts: 0, crashes: 0 }).collect();
-        let batch = Batch::new(jobs, false);
-        if batch.needs_idle() && !worker_idle {
-            // One job too big to queue behind others: it waits for an idle
-            // worker, which reads it at once, so its send cannot block.
-            self.retry.push_front(batch);
-            return None;
-        }
-        Some(batch)
-    }
-
-    fn send_batch(&mut self, slot: usize, mut batch: Batch) {
-        self.next_seq += 1;
-        let seq = if batch.solo { self.next_seq | SOLO_BIT } else { self.next_seq };
-        for p in &mut batch.jobs {
-            p.attempts += 1;
-        }
-        let worker = self.slots[slot].as_mut().expect("dispatch only to live workers");
-        let _span =
-            tracing::debug_span!("chunk", id = seq & !SOLO_BIT, jobs = batch.jobs.len(), pid = worker.pid)
-                .entered();
-        let msg = ToWorkerRef::Chunk { chunk: seq, jobs: PendingJobs(&batch.jobs) };
-        let bytes = wire::encode(&msg).expect("jobs always encode");
-        worker.assigned += batch.jobs.len() as u64;
-        worker.inflight_bytes += bytes.len();
-        worker.inflight.push_back(InFlight::new(seq, batch.jobs, bytes.len()));
-        let sent = worker.tx.as_ref().map(|tx| tx.send(&bytes));
-        if let Some(Err(e)) = sent {
-            // The worker is gone (broken pipe or reset); its channel's close
-            // event follows and requeues the chunk.
-            tracing::debug!(pid = worker.pid, error = %e, "send failed");
-        }
-    }
-
-    fn retire(&mut self, slot: usize) {
-        if let Some(worker) = self.slots[slot].as_mut() {
-            // Closing our sender makes the worker finish and exit 0.
-            worker.phase = Phase::Retiring;
-            worker.tx = None;
-        }
-    }
-
     fn handle(&mut self, event: Event) {
         let Event { slot, generation, kind } = event;
         if matches!(kind, EventKind::Wake) {
@@ -518,253 +369,6 @@ impl Dispatcher {
         Ok(())
     }
 
-    /// A worker's channel closed: reap it, account for its jobs, replace it.
-    fn on_death(&mut self, slot: usize) {
-        let Some(mut worker) = self.slots[slot].take() else { return };
-        let _span = tracing::debug_span!("worker", slot, pid = worker.pid).entered();
-        let exit = worker.reap();
-        let stderr = worker.stderr_tail();
-        let death = death::classify(&exit, worker.kill, &stderr, self.cfg.mem_limit);
-        tracing::debug!(pid = worker.pid, phase = ?worker.phase, cause = %death.cause, "worker ended");
-
-        let expected = worker.phase == Phase::Retiring || worker.kill == Some(KillReason::Stop);
-        let before_ready = matches!(worker.phase, Phase::Connecting | Phase::Greeting);
-        // With start reports a worker that died holding jobs but having
-        // started none did not fail on a job: without this it would be
-        // replaced forever, its jobs never blamed.
-        let no_progress = self.cfg.timeout.is_some() && !worker.progressed && !worker.inflight.is_empty();
-        let failed_start = before_ready || no_progress;
-        if failed_start && !expected && self.stopping.is_none() {
-            self.start_failures += 1;
-            if self.start_failures >= MAX_START_FAILURES {
-                self.fatal = Some(PoolError::WorkerStart {
-                    program: self.cfg.program.clone(),
-                    reason: format!("worker {} {}", worker.pid, death.cause),
-                    stderr,
-                });
-                return;
-            }
-        }
-
-        self.remove_temp_files(&worker);
-        if worker.kill != Some(KillReason::Stop) && self.stopping.is_none() {
-            self.requeue(&mut worker, &death, &stderr);
-        }
-        self.respawn(slot);
-    }
-
-    /// A worker that died mid-write leaves its output's temporary file: for
-    /// each job it had in flight without a result, remove those of this pid.
-    fn remove_temp_files(&self, worker: &Worker) {
-        for chunk in &worker.inflight {
-            for (pending, finished) in chunk.jobs.iter().zip(&chunk.finished) {
-                if *finished {
-                    continue;
-                }
-                for output in self.feeder.outputs(&pending.job) {
-                    let n = crate::task::remove_temp_files(&output, worker.pid);
-                    if n > 0 {
-                        tracing::debug!(pid = worker.pid, output = %output.display(), "removed {n} temporary file(s)");
-                    }
-                }
-            }
-        }
-    }
-
-    /// Replaces the worker of `slot` if there is work left. A failure to
-    /// spawn mid-run (fork's EAGAIN, no file descriptors left) may pass: it
-    /// counts as a failed start and is retried shortly.
-    fn respawn(&mut self, slot: usize) {
-        if !self.more_work() {
-            return;
-        }
-        if let Err(e) = self.spawn(slot) {
-            self.start_failures += 1;
-            tracing::warn!("cannot replace a worker: {e}");
-            if self.start_failures >= MAX_START_FAILURES {
-                self.fatal = Some(e);
-            } else {
-                self.respawn_at.push((slot, Instant::now() + RESPAWN_DELAY));
-            }
-        }
-    }
-
-    /// Carries out what [`blame::blame`] decides for the jobs a dead worker
-    /// had in flight: reruns go to the front of the queue, in the order
-    /// given; a culprit's record goes out.
-    fn requeue(&mut self, worker: &mut Worker, death: &death::Death, stderr: &str) {
-        let running: Vec<u64> = worker.running.iter().map(|(id, _)| *id).collect();
-        let how = blame::Circumstances {
-            threads: self.cfg.threads,
-            running: self.cfg.timeout.is_some().then_some(&running[..]),
-            kill: worker.kill,
-            retries: self.cfg.retries,
-        };
-        let decisions = blame::blame(std::mem::take(&mut worker.inflight), &how);
-        let mut reruns = Vec::new();
-        for decision in decisions {
-            match decision {
-                Decision::Innocent(jobs) | Decision::Requeue(jobs) => reruns.push(Batch::new(jobs, false)),
-                Decision::Solo(job) => reruns.push(Batch::new(vec![job], true)),
-                Decision::Crashed(job) => {
-                    let mut record = self.failed_record(job, Status::Crashed, worker.pid);
-                    record.signal = death.signal.clone();
-                    record.exit_code = death.exit_code;
-                    // Every attempt ended in its worker's death (the first
-                    // may have been among other suspects), so the count of
-                    // deaths is the count of attempts.
-                    let times = match record.attempts {
-                        1 => "its worker died on its only attempt".to_owned(),
-                        n => format!("its worker died on each of its {n} attempts"),
-                    };
-                    record.error =
-                        Some(format!("{times}; the last time worker {} {}", worker.pid, death.cause));
-                    record.stderr = non_empty(stderr);
-                    self.out_buf.push(record);
-                }
-                Decision::TimedOut { job, after } => {
-                    let limit = self.cfg.timeout.unwrap_or(after);
-                    let mut record = self.failed_record(job, Status::Timeout, worker.pid);
-                    record.error = Some(format!(
-                        "timed out: ran {} (limit {}); worker {} was killed and replaced",
-                        human_duration(after),
-                        human_duration(limit),
-                        worker.pid
-                    ));
-                    record.stderr = non_empty(stderr);
-                    self.out_buf.push(record);
-                }
-            }
-        }
-        for batch in reruns.into_iter().rev() {
-            self.retry.push_front(batch);
-        }
-    }
-
-    fn failed_record(&self, p: Pending, status: Status, pid: u32) -> JobRecord {
-        let mut record = JobRecord::rejected(p.job.id, p.job.task, p.job.args, String::new());
-        record.status = status;
-        record.attempts = p.attempts;
-        record.worker = Some(pid);
-        record
-    }
-
-    fn check_stop(&mut self) {
-        let level = self.stop.load(Ordering::Relaxed);
-        if level >= 1 && self.stopping.is_none() {
-            tracing::info!("stopping: no new jobs; waiting for jobs in flight");
-            self.stopping = Some(Instant::now() + self.cfg.stop_grace);
-            self.retry.clear();
-        }
-        let grace_over = self.stopping.is_some_and(|deadline| Instant::now() >= deadline);
-        if level >= 2 || grace_over {
-            for worker in self.slots.iter_mut().flatten() {
-                if worker.kill.is_none() {
-                    worker.kill_now(KillReason::Stop);
-                }
-            }
-        }
-    }
-
-    fn check_deadlines(&mut self) {
-        let now = Instant::now();
-        let poll_exits = now - self.last_exit_poll >= EXIT_POLL;
-        if poll_exits {
-            self.last_exit_poll = now;
-        }
-        let mut gone = Vec::new();
-        for worker in self.slots.iter_mut().flatten() {
-            match worker.phase {
-                Phase::Connecting | Phase::Greeting => {
-                    if worker.has_exited() {
-                        // It died by itself (a crash at start, a bad
-                        // program): report its own exit, not a kill of ours.
-                        worker.unblock_accept();
-                        if worker.phase == Phase::Connecting {
-                            gone.push(worker.slot);
-                        }
-                    } else if now - worker.since > self.cfg.handshake_timeout {
-                        worker.terminate(KillReason::Handshake, Duration::ZERO);
-                    }
-                }
-                Phase::Ready | Phase::Retiring => {
-                    let overdue = worker
-                        .running
-                        .iter()
-                        .find(|(_, started)| now - *started > self.cfg.timeout.unwrap_or(Duration::MAX));
-                    if let Some(&(job, started)) = overdue
-                        && worker.kill.is_none()
-                    {
-                        tracing::info!(pid = worker.pid, job, "job timed out");
-                        worker.terminate(
-                            KillReason::Timeout { job, after: now - started },
-                            self.cfg.kill_grace,
-                        );
-                    }
-                }
-            }
-            worker.escalate(now);
-            // A worker that exited while something it left behind keeps its
-            // channel open never sends Closed: notice it here instead.
-            if poll_exits && worker.phase != Phase::Connecting {
-                if let Some(at) = worker.exited_at {
-                    if now - at >= EXIT_POLL {
-                        gone.push(worker.slot);
-                    }
-                } else if worker.has_exited() {
-                    worker.exited_at = Some(now);
-                }
-            }
-        }
-        for slot in gone {
-            if self.slots[slot].as_ref().is_some_and(|w| w.phase != Phase::Connecting) {
-                tracing::warn!(slot, "worker exited but its channel stayed open; treating it as dead");
-            }
-            self.on_death(slot);
-        }
-        let due: Vec<usize> =
-            self.respawn_at.iter().filter(|(_, at)| now >= *at).map(|(slot, _)| *slot).collect();
-        self.respawn_at.retain(|(_, at)| now < *at);
-        for slot in due {
-            if self.slots[slot].is_none() {
-                self.respawn(slot);
-            }
-        }
-    }
-
-    /// How long the loop may sleep before a deadline needs checking.
-    fn next_wake(&self) -> Duration {
-        let mut wake = Duration::from_millis(100);
-        let now = Instant::now();
-        let mut consider = |at: Instant| wake = wake.min(at.saturating_duration_since(now));
-        for worker in self.slots.iter().flatten() {
-            if matches!(worker.phase, Phase::Connecting | Phase::Greeting) {
-                // Polls for a child that died before connecting.
-                consider(now + Duration::from_millis(5));
-            }
-            if let Some(limit) = self.cfg.timeout
-                && worker.kill.is_none()
-            {
-                for (_, started) in &worker.running {
-                    consider(*started + limit);
-                }
-            }
-            if let Some(d) = worker.kill_deadline {
-                consider(d);
-            }
-        }
-        if let Some(d) = self.stopping {
-            consider(d);
-        }
-        for (_, at) in &self.respawn_at {
-            consider(*at);
-        }
-        if self.slots.iter().flatten().any(|w| w.exited_at.is_some()) {
-            consider(now + EXIT_POLL);
-        }
-        wake.max(Duration::from_millis(1))
-    }
-
     fn flush_out(&mut self) {
         if self.out_buf.is_empty() || self.out_closed {
             return;
@@ -779,133 +383,6 @@ impl Dispatcher {
         if self.out.send(batch).is_err() {
             // Nobody reads the results any more: stop the run.
             self.out_closed = true;
-        }
-    }
-
-    /// Ends every worker: politely if idle, by SIGKILL otherwise, and reaps
-    /// them all before returning. It never waits on one worker at a time,
-    /// and it drains the event channel meanwhile: accept and reader threads
-    /// blocked on a full channel would otherwise never finish.
-    fn shutdown_all(&mut self) {
-        let mut workers: Vec<Worker> = self.slots.iter_mut().filter_map(Option::take).collect();
-        for worker in &mut workers {
-            worker.tx = None;
-            if !worker.inflight.is_empty() || worker.phase != Phase::Ready {
-                worker.kill_now(KillReason::Stop);
-            }
-        }
-        let deadline = Instant::now() + SHUTDOWN_WAIT;
-        let mut killed = false;
-        while !workers.is_empty() {
-            while self.events_rx.try_recv().is_ok() {}
-            workers.retain_mut(|w| !(w.has_exited() && w.accept_done()));
-            if !killed && Instant::now() >= deadline {
-                // Idle workers that did not exit when told: no more waiting.
-                for worker in &mut workers {
-                    worker.kill_now(KillReason::Stop);
-                }
-                killed = true;
-            } else if killed && Instant::now() >= deadline + SHUTDOWN_WAIT {
-                // Only accept threads can be left (a worker that never
-                // connected and whose server we could not reach): their
-                // temporary directories stay behind.
-                tracing::warn!(left = workers.len(), "workers' helper threads did not finish");
-                for worker in &mut workers {
-                    worker.reap();
-                }
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
-}
-
-/// Marks chunks that carry one suspect being rerun alone.
-const SOLO_BIT: u64 = 1 << 63;
-
-/// Serializes the jobs of pending entries as a sequence of [`Job`]s.
-struct PendingJobs<'a>(&'a [Pending]);
-
-impl Serialize for PendingJobs<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.iter().map(|p| &p.job))
-    }
-}
-
-fn non_empty(s: &str) -> Option<String> {
-    (!s.is_empty()).then(|| s.to_owned())
-}
-
-pub(crate) fn human_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms < 10_000 { format!("{ms}ms") } else { format!("{:.1}s", d.as_secs_f64()) }
-}
-
-/// The encoded hello that opens every worker's conversation.
-fn hello_bytes(cfg: &Config) -> Vec<u8> {
-    let hello = Hello {
-        protocol: PROTOCOL_VERSION,
-        context: cfg.context.clone(),
-        flush_interval_us: cfg.flush_interval.as_micros() as u64,
-        report_starts: cfg.timeout.is_some(),
-        threads: cfg.threads as u32,
-    };
-    wire::encode(&ToWorkerRef::<()>::Hello(&hello)).expect("a hello always encodes")
-}
-
-/// Starts one worker of `program`, asks it which tasks it has, and lets it
-/// go: what `supervisor tasks --worker PATH` lists.
-pub(crate) fn catalogue(cfg: &Config) -> Result<Vec<procmap_wire::TaskInfo>, PoolError> {
-    let (events_tx, events_rx) = crossbeam_channel::bounded::<Event>(8);
-    let mut worker = Worker::spawn(&cfg.program, None, 0, 1, &events_tx)
-        .map_err(|source| PoolError::Spawn { program: cfg.program.clone(), source })?;
-    let deadline = Instant::now() + cfg.handshake_timeout;
-    let failed = |worker: &mut Worker, reason: String| {
-        worker.kill_now(KillReason::Handshake);
-        worker.reap();
-        worker.join_accept();
-        let stderr = worker.stderr_tail();
-        PoolError::WorkerStart { program: cfg.program.clone(), reason, stderr }
-    };
-    loop {
-        let wait = deadline.saturating_duration_since(Instant::now()).min(Duration::from_millis(5));
-        match events_rx.recv_timeout(wait) {
-            Ok(Event { kind: EventKind::Connected(tx, rx), .. }) => {
-                let sent = tx.send(&hello_bytes(cfg));
-                worker.tx = Some(tx);
-                if sent.is_err() || worker.start_reader(rx, &events_tx).is_err() {
-                    return Err(failed(&mut worker, "the worker hung up during the handshake".into()));
-                }
-            }
-            Ok(Event { kind: EventKind::Message(FromWorker::Hello(hello)), .. }) => {
-                if hello.protocol != PROTOCOL_VERSION {
-                    worker.kill_now(KillReason::Protocol);
-                    worker.reap();
-                    return Err(PoolError::Protocol { program: cfg.program.clone(), theirs: hello.protocol });
-                }
-                // Closing our sender makes the worker exit on its own.
-                worker.tx = None;
-                worker.reap();
-                worker.join_accept();
-                return Ok(hello.tasks);
-            }
-            Ok(Event { kind: EventKind::ConnectFailed(reason), .. }) => {
-                return Err(failed(&mut worker, format!("worker did not connect: {reason}")));
-            }
-            Ok(Event { kind: EventKind::Closed | EventKind::Garbled(_), .. }) => {
-                return Err(failed(&mut worker, "the worker hung up during the handshake".into()));
-            }
-            Ok(_) | Err(_) => {
-                if worker.has_exited() {
-                    return Err(failed(&mut worker, "the worker exited before the handshake".into()));
-                }
-                if Instant::now() >= deadline {
-                    return Err(failed(
-                        &mut worker,
-                        "the worker did not answer the handshake in time".into(),
-                    ));
-                }
-            }
         }
     }
 }

@@ -1,0 +1,155 @@
+//! A worker's death: reaping it, cleaning up after it, carrying out what
+//! [`super::blame`] decides, and replacing it.
+
+use super::*;
+
+/// How long to wait before retrying a spawn that failed mid-run.
+pub(super) const RESPAWN_DELAY: Duration = Duration::from_millis(200);
+
+/// Consecutive workers that may fail to start before the run gives up
+/// instead of respawning forever. Only deaths before the handshake count: a
+/// worker that said hello has started, and its death later is a crash of
+/// whatever it ran (or of nothing, when the OOM killer picks an idle one).
+pub(super) const MAX_START_FAILURES: u32 = 3;
+
+pub(super) fn non_empty(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
+pub(crate) fn human_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 10_000 { format!("{ms}ms") } else { format!("{:.1}s", d.as_secs_f64()) }
+}
+
+impl Dispatcher {
+    /// A worker's channel closed: reap it, account for its jobs, replace it.
+    pub(super) fn on_death(&mut self, slot: usize) {
+        let Some(mut worker) = self.slots[slot].take() else { return };
+        let _span = tracing::debug_span!("worker", slot, pid = worker.pid).entered();
+        let exit = worker.reap();
+        let stderr = worker.stderr_tail();
+        let death = death::classify(&exit, worker.kill, &stderr, self.cfg.mem_limit);
+        tracing::debug!(pid = worker.pid, phase = ?worker.phase, cause = %death.cause, "worker ended");
+
+        let expected = worker.phase == Phase::Retiring || worker.kill == Some(KillReason::Stop);
+        let before_ready = matches!(worker.phase, Phase::Connecting | Phase::Greeting);
+        // With start reports a worker that died holding jobs but having
+        // started none did not fail on a job: without this it would be
+        // replaced forever, its jobs never blamed.
+        let no_progress = self.cfg.timeout.is_some() && !worker.progressed && !worker.inflight.is_empty();
+        let failed_start = before_ready || no_progress;
+        if failed_start && !expected && self.stopping.is_none() {
+            self.start_failures += 1;
+            if self.start_failures >= MAX_START_FAILURES {
+                self.fatal = Some(PoolError::WorkerStart {
+                    program: self.cfg.program.clone(),
+                    reason: format!("worker {} {}", worker.pid, death.cause),
+                    stderr,
+                });
+                return;
+            }
+        }
+
+        self.remove_temp_files(&worker);
+        if worker.kill != Some(KillReason::Stop) && self.stopping.is_none() {
+            self.requeue(&mut worker, &death, &stderr);
+        }
+        self.respawn(slot);
+    }
+
+    /// A worker that died mid-write leaves its output's temporary file: for
+    /// each job it had in flight without a result, remove those of this pid.
+    pub(super) fn remove_temp_files(&self, worker: &Worker) {
+        for chunk in &worker.inflight {
+            for (pending, finished) in chunk.jobs.iter().zip(&chunk.finished) {
+                if *finished {
+                    continue;
+                }
+                for output in self.feeder.outputs(&pending.job) {
+                    let n = crate::task::remove_temp_files(&output, worker.pid);
+                    if n > 0 {
+                        tracing::debug!(pid = worker.pid, output = %output.display(), "removed {n} temporary file(s)");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Replaces the worker of `slot` if there is work left. A failure to
+    /// spawn mid-run (fork's EAGAIN, no file descriptors left) may pass: it
+    /// counts as a failed start and is retried shortly.
+    pub(super) fn respawn(&mut self, slot: usize) {
+        if !self.more_work() {
+            return;
+        }
+        if let Err(e) = self.spawn(slot) {
+            self.start_failures += 1;
+            tracing::warn!("cannot replace a worker: {e}");
+            if self.start_failures >= MAX_START_FAILURES {
+                self.fatal = Some(e);
+            } else {
+                self.respawn_at.push((slot, Instant::now() + RESPAWN_DELAY));
+            }
+        }
+    }
+
+    /// Carries out what [`blame::blame`] decides for the jobs a dead worker
+    /// had in flight: reruns go to the front of the queue, in the order
+    /// given; a culprit's record goes out.
+    pub(super) fn requeue(&mut self, worker: &mut Worker, death: &death::Death, stderr: &str) {
+        let running: Vec<u64> = worker.running.iter().map(|(id, _)| *id).collect();
+        let how = blame::Circumstances {
+            threads: self.cfg.threads,
+            running: self.cfg.timeout.is_some().then_some(&running[..]),
+            kill: worker.kill,
+            retries: self.cfg.retries,
+        };
+        let decisions = blame::blame(std::mem::take(&mut worker.inflight), &how);
+        let mut reruns = Vec::new();
+        for decision in decisions {
+            match decision {
+                Decision::Innocent(jobs) | Decision::Requeue(jobs) => reruns.push(Batch::new(jobs, false)),
+                Decision::Solo(job) => reruns.push(Batch::new(vec![job], true)),
+                Decision::Crashed(job) => {
+                    let mut record = self.failed_record(job, Status::Crashed, worker.pid);
+                    record.signal = death.signal.clone();
+                    record.exit_code = death.exit_code;
+                    // Every attempt ended in its worker's death (the first
+                    // may have been among other suspects), so the count of
+                    // deaths is the count of attempts.
+                    let times = match record.attempts {
+                        1 => "its worker died on its only attempt".to_owned(),
+                        n => format!("its worker died on each of its {n} attempts"),
+                    };
+                    record.error =
+                        Some(format!("{times}; the last time worker {} {}", worker.pid, death.cause));
+                    record.stderr = non_empty(stderr);
+                    self.out_buf.push(record);
+                }
+                Decision::TimedOut { job, after } => {
+                    let limit = self.cfg.timeout.unwrap_or(after);
+                    let mut record = self.failed_record(job, Status::Timeout, worker.pid);
+                    record.error = Some(format!(
+                        "timed out: ran {} (limit {}); worker {} was killed and replaced",
+                        human_duration(after),
+                        human_duration(limit),
+                        worker.pid
+                    ));
+                    record.stderr = non_empty(stderr);
+                    self.out_buf.push(record);
+                }
+            }
+        }
+        for batch in reruns.into_iter().rev() {
+            self.retry.push_front(batch);
+        }
+    }
+
+    pub(super) fn failed_record(&self, p: Pending, status: Status, pid: u32) -> JobRecord {
+        let mut record = JobRecord::rejected(p.job.id, p.job.task, p.job.args, String::new());
+        record.status = status;
+        record.attempts = p.attempts;
+        record.worker = Some(pid);
+        record
+    }
+}
