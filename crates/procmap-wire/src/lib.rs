@@ -45,6 +45,14 @@ pub const MAX_JOB_BYTES: usize = 1 << 20;
 /// job's error rather than a message the supervisor would refuse.
 pub const MAX_OUTPUT_BYTES: usize = 8 << 20;
 
+/// The exit code of a worker that gave up on its own: it could not connect,
+/// the handshake failed, or a message from the supervisor did not decode.
+/// Its stderr says why; the supervisor's death report names this code.
+pub const EXIT_WORKER_ERROR: u8 = 3;
+
+/// The exit code of a Rust process whose panic escaped (std's default).
+pub const EXIT_PANIC: u8 = 101;
+
 /// Environment variable through which the supervisor passes the name of its
 /// one-shot IPC server to a worker.
 pub const SERVER_ENV: &str = "PROCMAP_IPC_SERVER";

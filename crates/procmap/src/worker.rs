@@ -96,7 +96,7 @@ pub fn main(registry: Registry) -> ExitCode {
                 eprintln!("  caused by: {s}");
                 source = s.source();
             }
-            ExitCode::from(3)
+            ExitCode::from(wire::EXIT_WORKER_ERROR)
         }
     }
 }

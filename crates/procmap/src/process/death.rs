@@ -45,7 +45,9 @@ pub(crate) fn classify(
         }
         Exit::Code(code) => {
             let cause = match code {
-                101 => "exited with code 101: a panic escaped the worker runtime".to_owned(),
+                c if c == i32::from(procmap_wire::EXIT_PANIC) => {
+                    format!("exited with code {c}: a panic escaped the worker runtime")
+                }
                 _ if out_of_memory => format!("ran out of memory and exited with code {code}"),
                 _ => format!("exited with code {code}"),
             };

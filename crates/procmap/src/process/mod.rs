@@ -54,6 +54,19 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 use worker::{InFlight, KillReason, Pending, Phase, Worker};
 
+/// A worker broke the protocol: it is killed, and nobody is blamed for it.
+#[derive(Debug, thiserror::Error)]
+enum Violation {
+    #[error("a result for job {job}, which is not in flight")]
+    ResultNotInFlight { job: u64 },
+    #[error("chunk {chunk} reported done but is not in flight")]
+    ChunkNotInFlight { chunk: u64 },
+    #[error("chunk {chunk} reported done after {done} of {jobs} jobs")]
+    ChunkIncomplete { chunk: u64, done: usize, jobs: usize },
+    #[error("more jobs started than the worker has threads")]
+    TooManyStarted,
+}
+
 /// Records handed to the run's reader at a time, at most (roughly: one
 /// result message may add a chunk's worth).
 const OUT_BATCH: usize = 1024;
@@ -293,7 +306,7 @@ impl Dispatcher {
             EventKind::Message(FromWorker::Started { id }) => {
                 worker.progressed = true;
                 if worker.running.len() >= self.cfg.threads {
-                    tracing::warn!(pid = worker.pid, "protocol violation: more jobs started than threads");
+                    tracing::warn!(pid = worker.pid, "protocol violation: {}", Violation::TooManyStarted);
                     worker.kill_now(KillReason::Protocol);
                 } else {
                     worker.running.push((id, Instant::now()));
@@ -320,7 +333,7 @@ impl Dispatcher {
         slot: usize,
         results: Vec<JobResult>,
         chunks_done: Vec<u64>,
-    ) -> Result<(), String> {
+    ) -> Result<(), Violation> {
         let worker = self.slots[slot].as_mut().expect("caller checked");
         worker.progressed = true;
         let pid = worker.pid;
@@ -332,7 +345,7 @@ impl Dispatcher {
         for result in results {
             let found = worker.inflight.iter_mut().find_map(|c| c.finish(result.id).map(|i| (c, i)));
             let Some((chunk, index)) = found else {
-                return Err(format!("a result for job {}, which is not in flight", result.id));
+                return Err(Violation::ResultNotInFlight { job: result.id });
             };
             worker.running.retain(|(id, _)| *id != result.id);
             stats.jobs += 1;
@@ -353,15 +366,15 @@ impl Dispatcher {
         }
         for seq in chunks_done {
             let Some(pos) = worker.inflight.iter().position(|c| c.seq == seq) else {
-                return Err(format!("chunk {seq} reported done but is not in flight"));
+                return Err(Violation::ChunkNotInFlight { chunk: seq });
             };
             let chunk = &worker.inflight[pos];
             if !chunk.is_complete() {
-                return Err(format!(
-                    "chunk {seq} reported done after {} of {} jobs",
-                    chunk.done,
-                    chunk.jobs.len()
-                ));
+                return Err(Violation::ChunkIncomplete {
+                    chunk: seq,
+                    done: chunk.done,
+                    jobs: chunk.jobs.len(),
+                });
             }
             worker.inflight_bytes -= chunk.bytes;
             worker.inflight.remove(pos);
