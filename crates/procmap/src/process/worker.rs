@@ -310,18 +310,33 @@ impl Worker {
         }
     }
 
+    /// The end of what the worker wrote to stderr. Called once it is dead:
+    /// waits (briefly) until the stderr thread has read to the end, so that
+    /// a last "memory allocation failed" is not lost to a busy machine.
     pub(crate) fn stderr_tail(&self) -> String {
-        // Give the stderr thread a moment to read what the process wrote
-        // just before it died.
-        std::thread::sleep(Duration::from_millis(2));
-        self.stderr.lock().unwrap_or_else(|p| p.into_inner()).text()
+        let deadline = Instant::now() + STDERR_DRAIN;
+        loop {
+            let tail = self.stderr.lock().unwrap_or_else(|p| p.into_inner());
+            // Something it left running may hold the pipe open: then the
+            // deadline decides.
+            if tail.closed || Instant::now() >= deadline {
+                return tail.text();
+            }
+            drop(tail);
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 }
+
+/// How long to wait for the end of a dead worker's stderr.
+const STDERR_DRAIN: Duration = Duration::from_millis(500);
 
 /// The last few KiB of a worker's stderr.
 #[derive(Default)]
 pub(crate) struct Tail {
     buf: VecDeque<u8>,
+    /// The pipe reached its end: everything the worker wrote is here.
+    closed: bool,
 }
 
 impl Tail {
@@ -347,7 +362,10 @@ fn spawn_stderr_reader(
         let mut buf = [0u8; 4096];
         loop {
             match pipe.read(&mut buf) {
-                Ok(0) | Err(_) => return,
+                Ok(0) | Err(_) => {
+                    tail.lock().unwrap_or_else(|p| p.into_inner()).closed = true;
+                    return;
+                }
                 Ok(n) => {
                     tracing::debug!(
                         worker = pid,
