@@ -6,6 +6,7 @@ import weakref
 
 from ._result import JobFailed, read_journal_records, from_record
 from ._run import Run, _chunksize
+from ._spec import check_not_bootstrapping
 
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
@@ -106,6 +107,7 @@ class Pool:
         initargs=(),
         stop_grace=10.0,
     ):
+        check_not_bootstrapping()
         if procs is None:
             procs = os.cpu_count() or 1
         if isinstance(procs, bool) or not isinstance(procs, int) or procs < 1:

@@ -7,6 +7,21 @@ import pickle
 import sys
 
 
+# True in a worker process while it imports the parent's main script: a pool
+# started then is a main script without an `if __name__ == "__main__":`
+# guard, which would otherwise start workers that start workers, forever.
+BOOTSTRAPPING = False
+
+
+def check_not_bootstrapping():
+    if BOOTSTRAPPING:
+        raise RuntimeError(
+            "procmap: a Pool was started while a worker process imported your main script. "
+            "Start pools under `if __name__ == \"__main__\":`, as with multiprocessing, so that "
+            "workers can import the script without running it."
+        )
+
+
 def task_name(fn):
     module = getattr(fn, "__module__", None) or "?"
     name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or type(fn).__name__

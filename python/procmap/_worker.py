@@ -19,6 +19,7 @@ import sys
 import traceback
 import types
 
+from . import _spec
 from ._result import _TRACEBACK_MARK
 
 
@@ -84,10 +85,12 @@ def main(argv):
     faulthandler.enable()
     sys.path[:] = spec["sys_path"]
     os.chdir(spec["cwd"])
+    _spec.BOOTSTRAPPING = True
     if spec.get("main_name"):
         _fixup_main_from_name(spec["main_name"])
     elif spec.get("main_path"):
         _fixup_main_from_path(spec["main_path"])
+    _spec.BOOTSTRAPPING = False
     fn = pickle.loads(spec["fn"])
     if spec.get("initializer"):
         initializer = pickle.loads(spec["initializer"])

@@ -1,0 +1,55 @@
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def children_of(pid):
+    """Pids of the live (not zombie) processes whose parent is `pid`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if fields[0] != "Z" and int(fields[1]) == pid:
+            found.append(int(entry))
+    return found
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def script(tmp_path):
+    """Writes a Python script into tmp_path and returns a function that
+    starts it (Popen) with the tests directory importable."""
+
+    def start(code, name="script.py", **kwargs):
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(code))
+        env = dict(os.environ, PYTHONPATH=HERE, PYTHONUNBUFFERED="1")
+        return subprocess.Popen(
+            [sys.executable, str(path)],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            **kwargs,
+        )
+
+    return start
