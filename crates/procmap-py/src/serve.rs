@@ -29,11 +29,8 @@ impl Task for PyTask {
     fn run(&self, args: &[String], _: &RunContext) -> Result<serde_json::Value, JobError> {
         let [payload] = args else { return Err(JobError::usage(self, args)) };
         Python::attach(|py| {
-            let answer = self
-                .call
-                .bind(py)
-                .call1((payload.as_str(),))
-                .and_then(|r| r.extract::<(bool, String)>());
+            let answer =
+                self.call.bind(py).call1((payload.as_str(),)).and_then(|r| r.extract::<(bool, String)>());
             match answer {
                 Ok((true, value)) => Ok(serde_json::Value::String(value)),
                 Ok((false, message)) => Err(JobError::new(message)),
