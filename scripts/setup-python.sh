@@ -14,6 +14,7 @@ venv="${PROCMAP_PY_VENV:-.venv-py}"
 python="${PROCMAP_PYTHON:-$(command -v python3.11 || command -v python3)}"
 requirements="maturin==1.16.*
 pytest==8.4.*
+pytest-timeout==2.4.*
 numpy==2.4.*
 scikit-image==0.26.*
 tifffile==2026.3.*

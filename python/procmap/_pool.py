@@ -183,17 +183,20 @@ class Pool:
         self._runs.add(run)
         return run
 
-    def close(self):
-        """Kills the workers of any run not finished yet (an abandoned
-        imap_unordered) and waits for them to be gone. The pool cannot be
-        used after."""
+    def close(self, *, kill=True):
+        """Stops any run not finished yet (an abandoned imap_unordered) and
+        waits for its workers to be gone: at once, or with ``kill=False``
+        after jobs in flight finish (within stop_grace) and are journaled.
+        The pool cannot be used after."""
         self._closed = True
         for run in list(self._runs):
-            run.abort(kill=True)
+            run.abort(kill=kill)
 
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        self.close()
+    def __exit__(self, exc_type, exc, tb):
+        # Ctrl-C in the body of the user's loop stops like Ctrl-C inside
+        # the pool: in-flight jobs finish and are recorded.
+        self.close(kill=not (exc_type is not None and issubclass(exc_type, KeyboardInterrupt)))
         return False

@@ -1,4 +1,5 @@
 import os
+import select
 import subprocess
 import sys
 import textwrap
@@ -23,6 +24,17 @@ def children_of(pid):
         if fields[0] != "Z" and int(fields[1]) == pid:
             found.append(int(entry))
     return found
+
+
+def readline(proc, timeout=60):
+    """The next line of proc's stdout, waiting at most `timeout` seconds
+    (call it before anything else reads stdout: select() cannot see lines
+    already buffered)."""
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    if not ready:
+        proc.kill()
+        raise AssertionError(f"no output within {timeout}s; stderr: {proc.stderr.read()}")
+    return proc.stdout.readline()
 
 
 def alive(pid):

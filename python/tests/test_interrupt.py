@@ -7,7 +7,7 @@ import signal
 import time
 
 import jobs
-from conftest import alive, children_of
+from conftest import alive, children_of, readline
 
 import procmap
 
@@ -34,7 +34,7 @@ if __name__ == "__main__":
 
 def test_ctrl_c_stops_the_run_flushes_the_journal_and_leaves_no_worker(script, tmp_path):
     proc = script(INTERRUPTED_SCRIPT)
-    line = proc.stdout.readline()
+    line = readline(proc)
     assert line.startswith("workers"), line + proc.stderr.read()
     workers = [int(w) for w in line.split()[1:]]
     assert workers and all(alive(w) for w in workers)
@@ -65,7 +65,7 @@ def test_resume_after_the_supervisor_died_completes_with_one_ok_per_item(script,
     # The Python process running the pool is SIGKILLed mid-run: no chance
     # to clean up. Its workers die with it (parent-death signal).
     proc = script(KILLED_SCRIPT)
-    assert proc.stdout.readline() == "running\n"
+    assert readline(proc) == "running\n"
     children = children_of(proc.pid)
     proc.kill()
     proc.wait(timeout=10)
