@@ -56,3 +56,7 @@ def init(value):
 
 def initialized(_):
     return list(_initialized)
+
+
+def sized(n):
+    return b"x" * n

@@ -119,3 +119,16 @@ def test_the_worker_module_refuses_to_run_by_hand():
         [__import__("sys").executable, "-m", "procmap._worker"], capture_output=True, text=True, timeout=30
     )
     assert out.returncode != 0
+
+
+def test_big_items_and_values_work_up_to_the_engines_limits():
+    with procmap.Pool(procs=1) as pool:
+        results = sorted(
+            pool.imap_unordered(jobs.sized, [5 << 20, 7 << 20]), key=lambda r: r.index
+        )
+        assert results[0].ok and len(results[0].value) == 5 << 20
+        assert results[1].status == "error" and "at most" in results[1].error
+        big = [b"y" * (600 << 10), b"z" * (900 << 10)]
+        results = sorted(pool.imap_unordered(len, big), key=lambda r: r.index)
+        assert results[0].value == 600 << 10
+        assert results[1].status == "error" and "bytes long" in results[1].error
