@@ -4,7 +4,7 @@ import os
 import re
 import weakref
 
-from ._result import JobFailed, read_journal_records, from_record
+from ._result import JobFailed, read_journal_records, result_from_record
 from ._run import Run, _chunksize
 from ._spec import check_not_bootstrapping
 
@@ -170,7 +170,7 @@ class Pool:
             index = record["line"] - 1
             if index in wanted and record["task"] == run.task and record["status"] == "ok":
                 args = record.get("args") or [None]
-                results[index] = from_record(
+                results[index] = result_from_record(
                     record["line"], "ok", record.get("value"), None, None, None, None,
                     record.get("attempts", 0), record.get("worker"), record.get("ms"), args[0],
                 )

@@ -2,14 +2,15 @@
 this thread, yielding Results, and stopping it cleanly on Ctrl-C, on an
 early ``break`` or on an error."""
 
-import base64
+import functools
 import itertools
 import pickle
 import sys
 
 from . import _native, _spec
 from ._progress import Progress
-from ._result import _MISSING, from_record
+
+_dumps = functools.partial(pickle.dumps, protocol=pickle.HIGHEST_PROTOCOL)
 
 # How long one poll waits with the GIL released before this thread looks at
 # its input and at Python signals again.
@@ -50,20 +51,27 @@ class Run:
         room = self.native.room()
         if room == 0:
             return
-        batch = []
-        dumps, b64encode, protocol = pickle.dumps, base64.b64encode, pickle.HIGHEST_PROTOCOL
-        index = self.count
-        for item in itertools.islice(self.items, room):
-            try:
-                batch.append((index, b64encode(dumps(item, protocol)).decode("ascii"), None))
-            except Exception as e:
-                batch.append((index, None, f"cannot pickle the item: {type(e).__name__}: {e}"))
-                self.unpicklable[index] = item
-            index += 1
-        self.count = index
-        if batch:
-            self.skipped.extend(self.native.feed(batch))
-        if len(batch) < room:
+        start = self.count
+        items = list(itertools.islice(self.items, room))
+        self.count += len(items)
+        try:
+            # One C-level loop for the batch: a Python loop per item would
+            # cost more than a trivial job.
+            pickles = list(map(_dumps, items))
+        except Exception:
+            pickles = None
+        if pickles is not None:
+            self.skipped.extend(self.native.feed(start, pickles))
+        else:
+            for index, item in enumerate(items, start):
+                try:
+                    pickled = _dumps(item)
+                except Exception as e:
+                    self.unpicklable[index] = item
+                    self.native.feed_invalid(index, f"cannot pickle the item: {type(e).__name__}: {e}")
+                else:
+                    self.skipped.extend(self.native.feed(index, [pickled]))
+        if len(items) < room:
             self.items = None
             self.native.close_input()
 
@@ -75,10 +83,13 @@ class Run:
                 records = self.native.poll(_POLL_SECONDS)
                 if records is None:
                     break
-                results = [from_record(*r, item=self.unpicklable.pop(r[0] - 1, _MISSING)) for r in records]
+                if self.unpicklable:
+                    for r in records:
+                        if r.index in self.unpicklable:
+                            r._set_item(self.unpicklable.pop(r.index))
                 if self.progress:
-                    self.progress.update(results)
-                yield from results
+                    self.progress.update(records)
+                yield from records
         except BaseException as e:
             # Ctrl-C: like the CLI's first Ctrl-C, let jobs in flight finish
             # (up to the stop grace) and record them. An early `break`

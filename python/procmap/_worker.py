@@ -12,6 +12,7 @@ on stderr, which the pool reports as a PoolError after a few attempts.
 
 import base64
 import faulthandler
+import functools
 import os
 import pickle
 import runpy
@@ -41,41 +42,17 @@ def _fixup_main_from_path(path):
     sys.modules["__main__"] = sys.modules["__mp_main__"] = module
 
 
-def describe(exc, skip_frames=1):
+def describe(exc, tb=None):
     """The exception as the worker reports it: its one-line summary, a blank
-    line, and its traceback without procmap's own frames."""
+    line, and its traceback (the engine calls the user's function directly,
+    so the first frame is already the user's)."""
     summary = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-    tb = exc.__traceback__
-    for _ in range(skip_frames):
-        if tb is not None and tb.tb_next is not None:
-            tb = tb.tb_next
+    if tb is None:
+        tb = exc.__traceback__
     body = "".join(traceback.format_exception(type(exc), exc, tb))
     if not body.startswith("Traceback (most recent call last):\n"):
         return summary
     return summary + _TRACEBACK_MARK + body[len("Traceback (most recent call last):\n") :]
-
-
-def make_call(fn):
-    """The wrapper the engine calls per job: base64 pickle in, ``(True,
-    base64 pickle)`` or ``(False, message)`` out. It never raises."""
-    loads, dumps, b64decode, b64encode = pickle.loads, pickle.dumps, base64.b64decode, base64.b64encode
-    protocol = pickle.HIGHEST_PROTOCOL
-
-    def call(payload):
-        try:
-            item = loads(b64decode(payload))
-        except BaseException as e:
-            return False, f"cannot unpickle the item in the worker: {type(e).__name__}: {e}"
-        try:
-            value = fn(item)
-        except BaseException as e:  # SystemExit and KeyboardInterrupt in a job are its errors too
-            return False, describe(e)
-        try:
-            return True, b64encode(dumps(value, protocol)).decode("ascii")
-        except BaseException as e:
-            return False, f"cannot pickle the return value: {type(e).__name__}: {e}"
-
-    return call
 
 
 def main(argv):
@@ -97,7 +74,8 @@ def main(argv):
         initializer(*pickle.loads(spec["initargs"]))
     from . import _native
 
-    _native.serve(spec["task"], make_call(fn))
+    dumps = functools.partial(pickle.dumps, protocol=pickle.HIGHEST_PROTOCOL)
+    _native.serve(spec["task"], fn, dumps, describe)
 
 
 if __name__ == "__main__":

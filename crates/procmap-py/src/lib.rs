@@ -15,6 +15,7 @@
 use pyo3::prelude::*;
 
 mod journal;
+mod result;
 mod run;
 mod serve;
 
@@ -29,6 +30,8 @@ pyo3::create_exception!(
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<run::NativeRun>()?;
+    m.add_class::<result::ItemResult>()?;
+    m.add_function(wrap_pyfunction!(result::result_from_record, m)?)?;
     m.add_function(wrap_pyfunction!(serve::serve, m)?)?;
     m.add("PoolError", m.py().get_type::<PoolError>())?;
     Ok(())

@@ -10,10 +10,14 @@
 
 use crate::PoolError as PyPoolError;
 use crate::journal::{self, Journal, JournalError};
+use crate::result::{Fields, ItemResult};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use crossbeam_channel::Sender;
 use procmap::wire::Job;
 use procmap::{Chunking, Input, JobRecord, Mode, Next, Pool, PoolError, Registry, Run, StopHandle};
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -35,23 +39,6 @@ const REFILL_CHECK: Duration = Duration::from_millis(2);
 
 /// Records handed to Python per poll, at most.
 const MAX_BATCH: usize = 4096;
-
-/// One record as Python receives it: line, status, value (base64 pickle),
-/// error, signal, exit code, stderr, attempts, worker, ms, item (base64
-/// pickle).
-type RecordTuple = (
-    u64,
-    &'static str,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<i32>,
-    Option<String>,
-    u32,
-    Option<u32>,
-    Option<f64>,
-    Option<String>,
-);
 
 struct State {
     /// Dropped when the Python iterator is exhausted: the engine's input ends.
@@ -131,45 +118,33 @@ impl NativeRun {
         state.input.as_ref().map_or(0, |tx| INPUT_CAP.saturating_sub(tx.len()))
     }
 
-    /// Queues items: `(index, payload, error)` with the base64 pickle as
-    /// payload, or the reason it could not be pickled. Returns the indices
-    /// skipped because the journal has them done (resume).
-    fn feed(&self, py: Python<'_>, items: Vec<(u64, Option<String>, Option<String>)>) -> PyResult<Vec<u64>> {
+    /// Queues the pickles of consecutive items, the first at `start`.
+    /// Returns the indices skipped because the journal has them done
+    /// (resume).
+    fn feed(&self, py: Python<'_>, start: u64, pickles: Vec<Bound<'_, PyBytes>>) -> PyResult<Vec<u64>> {
         let mut state = self.lock();
         let state = &mut *state;
-        let Some(tx) = state.input.clone() else {
-            return Err(pyo3::exceptions::PyValueError::new_err("the run's input is closed"));
-        };
         let mut skipped = Vec::new();
-        let mut inputs = Vec::with_capacity(items.len());
-        for (index, payload, error) in items {
+        let mut inputs = Vec::with_capacity(pickles.len());
+        for (index, pickle) in (start..).zip(&pickles) {
             let id = index + 1;
-            let input = match (payload, error) {
-                (Some(payload), _) => {
-                    if !state.done.is_empty()
-                        && state.done.contains(&journal::item_key(id, &state.task, &payload))
-                    {
-                        skipped.push(index);
-                        continue;
-                    }
-                    Input::Job(Job { id, task: state.task.clone(), args: vec![payload] })
-                }
-                (None, error) => Input::Invalid {
-                    id,
-                    task: state.task.clone(),
-                    args: Vec::new(),
-                    error: error.unwrap_or_else(|| "the item could not be pickled".into()),
-                },
-            };
-            inputs.push(input);
+            let payload = BASE64.encode(pickle.as_bytes());
+            if !state.done.is_empty() && state.done.contains(&journal::item_key(id, &state.task, &payload)) {
+                skipped.push(index);
+                continue;
+            }
+            inputs.push(Input::Job(Job { id, task: state.task.clone(), args: vec![payload] }));
         }
-        // Python feeds only what `room` allowed, so this rarely waits; when
-        // it does, it waits without the GIL.
-        let sent = py.detach(|| inputs.into_iter().all(|input| tx.send(input).is_ok()));
-        if !sent {
-            return Err(PyPoolError::new_err("the pool stopped taking input"));
-        }
+        send(py, state, inputs)?;
         Ok(skipped)
+    }
+
+    /// Queues an item that could not be pickled: it becomes an error
+    /// record without being sent to a worker.
+    fn feed_invalid(&self, py: Python<'_>, index: u64, error: String) -> PyResult<()> {
+        let mut state = self.lock();
+        let input = Input::Invalid { id: index + 1, task: state.task.clone(), args: Vec::new(), error };
+        send(py, &mut state, vec![input])
     }
 
     /// Ends the input: the run finishes once the queued items are done.
@@ -180,7 +155,7 @@ impl NativeRun {
     /// Waits up to `timeout` seconds for records and returns them (an empty
     /// list if none came, or the input ran low), or `None` once every record
     /// has been delivered. The GIL is released while waiting.
-    fn poll(&self, py: Python<'_>, timeout: f64) -> PyResult<Option<Vec<RecordTuple>>> {
+    fn poll(&self, py: Python<'_>, timeout: f64) -> PyResult<Option<Vec<ItemResult>>> {
         let deadline = Instant::now() + Duration::from_secs_f64(timeout.max(0.0));
         let mut guard = self.lock();
         let state = &mut *guard;
@@ -207,7 +182,8 @@ impl NativeRun {
             state.finished = true;
             return Ok(None);
         }
-        Ok(Some(records.into_iter().map(to_tuple).collect()))
+        let loads = py.import("pickle")?.getattr("loads")?;
+        Ok(Some(records.into_iter().map(|r| Fields::from_record(r).into_result(py, &loads)).collect()))
     }
 
     /// Asks the run to stop: in-flight jobs may finish (up to the stop grace
@@ -281,25 +257,17 @@ fn wait(
     }
 }
 
-fn to_tuple(record: JobRecord) -> RecordTuple {
-    // The value is a JSON string of base64 text, which needs no unescaping.
-    let value = record.value.map(|raw| {
-        let text = raw.get();
-        text.strip_prefix('"').and_then(|t| t.strip_suffix('"')).unwrap_or(text).to_owned()
-    });
-    (
-        record.line,
-        record.status.as_str(),
-        value,
-        record.error,
-        record.signal,
-        record.exit_code,
-        record.stderr,
-        record.attempts,
-        record.worker,
-        record.ms,
-        record.args.into_iter().next(),
-    )
+/// Puts inputs on the engine's input channel. Python feeds only what
+/// `room` allowed, so this rarely waits; when it does, it waits without the
+/// GIL.
+fn send(py: Python<'_>, state: &mut State, inputs: Vec<Input>) -> PyResult<()> {
+    let Some(tx) = state.input.clone() else {
+        return Err(pyo3::exceptions::PyValueError::new_err("the run's input is closed"));
+    };
+    if !py.detach(|| inputs.into_iter().all(|input| tx.send(input).is_ok())) {
+        return Err(PyPoolError::new_err("the pool stopped taking input"));
+    }
+    Ok(())
 }
 
 fn pool_error(e: PoolError) -> PyErr {
