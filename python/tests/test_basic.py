@@ -1,6 +1,7 @@
 """The API: ordered map, result fields, up-front errors, items that cannot be
 pickled, functions from __main__, the initializer."""
 
+import collections
 import subprocess
 import threading
 import time
@@ -132,3 +133,17 @@ def test_big_items_and_values_work_up_to_the_engines_limits():
         results = sorted(pool.imap_unordered(len, big), key=lambda r: r.index)
         assert results[0].value == 600 << 10
         assert results[1].status == "error" and "bytes long" in results[1].error
+
+
+def test_max_tasks_per_child_replaces_workers():
+    with procmap.Pool(procs=2, chunksize=1, max_tasks_per_child=10) as pool:
+        pids = pool.map(jobs.pid, range(60))
+    assert len(set(pids)) >= 6
+    assert max(collections.Counter(pids).values()) <= 10
+
+
+def test_progress_draws_a_bar_on_stderr(capsys):
+    with procmap.Pool(procs=2, progress=True) as pool:
+        assert pool.map(jobs.cube, range(100)) == [x**3 for x in range(100)]
+    err = capsys.readouterr().err
+    assert "procmap [" in err and "100/100" in err
