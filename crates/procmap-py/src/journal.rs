@@ -100,3 +100,48 @@ pub(crate) fn done_keys(path: &Path, task: &str) -> Result<HashSet<u64>, Journal
     }
     Ok(done)
 }
+
+/// Writes batches of records on a thread of its own, so that encoding them
+/// as JSON does not slow the Python thread that also feeds the pool. A
+/// batch is in the kernel's hands shortly after Python receives its
+/// Results, and all of them once [`JournalThread::finish`] returns.
+pub(crate) struct JournalThread {
+    tx: Option<crossbeam_channel::Sender<Vec<JobRecord>>>,
+    handle: Option<std::thread::JoinHandle<Result<(), JournalError>>>,
+}
+
+impl JournalThread {
+    pub(crate) fn start(mut journal: Journal) -> std::io::Result<Self> {
+        // A few batches of slack; beyond that the poller waits (without the
+        // GIL) rather than letting records pile up in memory.
+        let (tx, rx) = crossbeam_channel::bounded::<Vec<JobRecord>>(8);
+        let handle = std::thread::Builder::new().name("journal".into()).spawn(move || {
+            for batch in &rx {
+                for record in &batch {
+                    journal.write(record)?;
+                }
+                if rx.is_empty() {
+                    journal.flush()?;
+                }
+            }
+            journal.flush()
+        })?;
+        Ok(JournalThread { tx: Some(tx), handle: Some(handle) })
+    }
+
+    /// Queues a batch; returns the writer's error if it has stopped.
+    pub(crate) fn write(&mut self, records: Vec<JobRecord>) -> Result<(), JournalError> {
+        let sent = self.tx.as_ref().is_some_and(|tx| tx.send(records).is_ok());
+        if sent { Ok(()) } else { self.finish() }
+    }
+
+    /// Writes everything queued and flushes it.
+    pub(crate) fn finish(&mut self) -> Result<(), JournalError> {
+        self.tx = None;
+        match self.handle.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(panic)) => std::panic::resume_unwind(panic),
+            None => Ok(()),
+        }
+    }
+}

@@ -125,9 +125,9 @@ pub(crate) struct Fields {
 }
 
 impl Fields {
-    pub(crate) fn from_record(record: JobRecord) -> Self {
+    pub(crate) fn from_record(record: &JobRecord) -> Self {
         // The value is a JSON string of base64 text, which needs no unescaping.
-        let value = record.value.map(|raw| {
+        let value = record.value.as_ref().map(|raw| {
             let text = raw.get();
             text.strip_prefix('"').and_then(|t| t.strip_suffix('"')).unwrap_or(text).to_owned()
         });
@@ -135,14 +135,14 @@ impl Fields {
             line: record.line,
             status: record.status.as_str(),
             value,
-            error: record.error,
-            signal: record.signal,
+            error: record.error.clone(),
+            signal: record.signal.clone(),
             exit_code: record.exit_code,
-            stderr: record.stderr,
+            stderr: record.stderr.clone(),
             attempts: record.attempts,
             worker: record.worker,
             ms: record.ms,
-            payload: record.args.into_iter().next(),
+            payload: record.args.first().cloned(),
         }
     }
 

@@ -6,10 +6,10 @@
 //! flat whatever the input's length: the Python side only feeds as many
 //! items as [`NativeRun::room`] says fit. [`NativeRun::poll`] waits for
 //! records with the GIL released, in slices, checking for signals between
-//! them, and writes each record to the journal before Python sees it.
+//! them, and hands each batch of records to the journal's writer thread.
 
 use crate::PoolError as PyPoolError;
-use crate::journal::{self, Journal, JournalError};
+use crate::journal::{self, Journal, JournalError, JournalThread};
 use crate::result::{Fields, ItemResult};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -44,7 +44,7 @@ struct State {
     /// Dropped when the Python iterator is exhausted: the engine's input ends.
     input: Option<Sender<Input>>,
     run: Option<Run>,
-    journal: Option<Journal>,
+    journal: Option<JournalThread>,
     /// Keys of items with an ok record in the journal (resume).
     done: HashSet<u64>,
     task: String,
@@ -87,7 +87,10 @@ impl NativeRun {
             _ => HashSet::new(),
         };
         let journal = match &journal {
-            Some(path) => Some(Journal::open(path, append || resume).map_err(journal_error)?),
+            Some(path) => {
+                let journal = Journal::open(path, append || resume).map_err(journal_error)?;
+                Some(JournalThread::start(journal).map_err(|e| PyPoolError::new_err(e.to_string()))?)
+            }
             None => None,
         };
         let pool = Pool::builder(Registry::new())
@@ -172,18 +175,16 @@ impl NativeRun {
             }
             py.check_signals()?;
         };
-        if let Some(journal) = state.journal.as_mut() {
-            for record in &records {
-                journal.write(record).map_err(journal_error)?;
-            }
-            journal.flush().map_err(journal_error)?;
-        }
         if ended && records.is_empty() {
             state.finished = true;
             return Ok(None);
         }
         let loads = py.import("pickle")?.getattr("loads")?;
-        Ok(Some(records.into_iter().map(|r| Fields::from_record(r).into_result(py, &loads)).collect()))
+        let results = records.iter().map(|r| Fields::from_record(r).into_result(py, &loads)).collect();
+        if let Some(journal) = state.journal.as_mut() {
+            py.detach(|| journal.write(records)).map_err(journal_error)?;
+        }
+        Ok(Some(results))
     }
 
     /// Asks the run to stop: in-flight jobs may finish (up to the stop grace
@@ -203,7 +204,7 @@ impl NativeRun {
         let mut state = self.lock();
         state.input = None;
         if let Some(journal) = state.journal.as_mut() {
-            journal.flush().map_err(journal_error)?;
+            py.detach(|| journal.finish()).map_err(journal_error)?;
         }
         let Some(run) = state.run.take() else { return Ok((0, 0.0)) };
         let stats = py.detach(|| run.finish()).map_err(pool_error)?;
