@@ -27,5 +27,6 @@ process, its workers are ``python -m procmap._worker`` processes. See
 from ._native import PoolError
 from ._pool import Pool
 from ._result import JobFailed, Result, read_journal
+from ._tasks import task
 
-__all__ = ["Pool", "Result", "JobFailed", "PoolError", "read_journal"]
+__all__ = ["Pool", "Result", "JobFailed", "PoolError", "read_journal", "task"]

@@ -55,7 +55,26 @@ def describe(exc, tb=None):
     return summary + _TRACEBACK_MARK + body[len("Traceback (most recent call last):\n") :]
 
 
+def serve_tasks_file(path):
+    """Serves the @procmap.task functions of a Python file (the command
+    line's worker): the file is run as "__mp_main__", so its
+    `if __name__ == "__main__":` block does not run."""
+    from . import _native, _tasks
+
+    faulthandler.enable()
+    path = os.path.abspath(path)
+    sys.path.insert(0, os.path.dirname(path))
+    _fixup_main_from_path(path)
+    tasks = _tasks.catalogue()
+    if not tasks:
+        raise SystemExit(f"procmap: {path} defines no @procmap.task function")
+    _native.serve_tasks(tasks, _tasks.to_json, describe)
+
+
 def main(argv):
+    if argv[1:2] == ["--tasks"] and len(argv) == 3:
+        serve_tasks_file(argv[2])
+        return
     spec = pickle.loads(base64.b64decode(argv[1]))
     # A crash in C code (a segfault) prints the Python stack to stderr before
     # the process dies; the pool keeps the end of stderr in the record.

@@ -33,6 +33,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<result::ItemResult>()?;
     m.add_function(wrap_pyfunction!(result::result_from_record, m)?)?;
     m.add_function(wrap_pyfunction!(serve::serve, m)?)?;
+    m.add_function(wrap_pyfunction!(serve::serve_tasks, m)?)?;
     m.add("PoolError", m.py().get_type::<PoolError>())?;
     Ok(())
 }
