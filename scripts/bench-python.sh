@@ -5,7 +5,7 @@
 # function over synthetic tiles, with and without one segfaulting tile. Wall
 # and total CPU time (the whole process tree) per job. Not run in CI.
 #
-#   scripts/bench-python.sh [--procs 2] [--trivial 1000000] [--tiles 5000] [--dir DIR]
+#   scripts/bench-python.sh [--procs 2] [--trivial 1000000] [--tiles 5000] [--repeat 3] [--dir DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-python.sh

@@ -20,6 +20,8 @@ _POLL_SECONDS = 0.1
 class Run:
     def __init__(self, pool, fn, items, chunksize):
         worker_arg, self.task = _spec.build(fn, pool._initializer, pool._initargs)
+        # Before any worker starts: a non-iterable fails here, like a lambda.
+        self.items = iter(items)
         journal = pool._journal
         append = pool._journal_opened and journal is not None
         self.native = _native.NativeRun(
@@ -39,7 +41,6 @@ class Run:
         )
         if journal is not None:
             pool._journal_opened = True
-        self.items = iter(items)
         self.progress = Progress(len(items) if hasattr(items, "__len__") else None) if pool._progress else None
         # Items that could not be pickled, kept to show in their Result.
         self.unpicklable = {}
