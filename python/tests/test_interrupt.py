@@ -105,3 +105,30 @@ def test_resume_reruns_only_failed_items_and_map_fills_in_the_rest(tmp_path, mon
         assert pool.map(jobs.cube, range(5)) == [x**3 for x in range(5)]
     assert len(procmap.read_journal(journal)) == 100 + len(crashed) + 5
     assert os.path.exists(journal)
+
+
+def test_breaking_out_early_kills_the_workers_at_once():
+    with procmap.Pool(procs=2, chunksize=1) as pool:
+        results = pool.imap_unordered(jobs.sleepy, range(100_000))
+        first = [next(results) for _ in range(5)]
+        assert len({r.worker for r in first}) >= 1 and children_of(os.getpid())
+        started = time.monotonic()
+        results.close()
+        assert time.monotonic() - started < 5
+        assert children_of(os.getpid()) == []
+
+
+def test_an_error_in_the_input_reaches_the_caller_and_stops_the_run():
+    def items():
+        yield from range(100)
+        raise LookupError("input broke")
+
+    with procmap.Pool(procs=2) as pool:
+        try:
+            for _ in pool.imap_unordered(jobs.cube, items()):
+                pass
+        except LookupError as e:
+            assert str(e) == "input broke"
+        else:
+            raise AssertionError("the input's error was swallowed")
+        assert children_of(os.getpid()) == []
