@@ -8,6 +8,10 @@ its ``if __name__ == "__main__":`` block does not run) and aliases it as
 initializer and serves jobs through the engine's worker runtime until told
 to stop. A failure here, before serving, ends the process with a traceback
 on stderr, which the pool reports as a PoolError after a few attempts.
+
+``python -m procmap._worker --tasks FILE`` instead serves the
+``@procmap.task`` functions of FILE to the command line (``supervisor
+--worker``); see procmap._tasks.
 """
 
 import base64
