@@ -6,5 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo test --workspace
+scripts/test-python.sh
 scripts/test-slurm.sh  # a batch as a job array on a real single-node Slurm
 scripts/parity.sh

@@ -9,6 +9,7 @@ use crate::record::JobRecord;
 use crate::task::Registry;
 use crossbeam_channel::{Receiver, Sender};
 use procmap_wire::{PROTOCOL_VERSION, RunContext};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -113,6 +114,9 @@ pub(crate) struct Config {
     /// Threads per worker process (hybrid mode when above 1).
     pub threads: usize,
     pub program: PathBuf,
+    /// Arguments for `program`, e.g. `-m procmap._worker` for a Python
+    /// interpreter.
+    pub worker_args: Vec<OsString>,
     pub context: RunContext,
     pub retries: u32,
     pub timeout: Option<Duration>,
@@ -164,6 +168,7 @@ impl Pool {
                     chunking: Chunking::Auto,
                     threads: 1,
                     program: default_worker_program(),
+                    worker_args: Vec::new(),
                     context: RunContext::default(),
                     retries: 2,
                     timeout: None,
@@ -302,6 +307,12 @@ impl PoolBuilder {
     /// The worker executable for process mode.
     pub fn worker_program(mut self, path: impl Into<PathBuf>) -> Self {
         self.pool.cfg.program = path.into();
+        self
+    }
+
+    /// Arguments passed to every worker program started (none by default).
+    pub fn worker_args<A: Into<OsString>>(mut self, args: impl IntoIterator<Item = A>) -> Self {
+        self.pool.cfg.worker_args = args.into_iter().map(Into::into).collect();
         self
     }
 

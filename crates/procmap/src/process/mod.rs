@@ -229,6 +229,7 @@ impl Dispatcher {
         self.generations[slot] += 1;
         let worker = Worker::spawn(
             &self.cfg.program,
+            &self.cfg.worker_args,
             self.cfg.mem_limit,
             slot,
             self.generations[slot],

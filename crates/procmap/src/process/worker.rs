@@ -131,9 +131,10 @@ pub(crate) struct Worker {
 }
 
 impl Worker {
-    /// Spawns `program` and starts the thread that waits for it to connect.
+    /// Spawns `program` with `args` and starts the thread that waits for it to connect.
     pub(crate) fn spawn(
         program: &Path,
+        args: &[std::ffi::OsString],
         mem_limit: Option<u64>,
         slot: usize,
         generation: u64,
@@ -142,7 +143,8 @@ impl Worker {
         let (server, server_name) = IpcOneShotServer::<Bootstrap>::new()?;
         let (stderr_read, stderr_write) = std::io::pipe()?;
         let mut cmd = Command::new(program);
-        cmd.env(wire::SERVER_ENV, &server_name)
+        cmd.args(args)
+            .env(wire::SERVER_ENV, &server_name)
             // Symbolizing a backtrace on every caught panic costs 50-210 ms.
             .env("RUST_BACKTRACE", "0")
             .stdin(Stdio::null())

@@ -1,0 +1,78 @@
+"""What a run yields per item (``Result``, built by the extension), the
+exception ``map`` raises (``JobFailed``), and reading a journal back
+(``read_journal``)."""
+
+import json
+
+from ._native import Result, result_from_record
+
+_TRACEBACK_MARK = "\n\nTraceback (most recent call last):\n"  # as crates/procmap-py/src/result.rs
+
+
+class RemoteTraceback(Exception):
+    """The traceback of an exception raised in a worker, as text; it is the
+    ``__cause__`` of a ``JobFailed``, as in concurrent.futures."""
+
+    def __str__(self):
+        return self.args[0]
+
+
+class JobFailed(Exception):
+    """Raised by ``Pool.map`` (unless ``return_failures=True``) after the
+    whole run is recorded, for the first item in input order that failed.
+    ``.result`` is that item's ``Result``; ``.failures`` is how many items
+    failed in all."""
+
+    def __init__(self, result, failures=1):
+        self.result = result
+        self.failures = failures
+        where = f"item {result.index}"
+        more = f" ({failures - 1} more items failed)" if failures > 1 else ""
+        detail = result.error or ""
+        if result.status == "crashed":
+            how = result.signal or f"exit code {result.exit_code}"
+            detail = f"{detail} [{how}]" if detail else how
+        super().__init__(f"{where} {result.status}: {detail}{more}")
+        if result.traceback:
+            self.__cause__ = RemoteTraceback(result.traceback)
+
+
+def read_journal(path):
+    """Every record of a journal written by ``Pool(journal=...)``, as a list
+    of Result, in the order they were written. An item rerun by
+    ``resume=True`` appears once per run. A torn last line (the process
+    died while writing it) is skipped. ``read_journal_records`` gives the
+    raw dictionaries, with the function's name in "task"."""
+    results = []
+    for record in read_journal_records(path):
+        args = record.get("args") or [None]
+        results.append(
+            result_from_record(
+                record["line"],
+                record["status"],
+                record.get("value"),
+                record.get("error"),
+                record.get("signal"),
+                record.get("exit_code"),
+                record.get("stderr"),
+                record.get("attempts", 0),
+                record.get("worker"),
+                record.get("ms"),
+                args[0],
+            )
+        )
+    return results
+
+
+def read_journal_records(path):
+    """The journal's records as dictionaries (the engine's JSON Lines:
+    line, task, args, status, value, error, signal, exit_code, stderr,
+    attempts, worker, ms); ``value`` and ``args[0]`` are base64 pickles."""
+    records = []
+    with open(path, encoding="utf-8") as f:
+        for text in f:
+            try:
+                records.append(json.loads(text))
+            except ValueError:
+                continue
+    return records

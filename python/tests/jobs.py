@@ -1,0 +1,62 @@
+"""Functions the tests run in worker processes. They live in a module so
+that workers can import them by name, as with ProcessPoolExecutor."""
+
+import ctypes
+import os
+import time
+
+
+def cube(x):
+    return x**3
+
+
+def faulty(x):
+    """Cubes an int; a string item names a fault to commit instead."""
+    if x == "segfault":
+        ctypes.string_at(0)
+    elif x == "exit3":
+        os._exit(3)
+    elif x == "raise":
+        raise ValueError("bad item")
+    elif x == "hang":
+        while True:
+            pass
+    elif x == "oom":
+        return len(bytearray(20 << 30))  # 20 GiB
+    return x**3
+
+
+def slow_cube(x):
+    time.sleep(0.002)
+    return x**3
+
+
+def sleepy(x):
+    time.sleep(0.05)
+    return x
+
+
+def crash_if_flagged(x):
+    """Dies on multiples of 7 while the file named by $PROCMAP_TEST_FLAG exists."""
+    if x % 7 == 0 and os.path.exists(os.environ["PROCMAP_TEST_FLAG"]):
+        os._exit(9)
+    return x * 2
+
+
+def pid(_):
+    return os.getpid()
+
+
+_initialized = []
+
+
+def init(value):
+    _initialized.append(value)
+
+
+def initialized(_):
+    return list(_initialized)
+
+
+def sized(n):
+    return b"x" * n

@@ -1,0 +1,149 @@
+"""The API: ordered map, result fields, up-front errors, items that cannot be
+pickled, functions from __main__, the initializer."""
+
+import collections
+import subprocess
+import threading
+import time
+
+import jobs
+import pytest
+
+import procmap
+
+
+def test_map_is_ordered_and_imap_yields_every_item_once():
+    with procmap.Pool(procs=2, chunksize=7) as pool:
+        assert pool.map(jobs.cube, range(200)) == [x**3 for x in range(200)]
+        results = list(pool.imap_unordered(jobs.cube, iter(range(100))))
+    assert sorted(r.index for r in results) == list(range(100))
+    for r in results:
+        assert (r.ok, r.status, r.item, r.value, r.error) == (True, "ok", r.index, r.index**3, None)
+        assert r.attempts == 1 and r.worker > 0 and r.ms >= 0
+
+
+def test_map_raises_the_first_failure_after_recording_everything(tmp_path):
+    journal = tmp_path / "j.jsonl"
+    with procmap.Pool(procs=2, journal=journal) as pool:
+        with pytest.raises(procmap.JobFailed) as caught:
+            pool.map(jobs.faulty, [1, "raise", 3, "exit3", 5])
+        values = pool.map(jobs.faulty, [1, "raise", 3], return_failures=True)
+    failed = caught.value.result
+    assert (failed.index, failed.status, failed.error) == (1, "error", "ValueError: bad item")
+    assert caught.value.failures == 2
+    assert "in faulty" in failed.traceback and 'raise ValueError("bad item")' in failed.traceback
+    assert isinstance(caught.value.__cause__, Exception) and "bad item" in str(caught.value.__cause__)
+    assert values[0] == 1 and values[2] == 27 and values[1].status == "error"
+    # Both runs are in the journal: 5 records, then 3 more appended.
+    assert len(procmap.read_journal(journal)) == 8
+
+
+def test_a_lambda_or_nested_function_fails_before_any_worker_starts():
+    def nested(x):
+        return x
+
+    with procmap.Pool(procs=2) as pool:
+        for fn in (lambda x: x, nested):
+            started = time.monotonic()
+            with pytest.raises(TypeError, match="top level of a module"):
+                pool.imap_unordered(fn, range(3))
+            assert time.monotonic() - started < 0.5
+
+
+def test_an_unpicklable_item_is_that_items_error():
+    lock = threading.Lock()
+    with procmap.Pool(procs=2) as pool:
+        results = sorted(pool.imap_unordered(jobs.cube, [1, lock, 3]), key=lambda r: r.index)
+    assert [r.status for r in results] == ["ok", "error", "ok"]
+    assert "cannot pickle the item" in results[1].error
+    assert results[1].item is lock
+    assert [results[0].value, results[2].value] == [1, 27]
+
+
+def test_a_function_from_main_works_without_rerunning_the_main_block(script, tmp_path):
+    proc = script(
+        """
+        import procmap
+
+        def square(x):
+            return x * x
+
+        if __name__ == "__main__":
+            with open("main-block-ran", "a") as f:
+                f.write("once\\n")
+            with procmap.Pool(procs=2) as pool:
+                print(pool.map(square, range(10)))
+        """
+    )
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert out.strip() == str([x * x for x in range(10)])
+    assert (tmp_path / "main-block-ran").read_text() == "once\n"
+
+
+def test_a_main_script_without_a_main_guard_gets_a_clear_error(script):
+    proc = script(
+        """
+        import procmap, jobs
+        with procmap.Pool(procs=1) as pool:
+            print(pool.map(jobs.cube, range(3)))
+        """
+    )
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0 and out == ""
+    assert "PoolError" in err and 'Start pools under `if __name__ == "__main__":`' in err, err
+
+
+def test_the_initializer_runs_once_in_each_worker():
+    with procmap.Pool(procs=2, initializer=jobs.init, initargs=("ready",)) as pool:
+        assert set(map(tuple, pool.map(jobs.initialized, range(50)))) == {("ready",)}
+
+
+def test_workers_that_cannot_start_raise_pool_error():
+    # The initializer fails in every worker: the pool gives up with the
+    # workers' stderr rather than respawning forever.
+    with procmap.Pool(procs=1, initializer=jobs.faulty, initargs=("raise",)) as pool:
+        with pytest.raises(procmap.PoolError, match="bad item"):
+            pool.map(jobs.cube, range(5))
+
+
+def test_help_answers_the_users_questions():
+    doc = procmap.Pool.__doc__
+    for word in ("timeout", "mem_limit", "journal", "resume", "JobFailed", "lambda", "Ctrl-C", "streamed"):
+        assert word in doc
+    for field in ("status", "traceback", "signal", "exit_code", "stderr"):
+        assert field in procmap.Result.__doc__
+
+
+def test_the_worker_module_refuses_to_run_by_hand():
+    out = subprocess.run(
+        [__import__("sys").executable, "-m", "procmap._worker"], capture_output=True, text=True, timeout=30
+    )
+    assert out.returncode != 0
+
+
+def test_big_items_and_values_work_up_to_the_engines_limits():
+    with procmap.Pool(procs=1) as pool:
+        results = sorted(
+            pool.imap_unordered(jobs.sized, [5 << 20, 7 << 20]), key=lambda r: r.index
+        )
+        assert results[0].ok and len(results[0].value) == 5 << 20
+        assert results[1].status == "error" and "at most" in results[1].error
+        big = [b"y" * (600 << 10), b"z" * (900 << 10)]
+        results = sorted(pool.imap_unordered(len, big), key=lambda r: r.index)
+        assert results[0].value == 600 << 10
+        assert results[1].status == "error" and "bytes long" in results[1].error
+
+
+def test_max_tasks_per_child_replaces_workers():
+    with procmap.Pool(procs=2, chunksize=1, max_tasks_per_child=10) as pool:
+        pids = pool.map(jobs.pid, range(60))
+    assert len(set(pids)) >= 6
+    assert max(collections.Counter(pids).values()) <= 10
+
+
+def test_progress_draws_a_bar_on_stderr(capsys):
+    with procmap.Pool(procs=2, progress=True) as pool:
+        assert pool.map(jobs.cube, range(100)) == [x**3 for x in range(100)]
+    err = capsys.readouterr().err
+    assert "procmap [" in err and "100/100" in err

@@ -1,0 +1,68 @@
+"""@procmap.task functions as a worker of the command line, through
+`supervisor --worker` and a wrapper script that runs
+`python -m procmap._worker --tasks FILE`."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def supervisor():
+    for path in (os.environ.get("SUPERVISOR"), f"{ROOT}/target/debug/supervisor", f"{ROOT}/target/release/supervisor"):
+        if path and os.access(path, os.X_OK):
+            return path
+    pytest.skip("no supervisor binary: run `cargo build` (scripts/test.sh runs cargo test first)")
+
+
+TASKS = '''
+import os, procmap
+
+@procmap.task
+def shout(text, times="1"):
+    "Upper-cases TEXT, TIMES times."
+    return {"text": " ".join([text.upper()] * int(times))}
+
+@procmap.task
+def crash(kind):
+    if kind == "segfault":
+        import ctypes
+        ctypes.string_at(0)
+    raise ValueError(kind)
+
+@procmap.task
+def notjson(x):
+    return {1, 2}
+
+if __name__ == "__main__":
+    raise SystemExit("the main block must not run in a worker")
+'''
+
+
+def test_supervisor_runs_and_lists_python_tasks(tmp_path):
+    exe = supervisor()
+    (tmp_path / "tasks.py").write_text(TASKS)
+    wrapper = tmp_path / "worker"
+    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m procmap._worker --tasks "{tmp_path}/tasks.py"\n')
+    wrapper.chmod(0o755)
+    listed = subprocess.run([exe, "tasks", "--worker", wrapper], capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    assert "shout TEXT [TIMES]" in listed.stdout and "Upper-cases TEXT" in listed.stdout
+    (tmp_path / "jobs.txt").write_text("shout hello\nshout hi 3\ncrash segfault\ncrash boom\nnotjson 1\n")
+    run = subprocess.run(
+        [exe, "--worker", wrapper, "-p", "2", "--retries", "1", tmp_path / "jobs.txt"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 1, run.stderr  # some jobs failed
+    records = {r["line"]: r for r in map(json.loads, run.stdout.splitlines())}
+    assert sorted(records) == [1, 2, 3, 4, 5]
+    assert records[1]["value"] == {"text": "HELLO"} and records[2]["value"] == {"text": "HI HI HI"}
+    assert (records[3]["status"], records[3]["signal"]) == ("crashed", "SIGSEGV")
+    assert records[4]["status"] == "error" and records[4]["error"].startswith("ValueError: boom")
+    assert "not JSON-serializable" in records[5]["error"]

@@ -1,0 +1,64 @@
+"""Faults in the user's function cost only their own item: a segfault,
+os._exit, an exception, an endless loop under `timeout`, a huge allocation
+under `mem_limit`, and a worker SIGKILLed from outside."""
+
+import collections
+import os
+import random
+import signal
+
+import jobs
+
+import procmap
+
+FAULTS = ["segfault", "exit3", "raise", "hang", "oom"]
+
+
+def test_each_fault_gets_its_own_status_and_every_other_item_one_ok(tmp_path):
+    items = list(range(1000))
+    for i, fault in enumerate(FAULTS):
+        items.insert(150 * (i + 1), fault)
+    journal = tmp_path / "faults.jsonl"
+    with procmap.Pool(procs=2, timeout=2, retries=1, mem_limit="1G", journal=journal) as pool:
+        results = list(pool.imap_unordered(jobs.faulty, items))
+
+    by_index = collections.Counter(r.index for r in results)
+    assert sorted(by_index) == list(range(len(items))) and set(by_index.values()) == {1}
+    by_item = {items[r.index]: r for r in results}
+    for r in results:
+        if isinstance(items[r.index], int):
+            assert (r.status, r.value, r.item) == ("ok", items[r.index] ** 3, items[r.index])
+
+    segv = by_item["segfault"]
+    assert (segv.status, segv.signal, segv.attempts) == ("crashed", "SIGSEGV", 2)
+    assert "in faulty" in segv.stderr  # faulthandler's Python stack of the crash
+    exit3 = by_item["exit3"]
+    assert (exit3.status, exit3.exit_code, exit3.signal) == ("crashed", 3, None)
+    raised = by_item["raise"]
+    assert (raised.status, raised.error) == ("error", "ValueError: bad item")
+    assert "Traceback (most recent call last):" in raised.traceback and "in faulty" in raised.traceback
+    hang = by_item["hang"]
+    assert hang.status == "timeout" and "2" in hang.error
+    oom = by_item["oom"]
+    assert (oom.status, oom.error) == ("error", "MemoryError")
+
+    # The journal has the same story, one record per item.
+    recorded = procmap.read_journal(journal)
+    assert sorted((r.index, r.status) for r in recorded) == sorted((r.index, r.status) for r in results)
+
+
+def test_a_worker_killed_from_outside_loses_nothing():
+    rng = random.Random(12)
+    kills = 0
+    results = []
+    with procmap.Pool(procs=2, chunksize=8) as pool:
+        for r in pool.imap_unordered(jobs.slow_cube, range(1500)):
+            results.append(r)
+            # Twice mid-run, SIGKILL the worker that just sent a result.
+            if kills < 2 and len(results) in (300 + rng.randrange(100), 900 + rng.randrange(100)):
+                os.kill(r.worker, signal.SIGKILL)
+                kills += 1
+    assert kills == 2
+    assert sorted(r.index for r in results) == list(range(1500))
+    assert all(r.ok and r.value == r.index**3 for r in results)
+    assert len({r.worker for r in results}) >= 3  # the killed workers were replaced

@@ -1,0 +1,134 @@
+"""Ctrl-C mid-run, and resuming a run that died."""
+
+import collections
+import json
+import os
+import signal
+import time
+
+import jobs
+from conftest import alive, children_of, readline
+
+import procmap
+
+INTERRUPTED_SCRIPT = """
+import os, sys, time
+import procmap, jobs
+from conftest import children_of
+
+if __name__ == "__main__":
+    with procmap.Pool(procs=2, chunksize=1, journal="j.jsonl") as pool:
+        seen = set()
+        try:
+            for n, r in enumerate(pool.imap_unordered(jobs.sleepy, range(100000))):
+                seen.add(r.worker)
+                if n == 20:
+                    print("workers", *sorted(seen), flush=True)
+            print("finished without an interrupt", flush=True)
+        except KeyboardInterrupt:
+            # The run is over when KeyboardInterrupt arrives: no worker is left.
+            print("interrupted; children", len(children_of(os.getpid())), flush=True)
+            time.sleep(0.5)
+"""
+
+
+def test_ctrl_c_stops_the_run_flushes_the_journal_and_leaves_no_worker(script, tmp_path):
+    proc = script(INTERRUPTED_SCRIPT)
+    line = readline(proc)
+    assert line.startswith("workers"), line + proc.stderr.read()
+    workers = [int(w) for w in line.split()[1:]]
+    assert workers and all(alive(w) for w in workers)
+    proc.send_signal(signal.SIGINT)
+    sent = time.monotonic()
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "interrupted; children 0" in out, out + err
+    # Jobs take 50 ms and in-flight ones may finish: it ends promptly.
+    assert time.monotonic() - sent < 5
+    assert not any(alive(w) for w in workers)
+    records = [json.loads(line) for line in (tmp_path / "j.jsonl").read_text().splitlines()]
+    assert len(records) >= 21 and all(r["status"] == "ok" for r in records)
+    assert len({r["line"] for r in records}) == len(records)
+
+
+KILLED_SCRIPT = """
+import procmap, jobs
+if __name__ == "__main__":
+    with procmap.Pool(procs=2, chunksize=4, journal="j.jsonl") as pool:
+        for n, r in enumerate(pool.imap_unordered(jobs.slow_cube, range(3000))):
+            if n == 400:
+                print("running", flush=True)
+"""
+
+
+def test_resume_after_the_supervisor_died_completes_with_one_ok_per_item(script, tmp_path):
+    # The Python process running the pool is SIGKILLed mid-run: no chance
+    # to clean up. Its workers die with it (parent-death signal).
+    proc = script(KILLED_SCRIPT)
+    assert readline(proc) == "running\n"
+    children = children_of(proc.pid)
+    proc.kill()
+    proc.wait(timeout=10)
+    deadline = time.monotonic() + 5
+    while any(alive(c) for c in children) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(alive(c) for c in children)
+    journal = tmp_path / "j.jsonl"
+    before = {r.index for r in procmap.read_journal(journal) if r.ok}
+    assert 400 <= len(before) < 3000
+
+    with procmap.Pool(procs=2, journal=journal, resume=True) as pool:
+        rerun = list(pool.imap_unordered(jobs.slow_cube, range(3000)))
+    assert {r.index for r in rerun} == set(range(3000)) - before
+    oks = collections.Counter(r.index for r in procmap.read_journal(journal) if r.ok)
+    assert sorted(oks) == list(range(3000)) and set(oks.values()) == {1}
+
+
+def test_resume_reruns_only_failed_items_and_map_fills_in_the_rest(tmp_path, monkeypatch):
+    flag = tmp_path / "flag"
+    flag.touch()
+    monkeypatch.setenv("PROCMAP_TEST_FLAG", str(flag))
+    journal = tmp_path / "j.jsonl"
+    with procmap.Pool(procs=2, retries=0, journal=journal) as pool:
+        first = pool.map(jobs.crash_if_flagged, range(100), return_failures=True)
+    crashed = [i for i, v in enumerate(first) if isinstance(v, procmap.Result)]
+    assert crashed == list(range(0, 100, 7))
+    flag.unlink()
+    with procmap.Pool(procs=2, journal=journal, resume=True) as pool:
+        assert pool.map(jobs.crash_if_flagged, range(100)) == [x * 2 for x in range(100)]
+    records = procmap.read_journal(journal)
+    assert len(records) == 100 + len(crashed)
+    oks = collections.Counter(r.index for r in records if r.ok)
+    assert set(oks.values()) == {1} and len(oks) == 100
+    # A different function is a different item, even with the same index.
+    with procmap.Pool(procs=2, journal=journal, resume=True) as pool:
+        assert pool.map(jobs.cube, range(5)) == [x**3 for x in range(5)]
+    assert len(procmap.read_journal(journal)) == 100 + len(crashed) + 5
+    assert os.path.exists(journal)
+
+
+def test_breaking_out_early_kills_the_workers_at_once():
+    with procmap.Pool(procs=2, chunksize=1) as pool:
+        results = pool.imap_unordered(jobs.sleepy, range(100_000))
+        first = [next(results) for _ in range(5)]
+        assert len({r.worker for r in first}) >= 1 and children_of(os.getpid())
+        started = time.monotonic()
+        results.close()
+        assert time.monotonic() - started < 5
+        assert children_of(os.getpid()) == []
+
+
+def test_an_error_in_the_input_reaches_the_caller_and_stops_the_run():
+    def items():
+        yield from range(100)
+        raise LookupError("input broke")
+
+    with procmap.Pool(procs=2) as pool:
+        try:
+            for _ in pool.imap_unordered(jobs.cube, items()):
+                pass
+        except LookupError as e:
+            assert str(e) == "input broke"
+        else:
+            raise AssertionError("the input's error was swallowed")
+        assert children_of(os.getpid()) == []
