@@ -1,5 +1,5 @@
-"""@procmap.task functions as a worker of the command line, through
-`supervisor --worker` and a wrapper script that runs
+"""@procmap.task functions as the command line's tasks: `supervisor
+--python FILE`, and `supervisor --worker` with a wrapper script that runs
 `python -m procmap._worker --tasks FILE`."""
 
 import json
@@ -66,3 +66,30 @@ def test_supervisor_runs_and_lists_python_tasks(tmp_path):
     assert (records[3]["status"], records[3]["signal"]) == ("crashed", "SIGSEGV")
     assert records[4]["status"] == "error" and records[4]["error"].startswith("ValueError: boom")
     assert "not JSON-serializable" in records[5]["error"]
+
+
+def test_supervisor_python_runs_and_lists_a_file_s_tasks(tmp_path):
+    exe = supervisor()
+    (tmp_path / "tasks.py").write_text(TASKS)
+    # The interpreter of this virtualenv, which has the procmap package.
+    env = dict(os.environ, PROCMAP_PYTHON=sys.executable)
+    listed = subprocess.run(
+        [exe, "tasks", "--python", "tasks.py"], capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert "shout TEXT [TIMES]" in listed.stdout and "Upper-cases TEXT" in listed.stdout
+    (tmp_path / "jobs.txt").write_text("shout hello\ncrash segfault\nshout hi 2\n")
+    run = subprocess.run(
+        [exe, "--python", "tasks.py", "-p", "2", "--retries", "0", "jobs.txt"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert run.returncode == 1, run.stderr
+    records = {r["line"]: r for r in map(json.loads, run.stdout.splitlines())}
+    assert records[1]["value"] == {"text": "HELLO"} and records[3]["value"] == {"text": "HI HI"}
+    assert (records[2]["status"], records[2]["signal"]) == ("crashed", "SIGSEGV")
+    missing = subprocess.run([exe, "--python", "nope.py", "jobs.txt"], capture_output=True, text=True, cwd=tmp_path)
+    assert missing.returncode == 2 and "no such file" in missing.stderr

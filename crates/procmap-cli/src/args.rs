@@ -57,8 +57,11 @@ pub enum Command {
     Tasks {
         /// List the tasks of this worker program instead (a custom worker's
         /// own tasks included), as it reports them when it starts.
-        #[arg(long, value_name = "PATH")]
+        #[arg(long, value_name = "PATH", conflicts_with = "python")]
         worker: Option<std::path::PathBuf>,
+        /// List the `@procmap.task` functions of this Python file instead.
+        #[arg(long, value_name = "FILE")]
+        python: Option<std::path::PathBuf>,
     },
     /// Make a synthetic EuroSAT data set and its jobs file, and run it.
     Demo(crate::demo::DemoArgs),
@@ -175,6 +178,14 @@ pub struct RunArgs {
     /// The worker program. Default: supervisor-worker beside this executable.
     #[arg(long, value_name = "PATH", env = "PROCMAP_WORKER")]
     pub worker: Option<PathBuf>,
+
+    /// Run the `@procmap.task` functions of this Python file: each worker
+    /// is `python3 -m procmap._worker --tasks FILE` (the interpreter from
+    /// PROCMAP_PYTHON, else python3 on PATH; it needs the procmap package,
+    /// `pip install ./python`). Each job line is `TASK ARG...`, the
+    /// arguments are strings, the value is the function's return as JSON.
+    #[arg(long, value_name = "FILE", conflicts_with = "worker")]
+    pub python: Option<PathBuf>,
 
     /// Rerun a job that killed its worker up to N times before recording it
     /// as crashed.

@@ -18,6 +18,7 @@ pub mod journal;
 mod ledger;
 mod merge;
 mod progress;
+mod python;
 mod run;
 pub mod rundir;
 pub mod shard;

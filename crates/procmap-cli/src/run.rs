@@ -32,17 +32,11 @@ pub fn main(registry: Registry) -> ExitCode {
     };
     init_tracing(cli.run.verbose);
     let result = match cli.command {
-        Some(Command::Tasks { worker: None }) => {
+        Some(Command::Tasks { worker: None, python: None }) => {
             print_tasks(&registry.infos());
             Ok(exit::OK)
         }
-        Some(Command::Tasks { worker: Some(program) }) => {
-            let pool = Pool::builder(registry).worker_program(program).build();
-            pool.worker_tasks().map_err(explain_pool_error).map(|tasks| {
-                print_tasks(&tasks);
-                exit::OK
-            })
-        }
+        Some(Command::Tasks { worker, python }) => list_worker_tasks(registry, worker, python),
         Some(Command::Compare(args)) => crate::compare::run(args),
         Some(Command::Jobs(args)) => crate::demo::print_jobs(&args),
         Some(Command::Demo(args)) => demo(&args, registry),
@@ -58,6 +52,23 @@ pub fn main(registry: Registry) -> ExitCode {
             ExitCode::from(exit::SETUP)
         }
     }
+}
+
+/// `supervisor tasks --worker PATH | --python FILE`: the tasks a worker
+/// reports in its handshake.
+fn list_worker_tasks(
+    registry: Registry,
+    worker: Option<PathBuf>,
+    python: Option<PathBuf>,
+) -> anyhow::Result<u8> {
+    let (program, args) = match python {
+        Some(file) => crate::python::worker_for(&file)?,
+        None => (resolve_worker(worker)?, Vec::new()),
+    };
+    let pool = Pool::builder(registry).worker_program(program).worker_args(args).build();
+    let tasks = pool.worker_tasks().map_err(explain_pool_error)?;
+    print_tasks(&tasks);
+    Ok(exit::OK)
 }
 
 fn demo(args: &crate::demo::DemoArgs, registry: Registry) -> anyhow::Result<u8> {
@@ -101,9 +112,11 @@ fn run(mut args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
     let procs = args
         .procs
         .map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |n| n as usize);
-    let program = match mode {
-        Mode::Process => resolve_worker(args.worker.clone())?,
-        _ => args.worker.clone().unwrap_or_else(procmap::default_worker_program),
+    let (program, worker_args) = match (&args.python, mode) {
+        (Some(file), Mode::Process) => crate::python::worker_for(file)?,
+        (Some(_), _) => bail!("--python runs Python workers: it needs process mode"),
+        (None, Mode::Process) => (resolve_worker(args.worker.clone())?, Vec::new()),
+        (None, _) => (args.worker.clone().unwrap_or_else(procmap::default_worker_program), Vec::new()),
     };
     if mode != Mode::Process {
         warn_process_only_flags(&args);
@@ -183,6 +196,7 @@ fn run(mut args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
         .threads(args.threads as usize)
         .mode(mode)
         .worker_program(program)
+        .worker_args(worker_args)
         .context(context)
         .retries(args.retries)
         .timeout(args.timeout)
@@ -286,7 +300,14 @@ fn resolve_worker(worker: Option<PathBuf>) -> anyhow::Result<PathBuf> {
         }
         return Ok(program);
     };
-    let bare = program.components().count() == 1 && !program.as_os_str().as_encoded_bytes().contains(&b'/');
+    resolve_program(&program)
+}
+
+/// Finds `program` as the shell would: a bare name in `PATH`, a path as
+/// given (made absolute).
+pub(crate) fn resolve_program(program: &Path) -> anyhow::Result<PathBuf> {
+    let program = program.to_path_buf();
+    let bare = !program.as_os_str().as_encoded_bytes().contains(&b'/');
     let found = if bare {
         std::env::var_os("PATH")
             .into_iter()
