@@ -91,11 +91,8 @@ impl Hasher for Prehashed {
     fn finish(&self) -> u64 {
         self.0
     }
-    fn write(&mut self, bytes: &[u8]) {
-        // Only u64 keys reach this hasher; fold anything else in anyway.
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
+    fn write(&mut self, _: &[u8]) {
+        unreachable!("only u64 keys are hashed with Prehashed");
     }
     fn write_u64(&mut self, n: u64) {
         self.0 = n;
@@ -117,6 +114,14 @@ mod tests {
         assert_eq!(job_hash("cube", &args(&["3"])), 0xe630_b2bb_c410_6b9f);
         assert_eq!(Identity { hash: 0xe630_b2bb_c410_6b9f, occurrence: 0 }.shard(16), 14);
         assert_eq!(Identity { hash: 0xe630_b2bb_c410_6b9f, occurrence: 1 }.shard(16), 5);
+    }
+
+    #[test]
+    fn prehashed_keys_are_their_own_hash() {
+        use std::hash::BuildHasher;
+        let build = BuildHasherDefault::<Prehashed>::default();
+        assert_eq!(build.hash_one(0x1234_5678_9abc_def0_u64), 0x1234_5678_9abc_def0);
+        assert_eq!(build.hash_one(7_u64), 7);
     }
 
     #[test]

@@ -107,4 +107,26 @@ mod tests {
         let mut hybrid = Chunker::new(Chunking::Auto, 4);
         assert_eq!(hybrid.next_size(), 4, "one job per thread to start");
     }
+
+    #[test]
+    fn the_average_weighs_the_past_four_to_one() {
+        let mut c = Chunker::new(Chunking::Auto, 1);
+        assert_eq!(c.queued_work(10), None, "nothing is known before a job is timed");
+        c.observe(4, 4_000_000); // 1 ms per job
+        assert_eq!(c.queued_work(10), Some(Duration::from_millis(10)));
+        c.observe(1, 6_000_000); // 6 ms: 0.8 × 1 + 0.2 × 6 = 2 ms
+        assert_eq!(c.queued_work(10), Some(Duration::from_millis(20)));
+        c.observe(0, 123); // no jobs: no change
+        assert_eq!(c.queued_work(1), Some(Duration::from_millis(2)));
+    }
+
+    #[test]
+    fn threads_divide_the_queued_work_and_multiply_the_chunk() {
+        let mut c = Chunker::new(Chunking::Auto, 4);
+        c.observe(1, 1_000_000); // 1 ms per job
+        assert_eq!(c.queued_work(8), Some(Duration::from_millis(2)), "8 jobs on 4 threads");
+        c.last = 1000;
+        // 10 ms of work on each of 4 threads: 40 jobs.
+        assert_eq!(c.next_size(), 40);
+    }
 }
