@@ -31,11 +31,15 @@
 
 mod channel;
 mod chunking;
+mod config;
+mod error;
 mod exec;
 mod feed;
 mod pool;
 mod process;
 mod record;
+mod serial;
+mod stats;
 pub mod task;
 mod threads;
 mod unix;

@@ -2,13 +2,18 @@
 //! that streams one record per job.
 
 use crate::chunking::Chunking;
+pub(crate) use crate::config::Config;
+pub use crate::config::Mode;
+pub use crate::error::PoolError;
 use crate::exec;
 use crate::feed::{Feeder, Input, Source};
 use crate::process::{Dispatcher, Event, EventKind};
 use crate::record::JobRecord;
+use crate::serial::Serial;
+pub use crate::stats::{ChunkStats, Stats, WorkerStats};
 use crate::task::Registry;
 use crossbeam_channel::{Receiver, Sender};
-use procmap_wire::{PROTOCOL_VERSION, RunContext};
+use procmap_wire::RunContext;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,113 +25,6 @@ use std::time::{Duration, Instant};
 /// batch cap in the dispatcher this bounds the supervisor's memory, whatever
 /// the length of the input.
 const RECORD_BATCHES: usize = 4;
-
-/// Where jobs run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Mode {
-    /// In `procs` worker processes: a crash costs only its own job.
-    #[default]
-    Process,
-    /// On `procs` threads of this process: panics are caught, but a
-    /// segfault or abort takes the whole process down.
-    Thread,
-    /// Inline, one job after another, on the thread that reads the results.
-    Serial,
-}
-
-/// Why a pool could not run (as opposed to a job failing, which is a
-/// record).
-#[derive(Debug, thiserror::Error)]
-pub enum PoolError {
-    #[error("cannot start worker program {}", program.display())]
-    Spawn {
-        program: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("workers keep failing to start ({}): {reason}", program.display())]
-    WorkerStart { program: PathBuf, reason: String, stderr: String },
-    #[error("{} speaks protocol {theirs}, this supervisor speaks {PROTOCOL_VERSION}: rebuild both from one checkout", program.display())]
-    Protocol { program: PathBuf, theirs: u32 },
-    #[error("cannot start the pool's threads")]
-    Thread(#[source] std::io::Error),
-    #[error(
-        "{procs} worker processes need about {needed} open files, but this process may open {limit} \
-         (`ulimit -n`): raise the limit or use fewer --procs"
-    )]
-    TooManyWorkers { procs: usize, needed: u64, limit: u64 },
-}
-
-/// Per-worker counters for the summary.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct WorkerStats {
-    /// Pid in process mode, thread number in thread mode, 0 in serial mode.
-    pub id: u32,
-    pub jobs: u64,
-    /// Time spent inside jobs.
-    pub busy: Duration,
-    /// When its last result arrived, from the start of the run.
-    pub last_result: Duration,
-}
-
-/// What a finished run reports besides its records.
-#[derive(Debug, Clone, Default)]
-pub struct Stats {
-    pub workers: Vec<WorkerStats>,
-    /// Worker processes started, including replacements.
-    pub spawned: u32,
-    pub wall: Duration,
-    /// The chunks sent (process and thread modes).
-    pub chunks: ChunkStats,
-    /// From the start of the run until every initial worker process had
-    /// answered the handshake (process mode).
-    pub startup: Option<Duration>,
-}
-
-/// How many chunks were sent and how big they were.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ChunkStats {
-    pub count: u64,
-    pub jobs: u64,
-    pub min: usize,
-    pub max: usize,
-}
-
-impl ChunkStats {
-    pub(crate) fn record(&mut self, size: usize) {
-        self.min = if self.count == 0 { size } else { self.min.min(size) };
-        self.max = self.max.max(size);
-        self.count += 1;
-        self.jobs += size as u64;
-    }
-
-    /// Mean jobs per chunk.
-    pub fn mean(&self) -> f64 {
-        if self.count == 0 { 0.0 } else { self.jobs as f64 / self.count as f64 }
-    }
-}
-
-/// Settings shared with the dispatcher.
-#[derive(Debug, Clone)]
-pub(crate) struct Config {
-    pub procs: usize,
-    pub chunking: Chunking,
-    /// Threads per worker process (hybrid mode when above 1).
-    pub threads: usize,
-    pub program: PathBuf,
-    /// Arguments for `program`, e.g. `-m procmap._worker` for a Python
-    /// interpreter.
-    pub worker_args: Vec<OsString>,
-    pub context: RunContext,
-    pub retries: u32,
-    pub timeout: Option<Duration>,
-    pub mem_limit: Option<u64>,
-    pub max_tasks_per_child: Option<u64>,
-    pub flush_interval: Duration,
-    pub handshake_timeout: Duration,
-    pub kill_grace: Duration,
-    pub stop_grace: Duration,
-}
 
 /// A configured pool. Build one with [`Pool::builder`], then [`Pool::run`]
 /// it over any iterator of jobs.
@@ -398,15 +296,6 @@ enum Inner {
     Serial(Box<Serial>),
 }
 
-struct Serial {
-    feeder: Feeder,
-    registry: Registry,
-    context: RunContext,
-    chunksize: usize,
-    stats: WorkerStats,
-    started: Instant,
-}
-
 /// Asks a run to stop, from another thread or a signal handler's thread.
 #[derive(Clone)]
 pub struct StopHandle {
@@ -518,25 +407,5 @@ impl Iterator for Run {
             };
             self.buffered = batch.into_iter();
         }
-    }
-}
-
-impl Serial {
-    fn next_batch(&mut self) -> Option<Vec<JobRecord>> {
-        let mut records = Vec::new();
-        while records.is_empty() {
-            let jobs = self.feeder.next_chunk(self.chunksize, true, &mut records);
-            if jobs.is_empty() && self.feeder.is_exhausted() {
-                break;
-            }
-            for job in jobs {
-                let result = exec::run_job(&self.registry, &self.context, &job);
-                self.stats.jobs += 1;
-                self.stats.busy += Duration::from_nanos(result.nanos);
-                self.stats.last_result = self.started.elapsed();
-                records.push(JobRecord::finished(job, result, 1, 0));
-            }
-        }
-        (!records.is_empty()).then_some(records)
     }
 }

@@ -6,10 +6,12 @@
 //! can isolate a segfault or an abort: it ends the whole process.
 
 use crate::chunking::Chunker;
+use crate::config::Config;
+use crate::error::PoolError;
 use crate::exec;
 use crate::feed::Feeder;
-use crate::pool::{ChunkStats, Config, PoolError, Stats, WorkerStats};
 use crate::record::JobRecord;
+use crate::stats::{ChunkStats, Stats, WorkerStats};
 use crate::task::Registry;
 use crossbeam_channel::Sender;
 use procmap_wire::Job;

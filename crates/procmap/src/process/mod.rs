@@ -40,9 +40,11 @@ pub(crate) use handshake::catalogue;
 use handshake::hello_bytes;
 
 use crate::chunking::Chunker;
+use crate::config::Config;
+use crate::error::PoolError;
 use crate::feed::{CHUNK_BYTES, Feeder, job_bytes};
-use crate::pool::{ChunkStats, Config, PoolError, Stats, WorkerStats};
 use crate::record::{JobRecord, Status};
+use crate::stats::{ChunkStats, Stats, WorkerStats};
 use blame::Decision;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use ipc_channel::ipc::{IpcBytesReceiver, IpcBytesSender};

@@ -1,0 +1,42 @@
+//! A pool's settings: the [`Mode`] and what every mode's loop reads.
+
+use crate::chunking::Chunking;
+use procmap_wire::RunContext;
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where jobs run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// In `procs` worker processes: a crash costs only its own job.
+    #[default]
+    Process,
+    /// On `procs` threads of this process: panics are caught, but a
+    /// segfault or abort takes the whole process down.
+    Thread,
+    /// Inline, one job after another, on the thread that reads the results.
+    Serial,
+}
+
+/// Settings shared with the dispatcher.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub procs: usize,
+    pub chunking: Chunking,
+    /// Threads per worker process (hybrid mode when above 1).
+    pub threads: usize,
+    pub program: PathBuf,
+    /// Arguments for `program`, e.g. `-m procmap._worker` for a Python
+    /// interpreter.
+    pub worker_args: Vec<OsString>,
+    pub context: RunContext,
+    pub retries: u32,
+    pub timeout: Option<Duration>,
+    pub mem_limit: Option<u64>,
+    pub max_tasks_per_child: Option<u64>,
+    pub flush_interval: Duration,
+    pub handshake_timeout: Duration,
+    pub kill_grace: Duration,
+    pub stop_grace: Duration,
+}

@@ -1,0 +1,52 @@
+//! What a run counts besides its records: per worker, chunks, start-up.
+
+use std::time::Duration;
+
+/// Per-worker counters for the summary.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkerStats {
+    /// Pid in process mode, thread number in thread mode, 0 in serial mode.
+    pub id: u32,
+    pub jobs: u64,
+    /// Time spent inside jobs.
+    pub busy: Duration,
+    /// When its last result arrived, from the start of the run.
+    pub last_result: Duration,
+}
+
+/// What a finished run reports besides its records.
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    pub workers: Vec<WorkerStats>,
+    /// Worker processes started, including replacements.
+    pub spawned: u32,
+    pub wall: Duration,
+    /// The chunks sent (process and thread modes).
+    pub chunks: ChunkStats,
+    /// From the start of the run until every initial worker process had
+    /// answered the handshake (process mode).
+    pub startup: Option<Duration>,
+}
+
+/// How many chunks were sent and how big they were.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChunkStats {
+    pub count: u64,
+    pub jobs: u64,
+    pub min: usize,
+    pub max: usize,
+}
+
+impl ChunkStats {
+    pub(crate) fn record(&mut self, size: usize) {
+        self.min = if self.count == 0 { size } else { self.min.min(size) };
+        self.max = self.max.max(size);
+        self.count += 1;
+        self.jobs += size as u64;
+    }
+
+    /// Mean jobs per chunk.
+    pub fn mean(&self) -> f64 {
+        if self.count == 0 { 0.0 } else { self.jobs as f64 / self.count as f64 }
+    }
+}
