@@ -153,3 +153,130 @@ pub fn source(
         Some(input)
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use procmap::wire::Job;
+
+    fn reader(text: &str) -> JobReader<Box<dyn BufRead + Send>> {
+        JobReader::new(Box::new(std::io::Cursor::new(text.as_bytes().to_vec())), None)
+    }
+
+    /// A journal file holding one record per `(line, args, status)`.
+    fn previous(dir: &Path, records: &[(u64, &str, &str, u32)]) -> Previous {
+        let path = dir.join("j.jsonl");
+        let text: String = records
+            .iter()
+            .map(|(line, arg, status, occurrence)| {
+                format!(
+                    "{{\"line\":{line},\"occurrence\":{occurrence},\"task\":\"cube\",\"args\":[\"{arg}\"],\"status\":\"{status}\",\"attempts\":1}}\n"
+                )
+            })
+            .collect();
+        std::fs::write(&path, text).unwrap();
+        Previous::load(&path).unwrap()
+    }
+
+    /// Each input as (kind, line).
+    fn kinds(inputs: impl Iterator<Item = Input>) -> Vec<(&'static str, u64)> {
+        inputs
+            .map(|i| match i {
+                Input::Job(Job { id, .. }) => ("job", id),
+                Input::Done(Job { id, .. }) => ("done", id),
+                Input::Invalid { id, .. } => ("invalid", id),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn resume_skips_ok_jobs_as_done_and_drops_failed_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "cube 1\ncube 2\ncube 3\ncube 'x\n";
+        for (rerun_failed, expected) in [
+            (false, vec![("done", 1), ("job", 3), ("invalid", 4)]),
+            (true, vec![("done", 1), ("job", 2), ("job", 3), ("invalid", 4)]),
+        ] {
+            let skipped = Arc::new(AtomicU64::new(0));
+            let resume = Resume {
+                previous: previous(dir.path(), &[(1, "1", "ok", 0), (2, "2", "error", 0)]),
+                rerun_failed,
+                skipped: Arc::clone(&skipped),
+            };
+            let got = kinds(source(reader(text), None, Some(resume), Repeats::default()));
+            assert_eq!(got, expected, "rerun_failed {rerun_failed}");
+            let expected_skips = if rerun_failed { 1 } else { 2 };
+            assert_eq!(skipped.load(Ordering::Relaxed), expected_skips);
+        }
+    }
+
+    #[test]
+    fn repeated_lines_are_told_apart_by_occurrence() {
+        let dir = tempfile::tempdir().unwrap();
+        // The journal has the second `cube 2` (occurrence 1) only.
+        let resume = Resume {
+            previous: previous(dir.path(), &[(3, "2", "ok", 1)]),
+            rerun_failed: false,
+            skipped: Arc::default(),
+        };
+        let repeats = Repeats::default();
+        let got =
+            kinds(source(reader("cube 1\ncube 2\ncube 2\ncube 2\n"), None, Some(resume), repeats.clone()));
+        assert_eq!(got, [("job", 1), ("job", 2), ("done", 3), ("job", 4)]);
+        // The journal writer learns the occurrence of line 4, once.
+        assert_eq!(repeats.take(4), 2);
+        assert_eq!(repeats.take(4), 0);
+        assert_eq!(repeats.take(2), 0, "a first occurrence is not written");
+        assert_eq!(repeats.take(3), 0, "a done job gets no record");
+    }
+
+    #[test]
+    fn without_repeats_nothing_is_recorded() {
+        let repeats = Repeats::default();
+        let _ = kinds(source(reader("cube 1\ncube 2\n"), None, None, repeats.clone()));
+        assert!(!repeats.any.load(Ordering::Acquire));
+        assert_eq!(repeats.take(1), 0);
+    }
+
+    #[test]
+    fn another_shard_s_jobs_pass_as_done_and_its_invalid_lines_vanish() {
+        let text: String = (1..=40).map(|i| format!("cube {i}\n")).chain(["cube 'x\n".to_owned()]).collect();
+        let shard = Shard::new(0, 2).unwrap();
+        let other = Shard::new(1, 2).unwrap();
+        let mine = kinds(source(reader(&text), Some(shard), None, Repeats::default()));
+        let theirs = kinds(source(reader(&text), Some(other), None, Repeats::default()));
+        assert_eq!(mine.len() + theirs.len(), 41 + 40, "every job is on both sides, the invalid line on one");
+        for line in 1..=40 {
+            let a = mine.iter().find(|(_, l)| *l == line).unwrap().0;
+            let b = theirs.iter().find(|(_, l)| *l == line).unwrap().0;
+            assert!(matches!((a, b), ("job", "done") | ("done", "job")), "line {line}: {a} {b}");
+        }
+        let invalid = mine.iter().chain(&theirs).filter(|(k, _)| *k == "invalid").count();
+        assert_eq!(invalid, 1);
+    }
+
+    #[test]
+    fn the_jobs_file_is_refused_as_its_own_journal_by_any_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let jobs = dir.path().join("jobs.txt");
+        std::fs::write(&jobs, "cube 1\n").unwrap();
+        std::fs::hard_link(&jobs, dir.path().join("hard.txt")).unwrap();
+        std::fs::write(dir.path().join("other.txt"), "cube 1\n").unwrap();
+        assert!(check_not_aliased(&jobs, &jobs).is_err());
+        assert!(check_not_aliased(&jobs, &dir.path().join("hard.txt")).is_err());
+        assert!(check_not_aliased(&jobs, &dir.path().join("other.txt")).is_ok());
+        assert!(check_not_aliased(&jobs, &dir.path().join("new.jsonl")).is_ok(), "a journal yet to be made");
+        assert!(check_not_aliased(&jobs, Path::new("/dev/null")).is_ok(), "not a regular file");
+    }
+
+    #[test]
+    fn a_directory_is_not_a_jobs_file_and_stdin_cannot_be_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = open_jobs(dir.path()).err().expect("a directory is refused");
+        assert!(err.to_string().contains("it is a directory"), "{err}");
+        assert!(!open_jobs(Path::new("-")).unwrap().regular_file);
+        let file = dir.path().join("jobs.txt");
+        std::fs::write(&file, "cube 1\n").unwrap();
+        assert!(open_jobs(&file).unwrap().regular_file);
+    }
+}

@@ -326,4 +326,65 @@ mod tests {
         let inputs: Vec<Input> = JobReader::new(&text[..], None).collect();
         assert_eq!(inputs, vec![job(1, "cube", &["1"]), job(3, "cube", &["2"])]);
     }
+
+    /// A reader interrupted by a signal before every read, as a pipe read
+    /// can be: the line still arrives whole.
+    struct Interrupting {
+        data: std::io::Cursor<Vec<u8>>,
+        interrupt: bool,
+    }
+
+    impl std::io::Read for Interrupting {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.interrupt = !self.interrupt;
+            if self.interrupt {
+                return Err(std::io::ErrorKind::Interrupted.into());
+            }
+            let len = buf.len().min(3);
+            std::io::Read::read(&mut self.data, &mut buf[..len])
+        }
+    }
+
+    #[test]
+    fn an_interrupted_read_is_retried() {
+        let mut text = b"cube 1\n".to_vec();
+        text.extend(vec![b'z'; MAX_JOB_BYTES + 5]);
+        text.extend_from_slice(b"\ncube 2\n");
+        let reader = Interrupting { data: std::io::Cursor::new(text), interrupt: false };
+        let inputs: Vec<Input> =
+            JobReader::new(std::io::BufReader::with_capacity(64, reader), None).collect();
+        assert_eq!(
+            inputs.len(),
+            3,
+            "{:?}",
+            inputs.iter().map(|i| format!("{i:?}").chars().take(80).collect::<String>()).collect::<Vec<_>>()
+        );
+        assert_eq!(inputs[0], job(1, "cube", &["1"]));
+        assert!(matches!(&inputs[1], Input::Invalid { id: 2, .. }));
+        assert_eq!(inputs[2], job(3, "cube", &["2"]));
+    }
+
+    #[test]
+    fn an_overlong_line_s_excerpt_is_its_first_60_characters() {
+        // Multi-byte characters: 60 characters, not 60 bytes.
+        let mut text = "é".repeat(MAX_JOB_BYTES).into_bytes();
+        text.push(b'\n');
+        let inputs: Vec<Input> = JobReader::new(&text[..], None).collect();
+        let Input::Invalid { error, task, .. } = &inputs[0] else { panic!() };
+        let quoted = error.split_once("starts with ").unwrap().1;
+        assert_eq!(quoted, format!("{:?}", "é".repeat(60)));
+        assert_eq!(task, "", "no space, so no task name");
+        // With --task, the record names that task.
+        let inputs: Vec<Input> = JobReader::new(&text[..], Some("cube".into())).collect();
+        assert!(matches!(&inputs[0], Input::Invalid { task, .. } if task == "cube"));
+    }
+
+    #[test]
+    fn counting_skips_a_byte_order_mark_and_counts_a_last_line_without_newline() {
+        assert_eq!(count_jobs(&b"\xef\xbb\xbf# c\ncube 1\ncube 2"[..]), 2);
+        assert_eq!(count_jobs(&b"\xef\xbb\xbfcube 1\n"[..]), 1);
+        assert_eq!(count_jobs(&b"  \n\t\n"[..]), 0);
+        let many: String = (0..1000).map(|i| format!("cube {i}\n")).collect();
+        assert_eq!(count_jobs(std::io::BufReader::with_capacity(7, many.as_bytes())), 1000);
+    }
 }

@@ -354,4 +354,70 @@ mod tests {
         assert_eq!((prev.len(), prev.torn_lines), (2, 0));
         assert!(prev.is_done(&Identity { hash: job_hash("cube", &[]), occurrence: 2 }, false));
     }
+
+    #[test]
+    fn strings_are_escaped_the_short_way() {
+        let mut out = Vec::new();
+        json_str(&mut out, "a\"b\\c\nd\re\tf\u{1}g\u{7f}é");
+        assert_eq!(String::from_utf8(out).unwrap(), "\"a\\\"b\\\\c\\nd\\re\\tf\\u0001g\u{7f}é\"");
+    }
+
+    #[test]
+    fn a_repeat_s_occurrence_is_written_and_a_first_s_is_not() {
+        let r = JobRecord::rejected(3, "cube".into(), vec!["2".into()], "x".into());
+        let mut first = Vec::new();
+        encode_record(&mut first, &r, 0);
+        assert!(!String::from_utf8_lossy(&first).contains("occurrence"));
+        let mut repeat = Vec::new();
+        encode_record(&mut repeat, &r, 2);
+        assert!(String::from_utf8_lossy(&repeat).starts_with("{\"line\":3,\"occurrence\":2,\"task\""));
+    }
+
+    #[test]
+    fn a_torn_tail_longer_than_one_read_is_cut_and_a_whole_file_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        let whole = "{\"line\":1,\"task\":\"cube\",\"args\":[],\"status\":\"ok\",\"attempts\":1}\n";
+        // A fragment of 200 KiB: found over several reads back from the end.
+        let fragment = format!("{{\"line\":2,\"task\":\"{}", "x".repeat(200 << 10));
+        std::fs::write(&path, format!("{whole}{fragment}")).unwrap();
+        let journal = Journal::file(&path, true).unwrap();
+        assert_eq!(journal.repaired_bytes, fragment.len() as u64);
+        drop(journal);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), whole);
+        // A journal that ends with its newline is left alone.
+        assert_eq!(Journal::file(&path, true).unwrap().repaired_bytes, 0);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), whole);
+        // One torn line and nothing else: the file empties.
+        std::fs::write(&path, "{\"line\":1,").unwrap();
+        assert_eq!(Journal::file(&path, true).unwrap().repaired_bytes, 10);
+        assert_eq!(std::fs::read(&path).unwrap().len(), 0);
+    }
+
+    #[test]
+    fn a_journal_that_is_not_a_regular_file_is_neither_locked_nor_truncated() {
+        // Two at once: /dev/null takes no lock.
+        let a = Journal::file(Path::new("/dev/null"), false).unwrap();
+        let b = Journal::file(Path::new("/dev/null"), false).unwrap();
+        assert_eq!((a.repaired_bytes, b.repaired_bytes), (0, 0));
+    }
+
+    #[test]
+    fn no_journal_yet_means_nothing_done() {
+        let dir = tempfile::tempdir().unwrap();
+        let prev = Previous::load(&dir.path().join("none.jsonl")).unwrap();
+        assert!(prev.is_empty());
+        assert_eq!(prev.torn_lines, 0);
+        std::fs::write(
+            dir.path().join("j.jsonl"),
+            "{\"line\":1,\"task\":\"t\",\"args\":[],\"status\":\"timeout\",\"attempts\":1}\n",
+        )
+        .unwrap();
+        let prev = Previous::load(&dir.path().join("j.jsonl")).unwrap();
+        assert!(!prev.is_empty());
+        let id = Identity { hash: job_hash("t", &[]), occurrence: 0 };
+        assert_eq!(prev.status(&id), Some(Status::Timeout));
+        // A directory is an error, not an empty journal.
+        assert!(Previous::load(dir.path()).is_err());
+    }
 }
