@@ -53,7 +53,11 @@ enum Line {
 fn read_line(reader: &mut impl BufRead, buf: &mut Vec<u8>) -> std::io::Result<Line> {
     buf.clear();
     loop {
-        let available = fill(reader)?;
+        let available = match reader.fill_buf() {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
         if available.is_empty() {
             return Ok(if buf.is_empty() { Line::End } else { Line::Whole });
         }
@@ -75,25 +79,14 @@ fn read_line(reader: &mut impl BufRead, buf: &mut Vec<u8>) -> std::io::Result<Li
     }
 }
 
-/// The reader's next bytes (empty at the end), retrying a read that a
-/// signal interrupted.
-fn fill(reader: &mut impl BufRead) -> std::io::Result<&[u8]> {
-    loop {
-        match reader.fill_buf() {
-            Ok(_) => break,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    // Borrowed again, which today's borrow checker needs; the bytes are
-    // buffered, so this does not read.
-    reader.fill_buf()
-}
-
 /// Skips the rest of the current line, holding none of it.
 fn skip_line(reader: &mut impl BufRead) -> std::io::Result<()> {
     loop {
-        let available = fill(reader)?;
+        let available = match reader.fill_buf() {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
         if available.is_empty() {
             return Ok(());
         }
