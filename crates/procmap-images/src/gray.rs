@@ -46,7 +46,16 @@ pub fn to_gray(img: &PilImage) -> Vec<u8> {
             v.iter().map(|&i| lut[usize::from(i)]).collect()
         }
         (Data::U8(v), Mode::I16) => v.clone(),
+        (Data::U8(v), Mode::Cmyk) => v.chunks_exact(4).map(cmyk_gray).collect(),
     }
+}
+
+/// OpenCV's `icvCvt_CMYK2BGR_8u_C4C3R` on libjpeg's raw CMYK (the inverse
+/// of Pillow's stored ink amounts), then BGR2GRAY.
+fn cmyk_gray(p: &[u8]) -> u8 {
+    let k = 255 - u32::from(p[3]);
+    let channel = |ink: u8| (k - ((u32::from(ink) * k) >> 8)) as u8;
+    bgr2gray(channel(p[0]), channel(p[1]), channel(p[2]))
 }
 
 /// `gray INPUT [OUTPUT]`.
@@ -120,7 +129,7 @@ mod tests {
             width: 3,
             height: 1,
             data: Data::U8(vec![0, 1, 7]),
-            palette: Some(pil::Palette { rgb: vec![0, 255, 0, 255, 255, 255], alpha: None }),
+            palette: Some(pil::Palette { rgb: vec![0, 255, 0, 255, 255, 255], ..Default::default() }),
         };
         assert_eq!(to_gray(&p), vec![150, 255, 0]);
         let i16 = PilImage {

@@ -55,16 +55,45 @@ fn info(path: &Path) -> Result<Value, JobError> {
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match format {
         Format::Png => png_info(reader),
         Format::Tiff => tiff_info(reader),
-        other => image_info(reader, other),
+        Format::Jpeg | Format::Gif | Format::Webp => decoder_info(path, format),
+        other => Err(format!("{} is not supported", other.name())),
     }));
-    caught.unwrap_or_else(|_| Err("malformed header (the decoder gave up)".into())).map_err(fail)
+    let mut value =
+        caught.unwrap_or_else(|_| Err("malformed header (the decoder gave up)".into())).map_err(fail)?;
+    if value.get("mode").is_none() {
+        // Pillow's mode of a TIFF depends on more than the header tags we
+        // read, so it comes from a full decode; a layout Pillow has no mode
+        // for (13 bands, say) has none here either.
+        if let Ok(img) = crate::pil::open(path, false) {
+            value["mode"] = json!(img.mode.name());
+        }
+    }
+    value["pil_format"] = json!(format.pillow_name());
+    Ok(value)
+}
+
+/// JPEG, GIF and WebP: the header as our decoders (and Pillow) see it.
+fn decoder_info(path: &Path, format: Format) -> Result<Value, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    let h = crate::decode::probe(format, &bytes).ok_or("no decoder")??;
+    Ok(json!({
+        "width": h.width,
+        "height": h.height,
+        "format": format.name(),
+        "bands": h.mode.channels(),
+        "bits": 8,
+        "dtype": "uint8",
+        "mode": h.mode.name(),
+    }))
 }
 
 fn png_info(reader: BufReader<std::fs::File>) -> Result<Value, String> {
     let dec = png::Decoder::new(reader);
     let r = dec.read_info().map_err(|e| crate::pil::describe_png_error(&e))?;
     let i = r.info();
+    let mode = crate::pil::png_mode(i.color_type, i.bit_depth).ok_or("malformed png: invalid colour type")?;
     Ok(json!({
+        "mode": mode.name(),
         "width": i.width,
         "height": i.height,
         "format": "png",
@@ -102,24 +131,5 @@ fn tiff_info(reader: BufReader<std::fs::File>) -> Result<Value, String> {
         "bands": bands,
         "bits": bits,
         "dtype": format!("{kind}{bits}"),
-    }))
-}
-
-fn image_info(reader: BufReader<std::fs::File>, format: Format) -> Result<Value, String> {
-    use image::ImageDecoder;
-    let name = format.name();
-    let r = image::ImageReader::new(reader).with_guessed_format().map_err(|e| format!("cannot read: {e}"))?;
-    let dec = r.into_decoder().map_err(|e| format!("cannot read {name} header: {e}"))?;
-    let (width, height) = dec.dimensions();
-    let color = dec.color_type();
-    let bands = color.channel_count();
-    let bits = color.bits_per_pixel() / u16::from(bands);
-    Ok(json!({
-        "width": width,
-        "height": height,
-        "format": name,
-        "bands": bands,
-        "bits": bits,
-        "dtype": if bits == 16 { "uint16" } else if bits == 32 { "float32" } else { "uint8" },
     }))
 }

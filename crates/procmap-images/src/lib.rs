@@ -22,6 +22,7 @@
 //! ```
 
 mod args;
+mod decode;
 mod eurosat;
 mod gray;
 mod info;

@@ -8,10 +8,12 @@
 //! are decoded here with the `png` crate, raw, and unpacked the way Pillow's
 //! PNG plugin does (`PngImagePlugin._MODES`).
 //!
-//! Other formats go through the `image` crate; their pixels match Pillow's
-//! only as far as the decoders agree (JPEG decoders differ by a few levels).
+//! JPEG, GIF and WebP have decoders of their own in [`crate::decode`]; TIFF
+//! goes through the `image` crate, whose pixels match Pillow's only as far
+//! as the decoders agree.
 
-use crate::limits::{MAX_DECODED_BYTES, mib};
+use crate::decode::{self, check_size};
+use crate::limits::MAX_DECODED_BYTES;
 use crate::sniff::{self, Format};
 use crate::tiff_read;
 use procmap::JobError;
@@ -32,6 +34,8 @@ pub enum Mode {
     P,
     /// "I;16": 16-bit unsigned grey.
     I16,
+    /// "CMYK", ink amounts (0 = no ink), as Pillow stores them.
+    Cmyk,
 }
 
 impl Mode {
@@ -44,6 +48,7 @@ impl Mode {
             Mode::Rgba => "RGBA",
             Mode::P => "P",
             Mode::I16 => "I;16",
+            Mode::Cmyk => "CMYK",
         }
     }
 
@@ -53,7 +58,7 @@ impl Mode {
             Mode::Bilevel | Mode::L | Mode::P | Mode::I16 => 1,
             Mode::LA => 2,
             Mode::Rgb => 3,
-            Mode::Rgba => 4,
+            Mode::Rgba | Mode::Cmyk => 4,
         }
     }
 }
@@ -66,13 +71,17 @@ pub enum Data {
     U16(Vec<u16>),
 }
 
-/// A palette, kept so that a resized "P" image can be saved with it.
+/// A palette and transparency, kept so that a resized image is saved with
+/// the same `getpalette()` and `info["transparency"]` as Pillow's.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Palette {
-    /// RGB triplets.
+    /// RGB triplets ("P" only).
     pub rgb: Vec<u8>,
-    /// Alpha per entry (the PNG tRNS chunk), if any.
+    /// Alpha per entry (the PNG tRNS chunk), if any ("P" only).
     pub alpha: Option<Vec<u8>>,
+    /// The transparent colour of a "1", "L", "I;16" or "RGB" image (a PNG
+    /// tRNS key: one value, or three for RGB), in the file's own scale.
+    pub key: Option<Vec<u16>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -110,7 +119,9 @@ pub fn open(path: &Path, exif_orientation: bool) -> Result<PilImage, JobError> {
     let shown = path.display();
     let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match sniff::detect(&bytes) {
         Some(Format::Png) => decode_png(&bytes),
-        Some(_) => decode_other(&bytes, exif_orientation),
+        Some(Format::Bmp) => Err("bmp is not supported yet".to_owned()),
+        Some(f) => decode::decode(f, &bytes, exif_orientation)
+            .unwrap_or_else(|| decode_other(&bytes, exif_orientation)),
         None => Err("not an image (unrecognised content)".to_owned()),
     }));
     match decoded {
@@ -120,16 +131,21 @@ pub fn open(path: &Path, exif_orientation: bool) -> Result<PilImage, JobError> {
     }
 }
 
-fn check_size(width: u32, height: u32, bytes_per_pixel: u64) -> Result<(), String> {
-    let total = u64::from(width) * u64::from(height) * bytes_per_pixel;
-    if total > MAX_DECODED_BYTES as u64 {
-        return Err(format!(
-            "declared size {width}×{height} ({} MiB decoded) exceeds the {} MiB limit",
-            mib(total),
-            mib(MAX_DECODED_BYTES as u64)
-        ));
-    }
-    Ok(())
+/// Pillow's mode for a PNG of this colour type and depth
+/// (`PngImagePlugin._MODES`), as [`decode_png`] produces it.
+pub fn png_mode(color: png::ColorType, depth: png::BitDepth) -> Option<Mode> {
+    use png::{BitDepth as D, ColorType as C};
+    Some(match (color, depth) {
+        (C::Grayscale, D::One) => Mode::Bilevel,
+        (C::Grayscale, D::Sixteen) => Mode::I16,
+        (C::Grayscale, _) => Mode::L,
+        (C::Rgb, D::Eight | D::Sixteen) => Mode::Rgb,
+        (C::Indexed, D::Sixteen) => return None,
+        (C::Indexed, _) => Mode::P,
+        (C::GrayscaleAlpha, D::Eight) => Mode::LA,
+        (C::GrayscaleAlpha | C::Rgba, D::Sixteen) | (C::Rgba, D::Eight) => Mode::Rgba,
+        _ => return None,
+    })
 }
 
 pub fn describe_png_error(e: &png::DecodingError) -> String {
@@ -150,6 +166,8 @@ fn decode_png(bytes: &[u8]) -> Result<PilImage, String> {
     let limits = png::Limits { bytes: MAX_DECODED_BYTES };
     let mut dec = png::Decoder::new_with_limits(Cursor::new(bytes), limits);
     dec.set_transformations(png::Transformations::IDENTITY);
+    // Pillow does not check IDAT's CRC nor (having all rows) zlib's Adler-32.
+    dec.ignore_checksums(true);
     let mut reader = dec.read_info().map_err(describe)?;
     let info = reader.info();
     let (width, height) = (info.width, info.height);
@@ -157,7 +175,17 @@ fn decode_png(bytes: &[u8]) -> Result<PilImage, String> {
     let palette = info.palette.as_ref().map(|p| Palette {
         rgb: p.to_vec(),
         alpha: info.trns.as_ref().filter(|_| color == ColorType::Indexed).map(|t| t.to_vec()),
+        key: None,
     });
+    let key =
+        info.trns.as_ref().filter(|_| matches!(color, ColorType::Grayscale | ColorType::Rgb)).map(|t| {
+            // The png crate keeps one byte per sample below 16 bits.
+            if depth == BitDepth::Sixteen {
+                t.chunks_exact(2).map(|b| u16::from_be_bytes([b[0], b[1]])).collect::<Vec<_>>()
+            } else {
+                t.iter().map(|&b| u16::from(b)).collect()
+            }
+        });
     let channels = color.samples() as u64;
     check_size(width, height, channels * if depth == BitDepth::Sixteen { 2 } else { 1 })?;
     let size = reader.output_buffer_size().ok_or("png is too large to decode")?;
@@ -230,7 +258,9 @@ fn decode_png(bytes: &[u8]) -> Result<PilImage, String> {
     let palette = if mode == Mode::P {
         Some(palette.ok_or("malformed png: palette image without a palette")?)
     } else {
-        None
+        // Pillow drops the tRNS of colour types that become RGBA or LA.
+        key.filter(|_| matches!(mode, Mode::Bilevel | Mode::L | Mode::I16 | Mode::Rgb))
+            .map(|k| Palette { key: Some(k), ..Palette::default() })
     };
     Ok(PilImage { mode, width, height, data, palette })
 }

@@ -7,8 +7,10 @@ pub enum Format {
     Png,
     Tiff,
     Jpeg,
-    /// Another format the `image` crate recognises (it may still lack the
-    /// decoder for it).
+    Gif,
+    Webp,
+    Bmp,
+    /// Another format the `image` crate recognises (no decoder here).
     Other(image::ImageFormat),
 }
 
@@ -18,7 +20,23 @@ impl Format {
             Format::Png => "png".into(),
             Format::Tiff => "tiff".into(),
             Format::Jpeg => "jpeg".into(),
+            Format::Gif => "gif".into(),
+            Format::Webp => "webp".into(),
+            Format::Bmp => "bmp".into(),
             Format::Other(f) => f.extensions_str().first().copied().unwrap_or("unknown").to_owned(),
+        }
+    }
+
+    /// Pillow's `Image.format`.
+    pub fn pillow_name(self) -> String {
+        match self {
+            Format::Png => "PNG".into(),
+            Format::Tiff => "TIFF".into(),
+            Format::Jpeg => "JPEG".into(),
+            Format::Gif => "GIF".into(),
+            Format::Webp => "WEBP".into(),
+            Format::Bmp => "BMP".into(),
+            other => other.name().to_uppercase(),
         }
     }
 }
@@ -31,6 +49,12 @@ pub fn detect(head: &[u8]) -> Option<Format> {
         Some(Format::Tiff)
     } else if head.starts_with(&[0xFF, 0xD8, 0xFF]) {
         Some(Format::Jpeg)
+    } else if head.starts_with(b"GIF87a") || head.starts_with(b"GIF89a") {
+        Some(Format::Gif)
+    } else if head.len() >= 12 && &head[..4] == b"RIFF" && &head[8..12] == b"WEBP" {
+        Some(Format::Webp)
+    } else if head.starts_with(b"BM") {
+        Some(Format::Bmp)
     } else {
         image::guess_format(head).ok().map(Format::Other)
     }

@@ -1,0 +1,88 @@
+//! JPEG through libjpeg-turbo's decoder (the `mozjpeg` crate builds its
+//! fork from source), because Pillow and OpenCV both decode with
+//! libjpeg-turbo and other decoders round differently (zune-jpeg is off by
+//! 1–4 levels). Defaults are libjpeg's, as in Pillow and OpenCV: accurate
+//! integer IDCT, fancy upsampling, block smoothing.
+//!
+//! Modes follow `JpegImagePlugin`: one component is "L", three "RGB", four
+//! "CMYK", read with Pillow's rawmode "CMYK;I" (inverted, the Adobe
+//! convention). libjpeg itself converts YCbCr to RGB and YCCK to CMYK.
+
+use super::{Header, check_size, orient};
+use crate::pil::{Data, Mode, PilImage};
+use mozjpeg::{ColorSpace, Decompress, Marker};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+/// Runs `f`, turning libjpeg's fatal errors (which the crate raises as
+/// panics carrying the message) into `Err`.
+fn guarded<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<String>()
+                .map(|s| s.trim_start_matches("libjpeg fatal error: ").to_owned())
+                .unwrap_or_else(|| "the decoder gave up".into());
+            Err(format!("malformed jpeg: {msg}"))
+        }
+    }
+}
+
+fn mode_of(components: usize) -> Result<Mode, String> {
+    match components {
+        1 => Ok(Mode::L),
+        3 => Ok(Mode::Rgb),
+        4 => Ok(Mode::Cmyk),
+        n => Err(format!("jpeg: {n} colour components are not supported (Pillow reads 1, 3 or 4)")),
+    }
+}
+
+/// Size and mode from the header, as `Image.open` gives them.
+pub fn probe(bytes: &[u8]) -> Result<Header, String> {
+    guarded(|| {
+        let d = Decompress::new_mem(bytes).map_err(|e| format!("malformed jpeg: {e}"))?;
+        let (w, h) = d.size();
+        Ok(Header { width: w as u32, height: h as u32, mode: mode_of(d.components().len())? })
+    })
+}
+
+/// Decodes the whole image. With `exif`, the EXIF orientation is applied,
+/// as `cv2.imread` does (Pillow's `open` does not).
+pub fn decode(bytes: &[u8], exif: bool) -> Result<PilImage, String> {
+    guarded(|| {
+        let d = Decompress::with_markers(&[Marker::APP(1)])
+            .from_mem(bytes)
+            .map_err(|e| format!("malformed jpeg: {e}"))?;
+        let (w, h) = d.size();
+        let mode = mode_of(d.components().len())?;
+        check_size(w as u32, h as u32, mode.channels() as u64)?;
+        let orientation =
+            if exif { d.markers().find_map(|m| orient::from_app1(m.data)).unwrap_or(1) } else { 1 };
+        let space = match mode {
+            Mode::L => ColorSpace::JCS_GRAYSCALE,
+            Mode::Cmyk => ColorSpace::JCS_CMYK,
+            _ => ColorSpace::JCS_RGB,
+        };
+        let mut started = d.to_colorspace(space).map_err(|e| format!("malformed jpeg: {e}"))?;
+        let mut data: Vec<u8> = started.read_scanlines().map_err(|e| describe(&e))?;
+        // Every row is decoded; what follows the last scan (trailing
+        // markers up to EOI) is not checked, as OpenCV does not check it.
+        let _ = catch_unwind(AssertUnwindSafe(move || started.finish()));
+        if mode == Mode::Cmyk {
+            // Pillow's "CMYK;I" (OpenCV's own conversion undoes this).
+            data.iter_mut().for_each(|v| *v = 255 - *v);
+        }
+        let mut img =
+            PilImage { mode, width: w as u32, height: h as u32, data: Data::U8(data), palette: None };
+        orient::apply(&mut img, orientation);
+        Ok(img)
+    })
+}
+
+fn describe(e: &std::io::Error) -> String {
+    if e.kind() == std::io::ErrorKind::UnexpectedEof {
+        "truncated file: the data ends before the image does".into()
+    } else {
+        format!("malformed jpeg: {e}")
+    }
+}

@@ -1,0 +1,57 @@
+//! One decoder per format, each giving what Pillow's `Image.open` gives:
+//! the size and mode from the header ([`probe`]) and the pixels in that
+//! mode ([`decode`]). PNG and TIFF live in `pil.rs` and `tiff_read.rs`.
+
+mod gif;
+mod jpeg;
+mod orient;
+mod webp;
+
+use crate::limits::{MAX_DECODED_BYTES, mib};
+use crate::pil::{Mode, PilImage};
+use crate::sniff::Format;
+
+/// What `Image.open(p)` knows before loading: size and mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    pub width: u32,
+    pub height: u32,
+    pub mode: Mode,
+}
+
+/// Refuses a declared size whose decoded samples would exceed the limit,
+/// before anything is allocated (decompression bombs).
+pub fn check_size(width: u32, height: u32, bytes_per_pixel: u64) -> Result<(), String> {
+    let total = u64::from(width) * u64::from(height) * bytes_per_pixel;
+    if total > MAX_DECODED_BYTES as u64 {
+        return Err(format!(
+            "declared size {width}×{height} ({} MiB decoded) exceeds the {} MiB limit",
+            mib(total),
+            mib(MAX_DECODED_BYTES as u64)
+        ));
+    }
+    Ok(())
+}
+
+/// Header of a JPEG, GIF or WebP file; `None` for other formats.
+pub fn probe(format: Format, bytes: &[u8]) -> Option<Result<Header, String>> {
+    match format {
+        Format::Jpeg => Some(jpeg::probe(bytes)),
+        Format::Gif => Some(gif::probe(bytes)),
+        Format::Webp => Some(webp::probe(bytes)),
+        _ => None,
+    }
+}
+
+/// Pixels of a JPEG, GIF or WebP file; `None` for other formats. `exif`
+/// asks for what `cv2.imread` shows rather than Pillow: a JPEG's EXIF
+/// orientation applied, a GIF's transparent colour replaced by the
+/// background colour.
+pub fn decode(format: Format, bytes: &[u8], exif: bool) -> Option<Result<PilImage, String>> {
+    match format {
+        Format::Jpeg => Some(jpeg::decode(bytes, exif)),
+        Format::Gif => Some(gif::decode(bytes, exif)),
+        Format::Webp => Some(webp::decode(bytes)),
+        _ => None,
+    }
+}
