@@ -55,7 +55,7 @@ fn info(path: &Path) -> Result<Value, JobError> {
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match format {
         Format::Png => png_info(reader),
         Format::Tiff => tiff_info(reader),
-        Format::Jpeg | Format::Gif | Format::Webp => decoder_info(path, format),
+        Format::Jpeg | Format::Gif | Format::Webp | Format::Bmp => decoder_info(path, format),
         other => Err(format!("{} is not supported", other.name())),
     }));
     let mut value =
@@ -72,7 +72,7 @@ fn info(path: &Path) -> Result<Value, JobError> {
     Ok(value)
 }
 
-/// JPEG, GIF and WebP: the header as our decoders (and Pillow) see it.
+/// JPEG, GIF, WebP and BMP: the header as our decoders (and Pillow) see it.
 fn decoder_info(path: &Path, format: Format) -> Result<Value, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
     let h = crate::decode::probe(format, &bytes).ok_or("no decoder")??;

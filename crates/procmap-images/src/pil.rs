@@ -8,7 +8,7 @@
 //! are decoded here with the `png` crate, raw, and unpacked the way Pillow's
 //! PNG plugin does (`PngImagePlugin._MODES`).
 //!
-//! JPEG, GIF and WebP have decoders of their own in [`crate::decode`]; TIFF
+//! JPEG, GIF, WebP and BMP have decoders of their own in [`crate::decode`]; TIFF
 //! goes through the `image` crate, whose pixels match Pillow's only as far
 //! as the decoders agree.
 
@@ -119,7 +119,6 @@ pub fn open(path: &Path, exif_orientation: bool) -> Result<PilImage, JobError> {
     let shown = path.display();
     let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match sniff::detect(&bytes) {
         Some(Format::Png) => decode_png(&bytes),
-        Some(Format::Bmp) => Err("bmp is not supported yet".to_owned()),
         Some(f) => decode::decode(f, &bytes, exif_orientation)
             .unwrap_or_else(|| decode_other(&bytes, exif_orientation)),
         None => Err("not an image (unrecognised content)".to_owned()),

@@ -2,6 +2,7 @@
 //! the size and mode from the header ([`probe`]) and the pixels in that
 //! mode ([`decode`]). PNG and TIFF live in `pil.rs` and `tiff_read.rs`.
 
+mod bmp;
 mod gif;
 mod jpeg;
 mod orient;
@@ -33,25 +34,27 @@ pub fn check_size(width: u32, height: u32, bytes_per_pixel: u64) -> Result<(), S
     Ok(())
 }
 
-/// Header of a JPEG, GIF or WebP file; `None` for other formats.
+/// Header of a JPEG, GIF, WebP or BMP file; `None` for other formats.
 pub fn probe(format: Format, bytes: &[u8]) -> Option<Result<Header, String>> {
     match format {
         Format::Jpeg => Some(jpeg::probe(bytes)),
         Format::Gif => Some(gif::probe(bytes)),
         Format::Webp => Some(webp::probe(bytes)),
+        Format::Bmp => Some(bmp::probe(bytes)),
         _ => None,
     }
 }
 
-/// Pixels of a JPEG, GIF or WebP file; `None` for other formats. `exif`
+/// Pixels of a JPEG, GIF, WebP or BMP file; `None` for other formats. `exif`
 /// asks for what `cv2.imread` shows rather than Pillow: a JPEG's EXIF
 /// orientation applied, a GIF's transparent colour replaced by the
-/// background colour.
+/// background colour, a BMP's 5-bit channels widened by a shift.
 pub fn decode(format: Format, bytes: &[u8], exif: bool) -> Option<Result<PilImage, String>> {
     match format {
         Format::Jpeg => Some(jpeg::decode(bytes, exif)),
         Format::Gif => Some(gif::decode(bytes, exif)),
         Format::Webp => Some(webp::decode(bytes)),
+        Format::Bmp => Some(bmp::decode(bytes, exif)),
         _ => None,
     }
 }
