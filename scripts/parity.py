@@ -59,8 +59,11 @@ from PIL import Image
 # this honest: every entry is a gap in the product, named in the README.
 KNOWN_GAPS = [
     # (source format, task or None for all, file-name part or None, why)
-    ("tiff", None, None, "TIFF modes other than 8-bit L/RGB/RGBA and I;16 follow the image crate, not Pillow"),
     ("bmp", "gray", "rle", "cv2.imread places RLE-compressed BMP pixels differently from Pillow and us (not analysed)"),
+    ("tiff", None, "-g3", "CCITT G3 TIFFs are not decoded (the tiff crate reads G4 only)"),
+    ("tiff", "resize", "-u32", "32-bit integer TIFFs (Pillow mode I) are not resized"),
+    ("tiff", "resize", "-f32", "32-bit float TIFFs (Pillow mode F) are not resized"),
+    ("tiff", None, "flip-", "bit-flipped TIFFs: libtiff decodes what it can, we stop at the first corrupt strip"),
 ]
 # A corpus smaller than this means a generator silently wrote less.
 MIN_FILES = {"png": 150, "jpeg": 150, "gif": 30, "bmp": 40, "webp": 40, "tiff": 90, "broken": 150}

@@ -45,7 +45,7 @@ pub fn to_gray(img: &PilImage) -> Vec<u8> {
             }
             v.iter().map(|&i| lut[usize::from(i)]).collect()
         }
-        (Data::U8(v), Mode::I16) => v.clone(),
+        (Data::U8(v), Mode::I16 | Mode::I16B | Mode::I | Mode::F) => v.clone(),
         (Data::U8(v), Mode::Cmyk) => v.chunks_exact(4).map(cmyk_gray).collect(),
     }
 }

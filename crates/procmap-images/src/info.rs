@@ -61,11 +61,11 @@ fn info(path: &Path) -> Result<Value, JobError> {
     let mut value =
         caught.unwrap_or_else(|_| Err("malformed header (the decoder gave up)".into())).map_err(fail)?;
     if value.get("mode").is_none() {
-        // Pillow's mode of a TIFF depends on more than the header tags we
-        // read, so it comes from a full decode; a layout Pillow has no mode
-        // for (13 bands, say) has none here either.
-        if let Ok(img) = crate::pil::open(path, false) {
-            value["mode"] = json!(img.mode.name());
+        // A TIFF layout Pillow has no mode for (13 bands, say) has none
+        // here either.
+        let bytes = tiff_read::read_file(path)?;
+        if let Some(Ok(h)) = crate::decode::probe(format, &bytes) {
+            value["mode"] = json!(h.mode.name());
         }
     }
     value["pil_format"] = json!(format.pillow_name());

@@ -8,9 +8,8 @@
 //! are decoded here with the `png` crate, raw, and unpacked the way Pillow's
 //! PNG plugin does (`PngImagePlugin._MODES`).
 //!
-//! JPEG, GIF, WebP and BMP have decoders of their own in [`crate::decode`]; TIFF
-//! goes through the `image` crate, whose pixels match Pillow's only as far
-//! as the decoders agree.
+//! JPEG, GIF, WebP, BMP and TIFF have decoders of their own in
+//! [`crate::decode`].
 
 use crate::decode::{self, check_size};
 use crate::limits::MAX_DECODED_BYTES;
@@ -34,8 +33,15 @@ pub enum Mode {
     P,
     /// "I;16": 16-bit unsigned grey.
     I16,
+    /// "I;16B": the same, from a big-endian file (numpy sees the same
+    /// values; a PNG output reads back as "I;16").
+    I16B,
     /// "CMYK", ink amounts (0 = no ink), as Pillow stores them.
     Cmyk,
+    /// "I" (32-bit integer) and "F" (32-bit float): `info` reports them;
+    /// their pixels are not decoded yet.
+    I,
+    F,
 }
 
 impl Mode {
@@ -48,14 +54,17 @@ impl Mode {
             Mode::Rgba => "RGBA",
             Mode::P => "P",
             Mode::I16 => "I;16",
+            Mode::I16B => "I;16B",
             Mode::Cmyk => "CMYK",
+            Mode::I => "I",
+            Mode::F => "F",
         }
     }
 
     /// Samples per pixel, which is also numpy's last axis (absent when 1).
     pub fn channels(self) -> usize {
         match self {
-            Mode::Bilevel | Mode::L | Mode::P | Mode::I16 => 1,
+            Mode::Bilevel | Mode::L | Mode::P | Mode::I16 | Mode::I16B | Mode::I | Mode::F => 1,
             Mode::LA => 2,
             Mode::Rgb => 3,
             Mode::Rgba | Mode::Cmyk => 4,
@@ -120,7 +129,7 @@ pub fn open(path: &Path, exif_orientation: bool) -> Result<PilImage, JobError> {
     let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match sniff::detect(&bytes) {
         Some(Format::Png) => decode_png(&bytes),
         Some(f) => decode::decode(f, &bytes, exif_orientation)
-            .unwrap_or_else(|| decode_other(&bytes, exif_orientation)),
+            .unwrap_or_else(|| Err(format!("{} is not supported", f.name()))),
         None => Err("not an image (unrecognised content)".to_owned()),
     }));
     match decoded {
@@ -262,49 +271,6 @@ fn decode_png(bytes: &[u8]) -> Result<PilImage, String> {
             .map(|k| Palette { key: Some(k), ..Palette::default() })
     };
     Ok(PilImage { mode, width, height, data, palette })
-}
-
-fn decode_other(bytes: &[u8], exif_orientation: bool) -> Result<PilImage, String> {
-    use image::{DynamicImage, ImageDecoder, ImageReader};
-    let mut reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|e| e.to_string())?;
-    let mut limits = image::Limits::default();
-    limits.max_alloc = Some(MAX_DECODED_BYTES as u64);
-    reader.limits(limits);
-    let format = reader.format().map(|f| format!("{f:?}").to_lowercase()).unwrap_or_else(|| "image".into());
-    let mut decoder = reader.into_decoder().map_err(|e| describe_image_error(&e, &format))?;
-    let (width, height) = decoder.dimensions();
-    check_size(width, height, decoder.color_type().bytes_per_pixel() as u64)?;
-    let orientation = if exif_orientation { decoder.orientation().ok() } else { None };
-    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| describe_image_error(&e, &format))?;
-    if let Some(o) = orientation {
-        img.apply_orientation(o);
-    }
-    let (width, height) = (img.width(), img.height());
-    let (mode, data) = match img {
-        DynamicImage::ImageLuma8(b) => (Mode::L, Data::U8(b.into_raw())),
-        DynamicImage::ImageLumaA8(b) => (Mode::LA, Data::U8(b.into_raw())),
-        DynamicImage::ImageRgb8(b) => (Mode::Rgb, Data::U8(b.into_raw())),
-        DynamicImage::ImageRgba8(b) => (Mode::Rgba, Data::U8(b.into_raw())),
-        DynamicImage::ImageLuma16(b) => (Mode::I16, Data::U16(b.into_raw())),
-        other => {
-            return Err(format!(
-                "unsupported pixel format {:?} in a {format} file (supported: 8-bit grey/rgb/rgba, 16-bit grey)",
-                other.color()
-            ));
-        }
-    };
-    Ok(PilImage { mode, width, height, data, palette: None })
-}
-
-fn describe_image_error(e: &image::ImageError, format: &str) -> String {
-    match e {
-        image::ImageError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-            "truncated file: the data ends before the image does".into()
-        }
-        image::ImageError::Unsupported(u) => format!("unsupported {format}: {u}"),
-        image::ImageError::Limits(l) => format!("{format} exceeds the decoder's limits: {l}"),
-        other => format!("cannot decode {format}: {other}"),
-    }
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ pub fn encode_u8(width: u32, height: u32, channels: usize, data: &[u8]) -> Resul
 pub fn encode_pil(img: &PilImage) -> Result<Vec<u8>, JobError> {
     let (w, h) = (img.width, img.height);
     match (&img.data, img.mode) {
-        (Data::U16(v), Mode::I16) => {
+        (Data::U16(v), Mode::I16 | Mode::I16B) => {
             let be: Vec<u8> = v.iter().flat_map(|s| s.to_be_bytes()).collect();
             encode(w, h, png::ColorType::Grayscale, png::BitDepth::Sixteen, &be, img.palette.as_ref())
         }

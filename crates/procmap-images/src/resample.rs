@@ -391,6 +391,13 @@ pub fn resize(img: &PilImage, out_w: u32, out_h: u32) -> PilImage {
         return out; // Image.resize returns a copy
     }
     out.data = match (&img.data, img.mode) {
+        // Pillow's 16-bit resampler reads "I;16B" samples in the machine's
+        // (little-endian) byte order, so it filters byte-swapped values;
+        // numpy then reads the result big-endian. Reproduced as measured.
+        (Data::U16(v), Mode::I16B) => {
+            let swapped: Vec<u16> = v.iter().map(|s| s.swap_bytes()).collect();
+            Data::U16(bicubic_16(&swapped, w, h, ow, oh).into_iter().map(u16::swap_bytes).collect())
+        }
         (Data::U16(v), _) => Data::U16(bicubic_16(v, w, h, ow, oh)),
         (Data::U8(v), Mode::Bilevel | Mode::P) => Data::U8(nearest(v, w, h, 1, ow, oh)),
         (Data::U8(v), mode @ (Mode::LA | Mode::Rgba)) => {
