@@ -60,7 +60,7 @@ from PIL import Image
 KNOWN_GAPS = [
     # (source format, task or None for all, file-name part or None, why)
     ("bmp", "gray", "rle", "cv2.imread places RLE-compressed BMP pixels differently from Pillow and us (not analysed)"),
-    ("tiff", None, "-g3", "CCITT G3 TIFFs are not decoded (the tiff crate reads G4 only)"),
+    ("tiff", None, "-g3", "CCITT G3 TIFFs are not decoded (the tiff crate reads G4 only; the fax crate's G3 decoder stopped early on tiffcp's files)"),
     ("tiff", "resize", "-u32", "32-bit integer TIFFs (Pillow mode I) are not resized"),
     ("tiff", "resize", "-f32", "32-bit float TIFFs (Pillow mode F) are not resized"),
     ("tiff", None, "flip-", "bit-flipped TIFFs: libtiff decodes what it can, we stop at the first corrupt strip"),
@@ -420,6 +420,19 @@ def report(jobs, records, tmp):
         t = totals.setdefault(task, [0, 0])
         t[0] += c["reads"]
         t[1] += c["exact"]
+    print()
+    print("Summary, as in the README (exact / files the reference reads):")
+    print()
+    print("| format | mode | info | resize | gray |")
+    print("|---|---|---|---|---|")
+    rows = sorted({(g, m) for g, m, _ in table})
+    for g, m in rows:
+        cells = []
+        for task in ("info", "resize", "gray"):
+            c = table.get((g, m, task))
+            cells.append(f"{c['exact']}/{c['reads']}" if c and c["reads"] else "–")
+        if any(cell != "–" for cell in cells):
+            print(f"| {g} | {m} | " + " | ".join(cells) + " |")
     print()
     for task, (reads, exact) in sorted(totals.items()):
         print(f"parity: {task}: exact on {exact} of {reads} files the reference reads ({100 * exact / max(reads, 1):.1f}%)")

@@ -63,3 +63,6 @@ pub fn decode(format: Format, bytes: &[u8], exif: bool) -> Option<Result<PilImag
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests;
