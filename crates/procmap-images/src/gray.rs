@@ -31,6 +31,8 @@ pub fn to_gray(img: &PilImage) -> Vec<u8> {
     };
     match (&img.data, img.mode) {
         (Data::U16(v), _) => v.iter().map(|&s| (s >> 8) as u8).collect(),
+        // Not reached: `gray` refuses 32-bit images, as cv2.imread does.
+        (Data::I32(_) | Data::F32(_), _) => Vec::new(),
         (Data::U8(v), Mode::L | Mode::Bilevel) => v.clone(),
         (Data::U8(v), Mode::LA) => v.chunks_exact(2).map(|p| p[0]).collect(),
         (Data::U8(v), Mode::Rgb) => rgb(v, 3),
@@ -81,7 +83,7 @@ impl Task for Gray {
         "INPUT [OUTPUT]"
     }
     fn about(&self) -> &str {
-        "cv2.cvtColor(cv2.imread(p), COLOR_BGR2GRAY) to an 8-bit grey png, pixel-exact for png input"
+        "cv2.cvtColor(cv2.imread(p), COLOR_BGR2GRAY) to an 8-bit grey png; PNG, JPEG, GIF, BMP, WebP, TIFF (imread's rules: 16-bit scaled down, alpha dropped, palette expanded, EXIF orientation applied)"
     }
     fn plan(&self, args: &[String], ctx: &RunContext) -> Result<Vec<PathBuf>, JobError> {
         Ok(vec![self.parse(args, ctx)?.1])
@@ -89,6 +91,13 @@ impl Task for Gray {
     fn run(&self, args: &[String], ctx: &RunContext) -> Result<Value, JobError> {
         let (input, out) = self.parse(args, ctx)?;
         let img = pil::open(&input, true)?;
+        if matches!(img.data, Data::I32(_) | Data::F32(_)) {
+            return Err(JobError::new(format!(
+                "{}: gray: 32-bit samples (mode {}) are not read, as cv2.imread does not read them",
+                input.display(),
+                img.mode.name()
+            )));
+        }
         output::check_not_input(&input, &out)?;
         let gray = to_gray(&img);
         let bytes = png_out::encode_u8(img.width, img.height, 1, &gray)?;

@@ -1,4 +1,5 @@
-//! `info`: a file's size and layout from its header, without decoding the
+//! `info`: what Pillow's `Image.open(p)` knows (size, mode, format) and the
+//! file's bands and sample type, from its header, without decoding the
 //! pixels.
 
 use crate::args::Args;
@@ -21,7 +22,7 @@ impl Task for Info {
         "INPUT"
     }
     fn about(&self) -> &str {
-        "width, height, format, bands and sample type from the file's header, without decoding pixels"
+        "Image.open(p): width, height, Pillow's mode and format (pil_format), plus bands and sample type, from the header"
     }
     fn plan(&self, args: &[String], _: &RunContext) -> Result<Vec<PathBuf>, JobError> {
         self.parse(args)?;

@@ -38,8 +38,7 @@ pub enum Mode {
     I16B,
     /// "CMYK", ink amounts (0 = no ink), as Pillow stores them.
     Cmyk,
-    /// "I" (32-bit integer) and "F" (32-bit float): `info` reports them;
-    /// their pixels are not decoded yet.
+    /// "I" (32-bit integer) and "F" (32-bit float); PNG holds neither.
     I,
     F,
 }
@@ -76,8 +75,12 @@ impl Mode {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Data {
     U8(Vec<u8>),
-    /// Only for [`Mode::I16`].
+    /// For "I;16" and "I;16B".
     U16(Vec<u16>),
+    /// For "I".
+    I32(Vec<i32>),
+    /// For "F".
+    F32(Vec<f32>),
 }
 
 /// A palette and transparency, kept so that a resized image is saved with
@@ -116,7 +119,7 @@ impl PilImage {
     pub fn bytes(&self) -> &[u8] {
         match &self.data {
             Data::U8(v) => v,
-            Data::U16(_) => unreachable!("I;16 image has no 8-bit samples"),
+            _ => unreachable!("a wide image has no 8-bit samples"),
         }
     }
 }

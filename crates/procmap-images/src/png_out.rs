@@ -55,7 +55,7 @@ pub fn encode_pil(img: &PilImage) -> Result<Vec<u8>, JobError> {
             encode(w, h, png::ColorType::Rgb, png::BitDepth::Eight, v, img.palette.as_ref())
         }
         (Data::U8(v), mode) => encode_u8(w, h, mode.channels(), v),
-        (Data::U16(_), mode) => {
+        (Data::U16(_) | Data::I32(_) | Data::F32(_), mode) => {
             Err(JobError::new(format!("cannot write 16-bit samples in mode {}", mode.name())))
         }
     }

@@ -102,15 +102,17 @@ fn horizontal_8<const CH: usize>(
     let k = fixed_point(&c.kk);
     let mut out = vec![0u8; rows.len() * out_w * CH];
     for (oy, y) in rows.enumerate() {
-        let row = &src.data[y * src.w * CH..(y + 1) * src.w * CH];
-        let orow = &mut out[oy * out_w * CH..(oy + 1) * out_w * CH];
-        for (xx, o) in orow.chunks_exact_mut(CH).enumerate() {
+        // Whole pixels as arrays, so that the channel loops unroll without
+        // bounds checks.
+        let (row, _) = src.data[y * src.w * CH..(y + 1) * src.w * CH].as_chunks::<CH>();
+        let (orow, _) = out[oy * out_w * CH..(oy + 1) * out_w * CH].as_chunks_mut::<CH>();
+        for (xx, o) in orow.iter_mut().enumerate() {
             let (xmin, count) = c.bounds[xx];
             let xmin = xmin - first_col;
             let kx = &k[xx * c.ksize..xx * c.ksize + count];
-            let px = &row[xmin * CH..(xmin + count) * CH];
+            let px = &row[xmin..xmin + count];
             let mut ss = [1i32 << (PRECISION_BITS - 1); CH];
-            for (&kv, p) in kx.iter().zip(px.chunks_exact(CH)) {
+            for (&kv, p) in kx.iter().zip(px) {
                 for b in 0..CH {
                     ss[b] = ss[b].wrapping_add(i32::from(p[b]).wrapping_mul(kv));
                 }
@@ -238,17 +240,53 @@ fn store_16(ss: f64) -> u16 {
     round_up(ss).clamp(0, 65535) as u16
 }
 
-/// `ImagingResampleHorizontal_16bpc` over input rows `rows`; `c.bounds`
-/// index columns shifted by `first_col`.
-fn horizontal_16(
-    src: &[u16],
+/// A sample type Pillow resamples in double precision ("I;16", "I", "F"):
+/// how it is read into the sum and how the sum is stored.
+trait Wide: Copy + Default {
+    fn load(self) -> f64;
+    fn store(ss: f64) -> Self;
+}
+
+impl Wide for u16 {
+    fn load(self) -> f64 {
+        f64::from(self)
+    }
+    fn store(ss: f64) -> Self {
+        store_16(ss)
+    }
+}
+
+/// "I": `ROUND_UP`, no clamp.
+impl Wide for i32 {
+    fn load(self) -> f64 {
+        f64::from(self)
+    }
+    fn store(ss: f64) -> Self {
+        round_up(ss)
+    }
+}
+
+/// "F": the double sum stored as float.
+impl Wide for f32 {
+    fn load(self) -> f64 {
+        f64::from(self)
+    }
+    fn store(ss: f64) -> Self {
+        ss as f32
+    }
+}
+
+/// `ImagingResampleHorizontal_16bpc` / `_32bpc` over input rows `rows`;
+/// `c.bounds` index columns shifted by `first_col`.
+fn horizontal_wide<T: Wide>(
+    src: &[T],
     w: usize,
     rows: std::ops::Range<usize>,
     first_col: usize,
     out_w: usize,
     c: &Coeffs,
-) -> Vec<u16> {
-    let mut out = vec![0u16; rows.len() * out_w];
+) -> Vec<T> {
+    let mut out = vec![T::default(); rows.len() * out_w];
     for (oy, y) in rows.enumerate() {
         let row = &src[y * w..(y + 1) * w];
         for xx in 0..out_w {
@@ -256,58 +294,58 @@ fn horizontal_16(
             let xmin = xmin - first_col;
             let mut ss = 0.0f64;
             for i in 0..count {
-                ss += f64::from(row[xmin + i]) * c.kk[xx * c.ksize + i];
+                ss += row[xmin + i].load() * c.kk[xx * c.ksize + i];
             }
-            out[oy * out_w + xx] = store_16(ss);
+            out[oy * out_w + xx] = T::store(ss);
         }
     }
     out
 }
 
-/// `ImagingResampleVertical_16bpc` over the columns `cols`; `c.bounds`
-/// index rows shifted by `first_row`.
-fn vertical_16(
-    src: &[u16],
+/// `ImagingResampleVertical_16bpc` / `_32bpc` over the columns `cols`;
+/// `c.bounds` index rows shifted by `first_row`.
+fn vertical_wide<T: Wide>(
+    src: &[T],
     w: usize,
     cols: std::ops::Range<usize>,
     first_row: usize,
     out_h: usize,
     c: &Coeffs,
-) -> Vec<u16> {
+) -> Vec<T> {
     let out_w = cols.len();
-    let mut out = vec![0u16; out_h * out_w];
+    let mut out = vec![T::default(); out_h * out_w];
     for yy in 0..out_h {
         let (ymin, count) = c.bounds[yy];
         let ymin = ymin - first_row;
         for (ox, xx) in cols.clone().enumerate() {
             let mut ss = 0.0f64;
             for i in 0..count {
-                ss += f64::from(src[(ymin + i) * w + xx]) * c.kk[yy * c.ksize + i];
+                ss += src[(ymin + i) * w + xx].load() * c.kk[yy * c.ksize + i];
             }
-            out[yy * out_w + ox] = store_16(ss);
+            out[yy * out_w + ox] = T::store(ss);
         }
     }
     out
 }
 
-/// `ImagingResampleInner` for "I;16", with the same choice of pass order
-/// as [`bicubic_8`].
-fn bicubic_16(src: &[u16], w: usize, h: usize, out_w: usize, out_h: usize) -> Vec<u16> {
+/// `ImagingResampleInner` for "I;16", "I" and "F", with the same choice of
+/// pass order as [`bicubic_8`].
+fn bicubic_wide<T: Wide>(src: &[T], w: usize, h: usize, out_w: usize, out_h: usize) -> Vec<T> {
     let ch = precompute_coeffs(w as u32, 0.0, w as f32, out_w as u32);
     let cv = precompute_coeffs(h as u32, 0.0, h as f32, out_h as u32);
     match (out_w != w, out_h != h) {
         (false, false) => src.to_vec(),
-        (true, false) => horizontal_16(src, w, 0..h, 0, out_w, &ch),
-        (false, true) => vertical_16(src, w, 0..w, 0, out_h, &cv),
+        (true, false) => horizontal_wide(src, w, 0..h, 0, out_w, &ch),
+        (false, true) => vertical_wide(src, w, 0..w, 0, out_h, &cv),
         (true, true) if vertical_first(w, h, out_w, out_h) => {
             let cols = span(&ch);
-            let tmp = vertical_16(src, w, cols.clone(), 0, out_h, &cv);
-            horizontal_16(&tmp, cols.len(), 0..out_h, cols.start, out_w, &ch)
+            let tmp = vertical_wide(src, w, cols.clone(), 0, out_h, &cv);
+            horizontal_wide(&tmp, cols.len(), 0..out_h, cols.start, out_w, &ch)
         }
         (true, true) => {
             let rows = span(&cv);
-            let tmp = horizontal_16(src, w, rows.clone(), 0, out_w, &ch);
-            vertical_16(&tmp, out_w, 0..out_w, rows.start, out_h, &cv)
+            let tmp = horizontal_wide(src, w, rows.clone(), 0, out_w, &ch);
+            vertical_wide(&tmp, out_w, 0..out_w, rows.start, out_h, &cv)
         }
     }
 }
@@ -396,9 +434,11 @@ pub fn resize(img: &PilImage, out_w: u32, out_h: u32) -> PilImage {
         // numpy then reads the result big-endian. Reproduced as measured.
         (Data::U16(v), Mode::I16B) => {
             let swapped: Vec<u16> = v.iter().map(|s| s.swap_bytes()).collect();
-            Data::U16(bicubic_16(&swapped, w, h, ow, oh).into_iter().map(u16::swap_bytes).collect())
+            Data::U16(bicubic_wide(&swapped, w, h, ow, oh).into_iter().map(u16::swap_bytes).collect())
         }
-        (Data::U16(v), _) => Data::U16(bicubic_16(v, w, h, ow, oh)),
+        (Data::U16(v), _) => Data::U16(bicubic_wide(v, w, h, ow, oh)),
+        (Data::I32(v), _) => Data::I32(bicubic_wide(v, w, h, ow, oh)),
+        (Data::F32(v), _) => Data::F32(bicubic_wide(v, w, h, ow, oh)),
         (Data::U8(v), Mode::Bilevel | Mode::P) => Data::U8(nearest(v, w, h, 1, ow, oh)),
         (Data::U8(v), mode @ (Mode::LA | Mode::Rgba)) => {
             let ch = mode.channels();
@@ -474,6 +514,38 @@ mod tests {
         let input: Vec<u8> = (0..56u32).map(|i| (i * 89 % 256) as u8).collect();
         assert_eq!(resize(&gray(8, 7, input), 3, 2).bytes(), &[117, 124, 136, 121, 130, 139]);
         assert!(vertical_first(4, 10, 9, 3) && !vertical_first(8, 7, 3, 2) && !vertical_first(10, 4, 3, 9));
+    }
+
+    #[test]
+    fn i_and_f_resize_like_pillow() {
+        // Pillow 13: Image.fromarray(np.array([[0, 100000, -5000, 7,
+        // 123456]], np.int32)).resize((8, 1)), and the float32 array
+        // [[0, 1.5, -2.25, 3]] resized to 6×1 (mode "F").
+        let img = PilImage {
+            mode: Mode::I,
+            width: 5,
+            height: 1,
+            data: Data::I32(vec![0, 100000, -5000, 7, 123456]),
+            palette: None,
+        };
+        let want = vec![-7196, 44766, 98867, 26570, -15536, -3760, 74971, 132339];
+        assert_eq!(resize(&img, 8, 1).data, Data::I32(want));
+        let img = PilImage {
+            mode: Mode::F,
+            width: 4,
+            height: 1,
+            data: Data::F32(vec![0.0, 1.5, -2.25, 3.0]),
+            palette: None,
+        };
+        let want = [
+            -0.09868421405553818f64,
+            0.9264705777168274,
+            1.0746527910232544,
+            -2.085069417953491,
+            0.30882352590560913,
+            3.3453948497772217,
+        ];
+        assert_eq!(resize(&img, 6, 1).data, Data::F32(want.iter().map(|&v| v as f32).collect()));
     }
 
     #[test]

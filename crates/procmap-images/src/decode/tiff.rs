@@ -94,10 +94,6 @@ fn layout(dec: &mut Reader<'_>, big_endian: bool) -> Result<Layout, String> {
         }
     };
     let problem = match compression {
-        // Pillow's "I" and "F" have no counterpart here yet; `info` still
-        // gives the mode.
-        _ if mode == Mode::I => Some("32-bit integer grey (Pillow mode I)"),
-        _ if mode == Mode::F => Some("32-bit float grey (Pillow mode F)"),
         2 => Some("CCITT modified Huffman (RLE) compression"),
         3 => Some("CCITT Group 3 fax compression"),
         6 => Some("old-style JPEG compression"),
@@ -128,7 +124,7 @@ pub fn decode(bytes: &[u8], cv: bool) -> Result<PilImage, String> {
         return Err(why.clone());
     }
     let (w, h) = (l.width as usize, l.height as usize);
-    check_size(l.width, l.height, (l.mode.channels() * if l.bits == 16 { 2 } else { 1 }) as u64)?;
+    check_size(l.width, l.height, (l.mode.channels() * usize::from(l.bits.div_ceil(8))) as u64)?;
     if l.compression == 7 {
         return jpeg_strips(&mut dec, &l);
     }
@@ -149,6 +145,10 @@ pub fn decode(bytes: &[u8], cv: bool) -> Result<PilImage, String> {
     let mut palette = None;
     let data = match (l.mode, result) {
         (Mode::I16 | Mode::I16B, DecodingResult::U16(v)) => Data::U16(v),
+        // Pillow reads unsigned 32-bit samples into its signed "I".
+        (Mode::I, DecodingResult::U32(v)) => Data::I32(v.into_iter().map(|s| s as i32).collect()),
+        (Mode::I, DecodingResult::I32(v)) => Data::I32(v),
+        (Mode::F, DecodingResult::F32(v)) => Data::F32(v),
         (Mode::Bilevel | Mode::L | Mode::P, DecodingResult::U8(v)) => {
             let scale = match (l.mode, l.bits) {
                 (Mode::Bilevel, _) => 255,
