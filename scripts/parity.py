@@ -60,7 +60,6 @@ from PIL import Image
 KNOWN_GAPS = [
     # (source format, task or None for all, file-name part or None, why)
     ("bmp", "gray", "rle", "cv2.imread places RLE-compressed BMP pixels differently from Pillow and us (not analysed)"),
-    ("tiff", None, "-g3", "CCITT G3 TIFFs are not decoded (the tiff crate reads G4 only; the fax crate's G3 decoder stopped early on tiffcp's files)"),
     ("tiff", None, "flip-", "bit-flipped TIFFs: libtiff decodes what it can, we stop at the first corrupt strip"),
 ]
 # A corpus smaller than this means a generator silently wrote less.

@@ -424,11 +424,10 @@ fn unpremultiply(data: &mut [u8], ch: usize) {
 pub fn resize(img: &PilImage, out_w: u32, out_h: u32) -> PilImage {
     let (w, h) = (img.width as usize, img.height as usize);
     let (ow, oh) = (out_w as usize, out_h as usize);
-    let mut out = PilImage { width: out_w, height: out_h, ..img.clone() };
     if (ow, oh) == (w, h) {
-        return out; // Image.resize returns a copy
+        return img.clone(); // Image.resize returns a copy
     }
-    out.data = match (&img.data, img.mode) {
+    let data = match (&img.data, img.mode) {
         // Pillow's 16-bit resampler reads "I;16B" samples in the machine's
         // (little-endian) byte order, so it filters byte-swapped values;
         // numpy then reads the result big-endian. Reproduced as measured.
@@ -450,7 +449,7 @@ pub fn resize(img: &PilImage, out_w: u32, out_h: u32) -> PilImage {
         }
         (Data::U8(v), mode) => Data::U8(bicubic_8(&Plane { w, h, ch: mode.channels(), data: v }, ow, oh)),
     };
-    out
+    PilImage { mode: img.mode, width: out_w, height: out_h, data, palette: img.palette.clone() }
 }
 
 #[cfg(test)]

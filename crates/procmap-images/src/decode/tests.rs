@@ -1,6 +1,6 @@
 //! Exactness against Pillow 13 and OpenCV 5 on small files they wrote
-//! (`testdata/`, made by Pillow's `save` and `cv2.imwrite` from a crop of
-//! scikit-image's astronaut). Each row holds FNV-1a hashes of the arrays the
+//! (`testdata/`, made by Pillow's `save`, `cv2.imwrite`, tifffile and
+//! libtiff's `tiffcp` from a crop of scikit-image's astronaut). Each row holds FNV-1a hashes of the arrays the
 //! reference gives: `np.array(Image.open(f))`, `np.array(Image.open(f)
 //! .resize((7, 5)))` and `cv2.cvtColor(cv2.imread(f), COLOR_BGR2GRAY)`, so a
 //! single level off anywhere fails the test.
@@ -25,16 +25,26 @@ const CASES: &[(&str, &str, u64, u64, u64)] = &[
     ("q75-420.jpg", "RGB", 0xfa0315b269d29200, 0x6d7bfcf1b7325c9f, 0xe13aa5d91539be74),
     ("q95-444.jpg", "RGB", 0x75cd1d6871f9d503, 0x3bc2a08a4c0fe01b, 0x1f978dcaff07f04f),
     ("restart.jpg", "RGB", 0x1e9b8d5f8c156b9a, 0x0ee82862d9aa81dc, 0x7fa5ab546f2d50bb),
+    // TIFFs: Pillow's save, tifffile, and tiffcp -c g3 / g4 / jpeg.
+    ("cmyk.tif", "CMYK", 0x670228f9266765b7, 0x553ed2167eb6551c, 0xdf874934ba9c0fd3),
+    ("g3.tif", "1", 0xd5084ec0ca471f02, 0xa509aa902b8c94c4, 0xd5084ec0ca471f02),
+    ("g4.tif", "1", 0xd5084ec0ca471f02, 0xa509aa902b8c94c4, 0xd5084ec0ca471f02),
+    ("jpeg-ycbcr.tif", "RGB", 0x206d7c977b440cf2, 0x4b6d655c57c8a5ea, 0xe13aa5d91539be74),
+    ("l16be.tif", "I;16B", 0xc193a5bb5ebde7f1, 0xe145d55c703e1924, 0xdf874934ba9c0fd3),
+    ("p.tif", "P", 0x09300a35c17cc2b3, 0xb70a171b54010d14, 0xa111dd8fdd6b5b6c),
+    ("rgba.tif", "RGBA", 0xed230e76cbcf4b8b, 0xe1d0922ef0b9aec3, 0x6f39a1fec3dbef76),
 ];
 
 fn fnv(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf29ce484222325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100000001b3))
 }
 
-fn bytes_of(data: &Data) -> &[u8] {
+/// numpy's bytes of the array (16-bit samples little-endian).
+fn bytes_of(data: &Data) -> Vec<u8> {
     match data {
-        Data::U8(v) => v,
-        _ => panic!("fixtures are 8-bit"),
+        Data::U8(v) => v.clone(),
+        Data::U16(v) => v.iter().flat_map(|s| s.to_le_bytes()).collect(),
+        _ => panic!("no 32-bit fixtures"),
     }
 }
 
@@ -46,8 +56,8 @@ fn fixtures_match_pillow_and_opencv_exactly() {
         let format = sniff::detect(&file).unwrap();
         let img = decode(format, &file, false).unwrap().unwrap();
         assert_eq!(img.mode.name(), mode, "{name}: mode");
-        assert_eq!(fnv(bytes_of(&img.data)), open, "{name}: pixels of Image.open");
-        assert_eq!(fnv(bytes_of(&resize(&img, 7, 5).data)), resized, "{name}: pixels of resize((7, 5))");
+        assert_eq!(fnv(&bytes_of(&img.data)), open, "{name}: pixels of Image.open");
+        assert_eq!(fnv(&bytes_of(&resize(&img, 7, 5).data)), resized, "{name}: pixels of resize((7, 5))");
         let cv = decode(format, &file, true).unwrap().unwrap();
         assert_eq!(fnv(&to_gray(&cv)), gray, "{name}: cv2 gray");
     }

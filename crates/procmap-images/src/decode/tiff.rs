@@ -95,7 +95,7 @@ fn layout(dec: &mut Reader<'_>, big_endian: bool) -> Result<Layout, String> {
     };
     let problem = match compression {
         2 => Some("CCITT modified Huffman (RLE) compression"),
-        3 => Some("CCITT Group 3 fax compression"),
+        3 if bits != 1 => Some("CCITT Group 3 fax compression of more than 1 bit"),
         6 => Some("old-style JPEG compression"),
         7 if mode != Mode::Rgb => Some("JPEG compression of a layout other than RGB or YCbCr"),
         _ => None,
@@ -127,6 +127,9 @@ pub fn decode(bytes: &[u8], cv: bool) -> Result<PilImage, String> {
     check_size(l.width, l.height, (l.mode.channels() * usize::from(l.bits.div_ceil(8))) as u64)?;
     if l.compression == 7 {
         return jpeg_strips(&mut dec, &l);
+    }
+    if l.compression == 3 {
+        return g3_strips(&mut dec, &l);
     }
     let mut result = DecodingResult::U8(Vec::new());
     if l.mode == Mode::P {
@@ -255,6 +258,69 @@ fn jpeg_strips(dec: &mut Reader<'_>, l: &Layout) -> Result<PilImage, String> {
         return Err("truncated file: the data ends before the image does".into());
     }
     Ok(PilImage { mode: Mode::Rgb, width: l.width, height: l.height, data: Data::U8(data), palette: None })
+}
+
+/// CCITT Group 3, 1-D (modified Huffman rows, each after an EOL code, as
+/// `tiffcp -c g3` writes it), strip by strip through the `fax` crate. The
+/// runs fax calls black are 1 bits: 255 under MinIsBlack, 0 under
+/// MinIsWhite, as libtiff gives them to Pillow.
+fn g3_strips(dec: &mut Reader<'_>, l: &Layout) -> Result<PilImage, String> {
+    let unsupported = |what: &str| Err(format!("tiff: CCITT Group 3 {what} is not supported"));
+    let options: u32 = dec.find_tag_unsigned(Tag::Unknown(292)).map_err(d)?.unwrap_or(0);
+    if options & 1 != 0 {
+        return unsupported("2-D coding");
+    }
+    let fill_order: u16 = dec.find_tag_unsigned(Tag::FillOrder).map_err(d)?.unwrap_or(1);
+    if fill_order != 1 {
+        return unsupported("with FillOrder 2");
+    }
+    let photometric: u16 = dec.find_tag_unsigned(Tag::PhotometricInterpretation).map_err(d)?.unwrap_or(0);
+    let offsets = dec.find_tag_unsigned_vec::<u64>(Tag::StripOffsets).map_err(d)?.ok_or("tiff: no strips")?;
+    let counts =
+        dec.find_tag_unsigned_vec::<u64>(Tag::StripByteCounts).map_err(d)?.ok_or("tiff: no strips")?;
+    let rows_per_strip: u64 =
+        dec.find_tag_unsigned(Tag::RowsPerStrip).map_err(d)?.unwrap_or(u64::from(l.height));
+    let width = u16::try_from(l.width).map_err(|_| "tiff: fax image wider than 65535 pixels")?;
+    let (w, h) = (l.width as usize, l.height as usize);
+    let (black, white) = if photometric == 1 { (255u8, 0u8) } else { (0, 255) };
+    // TIFF strips end without the return-to-control the crate's decoder
+    // looks for after the last row; six EOLs (each after fill bits) supply
+    // it.
+    const RTC: [u8; 12] = [0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1];
+    let bytes = dec.inner().get_ref();
+    let mut data = Vec::with_capacity(w * h);
+    for (&off, &len) in offsets.iter().zip(&counts) {
+        let strip = bytes
+            .get(off as usize..(off + len) as usize)
+            .ok_or("truncated file: the data ends before the image does")?;
+        let rows = (rows_per_strip as usize).min(h - data.len() / w);
+        let mut lines = 0usize;
+        fax::decoder::decode_g3(strip.iter().copied().chain(RTC), |transitions| {
+            if lines < rows {
+                data.extend(fax::decoder::pels(transitions, width).map(|c| match c {
+                    fax::Color::White => white,
+                    fax::Color::Black => black,
+                }));
+                lines += 1;
+            }
+        });
+        if lines < rows {
+            return Err("malformed tiff: a Group 3 strip ends early".into());
+        }
+        if data.len() >= w * h {
+            break;
+        }
+    }
+    if data.len() < w * h {
+        return Err("truncated file: the data ends before the image does".into());
+    }
+    Ok(PilImage {
+        mode: Mode::Bilevel,
+        width: l.width,
+        height: l.height,
+        data: Data::U8(data),
+        palette: None,
+    })
 }
 
 fn kind(r: &DecodingResult) -> &'static str {
