@@ -59,7 +59,6 @@ from PIL import Image
 # this honest: every entry is a gap in the product, named in the README.
 KNOWN_GAPS = [
     # (source format, task or None for all, file-name part or None, why)
-    ("bmp", "gray", "rle", "cv2.imread places RLE-compressed BMP pixels differently from Pillow and us (not analysed)"),
     ("tiff", None, "flip-", "bit-flipped TIFFs: libtiff decodes what it can, we stop at the first corrupt strip"),
 ]
 # A corpus smaller than this means a generator silently wrote less.

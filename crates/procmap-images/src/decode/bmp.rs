@@ -7,7 +7,11 @@
 //! headers; bottom-up and top-down.
 //!
 //! With `cv`, the pixels are what `cv2.imread` shows where it differs:
-//! OpenCV widens 5-bit channels by a shift (`v << 3`), Pillow by `v·255/31`.
+//! OpenCV widens 5-bit channels by a shift (`v << 3`), Pillow by `v·255/31`;
+//! and OpenCV's RLE reader does not clip a run at the row's end: it wraps
+//! into the next row (ImageMagick pads odd widths by a pixel), then the
+//! end-of-line code moves on again, so such files come out with their rows
+//! interleaved with nearly empty ones (measured).
 
 use super::{Header, check_size};
 use crate::pil::{Data, Mode, Palette, PilImage};
@@ -161,6 +165,7 @@ pub fn decode(bytes: &[u8], cv: bool) -> Result<PilImage, String> {
     check_size(l.width, l.height, l.mode.channels() as u64)?;
     let data = bytes.get(l.data_offset..).ok_or_else(truncated)?;
     let rows: Vec<u8> = match l.compression {
+        RLE8 | RLE4 if cv => rle_opencv(data, w, h, l.compression == RLE4),
         RLE8 | RLE4 => rle(data, l.data_offset, w, h, l.compression == RLE4)?,
         _ => {
             let stride = ((w * usize::from(l.bits) + 31) >> 3) & !3;
@@ -229,6 +234,72 @@ fn unpack_row(row: &[u8], w: usize, raw: Raw, mode: Mode, cv: bool, out: &mut Ve
             }
         }
     }
+}
+
+/// RLE as `cv2.imread` reads it (see the module comment): indices in file
+/// row order, unwritten pixels 0. Never fails: what is missing stays 0.
+fn rle_opencv(data: &[u8], w: usize, h: usize, rle4: bool) -> Vec<u8> {
+    let mut out = vec![0u8; w * h];
+    let (mut x, mut y, mut pos) = (0usize, 0usize, 0usize);
+    let mut put = |x: &mut usize, y: &mut usize, v: u8| {
+        if *y < h && *x < w {
+            out[*y * w + *x] = v;
+        }
+        *x += 1;
+        if *x >= w {
+            *x = 0;
+            *y += 1;
+        }
+    };
+    while y < h {
+        let (Some(&count), Some(&byte)) = (data.get(pos), data.get(pos + 1)) else { break };
+        pos += 2;
+        if count > 0 {
+            for i in 0..usize::from(count) {
+                let v = if !rle4 {
+                    byte
+                } else if i % 2 == 0 {
+                    byte >> 4
+                } else {
+                    byte & 0x0F
+                };
+                put(&mut x, &mut y, v);
+            }
+            continue;
+        }
+        match byte {
+            // A row already wrapped by a full run stays where it is.
+            0 if x == 0 => {}
+            0 => {
+                x = 0;
+                y += 1;
+            }
+            1 => break,
+            2 => {
+                let Some(d) = data.get(pos..pos + 2) else { break };
+                pos += 2;
+                x += usize::from(d[0]);
+                y += usize::from(d[1]);
+            }
+            n => {
+                let n = usize::from(n);
+                let len = if rle4 { n.div_ceil(2) } else { n };
+                let Some(run) = data.get(pos..pos + len) else { break };
+                for i in 0..n {
+                    let v = if !rle4 {
+                        run[i]
+                    } else if i % 2 == 0 {
+                        run[i / 2] >> 4
+                    } else {
+                        run[i / 2] & 0x0F
+                    };
+                    put(&mut x, &mut y, v);
+                }
+                pos += len + len % 2;
+            }
+        }
+    }
+    out
 }
 
 /// Pillow's `BmpRleDecoder`: one index per byte, rows in file order.
@@ -371,6 +442,11 @@ mod tests {
         let data = [3, 7, 0, 0, 0, 2, 1, 0, 0, 3, 1, 2, 3, 0, 0, 1];
         let img = decode(&bmp(4, 2, 8, RLE8, &[[9, 9, 9], [1, 1, 1]], &data), false).unwrap();
         assert_eq!(img.data, Data::U8(vec![0, 1, 2, 3, 7, 7, 7, 0]));
+        // OpenCV's reading of a run that fills its row exactly, then
+        // end-of-line: no empty row between (cv2.imread of this file gives
+        // rows 7777, 5500, 0000 from the bottom).
+        let data = [4, 7, 0, 0, 2, 5, 0, 0, 0, 1];
+        assert_eq!(rle_opencv(&data, 4, 3, false), vec![7, 7, 7, 7, 5, 5, 0, 0, 0, 0, 0, 0]);
         // Cut short: an error, as in Pillow ("not enough image data").
         assert!(decode(&bmp(4, 2, 8, RLE8, &[[9, 9, 9]], &data[..4]), false).is_err());
     }
