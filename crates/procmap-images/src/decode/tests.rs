@@ -62,3 +62,26 @@ fn fixtures_match_pillow_and_opencv_exactly() {
         assert_eq!(fnv(&to_gray(&cv)), gray, "{name}: cv2 gray");
     }
 }
+
+#[test]
+fn declared_sizes_beyond_the_limit_are_refused_before_decoding() {
+    // A real JPEG whose frame header is patched to claim 60000×60000.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
+    let mut jpeg = std::fs::read(dir.join("q75-420.jpg")).unwrap();
+    let sof = jpeg.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+    jpeg[sof + 5..sof + 9].copy_from_slice(&[0xEA, 0x60, 0xEA, 0x60]);
+    let e = decode(sniff::Format::Jpeg, &jpeg, false).unwrap().unwrap_err();
+    assert!(e.contains("exceeds the 256 MiB limit"), "{e}");
+    // A BMP header claiming 100000×100000 at 24 bits, with no pixels.
+    let mut bmp = b"BM".to_vec();
+    bmp.extend([0; 8]);
+    bmp.extend(54u32.to_le_bytes());
+    bmp.extend(40u32.to_le_bytes());
+    bmp.extend(100_000i32.to_le_bytes());
+    bmp.extend(100_000i32.to_le_bytes());
+    bmp.extend(1u16.to_le_bytes());
+    bmp.extend(24u16.to_le_bytes());
+    bmp.extend([0; 24]);
+    let e = decode(sniff::Format::Bmp, &bmp, false).unwrap().unwrap_err();
+    assert!(e.contains("exceeds the 256 MiB limit"), "{e}");
+}
