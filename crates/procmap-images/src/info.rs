@@ -90,9 +90,10 @@ fn decoder_info(path: &Path, format: Format) -> Result<Value, String> {
 
 fn png_info(reader: BufReader<std::fs::File>) -> Result<Value, String> {
     let dec = png::Decoder::new(reader);
-    let r = dec.read_info().map_err(|e| crate::pil::describe_png_error(&e))?;
+    let r = dec.read_info().map_err(|e| crate::decode::png::describe_png_error(&e))?;
     let i = r.info();
-    let mode = crate::pil::png_mode(i.color_type, i.bit_depth).ok_or("malformed png: invalid colour type")?;
+    let mode = crate::decode::png::png_mode(i.color_type, i.bit_depth)
+        .ok_or("malformed png: invalid colour type")?;
     Ok(json!({
         "mode": mode.name(),
         "width": i.width,

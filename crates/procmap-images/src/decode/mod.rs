@@ -1,12 +1,13 @@
 //! One decoder per format, each giving what Pillow's `Image.open` gives:
 //! the size and mode from the header ([`probe`]) and the pixels in that
-//! mode ([`decode`]). PNG lives in `pil.rs`; `tiff_read.rs` reads the
-//! multiband TIFFs of `eurosat-rgb` and `ms-rgb`.
+//! mode ([`decode`]). (`tiff_read.rs` reads the multiband TIFFs of
+//! `eurosat-rgb` and `ms-rgb`.)
 
 mod bmp;
 mod gif;
 mod jpeg;
 mod orient;
+pub mod png;
 mod tiff;
 mod webp;
 
@@ -48,13 +49,14 @@ pub fn probe(format: Format, bytes: &[u8]) -> Option<Result<Header, String>> {
     }
 }
 
-/// Pixels of a JPEG, GIF, WebP, BMP or TIFF file; `None` for other formats. `exif`
+/// Pixels of a PNG, JPEG, GIF, WebP, BMP or TIFF file; `None` for other formats. `exif`
 /// asks for what `cv2.imread` shows rather than Pillow: a JPEG's EXIF
 /// orientation applied, a GIF's transparent colour replaced by the
 /// background colour, a BMP's 5-bit channels widened by a shift, a
 /// TIFF's CMYK, alpha and palette converted as libtiff's RGBA reader does.
 pub fn decode(format: Format, bytes: &[u8], exif: bool) -> Option<Result<PilImage, String>> {
     match format {
+        Format::Png => Some(png::decode(bytes)),
         Format::Jpeg => Some(jpeg::decode(bytes, exif)),
         Format::Gif => Some(gif::decode(bytes, exif)),
         Format::Webp => Some(webp::decode(bytes)),
