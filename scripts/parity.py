@@ -413,9 +413,11 @@ def report(jobs, records, tmp):
     for (group, mode, task), c in sorted(table.items()):
         print(f"{group:<9} {mode:<7} {task:<11} {c['reads']:>9} {c['exact']:>6} {c['differ']:>6} {c['errors']:>7}"
               f" | {c['ref_fails']:>9} {c['we_answer']:>9}")
-        t = totals.setdefault(task, [0, 0])
+        t = totals.setdefault(task, [0, 0, 0, 0])
         t[0] += c["reads"]
         t[1] += c["exact"]
+        t[2] += c["ref_fails"]
+        t[3] += c["we_answer"]
     print()
     print("Summary, as in the README (exact / files the reference reads):")
     print()
@@ -430,8 +432,9 @@ def report(jobs, records, tmp):
         if any(cell != "–" for cell in cells):
             print(f"| {g} | {m} | " + " | ".join(cells) + " |")
     print()
-    for task, (reads, exact) in sorted(totals.items()):
-        print(f"parity: {task}: exact on {exact} of {reads} files the reference reads ({100 * exact / max(reads, 1):.1f}%)")
+    for task, (reads, exact, fails, answers) in sorted(totals.items()):
+        print(f"parity: {task}: exact on {exact} of {reads} files the reference reads"
+              f" ({100 * exact / max(reads, 1):.1f}%); of {fails} it cannot read, we answer {answers}")
     for g in gaps:
         print("GAP ", g)
     for f in failures:

@@ -47,8 +47,16 @@ pub fn probe(bytes: &[u8]) -> Result<Header, String> {
 }
 
 /// Decodes the whole image. With `exif`, the EXIF orientation is applied,
-/// as `cv2.imread` does (Pillow's `open` does not).
+/// as `cv2.imread` does (Pillow's `open` does not), and a truncated file is
+/// read as far as it goes, as OpenCV reads it.
 pub fn decode(bytes: &[u8], exif: bool) -> Result<PilImage, String> {
+    // libjpeg pads a truncated file with grey and warns; OpenCV accepts
+    // that, Pillow raises "image file is truncated". An end-of-image marker
+    // after the last start-of-scan is the sign of a whole file: entropy-coded
+    // data cannot contain one.
+    if !exif && !ends_after_last_scan(bytes) {
+        return Err("truncated file: the data ends before the image does".into());
+    }
     guarded(|| {
         let d = Decompress::with_markers(&[Marker::APP(1)])
             .from_mem(bytes)
@@ -77,6 +85,11 @@ pub fn decode(bytes: &[u8], exif: bool) -> Result<PilImage, String> {
         orient::apply(&mut img, orientation);
         Ok(img)
     })
+}
+
+fn ends_after_last_scan(bytes: &[u8]) -> bool {
+    let last_sos = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]).unwrap_or(0);
+    bytes[last_sos..].windows(2).any(|w| w == [0xFF, 0xD9])
 }
 
 fn describe(e: &std::io::Error) -> String {

@@ -85,3 +85,16 @@ fn declared_sizes_beyond_the_limit_are_refused_before_decoding() {
     let e = decode(sniff::Format::Bmp, &bmp, false).unwrap().unwrap_err();
     assert!(e.contains("exceeds the 256 MiB limit"), "{e}");
 }
+
+#[test]
+fn truncated_jpeg_is_an_error_for_pillow_and_read_for_opencv() {
+    // Pillow raises "image file is truncated"; cv2.imread pads with grey.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
+    let jpeg = std::fs::read(dir.join("q75-420.jpg")).unwrap();
+    // Cut half-way through the entropy-coded data.
+    let sos = jpeg.windows(2).rposition(|w| w == [0xFF, 0xDA]).unwrap();
+    let cut = &jpeg[..sos + (jpeg.len() - sos) / 2];
+    let e = decode(sniff::Format::Jpeg, cut, false).unwrap().unwrap_err();
+    assert!(e.contains("truncated"), "{e}");
+    assert!(decode(sniff::Format::Jpeg, cut, true).unwrap().is_ok());
+}

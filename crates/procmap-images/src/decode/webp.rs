@@ -19,7 +19,18 @@ fn features(bytes: &[u8]) -> Result<webp::WebPBitstreamFeatures, String> {
     }
 }
 
+/// Pillow's `open` hands the whole file to libwebp's demuxer
+/// (`WebPAnimDecoder`), which refuses a file shorter than its RIFF header
+/// says, so `Image.open` fails on a truncated file: so does this.
 pub fn probe(bytes: &[u8]) -> Result<Header, String> {
+    let declared = bytes.get(4..8).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize + 8);
+    if declared.is_none_or(|n| bytes.len() < n) {
+        return Err("truncated file: the data ends before the image does".into());
+    }
+    header(bytes)
+}
+
+fn header(bytes: &[u8]) -> Result<Header, String> {
     let f = features(bytes)?;
     let mode = if f.has_alpha != 0 { Mode::Rgba } else { Mode::Rgb };
     Ok(Header { width: f.width as u32, height: f.height as u32, mode })
@@ -30,7 +41,7 @@ pub fn decode(bytes: &[u8]) -> Result<PilImage, String> {
     if f.has_animation != 0 {
         return Err("webp: animated files are not supported".into());
     }
-    let Header { width, height, mode } = probe(bytes)?;
+    let Header { width, height, mode } = header(bytes)?;
     let ch = mode.channels();
     check_size(width, height, ch as u64)?;
     let stride = width as usize * ch;
