@@ -10,8 +10,8 @@ pub enum Format {
     Gif,
     Webp,
     Bmp,
-    /// Another format the `image` crate recognises (no decoder here).
-    Other(image::ImageFormat),
+    /// Another image format, recognised only to name it in a message.
+    Other(&'static str),
 }
 
 impl Format {
@@ -23,7 +23,7 @@ impl Format {
             Format::Gif => "gif".into(),
             Format::Webp => "webp".into(),
             Format::Bmp => "bmp".into(),
-            Format::Other(f) => f.extensions_str().first().copied().unwrap_or("unknown").to_owned(),
+            Format::Other(name) => name.to_owned(),
         }
     }
 
@@ -56,7 +56,7 @@ pub fn detect(head: &[u8]) -> Option<Format> {
     } else if head.starts_with(b"BM") {
         Some(Format::Bmp)
     } else {
-        image::guess_format(head).ok().map(Format::Other)
+        other_format(head).map(Format::Other)
     }
 }
 
@@ -65,5 +65,30 @@ pub fn found(head: &[u8]) -> String {
     match detect(head) {
         Some(f) => format!(" (found {} data)", f.name()),
         None => " (unrecognised content)".into(),
+    }
+}
+
+/// Formats we do not read, by their signatures, so that an error can say
+/// what a file is.
+fn other_format(head: &[u8]) -> Option<&'static str> {
+    const SIGNATURES: &[(&[u8], &str)] = &[
+        (b"\0\0\x01\0", "ico"),
+        (b"8BPS", "psd"),
+        (b"qoif", "qoi"),
+        (b"\x76\x2f\x31\x01", "exr"),
+        (b"DDS ", "dds"),
+        (b"#?RADIANCE", "hdr"),
+        (b"farbfeld", "farbfeld"),
+        (b"\0\0\0\x0cjP  ", "jpeg2000"),
+        (b"\xff\x4f\xff\x51", "jpeg2000"),
+    ];
+    if let Some(&(_, name)) = SIGNATURES.iter().find(|(sig, _)| head.starts_with(sig)) {
+        return Some(name);
+    }
+    match head {
+        [b'P', b'1'..=b'7', ..] => Some("pnm"),
+        [_, _, _, _, b'f', b't', b'y', b'p', b'a', b'v', b'i', b'f', ..] => Some("avif"),
+        [_, _, _, _, b'f', b't', b'y', b'p', b'h', b'e', b'i', b'c', ..] => Some("heic"),
+        _ => None,
     }
 }
