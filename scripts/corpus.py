@@ -152,6 +152,7 @@ def magick_jpeg(d, imgs):
         run("convert", src, "-colorspace", "CMYK", "-quality", "85", d / f"{name}-im-cmyk.jpg")
         run("convert", src, "-sampling-factor", "2x1", "-interlace", "JPEG", d / f"{name}-im-422-prog.jpg")
         run("convert", src, "-sampling-factor", "1x2", d / f"{name}-im-440.jpg")
+        run("convert", src, "-define", "jpeg:arithmetic-coding=true", d / f"{name}-im-arith.jpg")
 
 
 def gifs(d, imgs):
@@ -213,6 +214,12 @@ def tiffs(d, imgs):
         tifffile.imwrite(d / f"{name}-tf-u32.tif", g.astype(np.uint32) * 1000, photometric="minisblack")
         tifffile.imwrite(d / f"{name}-tf-l-deflate.tif", g, photometric="minisblack", compression="zlib")
         tifffile.imwrite(d / f"{name}-tf-miniswhite.tif", g, photometric="miniswhite")
+        tifffile.imwrite(d / f"{name}-tf-rgb-tiled.tif", a, photometric="rgb", tile=(16, 16), compression="zlib")
+        tifffile.imwrite(d / f"{name}-tf-rgb-planar.tif", a.transpose(2, 0, 1), photometric="rgb",
+                         planarconfig="separate")
+        tifffile.imwrite(d / f"{name}-tf-rgb16-lzw-pred.tif", a.astype(np.uint16) * 257, photometric="rgb",
+                         compression="lzw", predictor=True)
+        tifffile.imwrite(d / f"{name}-tf-l4.tif", (g >> 4).astype(np.uint8), photometric="minisblack", bitspersample=4)
         bw = d / f"{name}-pil-1.tif"
         for c in ["g3", "g4", "lzw", "zip", "packbits"]:
             run("tiffcp", "-c", c, bw, d / f"{name}-tiffcp-1-{c}.tif")

@@ -60,6 +60,7 @@ from PIL import Image
 KNOWN_GAPS = [
     # (source format, task or None for all, file-name part or None, why)
     ("tiff", None, "flip-", "bit-flipped TIFFs: libtiff decodes what it can, we stop at the first corrupt strip"),
+    ("tiff", "gray", "trunc-", "truncated TIFFs that OpenCV (libtiff) reads in part, where we stop"),
 ]
 # A corpus smaller than this means a generator silently wrote less.
 MIN_FILES = {"png": 150, "jpeg": 150, "gif": 30, "bmp": 40, "webp": 40, "tiff": 90, "broken": 150}

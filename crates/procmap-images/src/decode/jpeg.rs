@@ -38,12 +38,36 @@ fn mode_of(components: usize) -> Result<Mode, String> {
 }
 
 /// Size and mode from the header, as `Image.open` gives them.
+/// Size and mode from the frame header, found the way `JpegImagePlugin`
+/// finds it: walking the markers without parsing the tables in between, so
+/// a damaged Huffman table does not stop `Image.open` (only `load`).
 pub fn probe(bytes: &[u8]) -> Result<Header, String> {
-    guarded(|| {
-        let d = Decompress::new_mem(bytes).map_err(|e| format!("malformed jpeg: {e}"))?;
-        let (w, h) = d.size();
-        Ok(Header { width: w as u32, height: h as u32, mode: mode_of(d.components().len())? })
-    })
+    let malformed = |what: &str| format!("malformed jpeg: {what}");
+    let mut pos = 2;
+    loop {
+        let marker = bytes.get(pos..pos + 2).ok_or("truncated file: no frame header before the end")?;
+        if marker[0] != 0xFF {
+            return Err(malformed("expected a marker"));
+        }
+        let kind = marker[1];
+        if kind == 0xFF {
+            pos += 1; // fill byte
+            continue;
+        }
+        let len = bytes.get(pos + 2..pos + 4).map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])));
+        let len = len.ok_or("truncated file: no frame header before the end")?;
+        // SOF0–SOF15, except DHT (C4), JPG (C8) and DAC (CC).
+        if (0xC0..=0xCF).contains(&kind) && ![0xC4, 0xC8, 0xCC].contains(&kind) {
+            let f = bytes.get(pos + 4..pos + 10).ok_or("truncated file: the frame header is cut")?;
+            let height = u32::from(u16::from_be_bytes([f[1], f[2]]));
+            let width = u32::from(u16::from_be_bytes([f[3], f[4]]));
+            return Ok(Header { width, height, mode: mode_of(usize::from(f[5]))? });
+        }
+        if kind == 0xDA || kind == 0xD9 {
+            return Err(malformed("no frame header before the image data"));
+        }
+        pos += 2 + len;
+    }
 }
 
 /// Decodes the whole image. With `exif`, the EXIF orientation is applied,

@@ -145,6 +145,16 @@ pub fn decode(bytes: &[u8], cv: bool) -> Result<PilImage, String> {
     } else {
         dec.read_image_to_buffer(&mut result).map_err(d)?;
     }
+    let planar: u16 = dec.find_tag_unsigned(Tag::PlanarConfiguration).map_err(d)?.unwrap_or(1);
+    let channels = l.mode.channels();
+    if planar == 2 && channels > 1 {
+        // The crate returns planar files plane after plane.
+        result = match result {
+            DecodingResult::U8(v) => DecodingResult::U8(interleave(&v, channels, w * h)?),
+            DecodingResult::U16(v) => DecodingResult::U16(interleave(&v, channels, w * h)?),
+            _ => return Err("tiff: planar layout of this sample type is not supported".into()),
+        };
+    }
     let mut palette = None;
     let data = match (l.mode, result) {
         (Mode::I16 | Mode::I16B, DecodingResult::U16(v)) => Data::U16(v),
@@ -321,6 +331,20 @@ fn g3_strips(dec: &mut Reader<'_>, l: &Layout) -> Result<PilImage, String> {
         data: Data::U8(data),
         palette: None,
     })
+}
+
+/// `[plane][pixel]` → `[pixel][plane]`.
+fn interleave<T: Copy + Default>(v: &[T], planes: usize, pixels: usize) -> Result<Vec<T>, String> {
+    if v.len() < planes * pixels {
+        return Err("truncated file: the data ends before the image does".into());
+    }
+    let mut out = vec![T::default(); planes * pixels];
+    for (p, plane) in v.chunks_exact(pixels).take(planes).enumerate() {
+        for (i, &s) in plane.iter().enumerate() {
+            out[i * planes + p] = s;
+        }
+    }
+    Ok(out)
 }
 
 fn kind(r: &DecodingResult) -> &'static str {
