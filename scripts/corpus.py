@@ -219,6 +219,8 @@ def tiffs(d, imgs):
                          planarconfig="separate")
         tifffile.imwrite(d / f"{name}-tf-rgb16-lzw-pred.tif", a.astype(np.uint16) * 257, photometric="rgb",
                          compression="lzw", predictor=True)
+        noise = (np.arange(a.size).reshape(a.shape) * 37 % 256).astype(np.uint16)
+        tifffile.imwrite(d / f"{name}-tf-rgb16-noise.tif", a.astype(np.uint16) * 256 + noise, photometric="rgb")
         tifffile.imwrite(d / f"{name}-tf-l4.tif", (g >> 4).astype(np.uint8), photometric="minisblack", bitspersample=4)
         bw = d / f"{name}-pil-1.tif"
         for c in ["g3", "g4", "lzw", "zip", "packbits"]:

@@ -32,6 +32,7 @@ const CASES: &[(&str, &str, u64, u64, u64)] = &[
     ("jpeg-ycbcr.tif", "RGB", 0x206d7c977b440cf2, 0x4b6d655c57c8a5ea, 0xe13aa5d91539be74),
     ("l16be.tif", "I;16B", 0xc193a5bb5ebde7f1, 0xe145d55c703e1924, 0xdf874934ba9c0fd3),
     ("p.tif", "P", 0x09300a35c17cc2b3, 0xb70a171b54010d14, 0xa111dd8fdd6b5b6c),
+    ("rgb16.tif", "RGB", 0x3e623884d3ca91ef, 0x4d22c4ce05eb1989, 0x9ebce8448091fe83),
     ("rgb-planar.tif", "RGB", 0x3e623884d3ca91ef, 0x4d22c4ce05eb1989, 0xdf874934ba9c0fd3),
     ("rgba.tif", "RGBA", 0xed230e76cbcf4b8b, 0xe1d0922ef0b9aec3, 0x6f39a1fec3dbef76),
 ];

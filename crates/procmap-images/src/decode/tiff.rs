@@ -9,7 +9,8 @@
 //! With `cv`, the pixels are what `cv2.imread` shows where it differs, as
 //! libtiff's RGBA conversion (which OpenCV uses for these) computes them:
 //! CMYK → RGB by `(255 − k)(255 − c) / 255`; unassociated alpha
-//! premultiplied (`(v·a + 127) / 255`) before OpenCV drops it.
+//! premultiplied (`(v·a + 127) / 255`) before OpenCV drops it; 16-bit colour
+//! scaled by `(v·255 + 32767) / 65535` (grey keeps its high byte).
 
 use super::{Header, check_size};
 use crate::pil::{Data, Mode, Palette, PilImage};
@@ -186,6 +187,12 @@ pub fn decode(bytes: &[u8], cv: bool) -> Result<PilImage, String> {
                 palette = Some(Palette { rgb, ..Palette::default() });
             }
             Data::U8(out)
+        }
+        // Pillow keeps the high byte; OpenCV reads 16-bit colour through
+        // libtiff's RGBA conversion, which rounds v·255/65535 (checked on
+        // all 65,536 values).
+        (Mode::Rgb | Mode::Rgba, DecodingResult::U16(v)) if cv => {
+            Data::U8(v.iter().map(|&s| ((u32::from(s) * 255 + 32767) / 65535) as u8).collect())
         }
         (Mode::Rgb | Mode::Rgba, DecodingResult::U16(v)) => {
             Data::U8(v.iter().map(|&s| (s >> 8) as u8).collect())
