@@ -1,35 +1,36 @@
 #!/usr/bin/env python3
-"""Pixel parity of procmap's image tasks with the Python code they replace.
+"""Parity of procmap's image tasks with the Python code they replace.
 
 Run by scripts/parity.sh, which sets up the virtualenv and builds the
 binaries. Steps:
 
 1. Writes test TIFFs with tifffile (a writer independent of ours): 13-band
-   uint16 64x64 tiles with values above 4000 and the formula's edge values,
-   in every layout (chunky, planar, strips, tiles, tiles overhanging the
-   edge), compression (none, LZW with and without predictor, Deflate,
-   PackBits), RGB+ExtraSamples, BigTIFF and big-endian; plus 8-band uint16
-   and uint8 files for ms-rgb.
-2. Copies the real PNGs shipped in scikit-image's wheel (L, RGB, RGBA) and
-   derives from them, with Pillow and OpenCV, the modes the wheel lacks
-   (LA, P, P+tRNS, 2-bit P, 1, 4-bit L, I;16, 16-bit RGB and RGBA).
-3. Runs every job through the real `supervisor` binary in serial mode.
-4. Computes the reference with the seeds' own calls:
-   seed 001  skimage.io.imread + (255 * (ms[..., (3,2,1)] / 4000).clip(0, 1)).astype(np.uint8)
-             (planar files: tifffile's array moved to (H, W, bands); the seed's
-             ms[..., i] would index columns there)
-   seed 000  np.array(Image.open(p).resize((224, 224))), and the mean of /255.0
-   seed 002  cv2.cvtColor(cv2.imread(p), cv2.COLOR_BGR2GRAY)
-   and compares decoded pixels (never PNG bytes) with our outputs read back
-   by Pillow.
-5. Prints task | images compared | pixels differing | max difference, and
-   exits 1 on any difference or any job that is not ok.
+   uint16 64x64 tiles in every layout and compression, for eurosat-rgb and
+   ms-rgb (seed 001's formula).
+2. Writes the image corpus with scripts/corpus.py: PNG, JPEG, GIF, BMP, WebP
+   and TIFF files made by Pillow, OpenCV, tifffile, libtiff's tiffcp and
+   ImageMagick from the real images in the scikit-image and matplotlib
+   wheels, plus truncated and bit-flipped copies.
+3. Runs `info`, `resize` (224x224, --save) and `gray` on every corpus file,
+   and the tile jobs, through the real `supervisor` binary in serial mode.
+4. Computes the references with the seeds' own calls:
+   info    Image.open(p): size, mode, format
+   resize  Image.open(p).resize((224, 224)): pixels, mode, palette,
+           info["transparency"], and the record's shape and /255 mean
+   gray    cv2.cvtColor(cv2.imread(p), cv2.COLOR_BGR2GRAY)
+   and compares them with our records and outputs (read back by Pillow and
+   OpenCV; never file bytes).
+5. Prints a table per format and Pillow mode: files the reference reads,
+   exact, differing, our errors; and files the reference cannot read, split
+   into our clean errors and our answers. Ends with `parity: N passed, N
+   failed`, one check per (task, file the reference reads), and exits 1 on
+   any failure outside KNOWN_GAPS, any job that crashed or timed out, or a
+   corpus smaller than MIN_FILES.
 
 Environment: SUPERVISOR (path to the supervisor binary), PARITY_KEEP=1 keeps
 the temporary directory.
 """
 
-import glob
 import json
 import os
 import shlex
@@ -39,12 +40,30 @@ import sys
 import tempfile
 from pathlib import Path
 
+# OpenCV's own log of files it cannot read would drown the table.
+os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
+
+import contextlib
+import warnings
+
 import cv2
 import numpy as np
 import skimage
 import skimage.io
 import tifffile
 from PIL import Image
+
+
+# Formats and Pillow modes whose differences are known and not yet fixed:
+# they are shown in the table and listed, but do not fail the check. Keep
+# this honest: every entry is a gap in the product, named in the README.
+KNOWN_GAPS = [
+    # (source format, task or None for all, file-name part or None, why)
+    ("tiff", None, "flip-", "bit-flipped TIFFs: libtiff decodes what it can, we stop at the first corrupt strip"),
+    ("tiff", "gray", "trunc-", "truncated TIFFs that OpenCV (libtiff) reads in part, where we stop"),
+]
+# A corpus smaller than this means a generator silently wrote less.
+MIN_FILES = {"png": 150, "jpeg": 150, "gif": 30, "bmp": 40, "webp": 40, "tiff": 90, "broken": 150}
 
 ROOT = Path(__file__).resolve().parent.parent
 EDGES = np.array([0, 15, 16, 3999, 4000, 4001, 65535], dtype=np.uint16)
@@ -132,39 +151,6 @@ def rgb_reference(p, bands=(3, 2, 1), scale=4000):
     return (255 * (ms[..., bands] / scale).clip(0, 1)).astype(np.uint8)
 
 
-def real_images(d):
-    """Real PNGs from scikit-image's wheel plus derived modes."""
-    d.mkdir()
-    data = Path(skimage.__file__).parent / "data"
-    names = ["astronaut", "chelsea", "coffee", "camera", "coins", "page", "horse", "logo", "microaneurysms"]
-    files = []
-    for n in names:
-        src = data / f"{n}.png"
-        if src.exists():
-            shutil.copy(src, d / src.name)
-            files.append(d / src.name)
-    camera = Image.open(data / "camera.png")
-    astro = Image.open(data / "astronaut.png")
-    w, h = camera.size
-    alpha = Image.fromarray(np.tile(np.linspace(0, 255, w).astype(np.uint8), (h, 1)))
-    la = Image.merge("LA", [camera, alpha])
-    la.save(d / "derived_la.png")
-    astro.quantize(64).save(d / "derived_p.png")
-    astro.resize((200, 150)).quantize(16).save(d / "derived_p_trns.png", transparency=3)
-    astro.resize((101, 77)).quantize(4).save(d / "derived_p2.png", bits=2)
-    camera.point(lambda v: 255 if v >= 128 else 0).convert("1").save(d / "derived_1.png")
-    camera.save(d / "derived_l4.png", bits=4)
-    cam16 = np.array(camera).astype(np.uint16) * 257 + np.arange(w, dtype=np.uint16)[None, :] % 200
-    Image.fromarray(cam16).save(d / "derived_i16.png")
-    rgb16 = np.array(astro)[..., ::-1].astype(np.uint16) * 256 + 255 - np.array(astro)[..., ::-1]
-    cv2.imwrite(str(d / "derived_rgb16.png"), rgb16)
-    ramp = np.linspace(0, 65535, rgb16.shape[1]).astype(np.uint16)
-    rgba16 = np.dstack([rgb16, np.tile(ramp, (rgb16.shape[0], 1))])
-    cv2.imwrite(str(d / "derived_rgba16.png"), rgba16)
-    files += sorted(d.glob("derived_*.png"))
-    return files
-
-
 def compare(ours, ref):
     """(pixels differing, max difference); a shape mismatch counts every pixel."""
     if ours.shape != ref.shape:
@@ -175,6 +161,122 @@ def compare(ours, ref):
     return int((per_pixel > 0).sum()), int(diff.max()) if diff.size else 0
 
 
+@contextlib.contextmanager
+def quiet_stderr():
+    """libjpeg and libpng print warnings on broken files straight to fd 2."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(devnull)
+        os.close(saved)
+
+
+CACHE = {}
+
+
+def try_ref(fn, key=None):
+    """(value, None) or (None, error text) for a reference call."""
+    if key is not None and key in CACHE:
+        return CACHE[key]
+    try:
+        with quiet_stderr():
+            r = fn(), None
+    except Exception as e:  # noqa: BLE001 - any failure means "the reference cannot read it"
+        r = None, f"{type(e).__name__}: {e}"
+    if key is not None:
+        CACHE[key] = r
+    return r
+
+
+def pil_open(p):
+    im = Image.open(p)
+    return im.size, im.mode, im.format
+
+
+def pil_resize(p):
+    return Image.open(p).resize((224, 224))
+
+
+def cv_gray(p):
+    im = cv2.imread(str(p))
+    if im is None:
+        raise ValueError("cv2.imread returned None")
+    return cv2.cvtColor(im, cv2.COLOR_BGR2GRAY)
+
+
+def array_diff(ours, ref):
+    """'' if equal, else a short description. Shapes must match first."""
+    if ours.shape != ref.shape:
+        return f"shape {ours.shape} != {ref.shape}"
+    n, m = compare(ours, ref)
+    return f"{n} pixels differ, max {m}" if n else ""
+
+
+def check_info(rec, ref):
+    size, mode, fmt = ref
+    v = rec["value"]
+    got = ((v.get("width"), v.get("height")), v.get("mode"), v.get("pil_format"))
+    return "" if got == (size, mode, fmt) else f"info {got} != Pillow's {(size, mode, fmt)}"
+
+
+def means_of(arr):
+    a = arr.astype(np.float64) / 255.0
+    return a.mean(axis=(0, 1)).tolist() if a.ndim == 3 else [a.mean()]
+
+
+def check_resize(rec, ref, output):
+    v = rec["value"]
+    want_shape = list(np.array(ref).shape)
+    if v.get("mode") != ref.mode:
+        return f"mode {v.get('mode')} != {ref.mode}"
+    if v.get("shape") != want_shape:
+        return f"shape {v.get('shape')} != {want_shape}"
+    want = means_of(np.array(ref))
+    # Our sums are exact (integers) or sequential; numpy's are pairwise: the
+    # means agree to rounding, which for float images of 1e31 is not 1e-9.
+    if len(v["mean"]) != len(want) or any(abs(a - b) > 1e-9 * max(1.0, abs(b)) for a, b in zip(v["mean"], want)):
+        return f"mean {v['mean']} != numpy's {want}"
+    if output is None:
+        return ""  # a mode PNG cannot hold: compared by shape and mean only
+    ours = Image.open(output)
+    if ours.mode != ref.mode:
+        return f"saved mode {ours.mode} != {ref.mode}"
+    if ours.getpalette() != ref.getpalette():
+        return "palette differs"
+    if ours.info.get("transparency") != ref.info.get("transparency"):
+        return f"transparency {ours.info.get('transparency')!r} != {ref.info.get('transparency')!r}"
+    return array_diff(np.array(ours), np.array(ref))
+
+
+def check_gray(rec, ref, output):
+    ours = cv2.imread(str(output), cv2.IMREAD_UNCHANGED)
+    return array_diff(ours, ref)
+
+
+def tile_checks(tmp, rng, out, job):
+    files13, files8 = write_tiffs(tmp / "tiff", rng)
+    for p in files13:
+        o = out / f"eurosat_{p.stem}.png"
+        job("eurosat-rgb", "tiles", [p, o], lambda p=p: rgb_reference(p), o)
+    for p in files13[:3]:
+        o = out / f"ms_default_{p.stem}.png"
+        job("ms-rgb", "tiles", [p, o], lambda p=p: rgb_reference(p), o)
+    for p in files8:
+        for bands, scale in [((7, 3, 1), "3000.5"), ((0, 1, 2), "4000"), ((5, 5, 2), "1e3")]:
+            sc = 200 if "u8" in p.stem and scale == "4000" else scale
+            o = out / f"ms_{p.stem}_{'-'.join(map(str, bands))}_{sc}.png"
+            b = ",".join(map(str, bands))
+            job("ms-rgb", "tiles", [p, o, "--bands", b, "--scale", sc],
+                lambda p=p, bands=bands, sc=sc: rgb_reference(p, bands, float(sc)), o)
+
+
 def main():
     sup = supervisor_path()
     if not sup.exists():
@@ -183,107 +285,173 @@ def main():
     tmp = Path(tempfile.mkdtemp(prefix="procmap-parity-"))
     try:
         print(f"parity: working in {tmp}")
-        files13, files8 = write_tiffs(tmp / "tiff", rng)
-        pngs = real_images(tmp / "png")
         out = tmp / "out"
         out.mkdir()
+        jobs = []
 
-        jobs = []  # (task, args, reference function, output path, check)
+        def job(task, group, args, ref, output):
+            jobs.append(dict(task=task, group=group, args=[str(a) for a in args], ref=ref, output=output))
 
-        def job(task, args, ref, output, extra=None):
-            jobs.append(dict(task=task, args=[str(a) for a in args], ref=ref, output=output, extra=extra))
+        tile_checks(tmp, rng, out, job)
+        corpus = tmp / "corpus"
+        subprocess.run([sys.executable, str(ROOT / "scripts" / "corpus.py"), str(corpus)], check=True)
+        counts = {d.name: sum(1 for _ in d.iterdir()) for d in corpus.iterdir()}
+        short = {k: (counts.get(k, 0), n) for k, n in MIN_FILES.items() if counts.get(k, 0) < n}
+        if short:
+            sys.exit(f"parity: corpus too small (have, want): {short}")
+        files = sorted(p for p in corpus.rglob("*") if p.is_file())
+        for i, p in enumerate(files):
+            group = p.parent.name
+            ro, go = out / "resize" / f"{i}.png", out / "gray" / f"{i}.png"
+            job("info", group, [p], lambda p=p: pil_open(p), None)
+            job("resize", group, [p, "--save", ro], lambda p=p: pil_resize(p), ro)
+            job("gray", group, [p, go], lambda p=p: cv_gray(p), go)
+        # Shapes other than 224x224, in both directions on each axis.
+        for name, (w, h) in [("astronaut-rgb", (300, 100)), ("camera-l", (37, 512)), ("chelsea-rgba", (451, 300)),
+                             ("coffee-p", (700, 90)), ("coins-i16", (1000, 999)), ("horse-la", (100, 250))]:
+            src = corpus / "png" / f"{name}.png"
+            o = out / f"resize_{name}_{w}x{h}.png"
+            job("resize", "png-sizes", [src, w, h, "--save", o],
+                lambda p=src, w=w, h=h: Image.open(p).resize((w, h)), o)
 
-        for p in files13:
-            o = out / f"eurosat_{p.stem}.png"
-            job("eurosat-rgb", [p, o], lambda p=p: rgb_reference(p), o)
-        for p in files13[:3]:
-            o = out / f"ms_default_{p.stem}.png"
-            job("ms-rgb", [p, o], lambda p=p: rgb_reference(p), o)
-        for p in files8:
-            for bands, scale in [((7, 3, 1), "3000.5"), ((0, 1, 2), "4000"), ((5, 5, 2), "1e3")]:
-                sc = 200 if "u8" in p.stem and scale == "4000" else scale
-                o = out / f"ms_{p.stem}_{'-'.join(map(str, bands))}_{sc}.png"
-                b = ",".join(map(str, bands))
-                job("ms-rgb", [p, o, "--bands", b, "--scale", sc],
-                    lambda p=p, bands=bands, sc=sc: rgb_reference(p, bands, float(sc)), o)
-        for p in pngs:
-            o = out / f"resize_{p.stem}.png"
-            job("resize", [p, "--save", o], lambda p=p: np.array(Image.open(p).resize((224, 224))), o, "mean")
-        for name, (w, h) in [("astronaut", (300, 100)), ("camera", (37, 512)), ("chelsea", (451, 300)),
-                             ("derived_p", (700, 90)), ("logo", (1000, 999))]:
-            src = tmp / "png" / f"{name}.png"
-            if src.exists():
-                o = out / f"resize_{name}_{w}x{h}.png"
-                job("resize", [src, w, h, "--save", o],
-                    lambda p=src, w=w, h=h: np.array(Image.open(p).resize((w, h))), o, "mean")
-        for p in pngs:
-            o = out / f"gray_{p.stem}.png"
-            job("gray", [p, o], lambda p=p: cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2GRAY), o)
+        # A mode PNG cannot hold (CMYK) is resized without --save, and
+        # checked by the record's mode, shape and mean.
+        for j in jobs:
+            if j["task"] == "resize" and j["group"] != "png-sizes":
+                ref, _ = try_ref(lambda p=j["args"][0]: pil_open(p), ("open", j["args"][0]))
+                if ref and ref[1] in ("CMYK", "I", "F", "YCbCr", "LAB", "HSV", "I;16B", "I;16L", "RGBX", "RGBa"):
+                    j["args"], j["output"] = j["args"][:1], None
 
         jobs_file = tmp / "jobs.txt"
         jobs_file.write_text("".join(" ".join([j["task"]] + [shlex.quote(a) for a in j["args"]]) + "\n" for j in jobs))
         journal = tmp / "journal.jsonl"
-        cmd = [str(sup), "--mode", "serial", "-q", "--allow-outside", "--out-dir", str(out), "-o", str(journal),
-               str(jobs_file)]
-        print("parity: running", " ".join(shlex.quote(c) for c in cmd))
-        run = subprocess.run(cmd)
+        # Process mode: a decoder that crashed or hung would be recorded as such.
+        cmd = [str(sup), "--mode", "process", "-p", "2", "-q", "--allow-outside", "--out-dir", str(out), "-o", str(journal),
+               "--timeout", "60s", str(jobs_file)]
+        print(f"parity: running {len(jobs)} jobs:", " ".join(shlex.quote(c) for c in cmd))
+        subprocess.run(cmd)
         if not journal.exists():
-            sys.exit(f"parity: the supervisor exited {run.returncode} without a journal")
+            sys.exit("parity: the supervisor wrote no journal")
         records = {}
         for line in journal.read_text().splitlines():
-            if line.strip():
-                rec = json.loads(line)
-                records[rec["line"]] = rec
+            rec = json.loads(line)  # any non-JSON line is a bug: let it raise
+            records[rec["line"]] = rec
 
-        stats = {}
-        failures = []
-        for i, j in enumerate(jobs, start=1):
-            s = stats.setdefault(j["task"], dict(images=0, differing=0, maxdiff=0, failed=0))
-            rec = records.get(i)
-            if rec is None or rec.get("status") != "ok":
-                s["failed"] += 1
-                why = "no record" if rec is None else f"{rec.get('status')}: {rec.get('error')}"
-                failures.append(f"line {i} {j['task']} {' '.join(j['args'])}: {why}")
-                continue
-            ref = j["ref"]()
-            ours = np.array(Image.open(j["output"]))
-            n, m = compare(ours, ref)
-            s["images"] += 1
-            s["differing"] += n
-            s["maxdiff"] = max(s["maxdiff"], m)
-            if n:
-                failures.append(f"line {i} {j['task']} {Path(j['args'][0]).name}: {n} pixels differ, max {m}")
-            if j["extra"] == "mean":
-                value = rec["value"]
-                want = (ref / 255.0).mean(axis=(0, 1)) if ref.ndim == 3 else np.array([(ref / 255.0).mean()])
-                if value["shape"] != list(ref.shape):
-                    failures.append(f"line {i} resize: shape {value['shape']} != numpy's {list(ref.shape)}")
-                    s["differing"] += 1
-                elif not np.allclose(value["mean"], want, rtol=0, atol=1e-9):
-                    failures.append(f"line {i} resize: mean {value['mean']} != numpy's {want.tolist()}")
-                    s["differing"] += 1
-
-        print()
-        print(f"{'task':<12} | {'images compared':>15} | {'pixels differing':>16} | {'max difference':>14} | {'jobs not ok':>11}")
-        print(f"{'-' * 12}-+-{'-' * 15}-+-{'-' * 16}-+-{'-' * 14}-+-{'-' * 11}")
-        for task, s in stats.items():
-            print(f"{task:<12} | {s['images']:>15} | {s['differing']:>16} | {s['maxdiff']:>14} | {s['failed']:>11}")
-        print()
-        for f in failures:
-            print("FAIL", f)
-        if failures:
-            print(f"parity: {len(failures)} problem(s); inputs and outputs kept in {tmp}")
-            os.environ["PARITY_KEEP"] = "1"
-        else:
-            print("parity: every output matches its Python reference")
-        # One image comparison is one check; CI logs are read for this plain
-        # closing line.
-        checks = sum(s["images"] for s in stats.values())
-        print(f"parity: {checks - len(failures)} passed, {len(failures)} failed")
-        return 1 if failures else 0
+        return report(jobs, records, tmp)
     finally:
         if os.environ.get("PARITY_KEEP") != "1":
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def known_gap(j):
+    name = Path(j["args"][0]).name
+    return any(fmt == source_format(j) and task in (None, j["task"]) and (part is None or part in name)
+               for fmt, task, part, _ in KNOWN_GAPS)
+
+
+def source_format(j):
+    """The corpus folder, or for a broken copy the folder of its original."""
+    if j["group"] == "broken":
+        return Path(j["args"][0]).name.split("-")[1]
+    return j["group"]
+
+
+def mode_key(j):
+    if j["group"] in ("tiles", "png-sizes"):
+        return "-"
+    ref, _ = try_ref(lambda: pil_open(j["args"][0]), ("open", j["args"][0]))
+    ref = ref and ref[1]
+    return ref or "(none)"
+
+
+def report(jobs, records, tmp):
+    table = {}  # (group, mode, task) -> counts
+    failures, gaps, broken_jobs = [], [], []
+    passed = 0
+    for i, j in enumerate(jobs, start=1):
+        rec = records.get(i)
+        status = rec.get("status") if rec else "missing"
+        if status in ("crashed", "timeout", "missing"):
+            broken_jobs.append(f"line {i} {j['task']} {j['args'][0]}: {status}")
+        key = (j["group"], mode_key(j), j["task"])
+        c = table.setdefault(key, dict(reads=0, exact=0, differ=0, errors=0, ref_fails=0, we_answer=0))
+        ref, ref_err = try_ref(j["ref"])
+        if ref_err is not None:
+            c["ref_fails"] += 1
+            if status == "ok":
+                c["we_answer"] += 1
+            continue
+        c["reads"] += 1
+        if status != "ok":
+            c["errors"] += 1
+            why = f"{status}: {(rec or {}).get('error')}"
+        else:
+            try:
+                if j["task"] == "info":
+                    why = check_info(rec, ref)
+                elif j["task"] == "resize":
+                    why = check_resize(rec, ref, j["output"])
+                elif j["task"] == "gray":
+                    why = check_gray(rec, ref, j["output"])
+                else:
+                    why = array_diff(np.array(Image.open(j["output"])), ref)
+            except Exception as e:  # noqa: BLE001 - an unreadable output is a failure, not a crash of the check
+                why = f"cannot compare: {type(e).__name__}: {e}"
+            if why:
+                c["differ"] += 1
+            else:
+                c["exact"] += 1
+        if not why:
+            passed += 1
+            continue
+        line = f"{j['task']} {j['group']}/{Path(j['args'][0]).name}: {why}"
+        (gaps if known_gap(j) else failures).append(line)
+
+    print()
+    head = f"{'format':<9} {'mode':<7} {'task':<11} {'ref reads':>9} {'exact':>6} {'differ':>6} {'our err':>7}" \
+           f" | {'ref fails':>9} {'we answer':>9}"
+    print(head)
+    print("-" * len(head))
+    totals = {}
+    for (group, mode, task), c in sorted(table.items()):
+        print(f"{group:<9} {mode:<7} {task:<11} {c['reads']:>9} {c['exact']:>6} {c['differ']:>6} {c['errors']:>7}"
+              f" | {c['ref_fails']:>9} {c['we_answer']:>9}")
+        t = totals.setdefault(task, [0, 0, 0, 0])
+        t[0] += c["reads"]
+        t[1] += c["exact"]
+        t[2] += c["ref_fails"]
+        t[3] += c["we_answer"]
+    print()
+    print("Summary, as in the README (exact / files the reference reads):")
+    print()
+    print("| format | mode | info | resize | gray |")
+    print("|---|---|---|---|---|")
+    rows = sorted({(g, m) for g, m, _ in table})
+    for g, m in rows:
+        cells = []
+        for task in ("info", "resize", "gray"):
+            c = table.get((g, m, task))
+            cells.append(f"{c['exact']}/{c['reads']}" if c and c["reads"] else "–")
+        if any(cell != "–" for cell in cells):
+            print(f"| {g} | {m} | " + " | ".join(cells) + " |")
+    print()
+    for task, (reads, exact, fails, answers) in sorted(totals.items()):
+        print(f"parity: {task}: exact on {exact} of {reads} files the reference reads"
+              f" ({100 * exact / max(reads, 1):.1f}%); of {fails} it cannot read, we answer {answers}")
+    for g in gaps:
+        print("GAP ", g)
+    for f in failures:
+        print("FAIL", f)
+    for b in broken_jobs:
+        print("FAIL", b)
+    if gaps:
+        print(f"parity: {len(gaps)} known gap(s), not counted below: {'; '.join(g[3] for g in KNOWN_GAPS)}")
+    failed = len(failures) + len(broken_jobs)
+    if failed:
+        print(f"parity: inputs and outputs kept in {tmp}")
+        os.environ["PARITY_KEEP"] = "1"
+    print(f"parity: {passed} passed, {failed} failed")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

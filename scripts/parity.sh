@@ -18,7 +18,8 @@ tifffile==2026.3.*
 imagecodecs==2026.3.*
 scikit-image==0.26.*
 Pillow==13.0.*
-opencv-python-headless==5.0.*"
+opencv-python-headless==5.0.*
+matplotlib==3.*"
 
 if [ ! -x "$venv/bin/python" ]; then
   echo "== creating virtualenv $venv with $python"

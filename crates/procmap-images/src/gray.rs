@@ -31,6 +31,8 @@ pub fn to_gray(img: &PilImage) -> Vec<u8> {
     };
     match (&img.data, img.mode) {
         (Data::U16(v), _) => v.iter().map(|&s| (s >> 8) as u8).collect(),
+        // Not reached: `gray` refuses 32-bit images, as cv2.imread does.
+        (Data::I32(_) | Data::F32(_), _) => Vec::new(),
         (Data::U8(v), Mode::L | Mode::Bilevel) => v.clone(),
         (Data::U8(v), Mode::LA) => v.chunks_exact(2).map(|p| p[0]).collect(),
         (Data::U8(v), Mode::Rgb) => rgb(v, 3),
@@ -45,8 +47,17 @@ pub fn to_gray(img: &PilImage) -> Vec<u8> {
             }
             v.iter().map(|&i| lut[usize::from(i)]).collect()
         }
-        (Data::U8(v), Mode::I16) => v.clone(),
+        (Data::U8(v), Mode::I16 | Mode::I16B | Mode::I | Mode::F) => v.clone(),
+        (Data::U8(v), Mode::Cmyk) => v.chunks_exact(4).map(cmyk_gray).collect(),
     }
+}
+
+/// OpenCV's `icvCvt_CMYK2BGR_8u_C4C3R` on libjpeg's raw CMYK (the inverse
+/// of Pillow's stored ink amounts), then BGR2GRAY.
+fn cmyk_gray(p: &[u8]) -> u8 {
+    let k = 255 - u32::from(p[3]);
+    let channel = |ink: u8| (k - ((u32::from(ink) * k) >> 8)) as u8;
+    bgr2gray(channel(p[0]), channel(p[1]), channel(p[2]))
 }
 
 /// `gray INPUT [OUTPUT]`.
@@ -72,7 +83,7 @@ impl Task for Gray {
         "INPUT [OUTPUT]"
     }
     fn about(&self) -> &str {
-        "cv2.cvtColor(cv2.imread(p), COLOR_BGR2GRAY) to an 8-bit grey png, pixel-exact for png input"
+        "cv2.cvtColor(cv2.imread(p), COLOR_BGR2GRAY) to an 8-bit grey png; PNG, JPEG, GIF, BMP, WebP, TIFF (imread's rules: 16-bit scaled down, alpha dropped, palette expanded, EXIF orientation applied)"
     }
     fn plan(&self, args: &[String], ctx: &RunContext) -> Result<Vec<PathBuf>, JobError> {
         Ok(vec![self.parse(args, ctx)?.1])
@@ -80,6 +91,13 @@ impl Task for Gray {
     fn run(&self, args: &[String], ctx: &RunContext) -> Result<Value, JobError> {
         let (input, out) = self.parse(args, ctx)?;
         let img = pil::open(&input, true)?;
+        if matches!(img.data, Data::I32(_) | Data::F32(_)) {
+            return Err(JobError::new(format!(
+                "{}: gray: 32-bit samples (mode {}) are not read, as cv2.imread does not read them",
+                input.display(),
+                img.mode.name()
+            )));
+        }
         output::check_not_input(&input, &out)?;
         let gray = to_gray(&img);
         let bytes = png_out::encode_u8(img.width, img.height, 1, &gray)?;
@@ -120,7 +138,7 @@ mod tests {
             width: 3,
             height: 1,
             data: Data::U8(vec![0, 1, 7]),
-            palette: Some(pil::Palette { rgb: vec![0, 255, 0, 255, 255, 255], alpha: None }),
+            palette: Some(pil::Palette { rgb: vec![0, 255, 0, 255, 255, 255], ..Default::default() }),
         };
         assert_eq!(to_gray(&p), vec![150, 255, 0]);
         let i16 = PilImage {

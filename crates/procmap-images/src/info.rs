@@ -1,4 +1,5 @@
-//! `info`: a file's size and layout from its header, without decoding the
+//! `info`: what Pillow's `Image.open(p)` knows (size, mode, format) and the
+//! file's bands and sample type, from its header, without decoding the
 //! pixels.
 
 use crate::args::Args;
@@ -21,7 +22,7 @@ impl Task for Info {
         "INPUT"
     }
     fn about(&self) -> &str {
-        "width, height, format, bands and sample type from the file's header, without decoding pixels"
+        "Image.open(p): width, height, Pillow's mode and format (pil_format), plus bands and sample type, from the header"
     }
     fn plan(&self, args: &[String], _: &RunContext) -> Result<Vec<PathBuf>, JobError> {
         self.parse(args)?;
@@ -55,16 +56,46 @@ fn info(path: &Path) -> Result<Value, JobError> {
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match format {
         Format::Png => png_info(reader),
         Format::Tiff => tiff_info(reader),
-        other => image_info(reader, other),
+        Format::Jpeg | Format::Gif | Format::Webp | Format::Bmp => decoder_info(path, format),
+        other => Err(format!("{} is not supported", other.name())),
     }));
-    caught.unwrap_or_else(|_| Err("malformed header (the decoder gave up)".into())).map_err(fail)
+    let mut value =
+        caught.unwrap_or_else(|_| Err("malformed header (the decoder gave up)".into())).map_err(fail)?;
+    if value.get("mode").is_none() {
+        // A TIFF layout Pillow has no mode for (13 bands, say) has none
+        // here either.
+        let bytes = tiff_read::read_file(path)?;
+        if let Some(Ok(h)) = crate::decode::probe(format, &bytes) {
+            value["mode"] = json!(h.mode.name());
+        }
+    }
+    value["pil_format"] = json!(format.pillow_name());
+    Ok(value)
+}
+
+/// JPEG, GIF, WebP and BMP: the header as our decoders (and Pillow) see it.
+fn decoder_info(path: &Path, format: Format) -> Result<Value, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    let h = crate::decode::probe(format, &bytes).ok_or("no decoder")??;
+    Ok(json!({
+        "width": h.width,
+        "height": h.height,
+        "format": format.name(),
+        "bands": h.mode.channels(),
+        "bits": 8,
+        "dtype": "uint8",
+        "mode": h.mode.name(),
+    }))
 }
 
 fn png_info(reader: BufReader<std::fs::File>) -> Result<Value, String> {
     let dec = png::Decoder::new(reader);
-    let r = dec.read_info().map_err(|e| crate::pil::describe_png_error(&e))?;
+    let r = dec.read_info().map_err(|e| crate::decode::png::describe_png_error(&e))?;
     let i = r.info();
+    let mode = crate::decode::png::png_mode(i.color_type, i.bit_depth)
+        .ok_or("malformed png: invalid colour type")?;
     Ok(json!({
+        "mode": mode.name(),
         "width": i.width,
         "height": i.height,
         "format": "png",
@@ -102,24 +133,5 @@ fn tiff_info(reader: BufReader<std::fs::File>) -> Result<Value, String> {
         "bands": bands,
         "bits": bits,
         "dtype": format!("{kind}{bits}"),
-    }))
-}
-
-fn image_info(reader: BufReader<std::fs::File>, format: Format) -> Result<Value, String> {
-    use image::ImageDecoder;
-    let name = format.name();
-    let r = image::ImageReader::new(reader).with_guessed_format().map_err(|e| format!("cannot read: {e}"))?;
-    let dec = r.into_decoder().map_err(|e| format!("cannot read {name} header: {e}"))?;
-    let (width, height) = dec.dimensions();
-    let color = dec.color_type();
-    let bands = color.channel_count();
-    let bits = color.bits_per_pixel() / u16::from(bands);
-    Ok(json!({
-        "width": width,
-        "height": height,
-        "format": name,
-        "bands": bands,
-        "bits": bits,
-        "dtype": if bits == 16 { "uint16" } else if bits == 32 { "float32" } else { "uint8" },
     }))
 }

@@ -5,9 +5,14 @@
 //! |---|---|---|
 //! | `eurosat-rgb INPUT [OUTPUT]` | 13-band uint16 TIFF → RGB PNG (bands 3,2,1 / 4000) | seed 001's numpy formula |
 //! | `ms-rgb INPUT [OUTPUT] [--bands R,G,B] [--scale S]` | the same for any band count and scale | numpy's float64 formula |
-//! | `resize INPUT [WIDTH HEIGHT] [--save OUTPUT]` | resize (default 224×224), report shape and mean of /255 | Pillow's `Image.resize` |
+//! | `resize INPUT [WIDTH HEIGHT] [--save OUTPUT]` | resize (default 224×224) in the image's own mode, report mode, shape and mean of /255 | `Image.open(p).resize((w, h))` |
 //! | `gray INPUT [OUTPUT]` | colour → 8-bit grey PNG | `cv2.cvtColor(cv2.imread(p), COLOR_BGR2GRAY)` |
-//! | `info INPUT` | size, format and bands from the header | — |
+//! | `info INPUT` | size, Pillow's mode and format, bands from the header | `Image.open(p)` |
+//!
+//! Inputs are PNG, JPEG, GIF, BMP, WebP and TIFF, each decoded the way
+//! Pillow (for `info` and `resize`) or OpenCV (for `gray`) decodes it:
+//! `src/decode/` has one module per format; JPEG goes through libjpeg-turbo
+//! and WebP through libwebp, the decoders both libraries use.
 //!
 //! Outputs default to `<out_dir>/<input stem>.png`, must stay inside the
 //! run's output directory unless it allows otherwise, and are written
@@ -22,6 +27,7 @@
 //! ```
 
 mod args;
+mod decode;
 mod eurosat;
 mod gray;
 mod info;

@@ -1,21 +1,14 @@
 //! Images as Pillow sees them: `Image.open(path)` and its mode.
 //!
 //! Resize must reproduce `Image.open(p).resize(...)` and `np.array(img)`,
-//! which depend on the mode Pillow gives a file: a 16-bit RGB PNG becomes
-//! 8-bit "RGB" (high bytes), a 16-bit grey+alpha PNG becomes "RGBA", a
-//! palette PNG stays "P" (numpy sees the indices), a 1-bit grey PNG is "1".
-//! The `image` crate would expand palettes and apply tRNS instead, so PNGs
-//! are decoded here with the `png` crate, raw, and unpacked the way Pillow's
-//! PNG plugin does (`PngImagePlugin._MODES`).
-//!
-//! Other formats go through the `image` crate; their pixels match Pillow's
-//! only as far as the decoders agree (JPEG decoders differ by a few levels).
+//! which depend on the mode Pillow gives a file, so every format is decoded
+//! into that mode by a module of its own in `decode/`, never expanded to
+//! RGB(A) on the way.
 
-use crate::limits::{MAX_DECODED_BYTES, mib};
-use crate::sniff::{self, Format};
+use crate::decode;
+use crate::sniff;
 use crate::tiff_read;
 use procmap::JobError;
-use std::io::Cursor;
 use std::path::Path;
 
 /// A Pillow image mode that the tasks support.
@@ -32,6 +25,14 @@ pub enum Mode {
     P,
     /// "I;16": 16-bit unsigned grey.
     I16,
+    /// "I;16B": the same, from a big-endian file (numpy sees the same
+    /// values; a PNG output reads back as "I;16").
+    I16B,
+    /// "CMYK", ink amounts (0 = no ink), as Pillow stores them.
+    Cmyk,
+    /// "I" (32-bit integer) and "F" (32-bit float); PNG holds neither.
+    I,
+    F,
 }
 
 impl Mode {
@@ -44,16 +45,20 @@ impl Mode {
             Mode::Rgba => "RGBA",
             Mode::P => "P",
             Mode::I16 => "I;16",
+            Mode::I16B => "I;16B",
+            Mode::Cmyk => "CMYK",
+            Mode::I => "I",
+            Mode::F => "F",
         }
     }
 
     /// Samples per pixel, which is also numpy's last axis (absent when 1).
     pub fn channels(self) -> usize {
         match self {
-            Mode::Bilevel | Mode::L | Mode::P | Mode::I16 => 1,
+            Mode::Bilevel | Mode::L | Mode::P | Mode::I16 | Mode::I16B | Mode::I | Mode::F => 1,
             Mode::LA => 2,
             Mode::Rgb => 3,
-            Mode::Rgba => 4,
+            Mode::Rgba | Mode::Cmyk => 4,
         }
     }
 }
@@ -62,17 +67,25 @@ impl Mode {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Data {
     U8(Vec<u8>),
-    /// Only for [`Mode::I16`].
+    /// For "I;16" and "I;16B".
     U16(Vec<u16>),
+    /// For "I".
+    I32(Vec<i32>),
+    /// For "F".
+    F32(Vec<f32>),
 }
 
-/// A palette, kept so that a resized "P" image can be saved with it.
+/// A palette and transparency, kept so that a resized image is saved with
+/// the same `getpalette()` and `info["transparency"]` as Pillow's.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Palette {
-    /// RGB triplets.
+    /// RGB triplets ("P" only).
     pub rgb: Vec<u8>,
-    /// Alpha per entry (the PNG tRNS chunk), if any.
+    /// Alpha per entry (the PNG tRNS chunk), if any ("P" only).
     pub alpha: Option<Vec<u8>>,
+    /// The transparent colour of a "1", "L", "I;16" or "RGB" image (a PNG
+    /// tRNS key: one value, or three for RGB), in the file's own scale.
+    pub key: Option<Vec<u16>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -98,7 +111,7 @@ impl PilImage {
     pub fn bytes(&self) -> &[u8] {
         match &self.data {
             Data::U8(v) => v,
-            Data::U16(_) => unreachable!("I;16 image has no 8-bit samples"),
+            _ => unreachable!("a wide image has no 8-bit samples"),
         }
     }
 }
@@ -109,223 +122,13 @@ pub fn open(path: &Path, exif_orientation: bool) -> Result<PilImage, JobError> {
     let bytes = tiff_read::read_file(path)?;
     let shown = path.display();
     let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match sniff::detect(&bytes) {
-        Some(Format::Png) => decode_png(&bytes),
-        Some(_) => decode_other(&bytes, exif_orientation),
+        Some(f) => decode::decode(f, &bytes, exif_orientation)
+            .unwrap_or_else(|| Err(format!("{} is not supported", f.name()))),
         None => Err("not an image (unrecognised content)".to_owned()),
     }));
     match decoded {
         Ok(Ok(img)) => Ok(img),
         Ok(Err(msg)) => Err(JobError::new(format!("{shown}: {msg}"))),
         Err(_) => Err(JobError::new(format!("{shown}: malformed image (the decoder gave up)"))),
-    }
-}
-
-fn check_size(width: u32, height: u32, bytes_per_pixel: u64) -> Result<(), String> {
-    let total = u64::from(width) * u64::from(height) * bytes_per_pixel;
-    if total > MAX_DECODED_BYTES as u64 {
-        return Err(format!(
-            "declared size {width}×{height} ({} MiB decoded) exceeds the {} MiB limit",
-            mib(total),
-            mib(MAX_DECODED_BYTES as u64)
-        ));
-    }
-    Ok(())
-}
-
-pub fn describe_png_error(e: &png::DecodingError) -> String {
-    match e {
-        png::DecodingError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-            "truncated file: the data ends before the image does".into()
-        }
-        png::DecodingError::IoError(io) => format!("cannot read png: {io}"),
-        png::DecodingError::Format(f) => format!("malformed png: {f}"),
-        png::DecodingError::LimitsExceeded => "png exceeds the decoder's memory limits".into(),
-        other => format!("cannot decode png: {other}"),
-    }
-}
-
-fn decode_png(bytes: &[u8]) -> Result<PilImage, String> {
-    use png::{BitDepth, ColorType};
-    let describe = |e: png::DecodingError| describe_png_error(&e);
-    let limits = png::Limits { bytes: MAX_DECODED_BYTES };
-    let mut dec = png::Decoder::new_with_limits(Cursor::new(bytes), limits);
-    dec.set_transformations(png::Transformations::IDENTITY);
-    let mut reader = dec.read_info().map_err(describe)?;
-    let info = reader.info();
-    let (width, height) = (info.width, info.height);
-    let (color, depth) = (info.color_type, info.bit_depth);
-    let palette = info.palette.as_ref().map(|p| Palette {
-        rgb: p.to_vec(),
-        alpha: info.trns.as_ref().filter(|_| color == ColorType::Indexed).map(|t| t.to_vec()),
-    });
-    let channels = color.samples() as u64;
-    check_size(width, height, channels * if depth == BitDepth::Sixteen { 2 } else { 1 })?;
-    let size = reader.output_buffer_size().ok_or("png is too large to decode")?;
-    let mut raw = vec![0u8; size];
-    let frame = reader.next_frame(&mut raw).map_err(describe)?;
-    let line = frame.line_size;
-    let (w, h) = (width as usize, height as usize);
-    let rows = raw.chunks_exact(line).take(h);
-
-    // Unpacks sub-byte samples, MSB first, scaled by `mul` (Pillow's L;2 and
-    // L;4 rawmodes scale to 0..255; "1" and P keep 0/1 and indices).
-    let unpack = |bits: usize, mul: u8| -> Vec<u8> {
-        let per_byte = 8 / bits;
-        let mask = (1u8 << bits) - 1;
-        let mut out = Vec::with_capacity(w * h);
-        for row in raw.chunks_exact(line).take(h) {
-            for x in 0..w {
-                let byte = row[x / per_byte];
-                let shift = 8 - bits * (x % per_byte + 1);
-                out.push(((byte >> shift) & mask) * mul);
-            }
-        }
-        out
-    };
-    let high_bytes = |n: usize| -> Vec<u8> {
-        let mut out = Vec::with_capacity(w * h * n);
-        for row in raw.chunks_exact(line).take(h) {
-            out.extend(row[..w * n * 2].chunks_exact(2).map(|s| s[0]));
-        }
-        out
-    };
-    let plain = |n: usize| -> Vec<u8> {
-        let mut out = Vec::with_capacity(w * h * n);
-        for row in raw.chunks_exact(line).take(h) {
-            out.extend_from_slice(&row[..w * n]);
-        }
-        out
-    };
-
-    let (mode, data) = match (color, depth) {
-        (ColorType::Grayscale, BitDepth::One) => (Mode::Bilevel, Data::U8(unpack(1, 255))),
-        (ColorType::Grayscale, BitDepth::Two) => (Mode::L, Data::U8(unpack(2, 85))),
-        (ColorType::Grayscale, BitDepth::Four) => (Mode::L, Data::U8(unpack(4, 17))),
-        (ColorType::Grayscale, BitDepth::Eight) => (Mode::L, Data::U8(plain(1))),
-        (ColorType::Grayscale, BitDepth::Sixteen) => {
-            let mut out = Vec::with_capacity(w * h);
-            for row in rows {
-                out.extend(row[..w * 2].chunks_exact(2).map(|s| u16::from_be_bytes([s[0], s[1]])));
-            }
-            (Mode::I16, Data::U16(out))
-        }
-        (ColorType::Rgb, BitDepth::Eight) => (Mode::Rgb, Data::U8(plain(3))),
-        (ColorType::Rgb, BitDepth::Sixteen) => (Mode::Rgb, Data::U8(high_bytes(3))),
-        (ColorType::Indexed, BitDepth::Eight) => (Mode::P, Data::U8(plain(1))),
-        (ColorType::Indexed, d) => (Mode::P, Data::U8(unpack(d as usize, 1))),
-        (ColorType::GrayscaleAlpha, BitDepth::Eight) => (Mode::LA, Data::U8(plain(2))),
-        // Pillow has no 16-bit LA: its "LA;16B" rawmode yields RGBA.
-        (ColorType::GrayscaleAlpha, BitDepth::Sixteen) => {
-            let la = high_bytes(2);
-            let mut out = Vec::with_capacity(w * h * 4);
-            for p in la.chunks_exact(2) {
-                out.extend_from_slice(&[p[0], p[0], p[0], p[1]]);
-            }
-            (Mode::Rgba, Data::U8(out))
-        }
-        (ColorType::Rgba, BitDepth::Eight) => (Mode::Rgba, Data::U8(plain(4))),
-        (ColorType::Rgba, BitDepth::Sixteen) => (Mode::Rgba, Data::U8(high_bytes(4))),
-        (c, d) => return Err(format!("malformed png: invalid colour type {c:?} at {d:?}")),
-    };
-    let palette = if mode == Mode::P {
-        Some(palette.ok_or("malformed png: palette image without a palette")?)
-    } else {
-        None
-    };
-    Ok(PilImage { mode, width, height, data, palette })
-}
-
-fn decode_other(bytes: &[u8], exif_orientation: bool) -> Result<PilImage, String> {
-    use image::{DynamicImage, ImageDecoder, ImageReader};
-    let mut reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|e| e.to_string())?;
-    let mut limits = image::Limits::default();
-    limits.max_alloc = Some(MAX_DECODED_BYTES as u64);
-    reader.limits(limits);
-    let format = reader.format().map(|f| format!("{f:?}").to_lowercase()).unwrap_or_else(|| "image".into());
-    let mut decoder = reader.into_decoder().map_err(|e| describe_image_error(&e, &format))?;
-    let (width, height) = decoder.dimensions();
-    check_size(width, height, decoder.color_type().bytes_per_pixel() as u64)?;
-    let orientation = if exif_orientation { decoder.orientation().ok() } else { None };
-    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| describe_image_error(&e, &format))?;
-    if let Some(o) = orientation {
-        img.apply_orientation(o);
-    }
-    let (width, height) = (img.width(), img.height());
-    let (mode, data) = match img {
-        DynamicImage::ImageLuma8(b) => (Mode::L, Data::U8(b.into_raw())),
-        DynamicImage::ImageLumaA8(b) => (Mode::LA, Data::U8(b.into_raw())),
-        DynamicImage::ImageRgb8(b) => (Mode::Rgb, Data::U8(b.into_raw())),
-        DynamicImage::ImageRgba8(b) => (Mode::Rgba, Data::U8(b.into_raw())),
-        DynamicImage::ImageLuma16(b) => (Mode::I16, Data::U16(b.into_raw())),
-        other => {
-            return Err(format!(
-                "unsupported pixel format {:?} in a {format} file (supported: 8-bit grey/rgb/rgba, 16-bit grey)",
-                other.color()
-            ));
-        }
-    };
-    Ok(PilImage { mode, width, height, data, palette: None })
-}
-
-fn describe_image_error(e: &image::ImageError, format: &str) -> String {
-    match e {
-        image::ImageError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-            "truncated file: the data ends before the image does".into()
-        }
-        image::ImageError::Unsupported(u) => format!("unsupported {format}: {u}"),
-        image::ImageError::Limits(l) => format!("{format} exceeds the decoder's limits: {l}"),
-        other => format!("cannot decode {format}: {other}"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn encode(w: u32, h: u32, color: png::ColorType, depth: png::BitDepth, data: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        let mut enc = png::Encoder::new(&mut out, w, h);
-        enc.set_color(color);
-        enc.set_depth(depth);
-        if color == png::ColorType::Indexed {
-            enc.set_palette(vec![0u8; 12]);
-        }
-        enc.write_header().unwrap().write_image_data(data).unwrap();
-        out
-    }
-
-    #[test]
-    fn png_modes_follow_pillow() {
-        use png::{BitDepth, ColorType};
-        // 1-bit grey: "1", stored 0/255.
-        let img = decode_png(&encode(3, 1, ColorType::Grayscale, BitDepth::One, &[0b1010_0000])).unwrap();
-        assert_eq!((img.mode, img.data), (Mode::Bilevel, Data::U8(vec![255, 0, 255])));
-        // 2-bit palette: "P" with the indices.
-        let img = decode_png(&encode(4, 1, ColorType::Indexed, BitDepth::Two, &[0b0001_1011])).unwrap();
-        assert_eq!((img.mode, img.data), (Mode::P, Data::U8(vec![0, 1, 2, 3])));
-        // 4-bit grey: "L", scaled by 17.
-        let img = decode_png(&encode(2, 1, ColorType::Grayscale, BitDepth::Four, &[0xF1])).unwrap();
-        assert_eq!((img.mode, img.data), (Mode::L, Data::U8(vec![255, 17])));
-        // 16-bit grey+alpha: "RGBA" from the high bytes.
-        let la16 = [0x12, 0x34, 0xAB, 0xCD];
-        let img = decode_png(&encode(1, 1, ColorType::GrayscaleAlpha, BitDepth::Sixteen, &la16)).unwrap();
-        assert_eq!((img.mode, img.data), (Mode::Rgba, Data::U8(vec![0x12, 0x12, 0x12, 0xAB])));
-        // 16-bit grey: "I;16".
-        let img = decode_png(&encode(1, 1, ColorType::Grayscale, BitDepth::Sixteen, &[0x12, 0x34])).unwrap();
-        assert_eq!(img.shape(), vec![1, 1]);
-        assert_eq!((img.mode, img.data), (Mode::I16, Data::U16(vec![0x1234])));
-    }
-
-    #[test]
-    fn huge_png_header_is_refused_before_allocating() {
-        // A valid IHDR declaring 100000×100000 RGBA, then a token IDAT.
-        let mut out = Vec::new();
-        let mut enc = png::Encoder::new(&mut out, 100_000, 100_000);
-        enc.set_color(png::ColorType::Rgba);
-        let mut w = enc.write_header().unwrap();
-        w.write_chunk(png::chunk::IDAT, &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]).unwrap();
-        drop(w);
-        let e = decode_png(&out).unwrap_err();
-        assert!(e.contains("exceeds the 256 MiB limit"), "{e}");
     }
 }

@@ -26,9 +26,9 @@ pub fn encode_u8(width: u32, height: u32, channels: usize, data: &[u8]) -> Resul
 pub fn encode_pil(img: &PilImage) -> Result<Vec<u8>, JobError> {
     let (w, h) = (img.width, img.height);
     match (&img.data, img.mode) {
-        (Data::U16(v), Mode::I16) => {
+        (Data::U16(v), Mode::I16 | Mode::I16B) => {
             let be: Vec<u8> = v.iter().flat_map(|s| s.to_be_bytes()).collect();
-            encode(w, h, png::ColorType::Grayscale, png::BitDepth::Sixteen, &be, None)
+            encode(w, h, png::ColorType::Grayscale, png::BitDepth::Sixteen, &be, img.palette.as_ref())
         }
         (Data::U8(v), Mode::Bilevel) => {
             let row_bytes = (w as usize).div_ceil(8);
@@ -40,15 +40,22 @@ pub fn encode_pil(img: &PilImage) -> Result<Vec<u8>, JobError> {
                     }
                 }
             }
-            encode(w, h, png::ColorType::Grayscale, png::BitDepth::One, &packed, None)
+            encode(w, h, png::ColorType::Grayscale, png::BitDepth::One, &packed, img.palette.as_ref())
         }
         (Data::U8(v), Mode::P) => {
             let palette =
                 img.palette.as_ref().ok_or_else(|| JobError::new("palette image without a palette"))?;
             encode(w, h, png::ColorType::Indexed, png::BitDepth::Eight, v, Some(palette))
         }
+        (Data::U8(_), Mode::Cmyk) => Err(JobError::new("png cannot hold a CMYK image")),
+        (Data::U8(v), Mode::L) => {
+            encode(w, h, png::ColorType::Grayscale, png::BitDepth::Eight, v, img.palette.as_ref())
+        }
+        (Data::U8(v), Mode::Rgb) => {
+            encode(w, h, png::ColorType::Rgb, png::BitDepth::Eight, v, img.palette.as_ref())
+        }
         (Data::U8(v), mode) => encode_u8(w, h, mode.channels(), v),
-        (Data::U16(_), mode) => {
+        (Data::U16(_) | Data::I32(_) | Data::F32(_), mode) => {
             Err(JobError::new(format!("cannot write 16-bit samples in mode {}", mode.name())))
         }
     }
@@ -70,7 +77,7 @@ fn encode(
         enc.set_color(color);
         enc.set_depth(depth);
         enc.set_compression(png::Compression::Fast);
-        if let Some(p) = palette {
+        if let Some(p) = palette.filter(|_| color == png::ColorType::Indexed) {
             // PLTE must hold whole triplets; pad with black if it does not.
             let mut rgb = p.rgb.clone();
             rgb.resize(rgb.len().div_ceil(3).max(1) * 3, 0);
@@ -78,6 +85,14 @@ fn encode(
             if let Some(a) = &p.alpha {
                 enc.set_trns(a.clone());
             }
+        }
+        // A transparent colour is kept only if it fits the written depth
+        // (a 16-bit RGB key cannot mark an 8-bit output's colour).
+        let max = (1u32 << depth as u8) - 1;
+        if let Some(key) =
+            palette.and_then(|p| p.key.as_ref()).filter(|k| k.iter().all(|&v| u32::from(v) <= max))
+        {
+            enc.set_trns(key.iter().flat_map(|v| v.to_be_bytes()).collect::<Vec<u8>>());
         }
         let mut writer = enc.write_header().map_err(fail)?;
         writer.write_image_data(data).map_err(fail)?;

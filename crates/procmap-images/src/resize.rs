@@ -60,6 +60,9 @@ pub fn channel_means(img: &PilImage) -> Vec<f64> {
                 sums[i % ch] += u64::from(s);
             }
         }
+        // One channel; numpy's float64 mean of the /255 array.
+        Data::I32(v) => return vec![v.iter().map(|&s| f64::from(s)).sum::<f64>() / n / 255.0],
+        Data::F32(v) => return vec![v.iter().map(|&s| f64::from(s)).sum::<f64>() / n / 255.0],
         Data::U8(v) => {
             let bilevel = img.mode == pil::Mode::Bilevel;
             for px in v.chunks_exact(ch) {
@@ -80,7 +83,7 @@ impl Task for Resize {
         "INPUT [WIDTH HEIGHT] [--save OUTPUT]"
     }
     fn about(&self) -> &str {
-        "Pillow's Image.resize (default bicubic; 224×224), pixel-exact; reports shape and per-channel mean of /255"
+        "Image.open(p).resize((w, h)) (224×224 by default): Pillow's filter by mode (NEAREST for 1 and P, BICUBIC otherwise), the mode kept; reports mode, shape and per-channel mean of /255"
     }
     fn plan(&self, args: &[String], ctx: &RunContext) -> Result<Vec<PathBuf>, JobError> {
         Ok(self.parse(args, ctx)?.save.into_iter().collect())

@@ -246,14 +246,16 @@ fn info_reads_headers_only() {
     let v = Info.run(&s(&[t.to_str().unwrap()]), &ctx(dir.path())).unwrap();
     assert_eq!(
         v,
-        serde_json::json!({"width": 64, "height": 64, "format": "tiff", "bands": 13, "bits": 16, "dtype": "uint16"})
+        serde_json::json!({"width": 64, "height": 64, "format": "tiff", "bands": 13, "bits": 16, "dtype": "uint16",
+            "pil_format": "TIFF"})
     );
     let p = dir.path().join("p.png");
     std::fs::write(&p, crate::png_out::encode_u8(3, 2, 4, &[9; 24]).unwrap()).unwrap();
     let v = Info.run(&s(&[p.to_str().unwrap()]), &ctx(dir.path())).unwrap();
     assert_eq!(
         v,
-        serde_json::json!({"width": 3, "height": 2, "format": "png", "bands": 4, "bits": 8, "dtype": "uint8"})
+        serde_json::json!({"width": 3, "height": 2, "format": "png", "bands": 4, "bits": 8, "dtype": "uint8",
+            "mode": "RGBA", "pil_format": "PNG"})
     );
 }
 

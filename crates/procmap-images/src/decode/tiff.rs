@@ -1,0 +1,404 @@
+//! TIFF, first page, in the modes `TiffImagePlugin` gives (its `OPEN_INFO`
+//! table): bilevel "1" (MinIsWhite and MinIsBlack; none, PackBits, LZW,
+//! Deflate, CCITT G4), 2/4/8-bit grey "L", 16-bit "I;16" / "I;16B" (by the
+//! file's byte order), grey+alpha "LA", 8/16-bit "RGB", "RGBA" (unassociated
+//! alpha, or associated alpha undone as Pillow's "RGBa" does), palette "P"
+//! (ColorMap values / 256) and "CMYK". The `tiff` crate decodes the strips
+//! and tiles; this module decides what the samples mean.
+//!
+//! With `cv`, the pixels are what `cv2.imread` shows where it differs, as
+//! libtiff's RGBA conversion (which OpenCV uses for these) computes them:
+//! CMYK → RGB by `(255 − k)(255 − c) / 255`; unassociated alpha
+//! premultiplied (`(v·a + 127) / 255`) before OpenCV drops it; 16-bit colour
+//! scaled by `(v·255 + 32767) / 65535` (grey keeps its high byte).
+
+use super::{Header, check_size};
+use crate::pil::{Data, Mode, Palette, PilImage};
+use crate::tiff_read;
+use std::io::Cursor;
+use tiff::decoder::{Decoder, DecodingResult};
+use tiff::tags::Tag;
+
+/// What the tags say, as far as Pillow's mode depends on it.
+struct Layout {
+    width: u32,
+    height: u32,
+    bits: u16,
+    extra: Vec<u16>,
+    compression: u16,
+    mode: Mode,
+    /// Why the pixels cannot be decoded although Pillow opens the file (its
+    /// header alone gives `info`).
+    unsupported: Option<String>,
+}
+
+fn d(e: tiff::TiffError) -> String {
+    tiff_read::describe(&e)
+}
+
+fn layout(dec: &mut Reader<'_>, big_endian: bool) -> Result<Layout, String> {
+    let (width, height) = dec.dimensions().map_err(d)?;
+    let photometric: u16 = dec.find_tag_unsigned(Tag::PhotometricInterpretation).map_err(d)?.unwrap_or(1);
+    let samples: u16 = dec.find_tag_unsigned(Tag::SamplesPerPixel).map_err(d)?.unwrap_or(1);
+    let bits: u16 = dec
+        .find_tag_unsigned_vec::<u16>(Tag::BitsPerSample)
+        .map_err(d)?
+        .and_then(|v| v.first().copied())
+        .unwrap_or(1);
+    let format: u16 = dec
+        .find_tag_unsigned_vec::<u16>(Tag::SampleFormat)
+        .map_err(d)?
+        .and_then(|v| v.first().copied())
+        .unwrap_or(1);
+    let extra = dec.find_tag_unsigned_vec::<u16>(Tag::ExtraSamples).map_err(d)?.unwrap_or_default();
+    let compression: u16 = dec.find_tag_unsigned(Tag::Compression).map_err(d)?.unwrap_or(1);
+    let float = format == 3;
+    let unsupported = |what: String| Err(format!("tiff: {what} is not supported"));
+    if format == 2 && bits != 32 {
+        return unsupported(format!("signed {bits}-bit samples"));
+    }
+    let mode = match (photometric, samples, bits, extra.as_slice()) {
+        (0 | 1, 1, 1, _) => Mode::Bilevel,
+        (0 | 1, 1, 2 | 4 | 8, _) if !float => Mode::L,
+        (0 | 1, 1, 16, _) if !float => {
+            if big_endian {
+                Mode::I16B
+            } else {
+                Mode::I16
+            }
+        }
+        (0 | 1, 1, 32, _) if float => Mode::F,
+        (0 | 1, 1, 32, _) => Mode::I,
+        (1, 2, 8, [_]) => Mode::LA,
+        (2, 3, 8 | 16, _) => Mode::Rgb,
+        (2, 4, 8 | 16, [1 | 2]) => Mode::Rgba,
+        (2, 4, 8, [0]) => {
+            return unsupported("RGB with an unspecified extra sample (Pillow mode RGBX)".into());
+        }
+        (3, 1, 1 | 2 | 4 | 8, _) => Mode::P,
+        (5, 4, 8, _) => Mode::Cmyk,
+        (6, 3, 8, _) if compression == 7 => Mode::Rgb,
+        (p, s, b, _) => {
+            let name = match p {
+                0 => "MinIsWhite",
+                1 => "MinIsBlack",
+                2 => "RGB",
+                3 => "palette",
+                4 => "transparency mask",
+                5 => "separated (CMYK)",
+                6 => "YCbCr",
+                8 => "CIELab",
+                32844 | 32845 => "LogLuv",
+                _ => "unknown",
+            };
+            return unsupported(format!("photometric {name} ({p}) with {s} samples of {b} bits"));
+        }
+    };
+    let problem = match compression {
+        2 => Some("CCITT modified Huffman (RLE) compression"),
+        3 if bits != 1 => Some("CCITT Group 3 fax compression of more than 1 bit"),
+        6 => Some("old-style JPEG compression"),
+        7 if mode != Mode::Rgb => Some("JPEG compression of a layout other than RGB or YCbCr"),
+        _ => None,
+    };
+    let unsupported = problem.map(|p| format!("tiff: {p} is not supported"));
+    Ok(Layout { width, height, bits, extra, compression, mode, unsupported })
+}
+
+type Reader<'a> = Decoder<Cursor<&'a [u8]>>;
+
+fn open(bytes: &[u8]) -> Result<(Reader<'_>, Layout), String> {
+    let big_endian = bytes.starts_with(b"MM");
+    let mut dec = Decoder::new(Cursor::new(bytes)).map_err(d)?.with_limits(tiff_read::limits());
+    let l = layout(&mut dec, big_endian)?;
+    Ok((dec, l))
+}
+
+pub fn probe(bytes: &[u8]) -> Result<Header, String> {
+    let (_, l) = open(bytes)?;
+    Ok(Header { width: l.width, height: l.height, mode: l.mode })
+}
+
+pub fn decode(bytes: &[u8], cv: bool) -> Result<PilImage, String> {
+    let (mut dec, l) = open(bytes)?;
+    if let Some(why) = &l.unsupported {
+        return Err(why.clone());
+    }
+    let (w, h) = (l.width as usize, l.height as usize);
+    check_size(l.width, l.height, (l.mode.channels() * usize::from(l.bits.div_ceil(8))) as u64)?;
+    if l.compression == 7 {
+        return jpeg_strips(&mut dec, &l);
+    }
+    if l.compression == 3 {
+        return g3_strips(&mut dec, &l);
+    }
+    let mut result = DecodingResult::U8(Vec::new());
+    if l.mode == Mode::P {
+        // The crate refuses palette images; read the indices as grey from
+        // a copy whose photometric tag says so. The ColorMap comes from
+        // the original.
+        let mut copy = bytes.to_vec();
+        if !tiff_read::set_photometric(&mut copy, 1) {
+            return Err("malformed tiff: cannot locate the photometric tag".into());
+        }
+        let mut grey = Decoder::new(Cursor::new(&copy[..])).map_err(d)?.with_limits(tiff_read::limits());
+        grey.read_image_to_buffer(&mut result).map_err(d)?;
+    } else {
+        dec.read_image_to_buffer(&mut result).map_err(d)?;
+    }
+    let planar: u16 = dec.find_tag_unsigned(Tag::PlanarConfiguration).map_err(d)?.unwrap_or(1);
+    let channels = l.mode.channels();
+    if planar == 2 && channels > 1 {
+        // The crate returns planar files plane after plane.
+        result = match result {
+            DecodingResult::U8(v) => DecodingResult::U8(interleave(&v, channels, w * h)?),
+            DecodingResult::U16(v) => DecodingResult::U16(interleave(&v, channels, w * h)?),
+            _ => return Err("tiff: planar layout of this sample type is not supported".into()),
+        };
+    }
+    let mut palette = None;
+    let data = match (l.mode, result) {
+        (Mode::I16 | Mode::I16B, DecodingResult::U16(v)) => Data::U16(v),
+        // Pillow reads unsigned 32-bit samples into its signed "I".
+        (Mode::I, DecodingResult::U32(v)) => Data::I32(v.into_iter().map(|s| s as i32).collect()),
+        (Mode::I, DecodingResult::I32(v)) => Data::I32(v),
+        (Mode::F, DecodingResult::F32(v)) => Data::F32(v),
+        (Mode::Bilevel | Mode::L | Mode::P, DecodingResult::U8(v)) => {
+            let scale = match (l.mode, l.bits) {
+                (Mode::Bilevel, _) => 255,
+                (Mode::L, 2) => 85,
+                (Mode::L, 4) => 17,
+                _ => 1,
+            };
+            let out = unpack(&v, w, h, l.bits, scale);
+            if l.mode == Mode::P {
+                let map = dec
+                    .find_tag_unsigned_vec::<u16>(Tag::ColorMap)
+                    .map_err(d)?
+                    .ok_or("tiff: palette image without a ColorMap")?;
+                let n = 1usize << l.bits;
+                if map.len() < 3 * n {
+                    return Err("malformed tiff: ColorMap is too short".into());
+                }
+                // ColorMap holds all reds, then greens, then blues.
+                // Pillow and libtiff (OpenCV) both keep the high byte.
+                let to8 = |c: u16| (c >> 8) as u8;
+                let rgb = (0..n).flat_map(|i| [to8(map[i]), to8(map[n + i]), to8(map[2 * n + i])]).collect();
+                palette = Some(Palette { rgb, ..Palette::default() });
+            }
+            Data::U8(out)
+        }
+        // Pillow keeps the high byte; OpenCV reads 16-bit colour through
+        // libtiff's RGBA conversion, which rounds v·255/65535 (checked on
+        // all 65,536 values).
+        (Mode::Rgb | Mode::Rgba, DecodingResult::U16(v)) if cv => {
+            Data::U8(v.iter().map(|&s| ((u32::from(s) * 255 + 32767) / 65535) as u8).collect())
+        }
+        (Mode::Rgb | Mode::Rgba, DecodingResult::U16(v)) => {
+            Data::U8(v.iter().map(|&s| (s >> 8) as u8).collect())
+        }
+        (Mode::LA | Mode::Rgb | Mode::Rgba | Mode::Cmyk, DecodingResult::U8(v)) => Data::U8(v),
+        (mode, other) => {
+            return Err(format!("tiff: unexpected samples for mode {} ({})", mode.name(), kind(&other)));
+        }
+    };
+    let mut img = PilImage { mode: l.mode, width: l.width, height: l.height, data, palette };
+    if let Data::U8(v) = &mut img.data {
+        if v.len() < w * h * l.mode.channels() {
+            return Err("truncated file: the data ends before the image does".into());
+        }
+        if l.mode == Mode::Rgba && l.extra.first() == Some(&1) {
+            unassociate(v);
+        }
+        if cv {
+            match l.mode {
+                Mode::Rgba if l.extra.first() == Some(&2) => premultiply(v),
+                Mode::Cmyk => {
+                    // OpenCV's gray of this comes through libtiff's RGBA.
+                    for p in v.chunks_exact_mut(4) {
+                        let k = 255 - u32::from(p[3]);
+                        for c in &mut p[..3] {
+                            *c = (k * (255 - u32::from(*c)) / 255) as u8;
+                        }
+                    }
+                    let rgb: Vec<u8> = v.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
+                    *v = rgb;
+                    img.mode = Mode::Rgb;
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(img)
+}
+
+/// JPEG-in-TIFF ("new style", compression 7), strip by strip through
+/// libjpeg-turbo, as Pillow's libtiff does: each strip is a JPEG stream,
+/// completed by the JPEGTables tag's tables. libjpeg converts YCbCr to RGB
+/// and leaves RGB (components named R, G, B) alone.
+fn jpeg_strips(dec: &mut Reader<'_>, l: &Layout) -> Result<PilImage, String> {
+    let offsets = dec.find_tag_unsigned_vec::<u64>(Tag::StripOffsets).map_err(d)?;
+    let counts = dec.find_tag_unsigned_vec::<u64>(Tag::StripByteCounts).map_err(d)?;
+    let (Some(offsets), Some(counts)) = (offsets, counts) else {
+        return Err("tiff: tiled JPEG compression is not supported".into());
+    };
+    let tables = dec.find_tag(Tag::JPEGTables).map_err(d)?.map(|v| v.into_u8_vec()).transpose().map_err(d)?;
+    let rows_per_strip: u64 =
+        dec.find_tag_unsigned(Tag::RowsPerStrip).map_err(d)?.unwrap_or(u64::from(l.height));
+    let bytes = dec.inner().get_ref();
+    let (w, h) = (l.width as usize, l.height as usize);
+    let mut data = Vec::with_capacity(w * h * 3);
+    for (&off, &len) in offsets.iter().zip(&counts) {
+        if data.len() >= w * h * 3 {
+            break;
+        }
+        let strip = bytes
+            .get(off as usize..(off + len) as usize)
+            .ok_or("truncated file: the data ends before the image does")?;
+        let mut stream = Vec::with_capacity(strip.len() + tables.as_ref().map_or(0, Vec::len));
+        match &tables {
+            // Tables end with EOI and the strip starts with SOI: join them.
+            Some(t) if t.len() >= 4 && strip.len() >= 2 => {
+                stream.extend_from_slice(&t[..t.len() - 2]);
+                stream.extend_from_slice(&strip[2..]);
+            }
+            _ => stream.extend_from_slice(strip),
+        }
+        let part = super::jpeg::decode(&stream, false)?;
+        let rows = (rows_per_strip as usize).min(h - data.len() / (w * 3)).min(part.height as usize);
+        match (&part.data, part.mode, part.width as usize == w) {
+            (Data::U8(v), Mode::Rgb, true) => data.extend_from_slice(&v[..rows * w * 3]),
+            _ => return Err("tiff: a JPEG strip does not match the image".into()),
+        }
+    }
+    if data.len() < w * h * 3 {
+        return Err("truncated file: the data ends before the image does".into());
+    }
+    Ok(PilImage { mode: Mode::Rgb, width: l.width, height: l.height, data: Data::U8(data), palette: None })
+}
+
+/// CCITT Group 3, 1-D (modified Huffman rows, each after an EOL code, as
+/// `tiffcp -c g3` writes it), strip by strip through the `fax` crate. The
+/// runs fax calls black are 1 bits: 255 under MinIsBlack, 0 under
+/// MinIsWhite, as libtiff gives them to Pillow.
+fn g3_strips(dec: &mut Reader<'_>, l: &Layout) -> Result<PilImage, String> {
+    let unsupported = |what: &str| Err(format!("tiff: CCITT Group 3 {what} is not supported"));
+    let options: u32 = dec.find_tag_unsigned(Tag::Unknown(292)).map_err(d)?.unwrap_or(0);
+    if options & 1 != 0 {
+        return unsupported("2-D coding");
+    }
+    let fill_order: u16 = dec.find_tag_unsigned(Tag::FillOrder).map_err(d)?.unwrap_or(1);
+    if fill_order != 1 {
+        return unsupported("with FillOrder 2");
+    }
+    let photometric: u16 = dec.find_tag_unsigned(Tag::PhotometricInterpretation).map_err(d)?.unwrap_or(0);
+    let offsets = dec.find_tag_unsigned_vec::<u64>(Tag::StripOffsets).map_err(d)?.ok_or("tiff: no strips")?;
+    let counts =
+        dec.find_tag_unsigned_vec::<u64>(Tag::StripByteCounts).map_err(d)?.ok_or("tiff: no strips")?;
+    let rows_per_strip: u64 =
+        dec.find_tag_unsigned(Tag::RowsPerStrip).map_err(d)?.unwrap_or(u64::from(l.height));
+    let width = u16::try_from(l.width).map_err(|_| "tiff: fax image wider than 65535 pixels")?;
+    let (w, h) = (l.width as usize, l.height as usize);
+    let (black, white) = if photometric == 1 { (255u8, 0u8) } else { (0, 255) };
+    // TIFF strips end without the return-to-control the crate's decoder
+    // looks for after the last row; six EOLs (each after fill bits) supply
+    // it.
+    const RTC: [u8; 12] = [0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1];
+    let bytes = dec.inner().get_ref();
+    let mut data = Vec::with_capacity(w * h);
+    for (&off, &len) in offsets.iter().zip(&counts) {
+        let strip = bytes
+            .get(off as usize..(off + len) as usize)
+            .ok_or("truncated file: the data ends before the image does")?;
+        let rows = (rows_per_strip as usize).min(h - data.len() / w);
+        let mut lines = 0usize;
+        fax::decoder::decode_g3(strip.iter().copied().chain(RTC), |transitions| {
+            if lines < rows {
+                data.extend(fax::decoder::pels(transitions, width).map(|c| match c {
+                    fax::Color::White => white,
+                    fax::Color::Black => black,
+                }));
+                lines += 1;
+            }
+        });
+        if lines < rows {
+            return Err("malformed tiff: a Group 3 strip ends early".into());
+        }
+        if data.len() >= w * h {
+            break;
+        }
+    }
+    if data.len() < w * h {
+        return Err("truncated file: the data ends before the image does".into());
+    }
+    Ok(PilImage {
+        mode: Mode::Bilevel,
+        width: l.width,
+        height: l.height,
+        data: Data::U8(data),
+        palette: None,
+    })
+}
+
+/// `[plane][pixel]` → `[pixel][plane]`.
+fn interleave<T: Copy + Default>(v: &[T], planes: usize, pixels: usize) -> Result<Vec<T>, String> {
+    if v.len() < planes * pixels {
+        return Err("truncated file: the data ends before the image does".into());
+    }
+    let mut out = vec![T::default(); planes * pixels];
+    for (p, plane) in v.chunks_exact(pixels).take(planes).enumerate() {
+        for (i, &s) in plane.iter().enumerate() {
+            out[i * planes + p] = s;
+        }
+    }
+    Ok(out)
+}
+
+fn kind(r: &DecodingResult) -> &'static str {
+    match r {
+        DecodingResult::U8(_) => "8-bit",
+        DecodingResult::U16(_) => "16-bit",
+        DecodingResult::U32(_) | DecodingResult::I32(_) | DecodingResult::F32(_) => "32-bit",
+        _ => "other",
+    }
+}
+
+/// Rows of sub-byte samples, byte-padded per row, MSB first, times `scale`.
+fn unpack(v: &[u8], w: usize, h: usize, bits: u16, scale: u8) -> Vec<u8> {
+    if bits == 8 {
+        return v[..(w * h).min(v.len())].to_vec();
+    }
+    let bits = usize::from(bits);
+    let stride = (w * bits).div_ceil(8);
+    let mask = ((1u16 << bits) - 1) as u8;
+    let mut out = Vec::with_capacity(w * h);
+    for row in v.chunks_exact(stride).take(h) {
+        for x in 0..w {
+            let bit = x * bits;
+            let s = (row[bit / 8] >> (8 - bits - bit % 8)) & mask;
+            out.push(s * scale);
+        }
+    }
+    out
+}
+
+/// Pillow's "RGBa" unpacker: colour · 255 / alpha, clipped; 0 where
+/// alpha is 0.
+fn unassociate(v: &mut [u8]) {
+    for p in v.chunks_exact_mut(4) {
+        let a = u32::from(p[3]);
+        for c in &mut p[..3] {
+            *c = (u32::from(*c) * 255).checked_div(a).map_or(0, |v| v.min(255) as u8);
+        }
+    }
+}
+
+/// libtiff's unassociated → associated alpha table, `(v·a + 127) / 255`.
+fn premultiply(v: &mut [u8]) {
+    for p in v.chunks_exact_mut(4) {
+        let a = u32::from(p[3]);
+        for c in &mut p[..3] {
+            *c = ((u32::from(*c) * a + 127) / 255) as u8;
+        }
+    }
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# What the image tasks need beyond the Rust toolchain and gcc. Idempotent and
+# fast when everything is there (one `command -v` per tool).
+#   nasm          libjpeg-turbo's SIMD code (mozjpeg-sys, feature nasm_simd):
+#                 the same code paths Pillow's and OpenCV's libjpeg-turbo use
+#   tiffcp        libtiff-tools: G3/G4/JPEG/LZW/ZIP/PackBits TIFFs of the
+#                 parity corpus (scripts/corpus.py)
+#   convert       ImageMagick: BMP, GIF, WebP, interlaced PNG and CMYK JPEG
+#                 variants of the parity corpus
+set -euo pipefail
+missing=()
+command -v nasm >/dev/null 2>&1 || missing+=(nasm)
+command -v tiffcp >/dev/null 2>&1 || missing+=(libtiff-tools)
+# /usr/bin/convert, not any `convert` on PATH: a stand-in elsewhere on PATH
+# would not make the corpus' BMP and GIF variants.
+[ -x /usr/bin/convert ] || missing+=(imagemagick)
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "== image tools present (nasm, tiffcp, convert)"
+  exit 0
+fi
+echo "== installing ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO=sudo
+else
+  SUDO=
+fi
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
