@@ -63,3 +63,31 @@ fn a_byte_order_mark_and_a_latin1_comment_are_not_errors() {
     let values: Vec<_> = normalized(stdout_records(&out)).iter().map(|r| r["value"].clone()).collect();
     assert_eq!(values, [8, 27]);
 }
+
+#[test]
+fn an_image_task_reads_only_the_first_bytes_of_a_file_that_is_not_an_image() {
+    // A FIFO whose writer sends 40 bytes and never closes it: a task that
+    // read the whole file before sniffing it would wait forever (and read
+    // all of /dev/zero, before issue 8).
+    use std::io::Write;
+    let dir = Dir::new();
+    let fifo = dir.join("endless.tif");
+    let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
+    let writer_path = fifo.clone();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let writer = std::thread::spawn(move || {
+        let mut pipe = std::fs::OpenOptions::new().write(true).open(writer_path).unwrap();
+        pipe.write_all(b"this is not a tiff, and it never ends....").unwrap();
+        // Hold the pipe open until the run is over.
+        let _ = done_rx.recv_timeout(Duration::from_secs(120));
+    });
+    let jobs = dir.write("jobs.txt", &format!("eurosat-rgb {}\n", fifo.display()));
+    let out = run(dir.supervisor().args(["-q", "-p", "1", "--timeout", "60s"]).arg(&jobs), None);
+    let _ = done_tx.send(());
+    writer.join().unwrap();
+    let records = normalized(stdout_records(&out));
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0]["status"], "error", "{}", records[0]);
+    assert!(records[0]["error"].as_str().unwrap().contains("not a tiff file"), "{}", records[0]);
+}

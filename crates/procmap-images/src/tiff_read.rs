@@ -105,7 +105,9 @@ impl Raster {
 /// Reads the first image of the TIFF at `path`.
 pub fn read(path: &Path) -> Result<Raster, JobError> {
     let mut bytes = pool::take_bytes();
-    let result = read_file_into(path, &mut bytes).and_then(|()| decode_file(path, &mut bytes));
+    let not_tiff =
+        |head: &[u8]| (!is_tiff(head)).then(|| format!("not a tiff file{}", crate::sniff::found(head)));
+    let result = read_sniffed_into(path, &mut bytes, &not_tiff).and_then(|()| decode_file(path, &mut bytes));
     pool::give_bytes(bytes);
     result
 }
@@ -154,17 +156,50 @@ pub fn open(path: &Path) -> Result<File, JobError> {
     Ok(file)
 }
 
-/// Reads a whole file, refusing files beyond [`MAX_FILE_BYTES`].
+/// Reads a whole image file, refusing files beyond [`MAX_FILE_BYTES`] and,
+/// after reading only its first bytes, anything that is not an image.
 pub fn read_file(path: &Path) -> Result<Vec<u8>, JobError> {
     let mut bytes = Vec::new();
-    read_file_into(path, &mut bytes)?;
+    let not_an_image = |head: &[u8]| {
+        crate::sniff::detect(head).is_none().then(|| "not an image (unrecognised content)".to_owned())
+    };
+    read_sniffed_into(path, &mut bytes, &not_an_image)?;
     Ok(bytes)
 }
 
-/// [`read_file`] into a buffer the caller may reuse.
-pub fn read_file_into(path: &Path, bytes: &mut Vec<u8>) -> Result<(), JobError> {
+/// How many bytes are read before a file is sniffed: enough for every
+/// signature `sniff` knows.
+const SNIFF_BYTES: usize = 32;
+
+/// Reads a file into a buffer the caller may reuse. `refuse` looks at its
+/// first bytes and may say why it is not the right kind of file: then
+/// nothing more is read, so a wrong file (or `/dev/zero`) costs 32 bytes,
+/// not up to [`MAX_FILE_BYTES`].
+fn read_sniffed_into(
+    path: &Path,
+    bytes: &mut Vec<u8>,
+    refuse: &dyn Fn(&[u8]) -> Option<String>,
+) -> Result<(), JobError> {
     let shown = path.display();
-    let file = open(path)?;
+    let mut file = open(path)?;
+    let mut head = [0u8; SNIFF_BYTES];
+    let mut got = 0;
+    while got < SNIFF_BYTES {
+        match file.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(JobError::new(format!("{shown}: cannot read: {e}"))),
+        }
+    }
+    if got == 0 {
+        return Err(JobError::new(format!("{shown}: empty file")));
+    }
+    if let Some(why) = refuse(&head[..got]) {
+        return Err(JobError::new(format!("{shown}: {why}")));
+    }
+    bytes.clear();
+    bytes.extend_from_slice(&head[..got]);
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     if len > MAX_FILE_BYTES as u64 {
         return Err(JobError::new(format!(
@@ -176,12 +211,9 @@ pub fn read_file_into(path: &Path, bytes: &mut Vec<u8>) -> Result<(), JobError> 
     // One spare byte lets read_to_end see the end without growing the buffer.
     bytes.reserve(len as usize + 1);
     // take() guards against a file that grows while we read it.
-    file.take(MAX_FILE_BYTES as u64 + 1)
+    file.take(MAX_FILE_BYTES as u64 + 1 - got as u64)
         .read_to_end(bytes)
         .map_err(|e| JobError::new(format!("{shown}: cannot read: {e}")))?;
-    if bytes.is_empty() {
-        return Err(JobError::new(format!("{shown}: empty file")));
-    }
     Ok(())
 }
 
