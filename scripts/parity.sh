@@ -9,6 +9,8 @@
 #   PARITY_KEEP=1 keep the temporary inputs and outputs
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/venv.sh
+. scripts/lib/venv.sh
 
 venv="${PARITY_VENV:-.venv-parity}"
 python="${PARITY_PYTHON:-$(command -v python3.11 || command -v python3)}"
@@ -21,19 +23,7 @@ Pillow==13.0.*
 opencv-python-headless==5.0.*
 matplotlib==3.*"
 
-if [ ! -x "$venv/bin/python" ]; then
-  echo "== creating virtualenv $venv with $python"
-  "$python" -m venv "$venv"
-fi
-stamp="$venv/.parity-requirements"
-if [ "$(cat "$stamp" 2>/dev/null)" != "$requirements" ]; then
-  echo "== installing into $venv: $(echo "$requirements" | tr '\n' ' ')"
-  echo "$requirements" > "$venv/requirements.txt"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$venv/requirements.txt"
-  echo "$requirements" > "$stamp"
-else
-  echo "== $venv already has the pinned packages"
-fi
+ensure_venv "$venv" "$python" "$requirements"
 
 if [ -n "${SUPERVISOR:-}" ]; then
   echo "== using SUPERVISOR=$SUPERVISOR"

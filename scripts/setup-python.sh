@@ -6,12 +6,14 @@
 # virtualenv when its pinned packages are already installed.
 #
 #   PROCMAP_PY_VENV  virtualenv directory (default .venv-py)
-#   PROCMAP_PYTHON   interpreter that creates it (default python3.11, else python3)
+#   PROCMAP_PY_BASE  interpreter that creates it (default python3.11, else python3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/venv.sh
+. scripts/lib/venv.sh
 
 venv="${PROCMAP_PY_VENV:-.venv-py}"
-python="${PROCMAP_PYTHON:-$(command -v python3.11 || command -v python3)}"
+python="${PROCMAP_PY_BASE:-$(command -v python3.11 || command -v python3)}"
 requirements="maturin==1.16.*
 pytest==8.4.*
 pytest-timeout==2.4.*
@@ -20,19 +22,7 @@ scikit-image==0.26.*
 tifffile==2026.3.*
 imageio==2.38.*"
 
-if [ ! -x "$venv/bin/python" ]; then
-  echo "== creating virtualenv $venv with $python"
-  "$python" -m venv "$venv"
-fi
-stamp="$venv/.procmap-requirements"
-if [ "$(cat "$stamp" 2>/dev/null)" != "$requirements" ]; then
-  echo "== installing into $venv: $(echo "$requirements" | tr '\n' ' ')"
-  echo "$requirements" > "$venv/requirements.txt"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$venv/requirements.txt"
-  echo "$requirements" > "$stamp"
-else
-  echo "== $venv already has the pinned packages"
-fi
+ensure_venv "$venv" "$python" "$requirements"
 
 # Without build isolation pip uses the maturin pinned above (no download per
 # build); maturin's build backend finds it on PATH.
