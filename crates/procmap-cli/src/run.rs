@@ -122,59 +122,12 @@ fn run(mut args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
         warn_process_only_flags(&args);
     }
     let jobs_path = args.jobs.clone().expect("clap requires JOBS");
-    let to_stdout = args.results == Path::new("-");
     input::check_not_aliased(&jobs_path, &args.results)?;
-    if to_stdout && crate::fds::stdout_was_closed() {
+    if args.results == Path::new("-") && crate::fds::stdout_was_closed() {
         bail!("stdout is closed, and the journal would go there: name a journal with -o FILE");
     }
     let jobs = input::open_jobs(&jobs_path)?;
-
-    let resuming = args.resume || args.resume_failed;
-    if resuming && to_stdout {
-        bail!("--resume needs a journal file: add -o FILE (the journal of the run to resume)");
-    }
-    if !to_stdout && std::fs::metadata(&args.results).is_ok_and(|m| m.is_dir()) {
-        bail!(
-            "journal {} is a directory: name a file, e.g. -o {}/results.jsonl",
-            args.results.display(),
-            args.results.display()
-        );
-    }
-    let previous = if resuming {
-        let prev = Previous::load(&args.results)
-            .with_context(|| format!("cannot read journal {}", args.results.display()))?;
-        Some(prev)
-    } else {
-        None
-    };
-    if !to_stdout
-        && !resuming
-        && !args.overwrite
-        && std::fs::metadata(&args.results).is_ok_and(|m| m.len() > 0)
-    {
-        bail!(
-            "journal {} already exists: add --resume to continue that run, or --overwrite to replace it",
-            args.results.display()
-        );
-    }
-    let mut journal = if to_stdout {
-        Journal::stdout()
-    } else {
-        Journal::file(&args.results, resuming)
-            .with_context(|| format!("cannot write journal {}", args.results.display()))?
-    };
-    if journal.repaired_bytes > 0 {
-        say!(
-            "supervisor: removed a torn last line ({} bytes) from {}: its job runs again",
-            journal.repaired_bytes,
-            args.results.display()
-        );
-    }
-    if let Some(prev) = &previous
-        && prev.torn_lines > journal.repaired_bytes.min(1) as usize
-    {
-        say!("supervisor: ignoring {} unreadable line(s) in {}", prev.torn_lines, args.results.display());
-    }
+    let (mut journal, previous) = open_journal(&args)?;
 
     let skipped = Arc::new(AtomicU64::new(0));
     let repeats = input::Repeats::default();
@@ -185,25 +138,8 @@ fn run(mut args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
     });
     let source =
         input::source(JobReader::new(jobs.reader, args.task.clone()), shard, resume, repeats.clone());
-
-    let context = RunContext { out_dir: args.out_dir.clone(), allow_outside: args.allow_outside };
-    let pool = Pool::builder(registry)
-        .procs(procs)
-        .chunking(match args.chunksize {
-            ChunkArg::Auto => Chunking::Auto,
-            ChunkArg::Fixed(n) => Chunking::Fixed(n as usize),
-        })
-        .threads(args.threads as usize)
-        .mode(mode)
-        .worker_program(program)
-        .worker_args(worker_args)
-        .context(context)
-        .retries(args.retries)
-        .timeout(args.timeout)
-        .mem_limit(args.mem_limit)
-        .max_tasks_per_child(args.max_tasks_per_child)
-        .stop_grace(args.grace)
-        .build();
+    let pool =
+        build_pool(&args, registry, mode, procs).worker_program(program).worker_args(worker_args).build();
 
     let mut progress = Progress::new(args.progress, args.quiet);
     let total = jobs.regular_file.then(|| spawn_count(jobs_path.clone(), args.task.clone(), shard));
@@ -215,35 +151,13 @@ fn run(mut args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
     let interrupts = watch_signals(run.stop_handle(), mode != Mode::Process)?;
 
     let mut tally = Tally::default();
-    let mut journal_error = None;
-    loop {
-        let record = match run.next_timeout(FLUSH_EVERY) {
-            Next::Record(record) => record,
-            Next::Finished => break,
-            Next::Pending => {
-                // Nothing arrived for a while: make what did arrive durable.
-                if let Err(e) = journal.flush() {
-                    journal_error = Some(e);
-                    break;
-                }
-                continue;
-            }
-        };
-        if let Err(e) = journal.write(&record, repeats.take(record.line)) {
-            journal_error = Some(e);
-            break;
-        }
-        tally.add(record.status);
-        progress.record(record.status == Status::Ok);
+    let journal_error = write_journal(&mut run, &mut journal, &repeats, |status| {
+        tally.add(status);
+        progress.record(status == Status::Ok);
         if let Some(count) = total.as_ref().and_then(|rx| rx.try_recv().ok()) {
             progress.set_total(count.saturating_sub(skipped.load(Ordering::Relaxed)));
         }
-    }
-    if journal_error.is_none()
-        && let Err(e) = journal.flush()
-    {
-        journal_error = Some(e);
-    }
+    });
     progress.finish();
     tally.skipped = skipped.load(Ordering::Relaxed);
     let interrupted = interrupts.load(Ordering::SeqCst) > 0;
@@ -251,7 +165,11 @@ fn run(mut args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
     // tells the pool to end its workers.
     let stats = run.finish().map_err(explain_pool_error)?;
     if let Some(e) = journal_error {
-        let name = if to_stdout { "stdout".to_owned() } else { args.results.display().to_string() };
+        let name = if args.results == Path::new("-") {
+            "stdout".to_owned()
+        } else {
+            args.results.display().to_string()
+        };
         let why = if e.kind() == std::io::ErrorKind::BrokenPipe {
             "its reader went away (broken pipe)".to_owned()
         } else {
@@ -274,7 +192,7 @@ fn run(mut args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
         let text = summary::render(&tally, Some(&stats), started.elapsed(), &setting);
         let _ = std::io::Write::write_all(&mut std::io::stderr(), text.as_bytes());
         if interrupted {
-            say!("{}", resume_hint(&args.results, to_stdout));
+            say!("{}", resume_hint(&args.results, args.results == Path::new("-")));
         }
     }
     Ok(if interrupted {
@@ -284,6 +202,103 @@ fn run(mut args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
     } else {
         exit::JOBS_FAILED
     })
+}
+
+/// Opens the journal the way the flags say (stdout, a new file, a file to
+/// resume or to overwrite), with what it already records when resuming.
+fn open_journal(args: &RunArgs) -> anyhow::Result<(Journal, Option<Previous>)> {
+    let path = &args.results;
+    let to_stdout = path == Path::new("-");
+    let resuming = args.resume || args.resume_failed;
+    if to_stdout {
+        if resuming {
+            bail!("--resume needs a journal file: add -o FILE (the journal of the run to resume)");
+        }
+        return Ok((Journal::stdout(), None));
+    }
+    let meta = std::fs::metadata(path).ok();
+    if meta.as_ref().is_some_and(|m| m.is_dir()) {
+        bail!(
+            "journal {} is a directory: name a file, e.g. -o {}/results.jsonl",
+            path.display(),
+            path.display()
+        );
+    }
+    if !resuming && !args.overwrite && meta.is_some_and(|m| m.len() > 0) {
+        bail!(
+            "journal {} already exists: add --resume to continue that run, or --overwrite to replace it",
+            path.display()
+        );
+    }
+    let previous = match resuming {
+        true => {
+            Some(Previous::load(path).with_context(|| format!("cannot read journal {}", path.display()))?)
+        }
+        false => None,
+    };
+    let journal =
+        Journal::file(path, resuming).with_context(|| format!("cannot write journal {}", path.display()))?;
+    if journal.repaired_bytes > 0 {
+        say!(
+            "supervisor: removed a torn last line ({} bytes) from {}: its job runs again",
+            journal.repaired_bytes,
+            path.display()
+        );
+    }
+    if let Some(prev) = &previous
+        && prev.torn_lines > journal.repaired_bytes.min(1) as usize
+    {
+        say!("supervisor: ignoring {} unreadable line(s) in {}", prev.torn_lines, path.display());
+    }
+    Ok((journal, previous))
+}
+
+/// The pool the flags describe, but for its worker program.
+fn build_pool(args: &RunArgs, registry: Registry, mode: Mode, procs: usize) -> procmap::PoolBuilder {
+    let context = RunContext { out_dir: args.out_dir.clone(), allow_outside: args.allow_outside };
+    Pool::builder(registry)
+        .procs(procs)
+        .chunking(match args.chunksize {
+            ChunkArg::Auto => Chunking::Auto,
+            ChunkArg::Fixed(n) => Chunking::Fixed(n as usize),
+        })
+        .threads(args.threads as usize)
+        .mode(mode)
+        .context(context)
+        .retries(args.retries)
+        .timeout(args.timeout)
+        .mem_limit(args.mem_limit)
+        .max_tasks_per_child(args.max_tasks_per_child)
+        .stop_grace(args.grace)
+}
+
+/// Writes every record of `run` to the journal as it arrives, flushing
+/// whenever nothing arrived for a while, and calls `seen` with each
+/// record's status. Returns the journal's error if writing it failed; the
+/// caller then ends the run.
+fn write_journal(
+    run: &mut procmap::Run,
+    journal: &mut Journal,
+    repeats: &input::Repeats,
+    mut seen: impl FnMut(Status),
+) -> Option<std::io::Error> {
+    loop {
+        let record = match run.next_timeout(FLUSH_EVERY) {
+            Next::Record(record) => record,
+            Next::Finished => return journal.flush().err(),
+            Next::Pending => {
+                // Nothing arrived for a while: make what did arrive durable.
+                if let Err(e) = journal.flush() {
+                    return Some(e);
+                }
+                continue;
+            }
+        };
+        if let Err(e) = journal.write(&record, repeats.take(record.line)) {
+            return Some(e);
+        }
+        seen(record.status);
+    }
 }
 
 /// The worker program, resolved once: a bare name is looked up the way the
