@@ -22,7 +22,6 @@ pub use crate::exit;
 /// The `supervisor` binary, with the built-in tasks of `registry` available
 /// for thread and serial modes and for checking arguments before dispatch.
 pub fn main(registry: Registry) -> ExitCode {
-    crate::fds::guard_standard();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
