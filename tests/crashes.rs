@@ -149,16 +149,7 @@ fn chaos(n: usize, chunksize: &str) {
     let journal_path = dir.join("journal.jsonl");
     // Jobs arrive on stdin in batches, and stdin stays open until five
     // kills have landed: the run lasts through them however fast it is.
-    let mut child = dir
-        .supervisor()
-        .args(["-p", "4", "-c", chunksize, "-q", "--retries", "50", "-o"])
-        .arg(&journal_path)
-        .arg("-")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn supervisor");
+    let mut child = dir.spawn_on_stdin(&["-p", "4", "-c", chunksize, "-q", "--retries", "50"], &journal_path);
     let mut stdin = Some(child.stdin.take().unwrap());
     let supervisor = child.id();
     let mut rng = XorShift(42);

@@ -18,13 +18,7 @@ fn a_journal_that_is_the_jobs_file_is_refused_by_any_name() {
         assert_eq!(std::fs::read_to_string(&jobs).unwrap(), "cube 1\ncube 2\n", "-o {journal} {flag}");
     }
     // Jobs on stdin, redirected from the journal itself.
-    let out = run(
-        std::process::Command::new("sh")
-            .arg("-c")
-            .arg(format!("exec \"{SUPERVISOR}\" -o a.txt --resume - < a.txt"))
-            .current_dir(dir.path()),
-        None,
-    );
+    let out = dir.shell(&format!("exec \"{SUPERVISOR}\" -o a.txt --resume - < a.txt"));
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert_eq!(std::fs::read_to_string(&jobs).unwrap(), "cube 1\ncube 2\n");
 }
@@ -96,13 +90,7 @@ fn a_journal_that_cannot_be_written_is_exit_3_not_success() {
 
 /// Runs the supervisor with fd 1 closed (`>&-`), through sh.
 fn run_with_closed_stdout(dir: &Dir, jobs: &std::path::Path) -> (Option<i32>, String) {
-    let out = run(
-        std::process::Command::new("sh")
-            .arg("-c")
-            .arg(format!("exec \"{SUPERVISOR}\" -q \"{}\" >&-", jobs.display()))
-            .current_dir(dir.path()),
-        None,
-    );
+    let out = dir.shell(&format!("exec \"{SUPERVISOR}\" -q \"{}\" >&-", jobs.display()));
     (out.status.code(), stderr(&out))
 }
 
@@ -111,13 +99,8 @@ fn a_reader_that_goes_away_is_exit_3() {
     let dir = Dir::new();
     let jobs = dir.write("jobs.txt", &"cube 2\n".repeat(200_000));
     // `| head -1`: the pipe breaks after one line.
-    let out = run(
-        std::process::Command::new("bash")
-            .arg("-c")
-            .arg(format!("set -o pipefail; \"{SUPERVISOR}\" -q \"{}\" | head -1 >/dev/null", jobs.display()))
-            .current_dir(dir.path()),
-        None,
-    );
+    let out = dir
+        .shell(&format!("set -o pipefail; \"{SUPERVISOR}\" -q \"{}\" | head -1 >/dev/null", jobs.display()));
     assert_eq!(code(&out), 3, "{}", stderr(&out));
     assert!(stderr(&out).contains("broken pipe"), "{}", stderr(&out));
 }
@@ -139,16 +122,10 @@ fn a_closed_stderr_does_not_end_the_run() {
     let jobs = dir.write("jobs.txt", &"cube 2 1\n".repeat(3000));
     // stderr is a pipe whose reader has gone; progress lines and the
     // summary must not panic the supervisor.
-    let out = run(
-        std::process::Command::new("bash")
-            .arg("-c")
-            .arg(format!(
-                "\"{SUPERVISOR}\" -p 2 --progress always -o j.jsonl \"{}\" 2> >(exec true); echo \"exit $?\"",
-                jobs.display()
-            ))
-            .current_dir(dir.path()),
-        None,
-    );
+    let out = dir.shell(&format!(
+        "\"{SUPERVISOR}\" -p 2 --progress always -o j.jsonl \"{}\" 2> >(exec true); echo \"exit $?\"",
+        jobs.display()
+    ));
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(said.contains("exit 0"), "{said} {}", stderr(&out));
     assert_eq!(journal(&dir.join("j.jsonl")).len(), 3000);

@@ -126,16 +126,7 @@ fn a_pausing_producer_does_not_hold_back_results() {
     use std::io::Write;
     let dir = Dir::new();
     let journal_path = dir.join("j.jsonl");
-    let mut child = dir
-        .supervisor()
-        .args(["-q", "-p", "1", "-o"])
-        .arg(&journal_path)
-        .arg("-")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = dir.spawn_on_stdin(&["-q", "-p", "1"], &journal_path);
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(b"cube 2\n").unwrap();
     stdin.flush().unwrap();

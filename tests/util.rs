@@ -57,6 +57,28 @@ impl Dir {
         (child, journal)
     }
 
+    /// Starts `supervisor ARGS -o JOURNAL -` in the background, reading its
+    /// jobs from a pipe the test writes (`child.stdin`), stderr piped,
+    /// stdout discarded.
+    pub fn spawn_on_stdin(&self, args: &[&str], journal: &Path) -> Child {
+        self.supervisor()
+            .args(args)
+            .arg("-o")
+            .arg(journal)
+            .arg("-")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn supervisor")
+    }
+
+    /// Runs `script` with bash in this directory, within [`LIMIT`]: for the
+    /// redirections and pipes a test needs around the supervisor.
+    pub fn shell(&self, script: &str) -> Output {
+        run(Command::new("bash").arg("-c").arg(script).current_dir(self.path()), None)
+    }
+
     /// `supervisor` with this directory as working directory.
     pub fn supervisor(&self) -> Command {
         let mut cmd = Command::new(SUPERVISOR);

@@ -17,17 +17,8 @@ fn idle_workers_killed_from_outside_do_not_end_the_run() {
     use std::io::{BufRead, Write};
     let dir = Dir::new();
     let journal = dir.join("j.jsonl");
-    let mut child = dir
-        .supervisor()
-        .env("RUST_LOG", "procmap=debug")
-        .args(["-p", "4", "-o"])
-        .arg(&journal)
-        .arg("-")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    // Debug logs on stderr say when each worker has answered the handshake.
+    let mut child = dir.spawn_on_stdin(&["-p", "4", "-vv"], &journal);
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let stderr = child.stderr.take().unwrap();
     let log = std::thread::spawn(move || {
@@ -87,13 +78,7 @@ fn many_workers_start_paced_and_stop_within_the_grace() {
 fn too_many_workers_for_the_fd_limit_is_said_before_spawning() {
     let dir = Dir::new();
     let jobs = dir.write("jobs.txt", "cube 2\n");
-    let out = run(
-        std::process::Command::new("bash")
-            .arg("-c")
-            .arg(format!("ulimit -n 256; exec \"{SUPERVISOR}\" -p 1000 \"{}\"", jobs.display()))
-            .current_dir(dir.path()),
-        None,
-    );
+    let out = dir.shell(&format!("ulimit -n 256; exec \"{SUPERVISOR}\" -p 1000 \"{}\"", jobs.display()));
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("1000 worker processes need about") && err.contains("ulimit -n"), "{err}");

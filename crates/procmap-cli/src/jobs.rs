@@ -79,27 +79,11 @@ fn read_line(reader: &mut impl BufRead, buf: &mut Vec<u8>) -> std::io::Result<Li
     }
 }
 
-/// Skips the rest of the current line, holding none of it.
-fn skip_line(reader: &mut impl BufRead) -> std::io::Result<()> {
-    loop {
-        let available = match reader.fill_buf() {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if available.is_empty() {
-            return Ok(());
-        }
-        match available.iter().position(|&b| b == b'\n') {
-            Some(i) => {
-                reader.consume(i + 1);
-                return Ok(());
-            }
-            None => {
-                let n = available.len();
-                reader.consume(n);
-            }
-        }
+impl<R: BufRead> JobReader<R> {
+    /// Skips the rest of an overlong line, a buffer's worth at a time.
+    fn skip_line(&mut self) -> std::io::Result<()> {
+        while let Line::TooLong = read_line(&mut self.reader, &mut self.buf)? {}
+        Ok(())
     }
 }
 
@@ -112,7 +96,7 @@ impl<R: BufRead> Iterator for JobReader<R> {
                 return None;
             }
             if std::mem::take(&mut self.skipping)
-                && let Err(e) = skip_line(&mut self.reader)
+                && let Err(e) = self.skip_line()
             {
                 self.failed = true;
                 return Some(invalid(self.line, "", format!("cannot read the jobs file here: {e}")));

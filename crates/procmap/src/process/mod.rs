@@ -210,7 +210,9 @@ impl Dispatcher {
     /// Spawns first workers while fewer than [`STARTING_AT_ONCE`] are
     /// starting and there is work for them.
     fn spawn_initial(&mut self) -> Result<(), PoolError> {
-        if self.fatal.is_some() || self.stopping.is_some() || self.out_closed {
+        // Checked first: this runs on every turn of the loop, and once every
+        // slot has had its first worker there is nothing to count.
+        if self.unspawned.is_empty() || self.fatal.is_some() || self.stopping.is_some() || self.out_closed {
             return Ok(());
         }
         let mut starting = self
