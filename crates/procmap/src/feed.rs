@@ -2,10 +2,11 @@
 //! ones before dispatch, and cutting the rest into chunks.
 
 use crate::exec::unknown_task_message;
+use crate::handoff::{self, Taken};
 use crate::record::JobRecord;
 use crate::task::Registry;
 use procmap_wire::{Job, RunContext};
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -43,8 +44,16 @@ pub(crate) enum Source {
     /// Read by a thread of its own (process mode): a slow producer, such as
     /// a pipe that writes a line a minute, must never stall the dispatcher's
     /// handling of results, timeouts and signals.
-    Background { rx: crossbeam_channel::Receiver<Input>, hungry: Arc<AtomicBool> },
+    Background {
+        queue: handoff::Consumer<Input>,
+        /// Inputs taken from the queue and not pulled yet.
+        taken: VecDeque<Input>,
+        hungry: Arc<AtomicBool>,
+    },
 }
+
+/// Inputs the reading thread may queue ahead of the dispatcher.
+const READ_AHEAD: usize = 4096;
 
 enum Pulled {
     Input(Input),
@@ -54,7 +63,7 @@ enum Pulled {
 }
 
 impl Source {
-    /// Starts a thread that reads `inputs` into a bounded channel. It calls
+    /// Starts a thread that reads `inputs` into a bounded queue. It calls
     /// `wake` only when the dispatcher said it is waiting for input: waking
     /// it for every line, when it is busy anyway, would cost a context switch
     /// a job.
@@ -62,12 +71,12 @@ impl Source {
         inputs: Box<dyn Iterator<Item = Input> + Send>,
         wake: impl Fn() + Send + 'static,
     ) -> std::io::Result<Source> {
-        let (tx, rx) = crossbeam_channel::bounded(4096);
+        let (tx, queue) = handoff::bounded(READ_AHEAD);
         let hungry = Arc::new(AtomicBool::new(false));
         let waiting = Arc::clone(&hungry);
         std::thread::Builder::new().name("input".into()).spawn(move || {
             for input in inputs {
-                if tx.send(input).is_err() {
+                if tx.push(input).is_err() {
                     return;
                 }
                 if waiting.swap(false, Ordering::AcqRel) {
@@ -77,7 +86,7 @@ impl Source {
             drop(tx);
             wake();
         })?;
-        Ok(Source::Background { rx, hungry })
+        Ok(Source::Background { queue, taken: VecDeque::with_capacity(READ_AHEAD), hungry })
     }
 
     /// The next input; `need` says whether the caller will wait for it (it
@@ -85,17 +94,18 @@ impl Source {
     fn pull(&mut self, need: bool) -> Pulled {
         match self {
             Source::Blocking(iter) => iter.next().map_or(Pulled::End, Pulled::Input),
-            Source::Background { rx, hungry } => {
+            Source::Background { queue, taken, hungry } => {
+                if let Some(input) = taken.pop_front() {
+                    return Pulled::Input(input);
+                }
                 let mut asked = false;
                 loop {
-                    match rx.try_recv() {
-                        Ok(input) => return Pulled::Input(input),
-                        Err(crossbeam_channel::TryRecvError::Disconnected) => return Pulled::End,
-                        Err(crossbeam_channel::TryRecvError::Empty) if !need || asked => {
-                            return Pulled::Pending;
-                        }
-                        Err(crossbeam_channel::TryRecvError::Empty) => {
-                            // Ask, then look once more: a line sent just
+                    match queue.take(taken) {
+                        Taken::Some => return taken.pop_front().map_or(Pulled::Pending, Pulled::Input),
+                        Taken::Closed => return Pulled::End,
+                        Taken::Empty if !need || asked => return Pulled::Pending,
+                        Taken::Empty => {
+                            // Ask, then look once more: a line queued just
                             // before the flag was set would otherwise wait
                             // for the next tick.
                             hungry.store(true, Ordering::Release);
@@ -459,11 +469,11 @@ mod tests {
     #[test]
     fn a_busy_worker_waits_for_a_full_chunk_from_a_slow_producer() {
         // A producer that has sent two jobs and then pauses.
-        let (tx, rx) = crossbeam_channel::unbounded();
-        tx.send(cube(1, "a")).unwrap();
-        tx.send(cube(2, "b")).unwrap();
+        let (tx, queue) = handoff::bounded(16);
+        tx.push(cube(1, "a")).unwrap();
+        tx.push(cube(2, "b")).unwrap();
         let hungry = Arc::new(AtomicBool::new(false));
-        let source = Source::Background { rx, hungry: Arc::clone(&hungry) };
+        let source = Source::Background { queue, taken: VecDeque::new(), hungry: Arc::clone(&hungry) };
         let mut registry = Registry::new();
         registry.register(Writes);
         let mut feeder = Feeder::new(source, registry, RunContext::default());

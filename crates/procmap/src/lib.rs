@@ -35,6 +35,7 @@ mod config;
 mod error;
 mod exec;
 mod feed;
+mod handoff;
 mod pool;
 mod process;
 mod record;
