@@ -28,17 +28,11 @@ impl Dispatcher {
         let _span = tracing::debug_span!("worker", slot, pid = worker.pid).entered();
         let exit = worker.reap();
         let stderr = worker.stderr_tail();
-        let death = death::classify(&exit, worker.kill, &stderr, self.cfg.mem_limit);
-        tracing::debug!(pid = worker.pid, phase = ?worker.phase, cause = %death.cause, "worker ended");
+        let death = death::classify(&exit, worker.state.kill, &stderr, self.cfg.mem_limit);
+        tracing::debug!(pid = worker.pid, phase = ?worker.state.phase, cause = %death.cause, "worker ended");
 
-        let expected = worker.phase == Phase::Retiring || worker.kill == Some(KillReason::Stop);
-        let before_ready = matches!(worker.phase, Phase::Connecting | Phase::Greeting);
-        // With start reports a worker that died holding jobs but having
-        // started none did not fail on a job: without this it would be
-        // replaced forever, its jobs never blamed.
-        let no_progress = self.cfg.timeout.is_some() && !worker.progressed && !worker.inflight.is_empty();
-        let failed_start = before_ready || no_progress;
-        if failed_start && !expected && self.stopping.is_none() {
+        let failed_start = worker.state.failed_start(self.cfg.timeout.is_some());
+        if failed_start && !worker.state.end_expected() && self.stopping.is_none() {
             self.start_failures += 1;
             if self.start_failures >= MAX_START_FAILURES {
                 self.fatal = Some(PoolError::WorkerStart {
@@ -51,7 +45,7 @@ impl Dispatcher {
         }
 
         self.remove_temp_files(&worker);
-        if worker.kill != Some(KillReason::Stop) && self.stopping.is_none() {
+        if worker.state.kill != Some(KillReason::Stop) && self.stopping.is_none() {
             self.requeue(&mut worker, &death, &stderr);
         }
         self.respawn(slot);
@@ -60,12 +54,9 @@ impl Dispatcher {
     /// A worker that died mid-write leaves its output's temporary file: for
     /// each job it had in flight without a result, remove those of this pid.
     pub(super) fn remove_temp_files(&self, worker: &Worker) {
-        for chunk in &worker.inflight {
-            for (pending, finished) in chunk.jobs.iter().zip(&chunk.finished) {
-                if *finished {
-                    continue;
-                }
-                for output in self.feeder.outputs(&pending.job) {
+        for chunk in &worker.state.inflight {
+            for tracked in chunk.unfinished() {
+                for output in self.feeder.outputs(&tracked.job) {
                     let n = crate::task::remove_temp_files(&output, worker.pid);
                     if n > 0 {
                         tracing::debug!(pid = worker.pid, output = %output.display(), "removed {n} temporary file(s)");
@@ -97,14 +88,14 @@ impl Dispatcher {
     /// had in flight: reruns go to the front of the queue, in the order
     /// given; a culprit's record goes out.
     pub(super) fn requeue(&mut self, worker: &mut Worker, death: &death::Death, stderr: &str) {
-        let running: Vec<u64> = worker.running.iter().map(|(id, _)| *id).collect();
+        let running = worker.state.running_ids();
         let how = blame::Circumstances {
             threads: self.cfg.threads,
             running: self.cfg.timeout.is_some().then_some(&running[..]),
-            kill: worker.kill,
+            kill: worker.state.kill,
             retries: self.cfg.retries,
         };
-        let decisions = blame::blame(std::mem::take(&mut worker.inflight), &how);
+        let decisions = blame::blame(worker.state.take_inflight(), &how);
         let mut reruns = Vec::new();
         for decision in decisions {
             match decision {
@@ -145,7 +136,7 @@ impl Dispatcher {
         }
     }
 
-    pub(super) fn failed_record(&self, p: Pending, status: Status, pid: u32) -> JobRecord {
+    pub(super) fn failed_record(&self, p: Tracked, status: Status, pid: u32) -> JobRecord {
         let mut record = JobRecord::rejected(p.job.id, p.job.task, p.job.args, String::new());
         record.status = status;
         record.attempts = p.attempts;

@@ -19,7 +19,7 @@
 //!   each rerun alone, so that the culprit is pinned without blaming the
 //!   others.
 
-use super::worker::{InFlight, KillReason, Pending};
+use super::state::{InFlight, KillReason, Tracked};
 use std::time::Duration;
 
 /// What the dispatcher knew about a worker when it died.
@@ -41,16 +41,16 @@ pub(crate) struct Circumstances<'a> {
 #[derive(Debug)]
 pub(crate) enum Decision {
     /// Jobs that never started: requeue them together, attempt uncounted.
-    Innocent(Vec<Pending>),
+    Innocent(Vec<Tracked>),
     /// Jobs that may have run but are not to blame (we killed the worker
     /// for a fault of its own, or a neighbour timed out): requeue together.
-    Requeue(Vec<Pending>),
+    Requeue(Vec<Tracked>),
     /// A suspect: rerun it alone, so that a second crash blames only it.
-    Solo(Pending),
+    Solo(Tracked),
     /// The culprit, out of retries: record it as crashed.
-    Crashed(Pending),
+    Crashed(Tracked),
     /// The job that overran its time limit: record it as timed out.
-    TimedOut { job: Pending, after: Duration },
+    TimedOut { job: Tracked, after: Duration },
 }
 
 /// Decides the fate of every unfinished job of a dead worker.
@@ -64,7 +64,7 @@ pub(crate) fn blame(inflight: impl IntoIterator<Item = InFlight>, how: &Circumst
             }
         }
         Some(KillReason::Timeout { job, after }) => {
-            let (culprit, others): (Vec<Pending>, Vec<Pending>) =
+            let (culprit, others): (Vec<Tracked>, Vec<Tracked>) =
                 suspects.into_iter().partition(|p| p.job.id == job);
             if !others.is_empty() {
                 decisions.push(Decision::Requeue(others));
@@ -90,7 +90,7 @@ pub(crate) fn blame(inflight: impl IntoIterator<Item = InFlight>, how: &Circumst
 fn sort_out(
     inflight: impl IntoIterator<Item = InFlight>,
     how: &Circumstances,
-) -> (Vec<Pending>, Vec<Pending>) {
+) -> (Vec<Tracked>, Vec<Tracked>) {
     let mut suspects = Vec::new();
     let mut innocents = Vec::new();
     let mut reached_big = false;
@@ -108,7 +108,7 @@ fn sort_out(
     (suspects, innocents)
 }
 
-fn judge_crash(mut suspects: Vec<Pending>, retries: u32) -> Vec<Decision> {
+fn judge_crash(mut suspects: Vec<Tracked>, retries: u32) -> Vec<Decision> {
     if suspects.len() == 1 {
         let mut culprit = suspects.pop().expect("one suspect");
         culprit.crashes += 1;
@@ -128,10 +128,10 @@ mod tests {
 
     /// A chunk of jobs `ids`, each sent once, of which `done` have results.
     fn chunk(ids: std::ops::RangeInclusive<u64>, done: &[u64]) -> InFlight {
-        let jobs: Vec<Pending> = ids
-            .map(|id| Pending { job: Job { id, task: "t".into(), args: vec![] }, attempts: 1, crashes: 0 })
+        let jobs: Vec<Tracked> = ids
+            .map(|id| Tracked { job: Job { id, task: "t".into(), args: vec![] }, attempts: 1, crashes: 0 })
             .collect();
-        let mut chunk = InFlight::new(0, jobs, 0);
+        let mut chunk = InFlight::new(0, false, jobs, 0);
         for &id in done {
             chunk.finish(id).expect("job in chunk");
         }
@@ -147,7 +147,7 @@ mod tests {
         Circumstances { threads, running, kill, retries }
     }
 
-    fn ids(jobs: &[Pending]) -> Vec<u64> {
+    fn ids(jobs: &[Tracked]) -> Vec<u64> {
         jobs.iter().map(|p| p.job.id).collect()
     }
 
@@ -174,7 +174,7 @@ mod tests {
         // Crashes 2 and 3 (retries 2): rerun, then recorded.
         for (crashes, expected) in [(1, "solo"), (2, "crashed")] {
             p.crashes = crashes;
-            let mut c = InFlight::new(0, vec![p], 0);
+            let mut c = InFlight::new(0, false, vec![p], 0);
             c.cursor = 0;
             let d = blame([c], &how(1, None, None, 2));
             assert_eq!(summary(&d)[0].0, expected);

@@ -2,6 +2,7 @@
 //! exited without closing their channel, and how long the loop may sleep.
 
 use super::*;
+use state::Phase;
 
 /// How often live workers are checked for having exited without their
 /// channel closing (a job that forked keeps the channel open).
@@ -18,7 +19,7 @@ impl Dispatcher {
         let grace_over = self.stopping.is_some_and(|deadline| Instant::now() >= deadline);
         if level >= 2 || grace_over {
             for worker in self.slots.iter_mut().flatten() {
-                if worker.kill.is_none() {
+                if worker.state.kill.is_none() {
                     worker.kill_now(KillReason::Stop);
                 }
             }
@@ -33,39 +34,30 @@ impl Dispatcher {
         }
         let mut gone = Vec::new();
         for worker in self.slots.iter_mut().flatten() {
-            match worker.phase {
+            match worker.state.phase {
                 Phase::Connecting | Phase::Greeting => {
                     if worker.has_exited() {
                         // It died by itself (a crash at start, a bad
                         // program): report its own exit, not a kill of ours.
                         worker.unblock_accept();
-                        if worker.phase == Phase::Connecting {
+                        if worker.state.phase == Phase::Connecting {
                             gone.push(worker.slot);
                         }
-                    } else if now - worker.since > self.cfg.handshake_timeout {
+                    } else if now - worker.state.since > self.cfg.handshake_timeout {
                         worker.terminate(KillReason::Handshake, Duration::ZERO);
                     }
                 }
                 Phase::Ready | Phase::Retiring => {
-                    let overdue = worker
-                        .running
-                        .iter()
-                        .find(|(_, started)| now - *started > self.cfg.timeout.unwrap_or(Duration::MAX));
-                    if let Some(&(job, started)) = overdue
-                        && worker.kill.is_none()
-                    {
+                    if let Some((job, after)) = worker.state.overdue(now, self.cfg.timeout) {
                         tracing::info!(pid = worker.pid, job, "job timed out");
-                        worker.terminate(
-                            KillReason::Timeout { job, after: now - started },
-                            self.cfg.kill_grace,
-                        );
+                        worker.terminate(KillReason::Timeout { job, after }, self.cfg.kill_grace);
                     }
                 }
             }
             worker.escalate(now);
             // A worker that exited while something it left behind keeps its
             // channel open never sends Closed: notice it here instead.
-            if poll_exits && worker.phase != Phase::Connecting {
+            if poll_exits && worker.state.phase != Phase::Connecting {
                 if let Some(at) = worker.exited_at {
                     if now - at >= EXIT_POLL {
                         gone.push(worker.slot);
@@ -76,7 +68,7 @@ impl Dispatcher {
             }
         }
         for slot in gone {
-            if self.slots[slot].as_ref().is_some_and(|w| w.phase != Phase::Connecting) {
+            if self.slots[slot].as_ref().is_some_and(|w| w.state.phase != Phase::Connecting) {
                 tracing::warn!(slot, "worker exited but its channel stayed open; treating it as dead");
             }
             self.on_death(slot);
@@ -97,16 +89,12 @@ impl Dispatcher {
         let now = Instant::now();
         let mut consider = |at: Instant| wake = wake.min(at.saturating_duration_since(now));
         for worker in self.slots.iter().flatten() {
-            if matches!(worker.phase, Phase::Connecting | Phase::Greeting) {
+            if worker.state.is_starting() {
                 // Polls for a child that died before connecting.
                 consider(now + Duration::from_millis(5));
             }
-            if let Some(limit) = self.cfg.timeout
-                && worker.kill.is_none()
-            {
-                for (_, started) in &worker.running {
-                    consider(*started + limit);
-                }
+            if let Some(at) = worker.state.next_overrun(self.cfg.timeout) {
+                consider(at);
             }
             if let Some(d) = worker.kill_deadline {
                 consider(d);

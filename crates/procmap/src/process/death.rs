@@ -1,7 +1,7 @@
 //! Explaining a worker's death: which signal or exit code, whether procmap
 //! caused it, and what it most likely means.
 
-use super::worker::KillReason;
+use super::state::KillReason;
 use crate::unix::{Exit, signal_name};
 
 /// A worker's death, classified for the records of the jobs it took along.

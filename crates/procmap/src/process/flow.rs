@@ -2,23 +2,11 @@
 //! full (docs/architecture.md, "Flow control").
 
 use super::*;
-
-/// Chunks in flight per worker: at least this many, so that a worker always
-/// has its next chunk queued when it finishes one ...
-pub(super) const DEPTH: usize = 2;
-
-/// ... and more while their jobs add up to fewer than this, so that tiny
-/// chunks do not leave a worker waiting on round trips. Still small enough
-/// that queued messages never fill the socket buffer (about 278 small ones).
-pub(super) const DEPTH_JOBS: usize = 32;
-
-/// ... provided those jobs are known to take less than this in all: slow
-/// jobs queued deep on the first worker to start would starve the others.
-pub(super) const DEPTH_WORK: Duration = Duration::from_millis(2);
+use state::{Limits, Room};
 
 /// A batch of jobs waiting to be sent.
 pub(super) struct Batch {
-    jobs: Vec<Pending>,
+    jobs: Vec<Tracked>,
     /// A suspect rerun alone: its worker gets nothing else meanwhile, so a
     /// second crash blames only this job.
     solo: bool,
@@ -27,7 +15,7 @@ pub(super) struct Batch {
 }
 
 impl Batch {
-    pub(super) fn new(jobs: Vec<Pending>, solo: bool) -> Self {
+    pub(super) fn new(jobs: Vec<Tracked>, solo: bool) -> Self {
         let bytes = jobs.iter().map(|p| job_bytes(&p.job)).sum();
         Batch { jobs, solo, bytes }
     }
@@ -39,13 +27,10 @@ impl Batch {
     }
 }
 
-/// Marks chunks that carry one suspect being rerun alone.
-pub(super) const SOLO_BIT: u64 = 1 << 63;
-
 /// Serializes the jobs of pending entries as a sequence of [`Job`]s.
-pub(super) struct PendingJobs<'a>(&'a [Pending]);
+pub(super) struct TrackedJobs<'a>(&'a [Tracked]);
 
-impl Serialize for PendingJobs<'_> {
+impl Serialize for TrackedJobs<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_seq(self.0.iter().map(|p| &p.job))
     }
@@ -57,30 +42,21 @@ impl Dispatcher {
         if self.stopping.is_some() {
             return;
         }
+        let limits = Limits {
+            threads: self.cfg.threads,
+            chunk_bytes: CHUNK_BYTES,
+            max_jobs: self.cfg.max_tasks_per_child,
+        };
         for slot in 0..self.slots.len() {
             while let Some(worker) = self.slots[slot].as_ref() {
-                let queued: usize = worker.inflight.iter().map(|c| c.jobs.len()).sum();
-                let short_jobs = self.chunker.queued_work(queued).is_some_and(|w| w < DEPTH_WORK);
-                // A worker with T threads needs T chunks to run T jobs at
-                // once (with chunksize 1), and one more queued.
-                let depth = DEPTH.max(self.cfg.threads + 1);
-                let full = (worker.inflight.len() >= depth
-                    && !(short_jobs && queued < DEPTH_JOBS && worker.inflight.len() < DEPTH_JOBS))
-                    || worker.inflight_bytes >= CHUNK_BYTES;
-                if worker.phase != Phase::Ready || worker.kill.is_some() || full {
-                    break;
-                }
-                if worker.inflight.iter().any(|c| c.seq & SOLO_BIT != 0) {
-                    break;
-                }
-                let quota = self.cfg.max_tasks_per_child.map(|n| n.saturating_sub(worker.assigned));
-                if quota == Some(0) {
-                    if worker.inflight.is_empty() {
+                let (idle, quota) = match worker.state.room(&limits, |jobs| self.chunker.queued_work(jobs)) {
+                    Room::None => break,
+                    Room::Retire => {
                         self.retire(slot);
+                        break;
                     }
-                    break;
-                }
-                let idle = worker.inflight.is_empty();
+                    Room::Chunk { idle, quota } => (idle, quota),
+                };
                 let Some(batch) = self.next_batch(idle, quota) else {
                     // A long run of invalid lines yields no job but many
                     // records: pass them on and keep reading.
@@ -115,7 +91,7 @@ impl Dispatcher {
             return None;
         }
         self.chunks.record(jobs.len());
-        let jobs = jobs.into_iter().map(|job| Pending { job, attempts: 0, crashes: 0 }).collect();
+        let jobs = jobs.into_iter().map(Tracked::new).collect();
         let batch = Batch::new(jobs, false);
         if batch.needs_idle() && !worker_idle {
             // One job too big to queue behind others: it waits for an idle
@@ -126,21 +102,14 @@ impl Dispatcher {
         Some(batch)
     }
 
-    pub(super) fn send_batch(&mut self, slot: usize, mut batch: Batch) {
-        self.next_seq += 1;
-        let seq = if batch.solo { self.next_seq | SOLO_BIT } else { self.next_seq };
-        for p in &mut batch.jobs {
-            p.attempts += 1;
-        }
+    pub(super) fn send_batch(&mut self, slot: usize, batch: Batch) {
+        self.next_chunk_id += 1;
+        let id = self.next_chunk_id;
         let worker = self.slots[slot].as_mut().expect("dispatch only to live workers");
-        let _span =
-            tracing::debug_span!("chunk", id = seq & !SOLO_BIT, jobs = batch.jobs.len(), pid = worker.pid)
-                .entered();
-        let msg = ToWorkerRef::Chunk { chunk: seq, jobs: PendingJobs(&batch.jobs) };
+        let _span = tracing::debug_span!("chunk", id, jobs = batch.jobs.len(), pid = worker.pid).entered();
+        let msg = ToWorkerRef::Chunk { chunk: id, jobs: TrackedJobs(&batch.jobs) };
         let bytes = wire::encode(&msg).expect("jobs always encode");
-        worker.assigned += batch.jobs.len() as u64;
-        worker.inflight_bytes += bytes.len();
-        worker.inflight.push_back(InFlight::new(seq, batch.jobs, bytes.len()));
+        worker.state.sent(id, batch.solo, batch.jobs, bytes.len());
         let sent = worker.tx.as_ref().map(|tx| tx.send(&bytes));
         if let Some(Err(e)) = sent {
             // The worker is gone (broken pipe or reset); its channel's close
@@ -152,7 +121,7 @@ impl Dispatcher {
     pub(super) fn retire(&mut self, slot: usize) {
         if let Some(worker) = self.slots[slot].as_mut() {
             // Closing our sender makes the worker finish and exit 0.
-            worker.phase = Phase::Retiring;
+            worker.state.retire();
             worker.tx = None;
         }
     }

@@ -28,12 +28,13 @@
 
 mod aftermath;
 mod blame;
+mod child;
 mod deadlines;
 mod death;
 mod flow;
 mod handshake;
 mod shutdown;
-mod worker;
+mod state;
 
 use flow::Batch;
 pub(crate) use handshake::catalogue;
@@ -46,28 +47,16 @@ use crate::feed::{CHUNK_BYTES, Feeder, job_bytes};
 use crate::record::{JobRecord, Status};
 use crate::stats::{ChunkStats, Stats, WorkerStats};
 use blame::Decision;
+use child::Worker;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use ipc_channel::ipc::{IpcBytesReceiver, IpcBytesSender};
 use procmap_wire::{self as wire, FromWorker, Hello, Job, JobResult, PROTOCOL_VERSION, ToWorkerRef};
 use serde::ser::{Serialize, Serializer};
+use state::{KillReason, Tracked, Violation};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
-use worker::{InFlight, KillReason, Pending, Phase, Worker};
-
-/// A worker broke the protocol: it is killed, and nobody is blamed for it.
-#[derive(Debug, thiserror::Error)]
-enum Violation {
-    #[error("a result for job {job}, which is not in flight")]
-    ResultNotInFlight { job: u64 },
-    #[error("chunk {chunk} reported done but is not in flight")]
-    ChunkNotInFlight { chunk: u64 },
-    #[error("chunk {chunk} reported done after {done} of {jobs} jobs")]
-    ChunkIncomplete { chunk: u64, done: usize, jobs: usize },
-    #[error("more jobs started than the worker has threads")]
-    TooManyStarted,
-}
 
 /// Records handed to the run's reader at a time, at most (roughly: one
 /// result message may add a chunk's worth).
@@ -106,7 +95,7 @@ pub(crate) struct Dispatcher {
     out_buf: Vec<JobRecord>,
     out_closed: bool,
     retry: VecDeque<Batch>,
-    next_seq: u64,
+    next_chunk_id: u64,
     stop: Arc<AtomicU8>,
     stopping: Option<Instant>,
     start_failures: u32,
@@ -145,7 +134,7 @@ impl Dispatcher {
             out_buf: Vec::new(),
             out_closed: false,
             retry: VecDeque::new(),
-            next_seq: 0,
+            next_chunk_id: 0,
             stop,
             stopping: None,
             start_failures: 0,
@@ -215,12 +204,7 @@ impl Dispatcher {
         if self.unspawned.is_empty() || self.fatal.is_some() || self.stopping.is_some() || self.out_closed {
             return Ok(());
         }
-        let mut starting = self
-            .slots
-            .iter()
-            .flatten()
-            .filter(|w| matches!(w.phase, Phase::Connecting | Phase::Greeting))
-            .count();
+        let mut starting = self.slots.iter().flatten().filter(|w| w.state.is_starting()).count();
         while starting < STARTING_AT_ONCE {
             let Some(slot) = self.unspawned.next() else { break };
             self.spawn(slot)?;
@@ -251,7 +235,7 @@ impl Dispatcher {
     }
 
     fn finished(&self) -> bool {
-        let idle = self.slots.iter().flatten().all(|w| w.inflight.is_empty());
+        let idle = self.slots.iter().flatten().all(|w| w.state.is_idle());
         let nothing_left = self.retry.is_empty() && self.feeder.is_exhausted();
         self.out_closed || (idle && (self.stopping.is_some() || nothing_left))
     }
@@ -275,14 +259,13 @@ impl Dispatcher {
                 if worker.start_reader(rx, &self.events_tx).is_err() {
                     worker.kill_now(KillReason::Handshake);
                 }
-                if worker.kill.is_some() {
+                if worker.state.kill.is_some() {
                     return;
                 }
                 let bytes = hello_bytes(&self.cfg);
                 let ok = tx.send(&bytes).is_ok();
                 worker.tx = Some(tx);
-                worker.phase = Phase::Greeting;
-                worker.since = Instant::now();
+                worker.state.greeted(Instant::now());
                 if !ok {
                     worker.kill_now(KillReason::Handshake);
                 }
@@ -300,7 +283,7 @@ impl Dispatcher {
                     });
                     return;
                 }
-                worker.phase = Phase::Ready;
+                worker.state.ready();
                 tracing::debug!(pid = worker.pid, "worker ready");
                 self.ready_once += 1;
                 if self.startup.is_none() && self.ready_once == self.slots.len() {
@@ -309,12 +292,9 @@ impl Dispatcher {
                 self.feeder.set_known(hello.tasks.into_iter().map(|t| t.name));
             }
             EventKind::Message(FromWorker::Started { id }) => {
-                worker.progressed = true;
-                if worker.running.len() >= self.cfg.threads {
-                    tracing::warn!(pid = worker.pid, "protocol violation: {}", Violation::TooManyStarted);
+                if let Err(problem) = worker.state.started(id, Instant::now(), self.cfg.threads) {
+                    tracing::warn!(pid = worker.pid, "protocol violation: {problem}");
                     worker.kill_now(KillReason::Protocol);
-                } else {
-                    worker.running.push((id, Instant::now()));
                 }
             }
             EventKind::Message(FromWorker::Results { results, chunks_done }) => {
@@ -340,7 +320,6 @@ impl Dispatcher {
         chunks_done: Vec<u64>,
     ) -> Result<(), Violation> {
         let worker = self.slots[slot].as_mut().expect("caller checked");
-        worker.progressed = true;
         let pid = worker.pid;
         let stats =
             self.stats.entry(pid).or_insert_with(|| WorkerStats { id: pid, ..WorkerStats::default() });
@@ -348,41 +327,24 @@ impl Dispatcher {
         let count = results.len();
         let now = self.started.elapsed();
         for result in results {
-            let found = worker.inflight.iter_mut().find_map(|c| c.finish(result.id).map(|i| (c, i)));
-            let Some((chunk, index)) = found else {
-                return Err(Violation::ResultNotInFlight { job: result.id });
-            };
-            worker.running.retain(|(id, _)| *id != result.id);
+            let tracked = worker.state.finished(result.id)?;
             stats.jobs += 1;
             stats.busy += Duration::from_nanos(result.nanos);
             stats.last_result = now;
             nanos += result.nanos;
-            let pending = &mut chunk.jobs[index];
             let job = Job {
-                id: pending.job.id,
-                task: std::mem::take(&mut pending.job.task),
-                args: std::mem::take(&mut pending.job.args),
+                id: tracked.job.id,
+                task: std::mem::take(&mut tracked.job.task),
+                args: std::mem::take(&mut tracked.job.args),
             };
-            self.out_buf.push(JobRecord::finished(job, result, pending.attempts, pid));
+            self.out_buf.push(JobRecord::finished(job, result, tracked.attempts, pid));
         }
         self.chunker.observe(count, nanos);
         if count > 0 {
             self.start_failures = 0;
         }
-        for seq in chunks_done {
-            let Some(pos) = worker.inflight.iter().position(|c| c.seq == seq) else {
-                return Err(Violation::ChunkNotInFlight { chunk: seq });
-            };
-            let chunk = &worker.inflight[pos];
-            if !chunk.is_complete() {
-                return Err(Violation::ChunkIncomplete {
-                    chunk: seq,
-                    done: chunk.done,
-                    jobs: chunk.jobs.len(),
-                });
-            }
-            worker.inflight_bytes -= chunk.bytes;
-            worker.inflight.remove(pos);
+        for chunk in chunks_done {
+            worker.state.chunk_done(chunk)?;
         }
         Ok(())
     }

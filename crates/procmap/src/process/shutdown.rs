@@ -1,6 +1,7 @@
 //! Ending a run: every worker stopped and reaped under one deadline.
 
 use super::*;
+use state::Phase;
 
 /// How long stopping may wait for workers to exit and helper threads to
 /// finish before it kills what is left and returns anyway.
@@ -15,7 +16,7 @@ impl Dispatcher {
         let mut workers: Vec<Worker> = self.slots.iter_mut().filter_map(Option::take).collect();
         for worker in &mut workers {
             worker.tx = None;
-            if !worker.inflight.is_empty() || worker.phase != Phase::Ready {
+            if !worker.state.is_idle() || worker.state.phase != Phase::Ready {
                 worker.kill_now(KillReason::Stop);
             }
         }

@@ -1,12 +1,15 @@
 //! One worker process as the dispatcher sees it: spawning it, the helper
-//! threads that turn its channel and stderr into events, and killing it.
+//! threads that turn its channel and stderr into events, signalling and
+//! reaping it. What the dispatcher knows about its jobs is its
+//! [`WorkerState`], in `state.rs`.
 
+use super::state::{KillReason, Phase, WorkerState};
 use super::{Event, EventKind};
 use crate::channel::Bootstrap;
 use crate::unix;
 use crossbeam_channel::Sender;
 use ipc_channel::ipc::{IpcBytesReceiver, IpcBytesSender, IpcOneShotServer, IpcSender};
-use procmap_wire::{self as wire, Job};
+use procmap_wire as wire;
 use std::collections::VecDeque;
 use std::io::Read;
 use std::path::Path;
@@ -17,111 +20,19 @@ use std::time::{Duration, Instant};
 /// How much of a worker's stderr is kept to explain its death.
 const STDERR_TAIL_BYTES: usize = 4096;
 
-/// A job handed to the pool, with its history.
-#[derive(Debug)]
-pub(crate) struct Pending {
-    pub job: Job,
-    /// How many times it was sent to a worker that may have started it.
-    pub attempts: u32,
-    /// How many times it was found to have killed its worker.
-    pub crashes: u32,
-}
-
-/// A chunk sent to a worker and not yet finished.
-#[derive(Debug)]
-pub(crate) struct InFlight {
-    pub seq: u64,
-    /// The encoded size of the chunk message.
-    pub bytes: usize,
-    pub jobs: Vec<Pending>,
-    /// Which jobs have a result.
-    pub finished: Vec<bool>,
-    /// Results received so far.
-    pub done: usize,
-    /// Where the next result probably is: with one thread per worker,
-    /// results arrive in job order.
-    pub cursor: usize,
-}
-
-impl InFlight {
-    pub(crate) fn new(seq: u64, jobs: Vec<Pending>, bytes: usize) -> Self {
-        InFlight { seq, bytes, finished: vec![false; jobs.len()], jobs, done: 0, cursor: 0 }
-    }
-
-    /// Marks job `id` finished and returns its index, if it is in this
-    /// chunk and has no result yet.
-    pub(crate) fn finish(&mut self, id: u64) -> Option<usize> {
-        let index = if self.jobs.get(self.cursor).is_some_and(|p| p.job.id == id) {
-            self.cursor
-        } else {
-            self.jobs.iter().position(|p| p.job.id == id)?
-        };
-        if self.finished[index] {
-            return None;
-        }
-        self.finished[index] = true;
-        self.done += 1;
-        self.cursor = index + 1;
-        Some(index)
-    }
-
-    pub(crate) fn is_complete(&self) -> bool {
-        self.done == self.jobs.len()
-    }
-
-    /// The jobs without a result.
-    pub(crate) fn into_unfinished(self) -> impl Iterator<Item = Pending> {
-        self.jobs.into_iter().zip(self.finished).filter(|(_, f)| !f).map(|(p, _)| p)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Phase {
-    /// Spawned; waiting for it to connect.
-    Connecting,
-    /// Connected and sent our hello; waiting for its hello.
-    Greeting,
-    Ready,
-    /// Told to exit after its chunks (recycling or the end of the input).
-    Retiring,
-}
-
-/// Why the dispatcher killed a worker, which decides how its death is
-/// reported.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum KillReason {
-    Timeout { job: u64, after: Duration },
-    Handshake,
-    Protocol,
-    Stop,
-}
-
 pub(crate) struct Worker {
     pub slot: usize,
     pub generation: u64,
     pub pid: u32,
     pub child: Child,
-    pub phase: Phase,
-    pub since: Instant,
+    pub state: WorkerState,
     pub server_name: String,
     pub tx: Option<IpcBytesSender>,
-    pub inflight: VecDeque<InFlight>,
-    /// The jobs the worker said it started and has not finished, when
-    /// start reports are on (more than one in hybrid mode).
-    pub running: Vec<(u64, Instant)>,
-    /// Jobs sent to this process, for `--max-tasks-per-child`.
-    pub assigned: u64,
-    /// Bytes of the chunks in flight, so that what is queued for the
-    /// worker always fits in its socket buffer.
-    pub inflight_bytes: usize,
-    /// Whether it started or finished any job.
-    pub progressed: bool,
     /// Whether the process has been reaped: from then on its pid may
     /// belong to another process and must not be signalled.
     pub exited: bool,
     /// When the dispatcher first saw it exited while it looked alive.
     pub exited_at: Option<Instant>,
-    pub kill: Option<KillReason>,
     /// When to follow an earlier SIGTERM with SIGKILL.
     pub kill_deadline: Option<Instant>,
     pub stderr: Arc<Mutex<Tail>>,
@@ -173,18 +84,11 @@ impl Worker {
             generation,
             pid,
             child,
-            phase: Phase::Connecting,
-            since: Instant::now(),
+            state: WorkerState::new(Instant::now()),
             server_name,
             tx: None,
-            inflight: VecDeque::new(),
-            running: Vec::new(),
-            assigned: 0,
-            inflight_bytes: 0,
-            progressed: false,
             exited: false,
             exited_at: None,
-            kill: None,
             kill_deadline: None,
             stderr,
         })
@@ -215,9 +119,7 @@ impl Worker {
     /// SIGTERM to the worker's group now, SIGKILL after `grace` if it is
     /// still there. The first reason given is the one reported.
     pub(crate) fn terminate(&mut self, reason: KillReason, grace: Duration) {
-        if self.kill.is_none() {
-            self.kill = Some(reason);
-        }
+        self.state.killed(reason);
         if self.kill_deadline.is_none() && !self.has_exited() {
             unix::signal_group(self.pid, libc::SIGTERM);
             self.kill_deadline = Some(Instant::now() + grace);
@@ -226,9 +128,7 @@ impl Worker {
     }
 
     pub(crate) fn kill_now(&mut self, reason: KillReason) {
-        if self.kill.is_none() {
-            self.kill = Some(reason);
-        }
+        self.state.killed(reason);
         if !self.has_exited() {
             unix::signal_group(self.pid, libc::SIGKILL);
         }
@@ -252,7 +152,7 @@ impl Worker {
     /// Unblocks the accept thread of a worker that will never connect (it
     /// died, or we gave up on it) by connecting to its server ourselves.
     pub(crate) fn unblock_accept(&self) {
-        if self.phase == Phase::Connecting {
+        if self.state.phase == Phase::Connecting {
             let _ = IpcSender::<Bootstrap>::connect(self.server_name.clone());
         }
     }
