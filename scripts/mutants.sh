@@ -23,6 +23,8 @@ files=("$@")
 if [ ${#files[@]} = 0 ]; then
   files=(
     crates/procmap/src/process/blame.rs
+    crates/procmap/src/process/state.rs
+    crates/procmap/src/handoff.rs
     crates/procmap/src/chunking.rs
     crates/procmap/src/feed.rs
     crates/procmap-cli/src/identity.rs

@@ -1,13 +1,16 @@
 //! Running one job: look up its task, catch a panic, time it, and encode its
 //! output. Shared by the worker runtime, thread mode and serial mode, so that
-//! all three produce the same outcome for the same job.
+//! all three produce the same outcome for the same job; [`run_chunk`] is
+//! the chunk loop of thread and serial mode.
 
+use crate::record::JobRecord;
+use crate::stats::WorkerStats;
 use crate::task::Registry;
 use procmap_wire::{Job, JobResult, Outcome, RunContext};
 use std::cell::{Cell, RefCell};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 thread_local! {
     /// Set while this thread runs a job, so that the panic hook knows the
@@ -60,6 +63,28 @@ pub(crate) fn run_job(registry: &Registry, ctx: &RunContext, job: &Job) -> JobRe
         }
     };
     JobResult { id: job.id, outcome, nanos: start.elapsed().as_nanos() as u64 }
+}
+
+/// Runs a chunk's jobs one after another on this thread, as serial and
+/// thread mode do, appending their records to `out` and counting them in
+/// `stats` (whose `id` names the worker in the records). Returns the jobs'
+/// own run time in all.
+pub(crate) fn run_chunk(
+    registry: &Registry,
+    ctx: &RunContext,
+    jobs: Vec<Job>,
+    stats: &mut WorkerStats,
+    out: &mut Vec<JobRecord>,
+) -> u64 {
+    let mut nanos = 0;
+    for job in jobs {
+        let result = run_job(registry, ctx, &job);
+        nanos += result.nanos;
+        out.push(JobRecord::finished(job, result, 1, stats.id));
+        stats.jobs += 1;
+    }
+    stats.busy += Duration::from_nanos(nanos);
+    nanos
 }
 
 pub(crate) fn unknown_task_message(name: &str) -> String {

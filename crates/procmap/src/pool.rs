@@ -1,7 +1,7 @@
 //! The public face of the engine: [`Pool`], its builder, and the [`Run`]
 //! that streams one record per job.
 
-use crate::chunking::Chunking;
+use crate::chunking::{Chunker, Chunking};
 pub(crate) use crate::config::Config;
 pub use crate::config::Mode;
 pub use crate::error::PoolError;
@@ -54,8 +54,8 @@ pub struct PoolBuilder {
 }
 
 impl Pool {
-    /// A builder with the defaults: one process per core, chunks of 64,
-    /// process mode, the `supervisor-worker` beside this executable.
+    /// A builder with the defaults: one process per core, chunks sized from
+    /// measured job times ([`Chunking::Auto`]), process mode, the `supervisor-worker` beside this executable.
     /// `registry` holds the tasks for thread and serial modes, and lets the
     /// supervisor check arguments before dispatch in process mode.
     pub fn builder(registry: Registry) -> PoolBuilder {
@@ -122,10 +122,7 @@ impl Pool {
                 feeder: feeder(Source::Blocking(inputs)),
                 registry: self.registry.clone(),
                 context: self.cfg.context.clone(),
-                chunksize: match self.cfg.chunking {
-                    Chunking::Fixed(n) => n,
-                    Chunking::Auto => 64,
-                },
+                chunker: Chunker::new(self.cfg.chunking, 1),
                 stats: crate::pool::WorkerStats::default(),
                 started,
             })),

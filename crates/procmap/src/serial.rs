@@ -2,19 +2,22 @@
 //! reads the records. No worker, no thread: the baseline the other modes
 //! are compared with.
 
+use crate::chunking::Chunker;
 use crate::exec;
 use crate::feed::Feeder;
 use crate::record::JobRecord;
 use crate::stats::WorkerStats;
 use crate::task::Registry;
 use procmap_wire::RunContext;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 pub(crate) struct Serial {
     pub(crate) feeder: Feeder,
     pub(crate) registry: Registry,
     pub(crate) context: RunContext,
-    pub(crate) chunksize: usize,
+    /// Sizes chunks as in the other modes; here a chunk is the records
+    /// handed to the reader at once.
+    pub(crate) chunker: Chunker,
     pub(crate) stats: WorkerStats,
     pub(crate) started: Instant,
 }
@@ -23,16 +26,15 @@ impl Serial {
     pub(crate) fn next_batch(&mut self) -> Option<Vec<JobRecord>> {
         let mut records = Vec::new();
         while records.is_empty() {
-            let jobs = self.feeder.next_chunk(self.chunksize, true, &mut records);
+            let jobs = self.feeder.next_chunk(self.chunker.next_size(), true, &mut records);
             if jobs.is_empty() && self.feeder.is_exhausted() {
                 break;
             }
-            for job in jobs {
-                let result = exec::run_job(&self.registry, &self.context, &job);
-                self.stats.jobs += 1;
-                self.stats.busy += Duration::from_nanos(result.nanos);
+            if !jobs.is_empty() {
+                let count = jobs.len();
+                let nanos = exec::run_chunk(&self.registry, &self.context, jobs, &mut self.stats, &mut records);
+                self.chunker.observe(count, nanos);
                 self.stats.last_result = self.started.elapsed();
-                records.push(JobRecord::finished(job, result, 1, 0));
             }
         }
         (!records.is_empty()).then_some(records)

@@ -18,7 +18,7 @@ use procmap_wire::Job;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 pub(crate) fn start(
     cfg: &Config,
@@ -42,13 +42,8 @@ pub(crate) fn start(
                     break;
                 }
                 let mut records = Vec::with_capacity(jobs.len());
-                for job in jobs {
-                    let result = exec::run_job(&registry, &context, &job);
-                    stats.jobs += 1;
-                    stats.busy += Duration::from_nanos(result.nanos);
-                    timing.nanos.fetch_add(result.nanos, Ordering::Relaxed);
-                    records.push(JobRecord::finished(job, result, 1, index as u32));
-                }
+                let nanos = exec::run_chunk(&registry, &context, jobs, &mut stats, &mut records);
+                timing.nanos.fetch_add(nanos, Ordering::Relaxed);
                 timing.jobs.fetch_add(records.len() as u64, Ordering::Relaxed);
                 stats.last_result = started.elapsed();
                 if out.send(records).is_err() {

@@ -1,0 +1,117 @@
+//! The worker runtime: what a `supervisor-worker` binary runs.
+//!
+//! [`serve`] connects to the supervisor, answers its hello with the
+//! registry's task list, then runs chunks until told to stop or until the
+//! supervisor disappears. Results are sent back in batches, because each IPC
+//! message costs about 10 µs; a batch goes out at the end of every chunk and,
+//! from a flusher thread, whenever a finished result has waited longer than
+//! the flush interval, so a slow job's neighbours are reported promptly and a
+//! crash loses as little as possible.
+
+mod chunks;
+mod outbox;
+
+use crate::channel::Bootstrap;
+use crate::exec;
+use crate::task::Registry;
+use chunks::run_chunks;
+use ipc_channel::ipc::{self, IpcSender};
+use outbox::Outbox;
+use procmap_wire::{self as wire, FromWorker, PROTOCOL_VERSION, ToWorker, WorkerHello};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why a worker could not serve.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("{} is not set: this program is started by `supervisor`, not by hand", wire::SERVER_ENV)]
+    NotSupervised,
+    #[error("cannot connect to the supervisor")]
+    Connect(#[source] std::io::Error),
+    #[error("lost the connection to the supervisor during the handshake")]
+    Handshake(#[source] std::io::Error),
+    #[error(
+        "supervisor speaks protocol {theirs}, this worker speaks {PROTOCOL_VERSION}: rebuild both from one checkout"
+    )]
+    ProtocolMismatch { theirs: u32 },
+    #[error("unexpected message from the supervisor: {0}")]
+    Unexpected(String),
+    #[error(transparent)]
+    Wire(#[from] wire::WireError),
+}
+
+/// Runs the worker side of the protocol with the tasks in `registry`. Returns
+/// when the supervisor says to shut down or goes away.
+///
+/// ```no_run
+/// fn main() -> std::process::ExitCode {
+///     let registry = procmap::Registry::new(); // register your tasks here
+///     procmap::worker::main(registry)
+/// }
+/// ```
+pub fn serve(registry: Registry) -> Result<(), WorkerError> {
+    exec::install_panic_hook();
+    let name = std::env::var(wire::SERVER_ENV).map_err(|_| WorkerError::NotSupervised)?;
+    let bootstrap_tx: IpcSender<Bootstrap> = IpcSender::connect(name).map_err(WorkerError::Connect)?;
+    let (to_worker, rx) = ipc::bytes_channel().map_err(WorkerError::Connect)?;
+    let (tx, from_worker) = ipc::bytes_channel().map_err(WorkerError::Connect)?;
+    bootstrap_tx
+        .send(Bootstrap { to_worker, from_worker })
+        .map_err(|e| WorkerError::Handshake(std::io::Error::other(e.to_string())))?;
+    drop(bootstrap_tx);
+
+    let hello = match recv(&rx)? {
+        Some(ToWorker::Hello(hello)) => hello,
+        Some(other) => return Err(WorkerError::Unexpected(format!("{other:?}"))),
+        None => return Ok(()),
+    };
+    if hello.protocol != PROTOCOL_VERSION {
+        return Err(WorkerError::ProtocolMismatch { theirs: hello.protocol });
+    }
+    let reply = FromWorker::Hello(WorkerHello {
+        protocol: PROTOCOL_VERSION,
+        pid: std::process::id(),
+        tasks: registry.infos(),
+    });
+    tx.send(&wire::encode(&reply)?).map_err(WorkerError::Handshake)?;
+
+    let outbox = Arc::new(Outbox::new(tx, Duration::from_micros(hello.flush_interval_us.max(100))));
+    let flusher = {
+        let outbox = Arc::clone(&outbox);
+        std::thread::Builder::new().name("flusher".into()).spawn(move || outbox.flush_loop())
+    };
+    let flusher = flusher.map_err(WorkerError::Connect)?;
+
+    let result = run_chunks(&registry, &hello, &rx, &outbox);
+    outbox.close();
+    let _ = flusher.join();
+    result
+}
+
+/// [`serve`] for a binary's `main`: reports an error on stderr and turns it
+/// into an exit code.
+pub fn main(registry: Registry) -> ExitCode {
+    match serve(registry) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("supervisor-worker: {e}");
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                eprintln!("  caused by: {s}");
+                source = s.source();
+            }
+            ExitCode::from(wire::EXIT_WORKER_ERROR)
+        }
+    }
+}
+
+pub(super) fn recv(rx: &ipc::IpcBytesReceiver) -> Result<Option<ToWorker>, WorkerError> {
+    match rx.recv() {
+        Ok(bytes) => Ok(Some(wire::decode(&bytes)?)),
+        // The supervisor is gone (or closed our channel to stop us): there
+        // is nobody to report to, so stop quietly.
+        Err(_) => Ok(None),
+    }
+}
+
