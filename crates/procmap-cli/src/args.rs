@@ -2,6 +2,7 @@
 
 use crate::units::{parse_duration, parse_size};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use procmap::Chunking;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -92,31 +93,9 @@ pub enum ModeArg {
     Serial,
 }
 
-/// `--chunksize`: a fixed number of jobs, or sized from measured job times.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChunkArg {
-    Auto,
-    Fixed(u32),
-}
-
-impl std::fmt::Display for ChunkArg {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ChunkArg::Auto => f.write_str("auto"),
-            ChunkArg::Fixed(n) => write!(f, "{n}"),
-        }
-    }
-}
-
-pub fn parse_chunksize(s: &str) -> Result<ChunkArg, String> {
-    if s == "auto" {
-        return Ok(ChunkArg::Auto);
-    }
-    match s.parse::<u32>() {
-        Ok(0) => Err("a chunk holds at least 1 job".to_owned()),
-        Ok(n) => Ok(ChunkArg::Fixed(n)),
-        Err(_) => Err(format!("{s:?} is neither a number of jobs nor `auto`")),
-    }
+/// `--chunksize`: a fixed number of jobs, or `auto` (see [`Chunking`]).
+pub fn parse_chunksize(s: &str) -> Result<Chunking, String> {
+    s.parse()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -143,7 +122,7 @@ pub struct RunArgs {
     /// times. Bigger chunks cost less overhead; smaller ones balance better
     /// and lose less to a crash.
     #[arg(short, long, value_name = "N|auto", default_value = "auto", value_parser = parse_chunksize)]
-    pub chunksize: ChunkArg,
+    pub chunksize: Chunking,
 
     /// Threads per worker process (hybrid mode: procs × threads), so that
     /// I/O-bound jobs overlap while processes still isolate crashes.

@@ -1,7 +1,7 @@
 //! `supervisor`'s main flow: parse, set up, run the pool, write the journal,
 //! summarise, and map the outcome to an exit code.
 
-use crate::args::{ChunkArg, Cli, Command, ModeArg, RunArgs};
+use crate::args::{Cli, Command, ModeArg, RunArgs};
 use crate::input;
 use crate::jobs::{JobReader, count_jobs};
 use crate::journal::{FLUSH_EVERY, Journal, Previous};
@@ -9,7 +9,7 @@ use crate::progress::Progress;
 use crate::summary::{self, Setting, Tally};
 use anyhow::{Context as _, bail};
 use clap::Parser;
-use procmap::{Chunking, Mode, Next, Pool, PoolError, Registry, RunContext, Status};
+use procmap::{Mode, Next, Pool, PoolError, Registry, RunContext, Status};
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -257,10 +257,7 @@ fn build_pool(args: &RunArgs, registry: Registry, mode: Mode, procs: usize) -> p
     let context = RunContext { out_dir: args.out_dir.clone(), allow_outside: args.allow_outside };
     Pool::builder(registry)
         .procs(procs)
-        .chunking(match args.chunksize {
-            ChunkArg::Auto => Chunking::Auto,
-            ChunkArg::Fixed(n) => Chunking::Fixed(n as usize),
-        })
+        .chunking(args.chunksize)
         .threads(args.threads as usize)
         .mode(mode)
         .context(context)
@@ -381,7 +378,10 @@ fn explain_pool_error(e: PoolError) -> anyhow::Error {
             let stderr = crate::say::printable(stderr);
             let tail: Vec<&str> = stderr.lines().rev().take(10).collect();
             let tail: Vec<&str> = tail.into_iter().rev().collect();
-            anyhow::anyhow!("{e}\n  worker stderr:\n    {}", tail.join("\n    "))
+            // The error and its cause on one line, as `{:#}` prints them,
+            // then the stderr that explains them.
+            let chain = format!("{:#}", anyhow::Error::new(e));
+            anyhow::anyhow!("{chain}\n  worker stderr:\n    {}", tail.join("\n    "))
         }
         _ => anyhow::Error::new(e),
     }

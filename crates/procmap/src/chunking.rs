@@ -26,6 +26,32 @@ pub enum Chunking {
     Auto,
 }
 
+impl std::fmt::Display for Chunking {
+    /// As `--chunksize` takes it: `auto` or a number.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Chunking::Auto => f.write_str("auto"),
+            Chunking::Fixed(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+impl std::str::FromStr for Chunking {
+    type Err = String;
+
+    /// `auto`, or a number of jobs of at least 1.
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s == "auto" {
+            return Ok(Chunking::Auto);
+        }
+        match s.parse::<u32>() {
+            Ok(0) => Err("a chunk holds at least 1 job".to_owned()),
+            Ok(n) => Ok(Chunking::Fixed(n as usize)),
+            Err(_) => Err(format!("{s:?} is neither a number of jobs nor `auto`")),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Chunker {
     chunking: Chunking,

@@ -13,8 +13,15 @@ pub enum PoolError {
         #[source]
         source: std::io::Error,
     },
-    #[error("workers keep failing to start ({}): {reason}", program.display())]
-    WorkerStart { program: PathBuf, reason: String, stderr: String },
+    #[error("workers keep failing to start ({})", program.display())]
+    WorkerStart {
+        program: PathBuf,
+        /// Why the last one failed.
+        #[source]
+        failure: StartFailure,
+        /// The end of the last one's stderr.
+        stderr: String,
+    },
     #[error("{} speaks protocol {theirs}, this supervisor speaks {PROTOCOL_VERSION}: rebuild both from one checkout", program.display())]
     Protocol { program: PathBuf, theirs: u32 },
     #[error("cannot start the pool's threads")]
@@ -24,4 +31,22 @@ pub enum PoolError {
          (`ulimit -n`): raise the limit or use fewer --procs"
     )]
     TooManyWorkers { procs: usize, needed: u64, limit: u64 },
+}
+
+/// Why one worker process failed to start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartFailure {
+    /// It died before the handshake, or holding jobs without starting any.
+    /// `cause` says how, in words (`exited with code 3`, `was killed by
+    /// SIGSEGV: ...`).
+    #[error("worker {pid} {cause}")]
+    Died { pid: u32, cause: String },
+    #[error("the worker did not connect")]
+    Connect(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("the worker hung up during the handshake")]
+    HungUp,
+    #[error("the worker exited before the handshake")]
+    ExitedEarly,
+    #[error("the worker did not answer the handshake in time")]
+    NoAnswer,
 }

@@ -47,12 +47,12 @@ mod unix;
 pub mod worker;
 
 pub use chunking::Chunking;
+pub use config::Mode;
+pub use error::{PoolError, StartFailure};
 pub use feed::Input;
-pub use pool::{
-    ChunkStats, Mode, Next, Pool, PoolBuilder, PoolError, Run, Stats, StopHandle, WorkerStats,
-    default_worker_program,
-};
+pub use pool::{Next, Pool, PoolBuilder, Run, StopHandle, default_worker_program};
 pub use procmap_wire as wire;
 pub use procmap_wire::RunContext;
 pub use record::{JobRecord, Status};
+pub use stats::{ChunkStats, Stats, WorkerStats};
 pub use task::{JobError, Registry, Task, temp_file_prefix};

@@ -3,14 +3,14 @@
 
 use crate::chunking::{Chunker, Chunking};
 pub(crate) use crate::config::Config;
-pub use crate::config::Mode;
-pub use crate::error::PoolError;
+use crate::config::Mode;
+use crate::error::PoolError;
 use crate::exec;
 use crate::feed::{Feeder, Input, Source};
 use crate::process::{Dispatcher, Event, EventKind};
 use crate::record::JobRecord;
 use crate::serial::Serial;
-pub use crate::stats::{ChunkStats, Stats, WorkerStats};
+use crate::stats::{ChunkStats, Stats, WorkerStats};
 use crate::task::Registry;
 use crossbeam_channel::{Receiver, Sender};
 use procmap_wire::RunContext;
@@ -123,7 +123,7 @@ impl Pool {
                 registry: self.registry.clone(),
                 context: self.cfg.context.clone(),
                 chunker: Chunker::new(self.cfg.chunking, 1),
-                stats: crate::pool::WorkerStats::default(),
+                stats: WorkerStats::default(),
                 started,
             })),
             Mode::Thread => {

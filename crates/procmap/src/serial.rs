@@ -32,7 +32,8 @@ impl Serial {
             }
             if !jobs.is_empty() {
                 let count = jobs.len();
-                let nanos = exec::run_chunk(&self.registry, &self.context, jobs, &mut self.stats, &mut records);
+                let nanos =
+                    exec::run_chunk(&self.registry, &self.context, jobs, &mut self.stats, &mut records);
                 self.chunker.observe(count, nanos);
                 self.stats.last_result = self.started.elapsed();
             }

@@ -8,11 +8,11 @@
 use super::plan::{Config, ModeChoice};
 use super::results::{Results, Row};
 use super::table::rate;
-use crate::args::ChunkArg;
 use anyhow::anyhow;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
+use procmap::Chunking;
 
 const WIDTH: u32 = 1000;
 const BAR_HEIGHT: u32 = 26;
@@ -71,7 +71,7 @@ fn draw(root: &Area, results: &Results, subject: &str, bars_height: u32) -> Draw
 /// The lines of the speedup panel: one per mode and chunksize (and thread
 /// count for hybrid), with the colour their bars share.
 struct Series {
-    keys: Vec<(ModeChoice, u32, Option<ChunkArg>)>,
+    keys: Vec<(ModeChoice, u32, Option<Chunking>)>,
 }
 
 impl Series {
@@ -86,7 +86,7 @@ impl Series {
         Series { keys }
     }
 
-    fn key(c: &Config) -> (ModeChoice, u32, Option<ChunkArg>) {
+    fn key(c: &Config) -> (ModeChoice, u32, Option<Chunking>) {
         (c.mode, c.threads, c.chunksize)
     }
 
@@ -100,7 +100,7 @@ impl Series {
         self.keys.iter().position(|k| *k == Self::key(c)).map_or(SERIAL_COLOR, Self::color_at)
     }
 
-    fn label(key: &(ModeChoice, u32, Option<ChunkArg>)) -> String {
+    fn label(key: &(ModeChoice, u32, Option<Chunking>)) -> String {
         let (mode, threads, chunksize) = key;
         let chunk = chunksize.map_or_else(|| "-".to_owned(), |c| c.to_string());
         match mode {

@@ -13,13 +13,14 @@ mod plan;
 mod results;
 mod table;
 
-use crate::args::{ChunkArg, parse_chunksize};
+use crate::args::parse_chunksize;
 use crate::exit;
 use anyhow::{Context as _, bail};
 use clap::Args;
 use interrupt::Interrupt;
 use measure::{Outcome, Runner};
 use plan::ModeChoice;
+use procmap::Chunking;
 use results::{Results, Row};
 use std::path::{Path, PathBuf};
 
@@ -86,7 +87,7 @@ pub struct CompareArgs {
         default_value = "auto",
         value_parser = parse_chunksize
     )]
-    pub chunksizes: Vec<ChunkArg>,
+    pub chunksizes: Vec<Chunking>,
 
     /// Run each configuration N times and report the best (shortest) run.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]

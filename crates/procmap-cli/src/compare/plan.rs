@@ -1,8 +1,8 @@
 //! Which configurations `supervisor compare` measures, and the supervisor
 //! arguments that select each one.
 
-use crate::args::ChunkArg;
 use clap::ValueEnum;
+use procmap::Chunking;
 use std::ffi::OsString;
 
 /// A way to run the jobs, as `--modes` names it.
@@ -38,7 +38,7 @@ pub struct Config {
     /// Threads per worker process; 1 except in hybrid mode.
     pub threads: u32,
     /// None for serial, which does not chunk.
-    pub chunksize: Option<ChunkArg>,
+    pub chunksize: Option<Chunking>,
 }
 
 impl Config {
@@ -91,7 +91,7 @@ impl Config {
 /// Every configuration, in table order: modes as given; within a mode,
 /// chunksizes, then procs, so that consecutive rows show how one series
 /// scales with the number of workers.
-pub fn plan(modes: &[ModeChoice], procs: &[u32], chunksizes: &[ChunkArg], threads: u32) -> Vec<Config> {
+pub fn plan(modes: &[ModeChoice], procs: &[u32], chunksizes: &[Chunking], threads: u32) -> Vec<Config> {
     let mut configs = Vec::new();
     for &mode in &dedup(modes) {
         if mode == ModeChoice::Serial {
@@ -138,7 +138,7 @@ mod tests {
         let configs = plan(
             &[ModeChoice::Serial, ModeChoice::Thread, ModeChoice::Hybrid],
             &[1, 2],
-            &[ChunkArg::Fixed(16), ChunkArg::Auto],
+            &[Chunking::Fixed(16), Chunking::Auto],
             4,
         );
         assert_eq!(configs.len(), 1 + 4 + 4);
@@ -154,7 +154,7 @@ mod tests {
 
     #[test]
     fn repeated_values_run_once() {
-        let configs = plan(&[ModeChoice::Process, ModeChoice::Process], &[2, 2], &[ChunkArg::Auto], 4);
+        let configs = plan(&[ModeChoice::Process, ModeChoice::Process], &[2, 2], &[Chunking::Auto], 4);
         assert_eq!(configs.len(), 1);
         assert_eq!(configs[0].threads, 1);
     }
@@ -172,10 +172,10 @@ mod tests {
         let serial = Config { mode: ModeChoice::Serial, procs: 1, threads: 1, chunksize: None };
         assert_eq!(serial.supervisor_args(), ["--mode", "serial"]);
         let thread =
-            Config { mode: ModeChoice::Thread, procs: 2, threads: 1, chunksize: Some(ChunkArg::Auto) };
+            Config { mode: ModeChoice::Thread, procs: 2, threads: 1, chunksize: Some(Chunking::Auto) };
         assert_eq!(thread.supervisor_args(), ["--mode", "thread", "--procs", "2", "--chunksize", "auto"]);
         let hybrid =
-            Config { mode: ModeChoice::Hybrid, procs: 2, threads: 4, chunksize: Some(ChunkArg::Fixed(16)) };
+            Config { mode: ModeChoice::Hybrid, procs: 2, threads: 4, chunksize: Some(Chunking::Fixed(16)) };
         assert_eq!(
             hybrid.supervisor_args(),
             ["--mode", "process", "--procs", "2", "--chunksize", "16", "--threads", "4"]

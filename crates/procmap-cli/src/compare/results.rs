@@ -66,10 +66,10 @@ impl Results {
 #[cfg(test)]
 pub mod tests {
     use super::*;
-    use crate::args::ChunkArg;
+    use procmap::Chunking;
 
     pub fn row(mode: ModeChoice, procs: u32, threads: u32, ms: u64) -> Row {
-        let chunksize = (mode != ModeChoice::Serial).then_some(ChunkArg::Auto);
+        let chunksize = (mode != ModeChoice::Serial).then_some(Chunking::Auto);
         Row {
             config: Config { mode, procs, threads, chunksize },
             walls: vec![Duration::from_millis(ms + 5), Duration::from_millis(ms)],

@@ -2,6 +2,7 @@
 //! [`super::blame`] decides, and replacing it.
 
 use super::*;
+use crate::error::StartFailure;
 
 /// How long to wait before retrying a spawn that failed mid-run.
 pub(super) const RESPAWN_DELAY: Duration = Duration::from_millis(200);
@@ -37,7 +38,7 @@ impl Dispatcher {
             if self.start_failures >= MAX_START_FAILURES {
                 self.fatal = Some(PoolError::WorkerStart {
                     program: self.cfg.program.clone(),
-                    reason: format!("worker {} {}", worker.pid, death.cause),
+                    failure: StartFailure::Died { pid: worker.pid, cause: death.cause },
                     stderr,
                 });
                 return;

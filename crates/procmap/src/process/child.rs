@@ -73,7 +73,7 @@ impl Worker {
         let accept = std::thread::Builder::new().name(format!("accept-{pid}")).spawn(move || {
             let kind = match server.accept() {
                 Ok((_, bootstrap)) => EventKind::Connected(bootstrap.to_worker, bootstrap.from_worker),
-                Err(e) => EventKind::ConnectFailed(format!("{e:?}")),
+                Err(e) => EventKind::ConnectFailed(e),
             };
             let _ = events.send(Event { slot, generation, kind });
         })?;
@@ -103,7 +103,7 @@ impl Worker {
                 let kind = match rx.recv() {
                     Ok(bytes) => match wire::decode(&bytes) {
                         Ok(msg) => EventKind::Message(msg),
-                        Err(e) => EventKind::Garbled(e.to_string()),
+                        Err(e) => EventKind::Garbled(e),
                     },
                     Err(_) => EventKind::Closed,
                 };

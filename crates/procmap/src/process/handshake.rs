@@ -2,6 +2,7 @@
 //! `supervisor tasks --worker`, which only asks a worker for its tasks.
 
 use super::*;
+use crate::error::StartFailure;
 
 /// The encoded hello that opens every worker's conversation.
 pub(super) fn hello_bytes(cfg: &Config) -> Vec<u8> {
@@ -22,12 +23,12 @@ pub(crate) fn catalogue(cfg: &Config) -> Result<Vec<procmap_wire::TaskInfo>, Poo
     let mut worker = Worker::spawn(&cfg.program, &cfg.worker_args, None, 0, 1, &events_tx)
         .map_err(|source| PoolError::Spawn { program: cfg.program.clone(), source })?;
     let deadline = Instant::now() + cfg.handshake_timeout;
-    let failed = |worker: &mut Worker, reason: String| {
+    let failed = |worker: &mut Worker, failure: StartFailure| {
         worker.kill_now(KillReason::Handshake);
         worker.reap();
         worker.join_accept();
         let stderr = worker.stderr_tail();
-        PoolError::WorkerStart { program: cfg.program.clone(), reason, stderr }
+        PoolError::WorkerStart { program: cfg.program.clone(), failure, stderr }
     };
     loop {
         let wait = deadline.saturating_duration_since(Instant::now()).min(Duration::from_millis(5));
@@ -36,7 +37,7 @@ pub(crate) fn catalogue(cfg: &Config) -> Result<Vec<procmap_wire::TaskInfo>, Poo
                 let sent = tx.send(&hello_bytes(cfg));
                 worker.tx = Some(tx);
                 if sent.is_err() || worker.start_reader(rx, &events_tx).is_err() {
-                    return Err(failed(&mut worker, "the worker hung up during the handshake".into()));
+                    return Err(failed(&mut worker, StartFailure::HungUp));
                 }
             }
             Ok(Event { kind: EventKind::Message(FromWorker::Hello(hello)), .. }) => {
@@ -52,20 +53,17 @@ pub(crate) fn catalogue(cfg: &Config) -> Result<Vec<procmap_wire::TaskInfo>, Poo
                 return Ok(hello.tasks);
             }
             Ok(Event { kind: EventKind::ConnectFailed(reason), .. }) => {
-                return Err(failed(&mut worker, format!("worker did not connect: {reason}")));
+                return Err(failed(&mut worker, StartFailure::Connect(Box::new(reason))));
             }
             Ok(Event { kind: EventKind::Closed | EventKind::Garbled(_), .. }) => {
-                return Err(failed(&mut worker, "the worker hung up during the handshake".into()));
+                return Err(failed(&mut worker, StartFailure::HungUp));
             }
             Ok(_) | Err(_) => {
                 if worker.has_exited() {
-                    return Err(failed(&mut worker, "the worker exited before the handshake".into()));
+                    return Err(failed(&mut worker, StartFailure::ExitedEarly));
                 }
                 if Instant::now() >= deadline {
-                    return Err(failed(
-                        &mut worker,
-                        "the worker did not answer the handshake in time".into(),
-                    ));
+                    return Err(failed(&mut worker, StartFailure::NoAnswer));
                 }
             }
         }

@@ -76,9 +76,9 @@ pub(crate) struct Event {
 
 pub(crate) enum EventKind {
     Connected(IpcBytesSender, IpcBytesReceiver),
-    ConnectFailed(String),
+    ConnectFailed(ipc_channel::IpcError),
     Message(FromWorker),
-    Garbled(String),
+    Garbled(wire::WireError),
     Closed,
     /// Sent by a stop handle so that the loop notices at once.
     Wake,

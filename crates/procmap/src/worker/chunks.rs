@@ -113,4 +113,3 @@ fn run_chunks_threaded(
 struct ChunkCount {
     left: std::sync::atomic::AtomicUsize,
 }
-

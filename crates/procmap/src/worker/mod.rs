@@ -114,4 +114,3 @@ pub(super) fn recv(rx: &ipc::IpcBytesReceiver) -> Result<Option<ToWorker>, Worke
         Err(_) => Ok(None),
     }
 }
-
