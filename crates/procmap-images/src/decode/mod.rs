@@ -9,6 +9,7 @@ mod jpeg;
 mod orient;
 pub mod png;
 mod tiff;
+mod tiff_lenient;
 mod webp;
 
 use crate::limits::{MAX_DECODED_BYTES, mib};

@@ -100,3 +100,26 @@ fn truncated_jpeg_is_an_error_for_pillow_and_read_for_opencv() {
     assert!(e.contains("truncated"), "{e}");
     assert!(decode(sniff::Format::Jpeg, cut, true).unwrap().is_ok());
 }
+
+/// Damaged TIFFs (`scripts/damaged-tiffs.py`): Pillow fails on each; cv2
+/// returns what libtiff decoded of them. The hashes are of
+/// `cv2.cvtColor(cv2.imread(f), COLOR_BGR2GRAY)` (opencv-python 5.0.0,
+/// libtiff 4.7.1).
+const DAMAGED: &[(&str, u64)] = &[
+    ("damaged-lzw-pred.tif", 0x71f3f598250df260),
+    ("damaged-deflate-check.tif", 0x282978730bdea969),
+    ("damaged-deflate-tiles.tif", 0x2ae326db18400c13),
+    ("damaged-lzw16be.tif", 0x9bf229bbc9965147),
+    ("damaged-planar-cut.tif", 0xd79fb0ae0a076cd0),
+];
+
+#[test]
+fn damaged_tiffs_are_an_error_for_pillow_and_read_in_part_as_opencv_does() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
+    for &(name, gray) in DAMAGED {
+        let file = std::fs::read(dir.join(name)).unwrap();
+        assert!(decode(sniff::Format::Tiff, &file, false).unwrap().is_err(), "{name}: Pillow fails");
+        let cv = decode(sniff::Format::Tiff, &file, true).unwrap().unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(fnv(&to_gray(&cv)), gray, "{name}: cv2 gray");
+    }
+}

@@ -12,7 +12,7 @@
 //! premultiplied (`(v·a + 127) / 255`) before OpenCV drops it; 16-bit colour
 //! scaled by `(v·255 + 32767) / 65535` (grey keeps its high byte).
 
-use super::{Header, check_size};
+use super::{Header, check_size, tiff_lenient};
 use crate::pil::{Data, Mode, Palette, PilImage};
 use crate::tiff_read;
 use std::io::Cursor;
@@ -133,7 +133,7 @@ pub fn decode(bytes: &[u8], cv: bool) -> Result<PilImage, String> {
         return g3_strips(&mut dec, &l);
     }
     let mut result = DecodingResult::U8(Vec::new());
-    if l.mode == Mode::P {
+    let read = if l.mode == Mode::P {
         // The crate refuses palette images; read the indices as grey from
         // a copy whose photometric tag says so. The ColorMap comes from
         // the original.
@@ -142,9 +142,17 @@ pub fn decode(bytes: &[u8], cv: bool) -> Result<PilImage, String> {
             return Err("malformed tiff: cannot locate the photometric tag".into());
         }
         let mut grey = Decoder::new(Cursor::new(&copy[..])).map_err(d)?.with_limits(tiff_read::limits());
-        grey.read_image_to_buffer(&mut result).map_err(d)?;
+        grey.read_image_to_buffer(&mut result).map_err(d)
     } else {
-        dec.read_image_to_buffer(&mut result).map_err(d)?;
+        dec.read_image_to_buffer(&mut result).map_err(d)
+    };
+    if let Err(e) = read {
+        // OpenCV's libtiff ignores a strip it cannot decode and keeps what
+        // it decoded of it (see tiff_lenient); Pillow's reader fails.
+        if !cv {
+            return Err(e);
+        }
+        result = tiff_lenient::read(&mut dec, bytes).map_err(|_| e)?;
     }
     let planar: u16 = dec.find_tag_unsigned(Tag::PlanarConfiguration).map_err(d)?.unwrap_or(1);
     let channels = l.mode.channels();
