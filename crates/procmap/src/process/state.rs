@@ -233,7 +233,9 @@ impl WorkerState {
         // A worker with T threads needs T chunks to run T jobs at once (with
         // chunksize 1), and one more queued.
         let depth = DEPTH.max(limits.threads + 1);
-        let deep = short_jobs && queued < DEPTH_JOBS && self.inflight.len() < DEPTH_JOBS;
+        // Every chunk holds a job, so fewer than DEPTH_JOBS jobs is also
+        // fewer than DEPTH_JOBS chunks.
+        let deep = short_jobs && queued < DEPTH_JOBS;
         let full = (self.inflight.len() >= depth && !deep) || self.inflight_bytes >= limits.chunk_bytes;
         if full {
             return Room::None;

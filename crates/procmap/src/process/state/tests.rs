@@ -68,6 +68,13 @@ fn tiny_jobs_queue_deeper_up_to_32_jobs() {
     }
     w.sent(31, false, jobs(31..=31), 10);
     assert_eq!(w.room(&LIMITS, tiny), Room::None, "32 jobs queued");
+    // The limit counts jobs, not chunks.
+    let mut w = ready();
+    for id in 0..16 {
+        assert_eq!(w.room(&LIMITS, tiny), if id == 0 { IDLE } else { BUSY }, "{id} chunks of 2");
+        w.sent(id, false, jobs(2 * id + 1..=2 * id + 2), 10);
+    }
+    assert_eq!(w.room(&LIMITS, tiny), Room::None, "16 chunks of 2 tiny jobs");
     // Jobs known to be slow never queue deep.
     let mut w = ready();
     w.sent(1, false, jobs(1..=1), 10);
@@ -170,6 +177,19 @@ fn results_are_matched_in_any_order_and_each_only_once() {
     assert_eq!(w.inflight.len(), 1);
     assert_eq!(w.inflight_bytes, 10);
     assert_eq!(w.chunk_done(1).unwrap_err(), Violation::ChunkNotInFlight { chunk: 1 });
+}
+
+#[test]
+fn the_jobs_without_a_result_are_the_unfinished_ones() {
+    let mut w = ready();
+    w.sent(1, false, jobs(1..=4), 10);
+    w.finished(3).unwrap();
+    w.finished(1).unwrap();
+    let left: Vec<u64> = w.inflight[0].unfinished().map(|p| p.job.id).collect();
+    assert_eq!(left, [2, 4]);
+    let chunk = w.take_inflight().pop_front().unwrap();
+    let left: Vec<u64> = chunk.into_unfinished().map(|p| p.job.id).collect();
+    assert_eq!(left, [2, 4]);
 }
 
 #[test]
