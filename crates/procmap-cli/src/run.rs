@@ -141,7 +141,7 @@ fn run(mut args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
         build_pool(&args, registry, mode, procs).worker_program(program).worker_args(worker_args).build();
 
     let mut progress = Progress::new(args.progress, args.quiet);
-    let total = jobs.regular_file.then(|| spawn_count(jobs_path.clone(), args.task.clone(), shard));
+    let mut total = jobs.regular_file.then(|| spawn_count(jobs_path.clone(), args.task.clone(), shard));
     let started = Instant::now();
     let mut run = pool.run(source).map_err(explain_pool_error)?;
     // Threads cannot be killed: in thread and serial mode the second
@@ -153,8 +153,17 @@ fn run(mut args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
     let journal_error = write_journal(&mut run, &mut journal, &repeats, |status| {
         tally.add(status);
         progress.record(status == Status::Ok);
-        if let Some(count) = total.as_ref().and_then(|rx| rx.try_recv().ok()) {
-            progress.set_total(count.saturating_sub(skipped.load(Ordering::Relaxed)));
+        // Asked until the count arrives (or its thread gives up), not for
+        // every record of the run.
+        if let Some(rx) = &total {
+            match rx.try_recv() {
+                Ok(count) => {
+                    progress.set_total(count.saturating_sub(skipped.load(Ordering::Relaxed)));
+                    total = None;
+                }
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => total = None,
+                Err(std::sync::mpsc::TryRecvError::Empty) => {}
+            }
         }
     });
     progress.finish();
