@@ -58,7 +58,7 @@ const READ_AHEAD: usize = 4096;
 enum Pulled {
     Input(Input),
     /// Nothing yet; the reading thread wakes the dispatcher when there is.
-    Pending,
+    NotYet,
     End,
 }
 
@@ -101,9 +101,9 @@ impl Source {
                 let mut asked = false;
                 loop {
                     match queue.take(taken) {
-                        Taken::Some => return taken.pop_front().map_or(Pulled::Pending, Pulled::Input),
+                        Taken::Some => return taken.pop_front().map_or(Pulled::NotYet, Pulled::Input),
                         Taken::Closed => return Pulled::End,
-                        Taken::Empty if !need || asked => return Pulled::Pending,
+                        Taken::Empty if !need || asked => return Pulled::NotYet,
                         Taken::Empty => {
                             // Ask, then look once more: a line queued just
                             // before the flag was set would otherwise wait
@@ -135,7 +135,7 @@ pub(crate) struct Feeder {
     held: std::collections::VecDeque<Job>,
     held_bytes: usize,
     /// The source had nothing more to give on the last pull.
-    pending: bool,
+    lagging: bool,
     exhausted: bool,
 }
 
@@ -149,7 +149,7 @@ impl Feeder {
             claims: HashMap::new(),
             held: Default::default(),
             held_bytes: 0,
-            pending: false,
+            lagging: false,
             exhausted: false,
         }
     }
@@ -173,7 +173,7 @@ impl Feeder {
         partial: bool,
         rejected: &mut Vec<JobRecord>,
     ) -> Vec<Job> {
-        self.pending = false;
+        self.lagging = false;
         while self.held.len() < size && self.held_bytes < CHUNK_BYTES {
             match self.pull(partial, rejected) {
                 Some(job) => {
@@ -184,7 +184,7 @@ impl Feeder {
             }
         }
         let full = self.held.len() >= size || self.held_bytes >= CHUNK_BYTES;
-        if !full && self.pending && !partial {
+        if !full && self.lagging && !partial {
             return Vec::new();
         }
         let mut chunk = Vec::with_capacity(size.min(self.held.len()));
@@ -208,8 +208,8 @@ impl Feeder {
         for _ in 0..4096 {
             let input = match self.source.pull(need) {
                 Pulled::Input(input) => input,
-                Pulled::Pending => {
-                    self.pending = true;
+                Pulled::NotYet => {
+                    self.lagging = true;
                     return None;
                 }
                 Pulled::End => {

@@ -27,7 +27,7 @@ impl Batch {
     }
 }
 
-/// Serializes the jobs of pending entries as a sequence of [`Job`]s.
+/// Serializes the jobs of tracked entries as a sequence of [`Job`]s.
 pub(super) struct TrackedJobs<'a>(&'a [Tracked]);
 
 impl Serialize for TrackedJobs<'_> {

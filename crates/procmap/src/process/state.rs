@@ -122,13 +122,16 @@ pub(crate) enum Violation {
 /// has its next chunk queued when it finishes one ...
 pub(crate) const DEPTH: usize = 2;
 
-/// ... and more while their jobs add up to fewer than this, so that tiny
-/// chunks do not leave a worker waiting on round trips. Still small enough
-/// that queued messages never fill the socket buffer (about 278 small ones).
-pub(crate) const DEPTH_JOBS: usize = 32;
+/// ... and more, up to this many, while the jobs queued are known to take
+/// less than [`DEPTH_WORK`] in all: a chunk of tiny jobs runs in less time
+/// than a round trip through the dispatcher takes, so with only two in
+/// flight the worker would sit idle between chunks.
+pub(crate) const DEPTH_CHUNKS: usize = 32;
 
 /// ... provided those jobs are known to take less than this in all: slow
-/// jobs queued deep on the first worker to start would starve the others.
+/// jobs queued deep on the first worker to start would starve the others,
+/// and at the end of the input, the last worker's queue is what everyone
+/// else waits for.
 pub(crate) const DEPTH_WORK: Duration = Duration::from_millis(2);
 
 /// The run's settings that bound what one worker may hold.
@@ -233,9 +236,7 @@ impl WorkerState {
         // A worker with T threads needs T chunks to run T jobs at once (with
         // chunksize 1), and one more queued.
         let depth = DEPTH.max(limits.threads + 1);
-        // Every chunk holds a job, so fewer than DEPTH_JOBS jobs is also
-        // fewer than DEPTH_JOBS chunks.
-        let deep = short_jobs && queued < DEPTH_JOBS;
+        let deep = short_jobs && self.inflight.len() < DEPTH_CHUNKS;
         let full = (self.inflight.len() >= depth && !deep) || self.inflight_bytes >= limits.chunk_bytes;
         if full {
             return Room::None;

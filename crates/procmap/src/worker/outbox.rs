@@ -21,9 +21,9 @@ pub(super) struct Outbox {
 
 struct OutboxState {
     tx: IpcBytesSender,
-    pending: Vec<JobResult>,
-    /// Bytes of task output in `pending`.
-    pending_bytes: usize,
+    unsent: Vec<JobResult>,
+    /// Bytes of task output in `unsent`.
+    unsent_bytes: usize,
     chunks_done: Vec<u64>,
     oldest: Option<Instant>,
     closed: bool,
@@ -36,8 +36,8 @@ impl Outbox {
         Self {
             state: Mutex::new(OutboxState {
                 tx,
-                pending: Vec::new(),
-                pending_bytes: 0,
+                unsent: Vec::new(),
+                unsent_bytes: 0,
                 chunks_done: Vec::new(),
                 oldest: None,
                 closed: false,
@@ -50,17 +50,17 @@ impl Outbox {
 
     pub(super) fn push(&self, result: JobResult) {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if state.pending.is_empty() {
+        if state.unsent.is_empty() {
             state.oldest = Some(Instant::now());
         }
         if let wire::Outcome::Ok(bytes) = &result.outcome {
-            state.pending_bytes += bytes.len();
+            state.unsent_bytes += bytes.len();
         }
-        state.pending.push(result);
+        state.unsent.push(result);
         // Big outputs go out at once: a batch must stay far below the
         // largest message the supervisor decodes.
-        if state.pending_bytes >= BATCH_BYTES {
-            Self::send_pending(&mut state);
+        if state.unsent_bytes >= BATCH_BYTES {
+            Self::send_unsent(&mut state);
         }
     }
 
@@ -70,23 +70,23 @@ impl Outbox {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         state.chunks_done.push(chunk);
         let old = state.oldest.is_some_and(|t| t.elapsed() >= self.interval);
-        if old || state.pending.len() >= 1024 {
-            Self::send_pending(&mut state);
+        if old || state.unsent.len() >= 1024 {
+            Self::send_unsent(&mut state);
         }
     }
 
-    /// Sends everything pending, with `chunk` marked done.
+    /// Sends everything unsent, with `chunk` marked done.
     pub(super) fn finish_chunk(&self, chunk: u64) {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         state.chunks_done.push(chunk);
-        Self::send_pending(&mut state);
+        Self::send_unsent(&mut state);
     }
 
     /// Tells the supervisor that job `id` starts now, after sending the
     /// results before it, so that it knows exactly which jobs finished.
     pub(super) fn announce(&self, id: u64) {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        Self::send_pending(&mut state);
+        Self::send_unsent(&mut state);
         Self::send_locked(&mut state, &FromWorker::Started { id });
     }
 
@@ -100,14 +100,14 @@ impl Outbox {
         self.wake.notify_one();
     }
 
-    fn send_pending(state: &mut OutboxState) {
-        if state.pending.is_empty() && state.chunks_done.is_empty() {
+    fn send_unsent(state: &mut OutboxState) {
+        if state.unsent.is_empty() && state.chunks_done.is_empty() {
             return;
         }
-        let results = std::mem::take(&mut state.pending);
+        let results = std::mem::take(&mut state.unsent);
         let chunks_done = std::mem::take(&mut state.chunks_done);
         state.oldest = None;
-        state.pending_bytes = 0;
+        state.unsent_bytes = 0;
         Self::send_locked(state, &FromWorker::Results { results, chunks_done });
     }
 
@@ -131,7 +131,7 @@ impl Outbox {
                 return;
             }
             if state.oldest.is_some_and(|t| t.elapsed() >= self.interval) {
-                Self::send_pending(&mut state);
+                Self::send_unsent(&mut state);
             }
             state = self.wake.wait_timeout(state, self.interval / 2).unwrap_or_else(|p| p.into_inner()).0;
         }

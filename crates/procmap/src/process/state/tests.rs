@@ -60,26 +60,28 @@ fn two_chunks_fill_a_worker_whose_job_time_is_unknown() {
 }
 
 #[test]
-fn tiny_jobs_queue_deeper_up_to_32_jobs() {
+fn tiny_jobs_queue_deeper_up_to_32_chunks() {
+    // Chunks of 64 tiny jobs: each runs faster than a round trip, so the
+    // worker gets a deep queue (the limit counts chunks, not jobs).
     let mut w = ready();
     for id in 0..31 {
-        w.sent(id, false, jobs(id..=id), 10);
-        assert_eq!(w.room(&LIMITS, tiny), BUSY, "{} chunks of 1 tiny job", id + 1);
+        w.sent(id, false, jobs(64 * id + 1..=64 * id + 64), 10);
+        assert_eq!(w.room(&LIMITS, tiny), BUSY, "{} chunks of 64 tiny jobs", id + 1);
     }
-    w.sent(31, false, jobs(31..=31), 10);
-    assert_eq!(w.room(&LIMITS, tiny), Room::None, "32 jobs queued");
-    // The limit counts jobs, not chunks.
-    let mut w = ready();
-    for id in 0..16 {
-        assert_eq!(w.room(&LIMITS, tiny), if id == 0 { IDLE } else { BUSY }, "{id} chunks of 2");
-        w.sent(id, false, jobs(2 * id + 1..=2 * id + 2), 10);
-    }
-    assert_eq!(w.room(&LIMITS, tiny), Room::None, "16 chunks of 2 tiny jobs");
+    w.sent(31, false, jobs(64 * 31 + 1..=64 * 32), 10);
+    assert_eq!(w.room(&LIMITS, tiny), Room::None, "32 chunks in flight");
     // Jobs known to be slow never queue deep.
     let mut w = ready();
     w.sent(1, false, jobs(1..=1), 10);
     w.sent(2, false, jobs(2..=2), 10);
     assert_eq!(w.room(&LIMITS, |n| Some(Duration::from_millis(n as u64))), Room::None);
+    // Nor do jobs that add up to the work limit, however small each is.
+    let mut w = ready();
+    w.sent(1, false, jobs(1..=1000), 10);
+    w.sent(2, false, jobs(1001..=1999), 10);
+    assert_eq!(w.room(&LIMITS, tiny), BUSY, "1999 µs of work queued");
+    w.sent(3, false, jobs(2000..=2000), 10);
+    assert_eq!(w.room(&LIMITS, tiny), Room::None, "2 ms of work queued");
 }
 
 #[test]
