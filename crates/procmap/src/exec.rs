@@ -77,6 +77,7 @@ pub(crate) fn run_chunk(
     out: &mut Vec<JobRecord>,
 ) -> u64 {
     let mut nanos = 0;
+    out.reserve(jobs.len());
     for job in jobs {
         let result = run_job(registry, ctx, &job);
         nanos += result.nanos;

@@ -131,7 +131,7 @@ impl Dispatcher {
             events_tx: events.0,
             events_rx: events.1,
             out,
-            out_buf: Vec::new(),
+            out_buf: Vec::with_capacity(OUT_BATCH),
             out_closed: false,
             retry: VecDeque::new(),
             next_chunk_id: 0,
@@ -326,6 +326,7 @@ impl Dispatcher {
         let mut nanos = 0;
         let count = results.len();
         let now = self.started.elapsed();
+        self.out_buf.reserve(count);
         for result in results {
             let tracked = worker.state.finished(result.id)?;
             stats.jobs += 1;
@@ -359,7 +360,9 @@ impl Dispatcher {
                 self.feeder.release_claims(record);
             }
         }
-        let batch = std::mem::take(&mut self.out_buf);
+        // A fresh buffer of the usual size: grown from empty by doubling,
+        // each batch cost a copy of twice its records.
+        let batch = std::mem::replace(&mut self.out_buf, Vec::with_capacity(OUT_BATCH));
         if self.out.send(batch).is_err() {
             // Nobody reads the results any more: stop the run.
             self.out_closed = true;
