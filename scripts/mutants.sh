@@ -24,9 +24,11 @@ if [ ${#files[@]} = 0 ]; then
   files=(
     crates/procmap/src/process/blame.rs
     crates/procmap/src/process/state.rs
-    crates/procmap/src/handoff.rs
-    crates/procmap/src/chunking.rs
-    crates/procmap/src/feed.rs
+    crates/procmap/src/input/handoff.rs
+    crates/procmap/src/input/chunking.rs
+    crates/procmap/src/input/mod.rs
+    crates/procmap/src/input/admit.rs
+    crates/procmap/src/input/source.rs
     crates/procmap-cli/src/identity.rs
     crates/procmap-cli/src/journal.rs
     crates/procmap-cli/src/input.rs

@@ -1,6 +1,6 @@
 //! A pool's settings: the [`Mode`] and what every mode's loop reads.
 
-use crate::chunking::Chunking;
+use crate::input::Chunking;
 use procmap_wire::RunContext;
 use std::ffi::OsString;
 use std::path::PathBuf;

@@ -30,12 +30,10 @@
 //! ```
 
 mod channel;
-mod chunking;
 mod config;
 mod error;
 mod exec;
-mod feed;
-mod handoff;
+mod input;
 mod pool;
 mod process;
 mod record;
@@ -46,10 +44,10 @@ mod threads;
 mod unix;
 pub mod worker;
 
-pub use chunking::Chunking;
 pub use config::Mode;
 pub use error::{PoolError, StartFailure};
-pub use feed::Input;
+pub use input::Chunking;
+pub use input::Input;
 pub use pool::{Next, Pool, PoolBuilder, Run, StopHandle, default_worker_program};
 pub use procmap_wire as wire;
 pub use procmap_wire::RunContext;

@@ -1,12 +1,12 @@
 //! The public face of the engine: [`Pool`], its builder, and the [`Run`]
 //! that streams one record per job.
 
-use crate::chunking::{Chunker, Chunking};
 pub(crate) use crate::config::Config;
 use crate::config::Mode;
 use crate::error::PoolError;
 use crate::exec;
-use crate::feed::{Feeder, Input, Source};
+use crate::input::{Chunker, Chunking};
+use crate::input::{Feeder, Input, Source};
 use crate::process::{Dispatcher, Event, EventKind};
 use crate::record::JobRecord;
 use crate::serial::Serial;

@@ -2,9 +2,9 @@
 //! reads the records. No worker, no thread: the baseline the other modes
 //! are compared with.
 
-use crate::chunking::Chunker;
 use crate::exec;
-use crate::feed::Feeder;
+use crate::input::Chunker;
+use crate::input::Feeder;
 use crate::record::JobRecord;
 use crate::stats::WorkerStats;
 use crate::task::Registry;

@@ -5,11 +5,11 @@
 //! the run. A panic is caught per job as in a worker process, but nothing
 //! can isolate a segfault or an abort: it ends the whole process.
 
-use crate::chunking::Chunker;
 use crate::config::Config;
 use crate::error::PoolError;
 use crate::exec;
-use crate::feed::Feeder;
+use crate::input::Chunker;
+use crate::input::Feeder;
 use crate::record::JobRecord;
 use crate::stats::{ChunkStats, Stats, WorkerStats};
 use crate::task::Registry;

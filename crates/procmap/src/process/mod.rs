@@ -18,7 +18,7 @@
 //!
 //! Each worker has at most [`DEPTH`] chunks in flight, so it always has the
 //! next chunk queued, and a hung worker holds at most that many; chunks are
-//! small enough (see [`feed::CHUNK_BYTES`]) that sending them never blocks.
+//! small enough (see [`crate::input::CHUNK_BYTES`]) that sending them never blocks.
 //!
 //! When a worker dies, results that already arrived are kept. Of its first
 //! chunk, the jobs without a result are suspects: one alone is the culprit;
@@ -40,10 +40,10 @@ use flow::Batch;
 pub(crate) use handshake::catalogue;
 use handshake::hello_bytes;
 
-use crate::chunking::Chunker;
 use crate::config::Config;
 use crate::error::PoolError;
-use crate::feed::{CHUNK_BYTES, Feeder, job_bytes};
+use crate::input::Chunker;
+use crate::input::{CHUNK_BYTES, Feeder, job_bytes};
 use crate::record::{JobRecord, Status};
 use crate::stats::{ChunkStats, Stats, WorkerStats};
 use blame::Decision;

@@ -140,7 +140,7 @@ pub(crate) struct Limits {
     /// Threads per worker.
     pub threads: usize,
     /// Bytes of chunks that may be queued for one worker (see
-    /// `feed::CHUNK_BYTES`).
+    /// `input::CHUNK_BYTES`).
     pub chunk_bytes: usize,
     /// `--max-tasks-per-child`.
     pub max_jobs: Option<u64>,

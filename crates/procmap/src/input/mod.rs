@@ -1,0 +1,163 @@
+//! The supervisor side of the input: pulling jobs lazily ([`source`]),
+//! rejecting invalid ones before dispatch ([`admit`]), and cutting the rest
+//! into chunks: how many jobs ([`chunking`]) and how many bytes (here).
+
+mod admit;
+mod chunking;
+mod handoff;
+mod source;
+
+pub(crate) use chunking::Chunker;
+pub use chunking::Chunking;
+pub(crate) use source::Source;
+
+use crate::record::JobRecord;
+use crate::task::Registry;
+use procmap_wire::{Job, RunContext};
+use source::Pulled;
+use std::collections::{HashMap, HashSet};
+
+/// One item of a pool's input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A job to run.
+    Job(Job),
+    /// A line that could not be turned into a job; it becomes an `error`
+    /// record without being dispatched.
+    Invalid { id: u64, task: String, args: Vec<String>, error: String },
+    /// A job already done (a resumed run): it does not run and gets no
+    /// record, but the outputs it wrote stay claimed, so that no other job
+    /// of the run may overwrite them.
+    Done(Job),
+}
+
+impl From<Job> for Input {
+    fn from(job: Job) -> Self {
+        Input::Job(job)
+    }
+}
+
+/// The most bytes of job text one chunk may carry. ipc-channel fragments a
+/// message over 212,448 bytes through an extra socket that blocks until the
+/// peer drains it; two chunks in flight well under that always fit in the
+/// socket buffer, so a send to a worker never blocks the dispatcher.
+pub(crate) const CHUNK_BYTES: usize = 48 * 1024;
+
+pub(crate) struct Feeder {
+    source: Source,
+    /// Tasks that exist, by name; `None` until a worker has said which it has.
+    known: Option<HashSet<String>>,
+    /// Tasks whose `plan` the supervisor can run itself.
+    local: Registry,
+    context: RunContext,
+    /// Which job claimed each output file, so a second job writing the same
+    /// file is refused instead of silently overwriting it. Keyed by a hash
+    /// of the path: 16 bytes a job rather than the whole path, for runs of
+    /// millions of images (a false match would need a 64-bit collision).
+    claims: HashMap<u64, u64>,
+    /// Jobs pulled from the source and not yet handed out: one that did not
+    /// fit in the last chunk, or a partial chunk waiting for more input.
+    held: std::collections::VecDeque<Job>,
+    held_bytes: usize,
+    /// The source had nothing more to give on the last pull.
+    lagging: bool,
+    exhausted: bool,
+}
+
+impl Feeder {
+    pub(crate) fn new(source: Source, local: Registry, context: RunContext) -> Self {
+        Feeder {
+            source,
+            known: None,
+            local,
+            context,
+            claims: HashMap::new(),
+            held: Default::default(),
+            held_bytes: 0,
+            lagging: false,
+            exhausted: false,
+        }
+    }
+
+    pub(crate) fn set_known(&mut self, names: impl IntoIterator<Item = String>) {
+        self.known = Some(names.into_iter().collect());
+    }
+
+    pub(crate) fn is_exhausted(&self) -> bool {
+        self.exhausted && self.held.is_empty()
+    }
+
+    /// Up to `size` valid jobs (fewer if they exceed [`CHUNK_BYTES`]),
+    /// appending the records of invalid ones to `rejected`. Returns an empty
+    /// chunk once the input is exhausted, and also when input is slower than
+    /// the pool and `partial` is false: a busy worker is better served by a
+    /// full chunk a moment later than by many small ones now.
+    pub(crate) fn next_chunk(
+        &mut self,
+        size: usize,
+        partial: bool,
+        rejected: &mut Vec<JobRecord>,
+    ) -> Vec<Job> {
+        self.lagging = false;
+        while self.held.len() < size && self.held_bytes < CHUNK_BYTES {
+            match self.pull(partial, rejected) {
+                Some(job) => {
+                    self.held_bytes += job_bytes(&job);
+                    self.held.push_back(job);
+                }
+                None => break,
+            }
+        }
+        let full = self.held.len() >= size || self.held_bytes >= CHUNK_BYTES;
+        if !full && self.lagging && !partial {
+            return Vec::new();
+        }
+        let mut chunk = Vec::with_capacity(size.min(self.held.len()));
+        let mut bytes = 0;
+        while chunk.len() < size {
+            let Some(job) = self.held.front() else { break };
+            let cost = job_bytes(job);
+            if !chunk.is_empty() && bytes + cost > CHUNK_BYTES {
+                break;
+            }
+            bytes += cost;
+            self.held_bytes -= cost;
+            chunk.extend(self.held.pop_front());
+        }
+        chunk
+    }
+
+    /// The next valid job, rejecting invalid ones on the way. Stops early
+    /// after many rejections so that a file of bad lines still streams.
+    fn pull(&mut self, need: bool, rejected: &mut Vec<JobRecord>) -> Option<Job> {
+        for _ in 0..4096 {
+            let input = match self.source.pull(need) {
+                Pulled::Input(input) => input,
+                Pulled::NotYet => {
+                    self.lagging = true;
+                    return None;
+                }
+                Pulled::End => {
+                    self.exhausted = true;
+                    return None;
+                }
+            };
+            if let Input::Done(job) = input {
+                self.claim_outputs_of_done(&job);
+                continue;
+            }
+            match self.admit(input) {
+                Ok(job) => return Some(job),
+                Err(record) => rejected.push(*record),
+            }
+        }
+        None
+    }
+}
+
+pub(crate) fn job_bytes(job: &Job) -> usize {
+    16 + job.task.len() + job.args.iter().map(|a| a.len() + 2).sum::<usize>()
+}
+
+#[cfg(test)]
+mod tests;
