@@ -111,12 +111,7 @@ fn run(mut args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
     let procs = args
         .procs
         .map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |n| n as usize);
-    let (program, worker_args) = match (&args.python, mode) {
-        (Some(file), Mode::Process) => crate::python::worker_for(file)?,
-        (Some(_), _) => bail!("--python runs Python workers: it needs process mode"),
-        (None, Mode::Process) => (resolve_worker(args.worker.clone())?, Vec::new()),
-        (None, _) => (args.worker.clone().unwrap_or_else(procmap::default_worker_program), Vec::new()),
-    };
+    let (program, worker_args) = worker_program(&args, mode)?;
     if mode != Mode::Process {
         warn_process_only_flags(&args);
     }
@@ -173,20 +168,7 @@ fn run(mut args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
     // tells the pool to end its workers.
     let stats = run.finish().map_err(explain_pool_error)?;
     if let Some(e) = journal_error {
-        let name = if args.results == Path::new("-") {
-            "stdout".to_owned()
-        } else {
-            args.results.display().to_string()
-        };
-        let why = if e.kind() == std::io::ErrorKind::BrokenPipe {
-            "its reader went away (broken pipe)".to_owned()
-        } else {
-            e.to_string()
-        };
-        say!(
-            "supervisor: cannot write the journal {name}: {why}; stopped after {} records; rerun with -o FILE --resume to redo the rest",
-            tally.total()
-        );
+        report_journal_error(&args.results, &e, tally.total());
         return Ok(exit::JOURNAL);
     }
 
@@ -197,11 +179,7 @@ fn run(mut args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
             threads: if mode == Mode::Process { args.threads as usize } else { 1 },
             chunksize: args.chunksize.to_string(),
         };
-        let text = summary::render(&tally, Some(&stats), started.elapsed(), &setting);
-        let _ = std::io::Write::write_all(&mut std::io::stderr(), text.as_bytes());
-        if interrupted {
-            say!("{}", resume_hint(&args.results, args.results == Path::new("-")));
-        }
+        print_summary(&tally, &stats, started, &setting, interrupted.then_some(&args.results));
     }
     Ok(if interrupted {
         exit::INTERRUPTED
@@ -210,6 +188,46 @@ fn run(mut args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
     } else {
         exit::JOBS_FAILED
     })
+}
+
+/// The worker program and its arguments: a Python interpreter for
+/// `--python`, else `--worker` or the `supervisor-worker` beside us.
+fn worker_program(args: &RunArgs, mode: Mode) -> anyhow::Result<(PathBuf, Vec<std::ffi::OsString>)> {
+    Ok(match (&args.python, mode) {
+        (Some(file), Mode::Process) => crate::python::worker_for(file)?,
+        (Some(_), _) => bail!("--python runs Python workers: it needs process mode"),
+        (None, Mode::Process) => (resolve_worker(args.worker.clone())?, Vec::new()),
+        (None, _) => (args.worker.clone().unwrap_or_else(procmap::default_worker_program), Vec::new()),
+    })
+}
+
+/// Says why the journal could not be written and how to carry on.
+fn report_journal_error(results: &Path, e: &std::io::Error, records: u64) {
+    let name = if results == Path::new("-") { "stdout".to_owned() } else { results.display().to_string() };
+    let why = if e.kind() == std::io::ErrorKind::BrokenPipe {
+        "its reader went away (broken pipe)".to_owned()
+    } else {
+        e.to_string()
+    };
+    say!(
+        "supervisor: cannot write the journal {name}: {why}; stopped after {records} records; rerun with -o FILE --resume to redo the rest"
+    );
+}
+
+/// The summary on stderr, and how to resume if the run was interrupted
+/// (`interrupted` names its journal).
+fn print_summary(
+    tally: &Tally,
+    stats: &procmap::Stats,
+    started: Instant,
+    setting: &Setting,
+    interrupted: Option<&PathBuf>,
+) {
+    let text = summary::render(tally, Some(stats), started.elapsed(), setting);
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), text.as_bytes());
+    if let Some(results) = interrupted {
+        say!("{}", resume_hint(results, results == Path::new("-")));
+    }
 }
 
 /// Opens the journal the way the flags say (stdout, a new file, a file to
