@@ -96,6 +96,27 @@ fn chunks_stop_at_the_byte_cap_and_the_rest_waits_for_the_next() {
 }
 
 #[test]
+fn jobs_that_fill_the_cap_exactly_go_together() {
+    // Four jobs of exactly a quarter of the cap each: 16 + 6 + (len + 2).
+    // (Distinct outputs: the last character is the job's number.)
+    let arg = "x".repeat(CHUNK_BYTES / 4 - 16 - "writes".len() - 2 - 1);
+    let inputs = (1..=5).map(|i| cube(i, &format!("{arg}{i}"))).collect();
+    let mut feeder = feeder(inputs);
+    let mut rejected = Vec::new();
+    assert_eq!(ids(&feeder.next_chunk(100, true, &mut rejected)), [1, 2, 3, 4]);
+    assert_eq!(ids(&feeder.next_chunk(100, true, &mut rejected)), [5]);
+}
+
+#[test]
+fn ordinary_jobs_are_cut_by_count_long_before_the_byte_cap() {
+    let inputs = (1..=1000).map(|i| cube(i, &format!("{i}.png"))).collect();
+    let mut feeder = feeder(inputs);
+    let mut rejected = Vec::new();
+    assert_eq!(feeder.next_chunk(500, true, &mut rejected).len(), 500);
+    assert_eq!(feeder.next_chunk(64, true, &mut rejected).len(), 64);
+}
+
+#[test]
 fn a_job_bigger_than_a_chunk_goes_alone() {
     let huge = "x".repeat(CHUNK_BYTES * 2);
     let mut feeder = feeder(vec![cube(1, "a"), cube(2, &huge), cube(3, "b")]);
