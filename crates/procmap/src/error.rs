@@ -1,5 +1,6 @@
 //! Why a pool could not run.
 
+pub use crate::process::WorkerDeath;
 use procmap_wire::PROTOCOL_VERSION;
 use std::path::PathBuf;
 
@@ -37,10 +38,8 @@ pub enum PoolError {
 #[derive(Debug, thiserror::Error)]
 pub enum StartFailure {
     /// It died before the handshake, or holding jobs without starting any.
-    /// `cause` says how, in words (`exited with code 3`, `was killed by
-    /// SIGSEGV: ...`).
     #[error("worker {pid} {cause}")]
-    Died { pid: u32, cause: String },
+    Died { pid: u32, cause: WorkerDeath },
     #[error("the worker did not connect")]
     Connect(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("the worker hung up during the handshake")]

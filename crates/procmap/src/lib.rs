@@ -45,7 +45,7 @@ mod unix;
 pub mod worker;
 
 pub use config::Mode;
-pub use error::{PoolError, StartFailure};
+pub use error::{PoolError, StartFailure, WorkerDeath};
 pub use input::Chunking;
 pub use input::Input;
 pub use pool::{Next, Pool, PoolBuilder, Run, StopHandle, default_worker_program};

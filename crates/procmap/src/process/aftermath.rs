@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::error::StartFailure;
+use death::WorkerDeath;
 
 /// How long to wait before retrying a spawn that failed mid-run.
 pub(super) const RESPAWN_DELAY: Duration = Duration::from_millis(200);
@@ -30,7 +31,7 @@ impl Dispatcher {
         let exit = worker.reap();
         let stderr = worker.stderr_tail();
         let death = death::classify(&exit, worker.state.kill, &stderr, self.cfg.mem_limit);
-        tracing::debug!(pid = worker.pid, phase = ?worker.state.phase, cause = %death.cause, "worker ended");
+        tracing::debug!(pid = worker.pid, phase = ?worker.state.phase, cause = %death, "worker ended");
 
         let failed_start = worker.state.failed_start(self.cfg.timeout.is_some());
         if failed_start && !worker.state.end_expected() && self.stopping.is_none() {
@@ -38,7 +39,7 @@ impl Dispatcher {
             if self.start_failures >= MAX_START_FAILURES {
                 self.fatal = Some(PoolError::WorkerStart {
                     program: self.cfg.program.clone(),
-                    failure: StartFailure::Died { pid: worker.pid, cause: death.cause },
+                    failure: StartFailure::Died { pid: worker.pid, cause: death },
                     stderr,
                 });
                 return;
@@ -88,7 +89,7 @@ impl Dispatcher {
     /// Carries out what [`blame::blame`] decides for the jobs a dead worker
     /// had in flight: reruns go to the front of the queue, in the order
     /// given; a culprit's record goes out.
-    pub(super) fn requeue(&mut self, worker: &mut Worker, death: &death::Death, stderr: &str) {
+    pub(super) fn requeue(&mut self, worker: &mut Worker, death: &WorkerDeath, stderr: &str) {
         let running = worker.state.running_ids();
         let how = blame::Circumstances {
             threads: self.cfg.threads,
@@ -104,8 +105,8 @@ impl Dispatcher {
                 Decision::Solo(job) => reruns.push(Batch::new(vec![job], true)),
                 Decision::Crashed(job) => {
                     let mut record = self.failed_record(job, Status::Crashed, worker.pid);
-                    record.signal = death.signal.clone();
-                    record.exit_code = death.exit_code;
+                    record.signal = death.signal().map(str::to_owned);
+                    record.exit_code = death.exit_code();
                     // Every attempt ended in its worker's death (the first
                     // may have been among other suspects), so the count of
                     // deaths is the count of attempts.
@@ -113,8 +114,7 @@ impl Dispatcher {
                         1 => "its worker died on its only attempt".to_owned(),
                         n => format!("its worker died on each of its {n} attempts"),
                     };
-                    record.error =
-                        Some(format!("{times}; the last time worker {} {}", worker.pid, death.cause));
+                    record.error = Some(format!("{times}; the last time worker {} {death}", worker.pid));
                     record.stderr = non_empty(stderr);
                     self.out_buf.push(record);
                 }
