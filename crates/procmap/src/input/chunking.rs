@@ -108,6 +108,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn chunksize_reads_and_prints_as_the_flag_takes_it() {
+        assert_eq!("auto".parse::<Chunking>(), Ok(Chunking::Auto));
+        assert_eq!("64".parse::<Chunking>(), Ok(Chunking::Fixed(64)));
+        assert_eq!("0".parse::<Chunking>().unwrap_err(), "a chunk holds at least 1 job");
+        assert!("Auto".parse::<Chunking>().unwrap_err().contains("neither a number of jobs nor `auto`"));
+        assert!("-3".parse::<Chunking>().is_err());
+        assert_eq!(Chunking::Auto.to_string(), "auto");
+        assert_eq!(Chunking::Fixed(64).to_string(), "64");
+    }
+
+    #[test]
     fn fixed_is_fixed() {
         let mut c = Chunker::new(Chunking::Fixed(64), 1);
         c.observe(10, 1_000_000_000);

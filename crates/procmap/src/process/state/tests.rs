@@ -70,6 +70,13 @@ fn tiny_jobs_queue_deeper_up_to_32_chunks() {
     }
     w.sent(31, false, jobs(64 * 31 + 1..=64 * 32), 10);
     assert_eq!(w.room(&LIMITS, tiny), Room::None, "32 chunks in flight");
+    // The chunk cap alone: 32 chunks of one tiny job are 32 µs of work.
+    let mut w = ready();
+    for id in 0..32 {
+        assert_ne!(w.room(&LIMITS, tiny), Room::None, "{id} chunks of 1 tiny job");
+        w.sent(id, false, jobs(id..=id), 10);
+    }
+    assert_eq!(w.room(&LIMITS, tiny), Room::None, "32 chunks of 1 tiny job");
     // Jobs known to be slow never queue deep.
     let mut w = ready();
     w.sent(1, false, jobs(1..=1), 10);
