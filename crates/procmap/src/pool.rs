@@ -1,5 +1,5 @@
-//! The public face of the engine: [`Pool`], its builder, and the [`Run`]
-//! that streams one record per job.
+//! The public face of the engine: [`Pool`] and its builder, which start a
+//! [`Run`] in the chosen mode.
 
 pub(crate) use crate::config::Config;
 use crate::config::Mode;
@@ -8,17 +8,15 @@ use crate::exec;
 use crate::input::{Chunker, Chunking};
 use crate::input::{Feeder, Input, Source};
 use crate::process::{Dispatcher, Event, EventKind};
-use crate::record::JobRecord;
+use crate::run::{Inner, Run};
 use crate::serial::Serial;
-use crate::stats::{ChunkStats, Stats, WorkerStats};
+use crate::stats::WorkerStats;
 use crate::task::Registry;
-use crossbeam_channel::{Receiver, Sender};
 use procmap_wire::RunContext;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::thread::JoinHandle;
+use std::sync::atomic::AtomicU8;
 use std::time::{Duration, Instant};
 
 /// Batches of records that may wait for the reader of a [`Run`]; with the
@@ -164,7 +162,7 @@ impl Pool {
                 Inner::Channel { rx, handle: Some(handle), wake: Some(wake) }
             }
         };
-        Ok(Run { inner, stop, buffered: Vec::new().into_iter() })
+        Ok(Run::new(inner, stop))
     }
 }
 
@@ -275,134 +273,4 @@ pub fn default_worker_program() -> PathBuf {
         return dir.parent().unwrap_or(dir).join("supervisor-worker");
     }
     beside
-}
-
-/// A running pool: iterate it for records, in completion order.
-pub struct Run {
-    inner: Inner,
-    stop: Arc<AtomicU8>,
-    buffered: std::vec::IntoIter<JobRecord>,
-}
-
-enum Inner {
-    Channel {
-        rx: Receiver<Vec<JobRecord>>,
-        handle: Option<JoinHandle<Result<Stats, PoolError>>>,
-        wake: Option<Sender<Event>>,
-    },
-    Serial(Box<Serial>),
-}
-
-/// Asks a run to stop, from another thread or a signal handler's thread.
-#[derive(Clone)]
-pub struct StopHandle {
-    stop: Arc<AtomicU8>,
-    wake: Option<Sender<Event>>,
-}
-
-impl StopHandle {
-    /// The first call stops dispatching and lets jobs in flight finish (up
-    /// to the stop grace period); the second kills the workers at once.
-    /// Returns how many stops have been requested.
-    pub fn request_stop(&self) -> u8 {
-        let level = self.stop.fetch_add(1, Ordering::SeqCst).saturating_add(1).min(2);
-        if let Some(wake) = &self.wake {
-            let _ = wake.try_send(Event { slot: usize::MAX, generation: 0, kind: EventKind::Wake });
-        }
-        level
-    }
-
-    pub fn stop_requested(&self) -> bool {
-        self.stop.load(Ordering::SeqCst) > 0
-    }
-}
-
-impl Run {
-    pub fn stop_handle(&self) -> StopHandle {
-        let wake = match &self.inner {
-            Inner::Channel { wake, .. } => wake.clone(),
-            Inner::Serial(_) => None,
-        };
-        StopHandle { stop: Arc::clone(&self.stop), wake }
-    }
-
-    /// Waits for the pool to wind down and returns its counters, or the
-    /// error that ended it early. Records not yet read are dropped.
-    pub fn finish(mut self) -> Result<Stats, PoolError> {
-        match &mut self.inner {
-            Inner::Serial(serial) => {
-                let stats = Stats {
-                    workers: if serial.stats.jobs > 0 { vec![serial.stats.clone()] } else { vec![] },
-                    spawned: 0,
-                    wall: serial.started.elapsed(),
-                    chunks: ChunkStats::default(),
-                    startup: None,
-                };
-                Ok(stats)
-            }
-            Inner::Channel { rx, handle, .. } => {
-                // Dropping the receiver tells the dispatcher nobody listens.
-                let (_, dead) = crossbeam_channel::bounded(0);
-                drop(std::mem::replace(rx, dead));
-                match handle.take().map(JoinHandle::join) {
-                    Some(Ok(result)) => result,
-                    Some(Err(panic)) => std::panic::resume_unwind(panic),
-                    None => Ok(Stats::default()),
-                }
-            }
-        }
-    }
-}
-
-/// What [`Run::next_timeout`] found.
-#[derive(Debug)]
-pub enum Next {
-    Record(JobRecord),
-    /// Nothing arrived in time; the run goes on.
-    Pending,
-    /// Every record has been delivered.
-    Finished,
-}
-
-impl Run {
-    /// Like [`Iterator::next`], but gives up after `timeout`, so that a
-    /// caller can do periodic work (flushing a journal) while jobs run.
-    pub fn next_timeout(&mut self, timeout: Duration) -> Next {
-        if let Some(record) = self.buffered.next() {
-            return Next::Record(record);
-        }
-        if let Inner::Channel { rx, .. } = &mut self.inner {
-            match rx.recv_timeout(timeout) {
-                Ok(batch) => self.buffered = batch.into_iter(),
-                Err(crossbeam_channel::RecvTimeoutError::Timeout) => return Next::Pending,
-                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return Next::Finished,
-            }
-        }
-        match self.next() {
-            Some(record) => Next::Record(record),
-            None => Next::Finished,
-        }
-    }
-}
-
-impl Iterator for Run {
-    type Item = JobRecord;
-
-    fn next(&mut self) -> Option<JobRecord> {
-        loop {
-            if let Some(record) = self.buffered.next() {
-                return Some(record);
-            }
-            let batch = match &mut self.inner {
-                Inner::Channel { rx, .. } => rx.recv().ok()?,
-                Inner::Serial(serial) => {
-                    if self.stop.load(Ordering::SeqCst) > 0 {
-                        return None;
-                    }
-                    serial.next_batch()?
-                }
-            };
-            self.buffered = batch.into_iter();
-        }
-    }
 }
