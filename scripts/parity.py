@@ -59,8 +59,6 @@ from PIL import Image
 # this honest: every entry is a gap in the product, named in the README.
 KNOWN_GAPS = [
     # (source format, task or None for all, file-name parts (all must occur) or None, why)
-    ("tiff", None, ("flip-", "-g3."), "bit-flipped CCITT G3 TIFFs: libtiff's fax decoder gets past bad codes otherwise than the fax crate"),
-    ("tiff", None, ("flip-", "-g4."), "bit-flipped CCITT G4 TIFFs: libtiff's fax decoder gets past bad codes, the tiff crate's stops"),
 ]
 # A corpus smaller than this means a generator silently wrote less.
 MIN_FILES = {"png": 150, "jpeg": 150, "gif": 30, "bmp": 40, "webp": 40, "tiff": 90, "broken": 150}

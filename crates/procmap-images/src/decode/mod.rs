@@ -4,6 +4,7 @@
 //! `eurosat-rgb` and `ms-rgb`.)
 
 mod bmp;
+mod fax;
 mod gif;
 mod jpeg;
 mod orient;

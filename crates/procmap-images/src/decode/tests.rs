@@ -123,3 +123,36 @@ fn damaged_tiffs_are_an_error_for_pillow_and_read_in_part_as_opencv_does() {
         assert_eq!(fnv(&to_gray(&cv)), gray, "{name}: cv2 gray");
     }
 }
+
+/// Damaged CCITT fax TIFFs (`scripts/damaged-tiffs.py`, written by
+/// libtiff's `tiffcp`): libtiff reads past most bad codes, so Pillow often
+/// reads them. (file, hash of `np.array(Image.open(f).convert("L"))` or
+/// `None` where Pillow fails, hash of cv2 gray), Pillow 13 (libtiff 4.7.2)
+/// and opencv-python 5.0.0 (libtiff 4.7.1).
+const DAMAGED_FAX: &[(&str, Option<u64>, u64)] = &[
+    ("damaged-g3.tif", Some(0x306ff50f1fbf8cb9), 0x306ff50f1fbf8cb9),
+    ("damaged-g3-2d.tif", Some(0x174f8aed38b13fad), 0x174f8aed38b13fad),
+    ("damaged-g3-eol.tif", Some(0xadd4367d4a461b6b), 0xadd4367d4a461b6b),
+    ("damaged-g3-2d-wide.tif", Some(0xe49760b005599189), 0xe49760b005599189),
+    ("damaged-g4.tif", Some(0x34f9e54324158f29), 0x34f9e54324158f29),
+    ("damaged-g3-noeol.tif", Some(0xda87c9ecaf5f3eaa), 0xda87c9ecaf5f3eaa),
+    ("damaged-g3-2d-short.tif", None, 0x3d840a3493ae835a),
+    ("damaged-g4-short.tif", None, 0x64b2f67f9e3c5f54),
+];
+
+#[test]
+fn damaged_fax_tiffs_decode_as_libtiff_does() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
+    for &(name, open, gray) in DAMAGED_FAX {
+        let file = std::fs::read(dir.join(name)).unwrap();
+        let pil = decode(sniff::Format::Tiff, &file, false).unwrap();
+        match (open, pil) {
+            (Some(h), Ok(img)) => assert_eq!(fnv(&bytes_of(&img.data)), h, "{name}: pixels of Image.open"),
+            (None, Err(_)) => {}
+            (Some(_), Err(e)) => panic!("{name}: Pillow reads it, we fail: {e}"),
+            (None, Ok(_)) => panic!("{name}: Pillow fails, we read it"),
+        }
+        let cv = decode(sniff::Format::Tiff, &file, true).unwrap().unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(fnv(&to_gray(&cv)), gray, "{name}: cv2 gray");
+    }
+}

@@ -1,10 +1,11 @@
 //! TIFF, first page, in the modes `TiffImagePlugin` gives (its `OPEN_INFO`
 //! table): bilevel "1" (MinIsWhite and MinIsBlack; none, PackBits, LZW,
-//! Deflate, CCITT G4), 2/4/8-bit grey "L", 16-bit "I;16" / "I;16B" (by the
+//! Deflate, CCITT G3 and G4), 2/4/8-bit grey "L", 16-bit "I;16" / "I;16B" (by the
 //! file's byte order), grey+alpha "LA", 8/16-bit "RGB", "RGBA" (unassociated
 //! alpha, or associated alpha undone as Pillow's "RGBa" does), palette "P"
 //! (ColorMap values / 256) and "CMYK". The `tiff` crate decodes the strips
-//! and tiles; this module decides what the samples mean.
+//! and tiles (CCITT fax strips: libtiff's decoder, ported in `fax.rs`);
+//! this module decides what the samples mean.
 //!
 //! With `cv`, the pixels are what `cv2.imread` shows where it differs, as
 //! libtiff's RGBA conversion (which OpenCV uses for these) computes them:
@@ -12,7 +13,7 @@
 //! premultiplied (`(v·a + 127) / 255`) before OpenCV drops it; 16-bit colour
 //! scaled by `(v·255 + 32767) / 65535` (grey keeps its high byte).
 
-use super::{Header, check_size, tiff_lenient};
+use super::{Header, check_size, fax, tiff_lenient};
 use crate::pil::{Data, Mode, Palette, PilImage};
 use crate::tiff_read;
 use std::io::Cursor;
@@ -129,8 +130,10 @@ pub fn decode(bytes: &[u8], cv: bool) -> Result<PilImage, String> {
     if l.compression == 7 {
         return jpeg_strips(&mut dec, &l);
     }
-    if l.compression == 3 {
-        return g3_strips(&mut dec, &l);
+    if matches!(l.compression, 3 | 4)
+        && let Some(result) = fax_strips(&mut dec, &l, cv)
+    {
+        return result;
     }
     let mut result = DecodingResult::U8(Vec::new());
     let read = if l.mode == Mode::P {
@@ -285,59 +288,80 @@ fn jpeg_strips(dec: &mut Reader<'_>, l: &Layout) -> Result<PilImage, String> {
     Ok(PilImage { mode: Mode::Rgb, width: l.width, height: l.height, data: Data::U8(data), palette: None })
 }
 
-/// CCITT Group 3, 1-D (modified Huffman rows, each after an EOL code, as
-/// `tiffcp -c g3` writes it), strip by strip through the `fax` crate. The
-/// runs fax calls black are 1 bits: 255 under MinIsBlack, 0 under
-/// MinIsWhite, as libtiff gives them to Pillow.
-fn g3_strips(dec: &mut Reader<'_>, l: &Layout) -> Result<PilImage, String> {
-    let unsupported = |what: &str| Err(format!("tiff: CCITT Group 3 {what} is not supported"));
-    let options: u32 = dec.find_tag_unsigned(Tag::Unknown(292)).map_err(d)?.unwrap_or(0);
-    if options & 1 != 0 {
-        return unsupported("2-D coding");
+/// CCITT Group 3 (1-D or 2-D) and Group 4 strips, decoded as libtiff
+/// decodes them ([`fax`](super::fax)), damaged data included. Pillow reads
+/// each strip with `TIFFReadEncodedStrip` into one buffer it reuses, and
+/// fails on a strip libtiff reports failed; OpenCV (`cv`) reads each strip
+/// through `TIFFReadRGBAStrip` into a fresh zeroed buffer and keeps what
+/// the codec left there whether it failed or not. Black (1 bits) is 255
+/// under MinIsBlack, 0 under MinIsWhite, as libtiff gives it to Pillow.
+///
+/// `None` for what is left to the `tiff` crate: tiled Group 4 images, and
+/// Group 4 in FillOrder 2.
+fn fax_strips(dec: &mut Reader<'_>, l: &Layout, cv: bool) -> Option<Result<PilImage, String>> {
+    let tiled = dec.find_tag(Tag::TileWidth).ok()?.is_some();
+    let fill_order: u16 = dec.find_tag_unsigned(Tag::FillOrder).ok()?.unwrap_or(1);
+    match (l.compression, tiled, fill_order) {
+        (4, true, _) | (4, _, 2) => None,
+        (3, true, _) => Some(Err("tiff: tiled CCITT Group 3 images are not supported".into())),
+        (3, _, 2) => Some(Err("tiff: CCITT Group 3 with FillOrder 2 is not supported".into())),
+        _ => Some(fax_strips_of(dec, l, cv)),
     }
-    let fill_order: u16 = dec.find_tag_unsigned(Tag::FillOrder).map_err(d)?.unwrap_or(1);
-    if fill_order != 1 {
-        return unsupported("with FillOrder 2");
-    }
+}
+
+fn fax_strips_of(dec: &mut Reader<'_>, l: &Layout, cv: bool) -> Result<PilImage, String> {
+    let scheme = if l.compression == 4 {
+        fax::Scheme::G4
+    } else {
+        let options: u32 = dec.find_tag_unsigned(Tag::Unknown(292)).map_err(d)?.unwrap_or(0);
+        if options & 1 != 0 { fax::Scheme::G3TwoD } else { fax::Scheme::G3OneD }
+    };
     let photometric: u16 = dec.find_tag_unsigned(Tag::PhotometricInterpretation).map_err(d)?.unwrap_or(0);
     let offsets = dec.find_tag_unsigned_vec::<u64>(Tag::StripOffsets).map_err(d)?.ok_or("tiff: no strips")?;
     let counts =
         dec.find_tag_unsigned_vec::<u64>(Tag::StripByteCounts).map_err(d)?.ok_or("tiff: no strips")?;
-    let rows_per_strip: u64 =
-        dec.find_tag_unsigned(Tag::RowsPerStrip).map_err(d)?.unwrap_or(u64::from(l.height));
-    let width = u16::try_from(l.width).map_err(|_| "tiff: fax image wider than 65535 pixels")?;
     let (w, h) = (l.width as usize, l.height as usize);
-    let (black, white) = if photometric == 1 { (255u8, 0u8) } else { (0, 255) };
-    // TIFF strips end without the return-to-control the crate's decoder
-    // looks for after the last row; six EOLs (each after fill bits) supply
-    // it.
-    const RTC: [u8; 12] = [0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1];
-    let bytes = dec.inner().get_ref();
-    let mut data = Vec::with_capacity(w * h);
-    for (&off, &len) in offsets.iter().zip(&counts) {
-        let strip = bytes
-            .get(off as usize..(off + len) as usize)
-            .ok_or("truncated file: the data ends before the image does")?;
-        let rows = (rows_per_strip as usize).min(h - data.len() / w);
-        let mut lines = 0usize;
-        fax::decoder::decode_g3(strip.iter().copied().chain(RTC), |transitions| {
-            if lines < rows {
-                data.extend(fax::decoder::pels(transitions, width).map(|c| match c {
-                    fax::Color::White => white,
-                    fax::Color::Black => black,
-                }));
-                lines += 1;
-            }
-        });
-        if lines < rows {
-            return Err("malformed tiff: a Group 3 strip ends early".into());
-        }
-        if data.len() >= w * h {
-            break;
-        }
+    let rows_per_strip = (dec.find_tag_unsigned::<u64>(Tag::RowsPerStrip).map_err(d)?.unwrap_or(u64::MAX))
+        .clamp(1, h.max(1) as u64) as usize;
+    let strips = h.div_ceil(rows_per_strip);
+    if offsets.len() < strips || counts.len() < strips {
+        return Err("malformed tiff: fewer strips than the image needs".into());
     }
-    if data.len() < w * h {
-        return Err("truncated file: the data ends before the image does".into());
+    let mut codec = fax::Fax::new(scheme, l.width)?;
+    let row_bytes = codec.row_bytes;
+    let bytes = dec.inner().get_ref();
+    let (black, white) = if photometric == 1 { (255u8, 0u8) } else { (0, 255) };
+    let mut data = Vec::with_capacity(w * h);
+    // Pillow's strip buffer, reused from strip to strip.
+    let mut buf = vec![0u8; rows_per_strip * row_bytes];
+    for s in 0..strips {
+        let rows = rows_per_strip.min(h - s * rows_per_strip);
+        // TIFFFillStrip: a byte count far beyond what the strip could
+        // need is cut down; then a strip not wholly in the file (or empty)
+        // fails the read, for Pillow and OpenCV alike.
+        let strip_size = (rows_per_strip * row_bytes) as u64;
+        let mut count = counts[s];
+        if count > 1 << 20 && (count - 4096) / 10 > strip_size {
+            count = strip_size * 10 + 4096;
+        } else if strip_size > 100 << 20 && count < strip_size / 250 {
+            return Err("malformed tiff: likely invalid strip byte count".into());
+        }
+        let raw = usize::try_from(offsets[s])
+            .ok()
+            .zip(usize::try_from(count).ok())
+            .filter(|&(_, n)| n > 0)
+            .and_then(|(o, n)| bytes.get(o..o.checked_add(n)?))
+            .ok_or("truncated file: the data ends before the image does")?;
+        let strip = &mut buf[..rows * row_bytes];
+        if cv {
+            strip.fill(0);
+        }
+        if !codec.decode_strip(raw, strip) && !cv {
+            return Err("corrupt compressed data: libtiff fails this CCITT fax strip".into());
+        }
+        for row in strip.chunks_exact(row_bytes) {
+            data.extend((0..w).map(|x| if row[x / 8] >> (7 - x % 8) & 1 == 1 { black } else { white }));
+        }
     }
     Ok(PilImage {
         mode: Mode::Bilevel,
