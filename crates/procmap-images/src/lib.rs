@@ -39,6 +39,7 @@ mod resample;
 mod resize;
 mod sniff;
 pub mod synth;
+mod tiff_out;
 mod tiff_read;
 
 pub use eurosat::{EurosatRgb, MsRgb, to_u8, to_u8_scaled};

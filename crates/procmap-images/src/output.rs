@@ -14,8 +14,31 @@ use std::io::{self, Write};
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// The output path of a job: `explicit` if given (relative paths are taken
-/// relative to the output directory), else `<out_dir>/<input stem>.png`.
+/// The format of an output file, from its extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutFormat {
+    /// `.png`
+    Png,
+    /// `.tif` or `.tiff`
+    Tiff,
+}
+
+impl OutFormat {
+    fn of(name: &std::ffi::OsStr) -> Option<OutFormat> {
+        let ext = Path::new(name).extension()?;
+        if ext.eq_ignore_ascii_case("png") {
+            Some(OutFormat::Png)
+        } else if ext.eq_ignore_ascii_case("tif") || ext.eq_ignore_ascii_case("tiff") {
+            Some(OutFormat::Tiff)
+        } else {
+            None
+        }
+    }
+}
+
+/// The output path of a job, which must end in `.png`: `explicit` if given
+/// (relative paths are taken relative to the output directory), else
+/// `<out_dir>/<input stem>.png`.
 ///
 /// The result is absolute, free of `.` and `..`, and has the symlinks of its
 /// existing ancestors resolved, so that two spellings of one file give the
@@ -23,6 +46,25 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// the same file). The file itself is not resolved: the final rename
 /// replaces a symlink rather than writing through it.
 pub fn resolve(explicit: Option<&str>, input: &str, ctx: &RunContext) -> Result<PathBuf, JobError> {
+    resolve_as(explicit, input, ctx, false).map(|(path, _)| path)
+}
+
+/// [`resolve`] for an output that may also be a TIFF: the path and the
+/// format its extension (`.png`, `.tif` or `.tiff`) asks for.
+pub fn resolve_image(
+    explicit: Option<&str>,
+    input: &str,
+    ctx: &RunContext,
+) -> Result<(PathBuf, OutFormat), JobError> {
+    resolve_as(explicit, input, ctx, true)
+}
+
+fn resolve_as(
+    explicit: Option<&str>,
+    input: &str,
+    ctx: &RunContext,
+    tiff: bool,
+) -> Result<(PathBuf, OutFormat), JobError> {
     let base = out_dir(ctx)?;
     let candidate = match explicit {
         Some("") => return Err(JobError::new("output path is empty")),
@@ -45,10 +87,20 @@ pub fn resolve(explicit: Option<&str>, input: &str, ctx: &RunContext) -> Result<
     if explicit.is_some_and(|o| o.ends_with('/') || o.ends_with("/.") || o.ends_with("/..")) {
         return Err(JobError::new(format!("output {shown:?} does not name a file")));
     }
-    let is_png = Path::new(name).extension().is_some_and(|e| e.eq_ignore_ascii_case("png"));
-    if !is_png {
-        return Err(JobError::new(format!("output {shown:?} must end in .png (outputs are written as png)")));
-    }
+    let format = match OutFormat::of(name) {
+        Some(OutFormat::Tiff) if tiff => OutFormat::Tiff,
+        Some(OutFormat::Png) => OutFormat::Png,
+        _ if tiff => {
+            return Err(JobError::new(format!(
+                "output {shown:?} must end in .png or .tif/.tiff (the extension chooses the format)"
+            )));
+        }
+        _ => {
+            return Err(JobError::new(format!(
+                "output {shown:?} must end in .png (outputs are written as png)"
+            )));
+        }
+    };
     let root = resolve_root(&base);
     // The common case, a file directly in the output directory, needs no
     // further resolving (canonicalize costs a readlink per component).
@@ -59,7 +111,7 @@ pub fn resolve(explicit: Option<&str>, input: &str, ctx: &RunContext) -> Result<
             root.display()
         )));
     }
-    Ok(resolved)
+    Ok((resolved, format))
 }
 
 /// The output directory as an absolute, normalised path; an empty
@@ -273,6 +325,32 @@ mod tests {
         assert!(resolve(Some("x.jpg"), "a.tif", &c).unwrap_err().message().contains("must end in .png"));
         assert!(resolve(Some("sub/"), "a.tif", &c).unwrap_err().message().contains("does not name a file"));
         assert!(resolve(Some(""), "a.tif", &c).is_err());
+        // gray and eurosat-rgb write PNG only; resize's --save also TIFF.
+        assert!(resolve(Some("x.tif"), "a.tif", &c).unwrap_err().message().contains("must end in .png"));
+        let e = resolve_image(Some("x.jpg"), "a.tif", &c).unwrap_err();
+        assert!(e.message().contains(".png or .tif"), "{e}");
+        assert!(
+            resolve_image(Some("sub/"), "a.tif", &c).unwrap_err().message().contains("does not name a file")
+        );
+    }
+
+    #[test]
+    fn the_extension_chooses_the_format() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = ctx(dir.path(), false);
+        let real = fs::canonicalize(dir.path()).unwrap();
+        for (name, format) in [
+            ("a.png", OutFormat::Png),
+            ("a.PNG", OutFormat::Png),
+            ("a.tif", OutFormat::Tiff),
+            ("b/a.TIFF", OutFormat::Tiff),
+        ] {
+            assert_eq!(resolve_image(Some(name), "x.png", &c).unwrap(), (real.join(name), format), "{name}");
+        }
+        assert!(resolve_image(Some("a.tif.gz"), "x.png", &c).is_err());
+        assert!(resolve_image(Some("tif"), "x.png", &c).is_err());
+        let e = resolve_image(Some("../a.tif"), "x.png", &c).unwrap_err();
+        assert!(e.message().contains("outside the output directory"), "{e}");
     }
 
     #[test]

@@ -47,7 +47,9 @@ pub fn encode_pil(img: &PilImage) -> Result<Vec<u8>, JobError> {
                 img.palette.as_ref().ok_or_else(|| JobError::new("palette image without a palette"))?;
             encode(w, h, png::ColorType::Indexed, png::BitDepth::Eight, v, Some(palette))
         }
-        (Data::U8(_), Mode::Cmyk) => Err(JobError::new("png cannot hold a CMYK image")),
+        (Data::U8(_), Mode::Cmyk) => {
+            Err(JobError::new("png cannot hold a CMYK image (an output ending in .tif can)"))
+        }
         (Data::U8(v), Mode::L) => {
             encode(w, h, png::ColorType::Grayscale, png::BitDepth::Eight, v, img.palette.as_ref())
         }
@@ -56,7 +58,7 @@ pub fn encode_pil(img: &PilImage) -> Result<Vec<u8>, JobError> {
         }
         (Data::U8(v), mode) => encode_u8(w, h, mode.channels(), v),
         (Data::U16(_) | Data::I32(_) | Data::F32(_), mode) => {
-            Err(JobError::new(format!("cannot write 16-bit samples in mode {}", mode.name())))
+            Err(JobError::new(format!("png cannot hold mode {} (an output ending in .tif can)", mode.name())))
         }
     }
 }

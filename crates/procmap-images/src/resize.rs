@@ -1,13 +1,15 @@
 //! `resize`: seed 000's `Image.open(p).resize((224, 224))` followed by
 //! `np.array(img) / 255.0`, reported as the array's shape and per-channel
-//! mean; `--save` also writes the resized image.
+//! mean; `--save` also writes the resized image, in its own mode, as PNG
+//! or (for an output ending in `.tif` or `.tiff`) TIFF.
 
 use crate::args::Args;
 use crate::limits::MAX_RESIZE_PIXELS;
-use crate::output;
+use crate::output::{self, OutFormat};
 use crate::pil::{self, Data, PilImage};
 use crate::png_out;
 use crate::resample;
+use crate::tiff_out;
 use procmap::{JobError, RunContext, Task};
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -19,7 +21,7 @@ struct ResizeArgs {
     input: PathBuf,
     width: u32,
     height: u32,
-    save: Option<PathBuf>,
+    save: Option<(PathBuf, OutFormat)>,
 }
 
 impl Resize {
@@ -35,7 +37,7 @@ impl Resize {
                 "resize: {width}×{height} is more than the {MAX_RESIZE_PIXELS} pixel limit"
             )));
         }
-        let save = a.get("save").map(|o| output::resolve(Some(o), input, ctx)).transpose()?;
+        let save = a.get("save").map(|o| output::resolve_image(Some(o), input, ctx)).transpose()?;
         Ok(ResizeArgs { input: PathBuf::from(input), width, height, save })
     }
 }
@@ -83,10 +85,10 @@ impl Task for Resize {
         "INPUT [WIDTH HEIGHT] [--save OUTPUT]"
     }
     fn about(&self) -> &str {
-        "Image.open(p).resize((w, h)) (224×224 by default): Pillow's filter by mode (NEAREST for 1 and P, BICUBIC otherwise), the mode kept; reports mode, shape and per-channel mean of /255"
+        "Image.open(p).resize((w, h)) (224×224 by default): Pillow's filter by mode (NEAREST for 1 and P, BICUBIC otherwise), the mode kept; reports mode, shape and per-channel mean of /255; --save OUTPUT writes .png or .tif (TIFF holds every mode, PNG not CMYK, I or F)"
     }
     fn plan(&self, args: &[String], ctx: &RunContext) -> Result<Vec<PathBuf>, JobError> {
-        Ok(self.parse(args, ctx)?.save.into_iter().collect())
+        Ok(self.parse(args, ctx)?.save.into_iter().map(|(path, _)| path).collect())
     }
     fn run(&self, args: &[String], ctx: &RunContext) -> Result<Value, JobError> {
         let ResizeArgs { input, width, height, save } = self.parse(args, ctx)?;
@@ -94,9 +96,12 @@ impl Task for Resize {
         let img = pil::open(&input, false)?;
         let out = resample::resize(&img, width, height);
         let mut value = json!({ "shape": out.shape(), "mean": channel_means(&out), "mode": out.mode.name() });
-        if let Some(path) = save {
+        if let Some((path, format)) = save {
             output::check_not_input(&input, &path)?;
-            let bytes = png_out::encode_pil(&out)?;
+            let bytes = match format {
+                OutFormat::Png => png_out::encode_pil(&out)?,
+                OutFormat::Tiff => tiff_out::encode_pil(&out)?,
+            };
             output::write_atomic(&path, &bytes)?;
             value["output"] = json!(path.display().to_string());
         }

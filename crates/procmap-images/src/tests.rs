@@ -269,3 +269,49 @@ fn usage_errors_name_the_task() {
     let e = Gray.plan(&s(&["a.png", "--bands", "1"]), &c).unwrap_err();
     assert!(e.message().contains("unknown option --bands"), "{e}");
 }
+
+#[test]
+fn resize_saves_tif_in_modes_png_cannot_hold() {
+    use crate::pil::{self, Data, Mode, PilImage};
+    let dir = tempfile::tempdir().unwrap();
+    let c = ctx(dir.path());
+    // An "F" input, written by our own TIFF writer.
+    let input = PilImage {
+        mode: Mode::F,
+        width: 9,
+        height: 7,
+        data: Data::F32((0..63).map(|i| (i as f32 - 31.5) * 1.0e5).collect()),
+        palette: None,
+    };
+    let p = dir.path().join("f.tif");
+    std::fs::write(&p, crate::tiff_out::encode_pil(&input).unwrap()).unwrap();
+    let p = p.to_str().unwrap();
+    let e = Resize.run(&s(&[p, "5", "4", "--save", "o.png"]), &c).unwrap_err();
+    assert!(e.message().contains("mode F"), "{e}");
+    for name in ["o.tif", "o.TIFF"] {
+        let v = Resize.run(&s(&[p, "5", "4", "--save", name]), &c).unwrap();
+        assert_eq!(v["mode"], "F");
+        let saved = pil::open(&dir.path().join(name), false).unwrap();
+        assert_eq!(saved, crate::resample::resize(&input, 5, 4), "{name}");
+    }
+    let e = Resize.run(&s(&[p, "--save", "o.jpg"]), &c).unwrap_err();
+    assert!(e.message().contains("must end in .png or .tif"), "{e}");
+}
+
+#[test]
+fn resize_tif_and_png_outputs_decode_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = ctx(dir.path());
+    let p = dir.path().join("la.png");
+    let pixels: Vec<u8> = (0..40 * 30 * 2).map(|i| (i * 13 % 256) as u8).collect();
+    std::fs::write(&p, crate::png_out::encode_u8(40, 30, 2, &pixels).unwrap()).unwrap();
+    let p = p.to_str().unwrap();
+    let a = Resize.run(&s(&[p, "17", "11", "--save", "o.png"]), &c).unwrap();
+    let b = Resize.run(&s(&[p, "17", "11", "--save", "o.tif"]), &c).unwrap();
+    assert_eq!((&a["mode"], &a["mean"]), (&b["mode"], &b["mean"]));
+    let tif = std::fs::read(dir.path().join("o.tif")).unwrap();
+    assert_eq!(&tif[..4], b"II*\0", "a .tif output is a TIFF");
+    let png = crate::pil::open(&dir.path().join("o.png"), false).unwrap();
+    assert_eq!(crate::pil::open(&dir.path().join("o.tif"), false).unwrap(), png);
+    assert_eq!(png.mode, crate::pil::Mode::LA);
+}
