@@ -11,12 +11,16 @@ binaries. Steps:
    and TIFF files made by Pillow, OpenCV, tifffile, libtiff's tiffcp and
    ImageMagick from the real images in the scikit-image and matplotlib
    wheels, plus truncated and bit-flipped copies.
-3. Runs `info`, `resize` (224x224, --save) and `gray` on every corpus file,
-   and the tile jobs, through the real `supervisor` binary in serial mode.
+3. Runs `info`, `resize` (224x224, --save as .png, and again as .tif) and
+   `gray` on every corpus file, and the tile jobs, through the real
+   `supervisor` binary in process mode.
 4. Computes the references with the seeds' own calls:
    info    Image.open(p): size, mode, format
    resize  Image.open(p).resize((224, 224)): pixels, mode, palette,
            info["transparency"], and the record's shape and /255 mean
+   resize-tif  the same resize saved by Pillow as an uncompressed TIFF and
+           opened again, against Image.open of our .tif: mode, size,
+           pixels (bit for bit), palette, info["transparency"]
    gray    cv2.cvtColor(cv2.imread(p), cv2.COLOR_BGR2GRAY)
    and compares them with our records and outputs (read back by Pillow and
    OpenCV; never file bytes).
@@ -31,6 +35,7 @@ Environment: SUPERVISOR (path to the supervisor binary), PARITY_KEEP=1 keeps
 the temporary directory.
 """
 
+import io
 import json
 import os
 import shlex
@@ -202,6 +207,19 @@ def pil_resize(p):
     return Image.open(p).resize((224, 224))
 
 
+def pil_resize_tif(p, size=(224, 224)):
+    """Pillow's resize, and what Pillow reads back after saving it as TIFF.
+    compression="raw" because Pillow would otherwise reuse the source's
+    info["compression"] (a JPEG-in-TIFF source would be saved lossy)."""
+    im = Image.open(p).resize(size)
+    buf = io.BytesIO()
+    im.save(buf, format="TIFF", compression="raw")
+    buf.seek(0)
+    back = Image.open(buf)
+    back.load()
+    return im, back
+
+
 def cv_gray(p):
     im = cv2.imread(str(p))
     if im is None:
@@ -253,6 +271,23 @@ def check_resize(rec, ref, output):
     return array_diff(np.array(ours), np.array(ref))
 
 
+def check_resize_tif(rec, ref, output):
+    im, back = ref
+    why = check_resize(rec, im, None)
+    if why:
+        return why
+    ours = Image.open(output)
+    if (ours.mode, ours.size) != (back.mode, back.size):
+        return f"saved {ours.mode} {ours.size} != Pillow's round trip {back.mode} {back.size}"
+    if ours.getpalette() != back.getpalette():
+        return "palette differs"
+    if ours.info.get("transparency") != back.info.get("transparency"):
+        return f"transparency {ours.info.get('transparency')!r} != {back.info.get('transparency')!r}"
+    if ours.tobytes() == back.tobytes():
+        return ""
+    return array_diff(np.array(ours), np.array(back)) or "pixels differ (bit patterns)"
+
+
 def check_gray(rec, ref, output):
     ours = cv2.imread(str(output), cv2.IMREAD_UNCHANGED)
     return array_diff(ours, ref)
@@ -301,8 +336,10 @@ def main():
         for i, p in enumerate(files):
             group = p.parent.name
             ro, go = out / "resize" / f"{i}.png", out / "gray" / f"{i}.png"
+            to = out / "resize-tif" / f"{i}.tif"
             job("info", group, [p], lambda p=p: pil_open(p), None)
             job("resize", group, [p, "--save", ro], lambda p=p: pil_resize(p), ro)
+            job("resize-tif", group, [p, "--save", to], lambda p=p: pil_resize_tif(p), to)
             job("gray", group, [p, go], lambda p=p: cv_gray(p), go)
         # Shapes other than 224x224, in both directions on each axis.
         for name, (w, h) in [("astronaut-rgb", (300, 100)), ("camera-l", (37, 512)), ("chelsea-rgba", (451, 300)),
@@ -311,9 +348,18 @@ def main():
             o = out / f"resize_{name}_{w}x{h}.png"
             job("resize", "png-sizes", [src, w, h, "--save", o],
                 lambda p=src, w=w, h=h: Image.open(p).resize((w, h)), o)
+        # .tif outputs of other shapes, for the modes only TIFF holds and for
+        # bilevel rows that do not fill their last byte.
+        for pattern, (w, h) in [("*-pil-1.tif", (37, 301)), ("*-tf-f32.tif", (301, 37)), ("*-tf-u32.tif", (5, 3)),
+                                ("*-pil-cmyk.tif", (250, 99)), ("*-tf-l16be.tif", (99, 250)), ("*-pil-p.tif", (13, 1))]:
+            src = sorted((corpus / "tiff").glob(pattern))[0]
+            o = out / f"resize_{src.stem}_{w}x{h}.tif"
+            job("resize-tif", "tif-sizes", [src, w, h, "--save", o],
+                lambda p=src, w=w, h=h: pil_resize_tif(p, (w, h)), o)
 
-        # A mode PNG cannot hold (CMYK) is resized without --save, and
-        # checked by the record's mode, shape and mean.
+        # A mode PNG cannot hold (CMYK, I, F; I;16B reads back as I;16) is
+        # resized without --save in the PNG pass, and checked by the record's
+        # mode, shape and mean; the .tif pass saves every mode.
         for j in jobs:
             if j["task"] == "resize" and j["group"] != "png-sizes":
                 ref, _ = try_ref(lambda p=j["args"][0]: pil_open(p), ("open", j["args"][0]))
@@ -321,7 +367,10 @@ def main():
                     j["args"], j["output"] = j["args"][:1], None
 
         jobs_file = tmp / "jobs.txt"
-        jobs_file.write_text("".join(" ".join([j["task"]] + [shlex.quote(a) for a in j["args"]]) + "\n" for j in jobs))
+        # "resize-tif" is the resize task with a .tif output, its own row.
+        command = {"resize-tif": "resize"}
+        jobs_file.write_text("".join(" ".join([command.get(j["task"], j["task"])] + [shlex.quote(a) for a in j["args"]])
+                                     + "\n" for j in jobs))
         journal = tmp / "journal.jsonl"
         # Process mode: a decoder that crashed or hung would be recorded as such.
         cmd = [str(sup), "--mode", "process", "-p", "2", "-q", "--allow-outside", "--out-dir", str(out), "-o", str(journal),
@@ -355,7 +404,7 @@ def source_format(j):
 
 
 def mode_key(j):
-    if j["group"] in ("tiles", "png-sizes"):
+    if j["group"] in ("tiles", "png-sizes", "tif-sizes"):
         return "-"
     ref, _ = try_ref(lambda: pil_open(j["args"][0]), ("open", j["args"][0]))
     ref = ref and ref[1]
@@ -389,6 +438,8 @@ def report(jobs, records, tmp):
                     why = check_info(rec, ref)
                 elif j["task"] == "resize":
                     why = check_resize(rec, ref, j["output"])
+                elif j["task"] == "resize-tif":
+                    why = check_resize_tif(rec, ref, j["output"])
                 elif j["task"] == "gray":
                     why = check_gray(rec, ref, j["output"])
                 else:
@@ -422,12 +473,12 @@ def report(jobs, records, tmp):
     print()
     print("Summary, as in the README (exact / files the reference reads):")
     print()
-    print("| format | mode | info | resize | gray |")
-    print("|---|---|---|---|---|")
+    print("| format | mode | info | resize | resize .tif | gray |")
+    print("|---|---|---|---|---|---|")
     rows = sorted({(g, m) for g, m, _ in table})
     for g, m in rows:
         cells = []
-        for task in ("info", "resize", "gray"):
+        for task in ("info", "resize", "resize-tif", "gray"):
             c = table.get((g, m, task))
             cells.append(f"{c['exact']}/{c['reads']}" if c and c["reads"] else "–")
         if any(cell != "–" for cell in cells):
