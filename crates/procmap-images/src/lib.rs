@@ -5,7 +5,7 @@
 //! |---|---|---|
 //! | `eurosat-rgb INPUT [OUTPUT]` | 13-band uint16 TIFF → RGB PNG (bands 3,2,1 / 4000) | seed 001's numpy formula |
 //! | `ms-rgb INPUT [OUTPUT] [--bands R,G,B] [--scale S]` | the same for any band count and scale | numpy's float64 formula |
-//! | `resize INPUT [WIDTH HEIGHT] [--save OUTPUT]` | resize (default 224×224) in the image's own mode, report mode, shape and mean of /255 | `Image.open(p).resize((w, h))` |
+//! | `resize INPUT [WIDTH HEIGHT] [--save OUTPUT]` | resize (default 224×224) in the image's own mode, report mode, shape and mean of /255; save as `.png` or `.tif` | `Image.open(p).resize((w, h))` |
 //! | `gray INPUT [OUTPUT]` | colour → 8-bit grey PNG | `cv2.cvtColor(cv2.imread(p), COLOR_BGR2GRAY)` |
 //! | `info INPUT` | size, Pillow's mode and format, bands from the header | `Image.open(p)` |
 //!
@@ -14,7 +14,9 @@
 //! `src/decode/` has one module per format; JPEG goes through libjpeg-turbo
 //! and WebP through libwebp, the decoders both libraries use.
 //!
-//! Outputs default to `<out_dir>/<input stem>.png`, must stay inside the
+//! Outputs are PNG, except that `resize --save` writes a TIFF (every mode,
+//! as Pillow's `save` writes it) for a name ending in `.tif` or `.tiff`.
+//! They default to `<out_dir>/<input stem>.png`, must stay inside the
 //! run's output directory unless it allows otherwise, and are written
 //! atomically (temporary file, then rename). Bad input gives an error that
 //! names the file; declared sizes are checked before anything is allocated.
