@@ -37,10 +37,12 @@ impl From<Job> for Input {
     }
 }
 
-/// The most bytes of job text one chunk may carry. ipc-channel fragments a
-/// message over 212,448 bytes through an extra socket that blocks until the
-/// peer drains it; two chunks in flight well under that always fit in the
-/// socket buffer, so a send to a worker never blocks the dispatcher.
+/// The most bytes of job text one chunk may carry, and (in
+/// `process::state`) the bytes queued to a worker past which it takes no
+/// more: at most this plus one chunk is in flight, well within a socket
+/// buffer (about 208 KiB), so a send to a worker never blocks the
+/// dispatcher. (ipc-channel also sends a message over 212,448 bytes through
+/// an extra socket that blocks until the peer drains it.)
 pub(crate) const CHUNK_BYTES: usize = 48 * 1024;
 
 pub(crate) struct Feeder {

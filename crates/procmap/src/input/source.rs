@@ -23,7 +23,8 @@ pub(crate) enum Source {
     },
 }
 
-/// Inputs the reading thread may queue ahead of the dispatcher.
+/// Inputs the reading thread may queue ahead of the dispatcher (plus as
+/// many that the dispatcher has taken and not yet pulled).
 const READ_AHEAD: usize = 4096;
 
 pub(super) enum Pulled {

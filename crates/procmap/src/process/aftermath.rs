@@ -9,9 +9,10 @@ use death::WorkerDeath;
 pub(super) const RESPAWN_DELAY: Duration = Duration::from_millis(200);
 
 /// Consecutive workers that may fail to start before the run gives up
-/// instead of respawning forever. Only deaths before the handshake count: a
-/// worker that said hello has started, and its death later is a crash of
-/// whatever it ran (or of nothing, when the OOM killer picks an idle one).
+/// instead of respawning forever. Deaths before the handshake count (see
+/// `WorkerState::failed_start` for the one other case): a worker that said
+/// hello has started, and its death later is a crash of whatever it ran (or
+/// of nothing, when the OOM killer picks an idle one).
 pub(super) const MAX_START_FAILURES: u32 = 3;
 
 pub(super) fn non_empty(s: &str) -> Option<String> {

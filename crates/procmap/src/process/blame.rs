@@ -77,32 +77,40 @@ pub(crate) fn blame(inflight: impl IntoIterator<Item = InFlight>, how: &Circumst
         // like any death.
         Some(KillReason::Stop) | None => decisions.extend(judge_crash(suspects, how.retries)),
     }
-    if !innocents.is_empty() {
-        for p in &mut innocents {
+    // Each chunk's innocents stay a batch of their own: merged, a deep
+    // queue's worth would be rerun as one chunk, and a crash in it would
+    // make suspects of them all.
+    for mut jobs in innocents.drain(..) {
+        for p in &mut jobs {
             p.attempts -= 1;
         }
-        decisions.push(Decision::Innocent(innocents));
+        decisions.push(Decision::Innocent(jobs));
     }
     decisions
 }
 
-/// Splits the unfinished jobs into suspects and innocents.
+/// Splits the unfinished jobs into suspects and innocents, the innocents
+/// by chunk (empty chunks left out).
 fn sort_out(
     inflight: impl IntoIterator<Item = InFlight>,
     how: &Circumstances,
-) -> (Vec<Tracked>, Vec<Tracked>) {
+) -> (Vec<Tracked>, Vec<Vec<Tracked>>) {
     let mut suspects = Vec::new();
     let mut innocents = Vec::new();
     let mut reached_big = false;
     for chunk in inflight {
         let could_have_started = how.threads > 1 || !reached_big;
         reached_big |= chunk.jobs.len() >= procmap_wire::COALESCE_BELOW;
+        let mut chunk_innocents = Vec::new();
         for p in chunk.into_unfinished() {
             let suspect = match how.running {
                 Some(running) => running.contains(&p.job.id),
                 None => could_have_started,
             };
-            if suspect { suspects.push(p) } else { innocents.push(p) }
+            if suspect { suspects.push(p) } else { chunk_innocents.push(p) }
+        }
+        if !chunk_innocents.is_empty() {
+            innocents.push(chunk_innocents);
         }
     }
     (suspects, innocents)
@@ -210,6 +218,22 @@ mod tests {
         assert!(s[..98].iter().all(|(kind, j)| *kind == "solo" && j.len() == 1));
         let Decision::Innocent(innocents) = &d[98] else { unreachable!() };
         assert!(innocents.iter().all(|p| p.attempts == 0), "an innocent's attempt is not counted");
+    }
+
+    #[test]
+    fn innocents_are_requeued_chunk_by_chunk() {
+        // A deep queue: merged into one batch, a crash in it would make
+        // suspects of every one.
+        let d = blame(
+            [chunk(1..=20, &[1]), chunk(21..=40, &[]), chunk(41..=60, &[])],
+            &how(1, Some(&[2]), None, 2),
+        );
+        let s = summary(&d);
+        assert_eq!(s[0], ("solo", vec![2]));
+        assert_eq!(s[1], ("innocent", (3..=20).collect()));
+        assert_eq!(s[2], ("innocent", (21..=40).collect()));
+        assert_eq!(s[3], ("innocent", (41..=60).collect()));
+        assert_eq!(s.len(), 4);
     }
 
     #[test]

@@ -37,7 +37,10 @@ impl Serialize for TrackedJobs<'_> {
 }
 
 impl Dispatcher {
-    /// Sends batches to every ready worker that has room.
+    /// Sends batches to every ready worker that has room, one batch per
+    /// worker per pass, so that workers fill evenly: filled one after the
+    /// other, the first could take a deep queue of jobs whose time was
+    /// estimated from faster ones before it, and the rest none.
     pub(super) fn dispatch(&mut self) {
         if self.stopping.is_some() {
             return;
@@ -47,31 +50,45 @@ impl Dispatcher {
             chunk_bytes: CHUNK_BYTES,
             max_jobs: self.cfg.max_tasks_per_child,
         };
-        for slot in 0..self.slots.len() {
-            while let Some(worker) = self.slots[slot].as_ref() {
-                let (idle, quota) = match worker.state.room(&limits, |jobs| self.chunker.queued_work(jobs)) {
-                    Room::None => break,
-                    Room::Retire => {
-                        self.retire(slot);
-                        break;
-                    }
-                    Room::Chunk { idle, quota } => (idle, quota),
-                };
-                let Some(batch) = self.next_batch(idle, quota) else {
-                    // A long run of invalid lines yields no job but many
-                    // records: pass them on and keep reading.
-                    if !self.out_buf.is_empty()
-                        && !self.out_closed
-                        && !self.feeder.is_exhausted()
-                        && self.retry.is_empty()
-                    {
-                        self.flush_out();
-                        continue;
-                    }
-                    break;
-                };
-                self.send_batch(slot, batch);
+        loop {
+            let mut sent = false;
+            for slot in 0..self.slots.len() {
+                sent |= self.offer(slot, &limits);
             }
+            if !sent {
+                return;
+            }
+        }
+    }
+
+    /// Sends `slot`'s worker one batch if it has room and there is one;
+    /// says whether it did.
+    fn offer(&mut self, slot: usize, limits: &Limits) -> bool {
+        loop {
+            let Some(worker) = self.slots[slot].as_ref() else { return false };
+            let (idle, quota) = match worker.state.room(limits, |jobs| self.chunker.queued_work(jobs)) {
+                Room::None => return false,
+                Room::Retire => {
+                    self.retire(slot);
+                    return false;
+                }
+                Room::Chunk { idle, quota } => (idle, quota),
+            };
+            let Some(batch) = self.next_batch(idle, quota) else {
+                // A long run of invalid lines yields no job but many
+                // records: pass them on and keep reading.
+                if !self.out_buf.is_empty()
+                    && !self.out_closed
+                    && !self.feeder.is_exhausted()
+                    && self.retry.is_empty()
+                {
+                    self.flush_out();
+                    continue;
+                }
+                return false;
+            };
+            self.send_batch(slot, batch);
+            return true;
         }
     }
 

@@ -16,15 +16,19 @@
 //!   (accept, reader threads) ◄──results/closed────┘
 //! ```
 //!
-//! Each worker has at most [`DEPTH`] chunks in flight, so it always has the
-//! next chunk queued, and a hung worker holds at most that many; chunks are
-//! small enough (see [`crate::input::CHUNK_BYTES`]) that sending them never blocks.
+//! Each worker has a few chunks in flight, so it always has the next one
+//! queued, and a hung worker holds little: how many is decided by
+//! `state::WorkerState::room` (docs/architecture.md, "Flow control"). The
+//! bytes queued to a worker are capped (see [`crate::input::CHUNK_BYTES`])
+//! so that sending never blocks.
 //!
-//! When a worker dies, results that already arrived are kept. Of its first
-//! chunk, the jobs without a result are suspects: one alone is the culprit;
-//! several are each rerun alone, so the culprit is pinned without blaming
-//! the others. Later chunks never started and are simply requeued. A culprit
-//! is rerun up to `retries` times before it is recorded as `crashed`.
+//! When a worker dies, results that already arrived are kept. The jobs
+//! without a result that it may have been running are suspects (its first
+//! chunk, or up to its first big one: see `blame.rs`): one alone is the
+//! culprit; several are each rerun alone, so the culprit is pinned without
+//! blaming the others. Later chunks never started and are simply requeued,
+//! chunk by chunk. A culprit is rerun up to `retries` times before it is
+//! recorded as `crashed`.
 
 mod aftermath;
 mod blame;

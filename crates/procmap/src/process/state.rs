@@ -122,11 +122,23 @@ pub(crate) enum Violation {
 /// has its next chunk queued when it finishes one ...
 pub(crate) const DEPTH: usize = 2;
 
-/// ... and more, up to this many, while the jobs queued are known to take
-/// less than [`DEPTH_WORK`] in all: a chunk of tiny jobs runs in less time
-/// than a round trip through the dispatcher takes, so with only two in
-/// flight the worker would sit idle between chunks.
+/// ... and more while the jobs queued are known to take less than
+/// [`DEPTH_WORK`] in all: a chunk of tiny jobs runs in less time than a
+/// round trip through the dispatcher, so with only two in flight the worker
+/// would sit idle between chunks. How much more depends on what a crash
+/// would cost (see [`WorkerState::room`]): up to this many jobs when blame
+/// would suspect them all ...
+pub(crate) const DEPTH_JOBS: usize = 32;
+
+/// ... and up to this many chunks, of at most [`DEPTH_DEEP_JOBS`] jobs in
+/// all, when every chunk in flight is big enough (`COALESCE_BELOW` jobs or
+/// more) that a one-thread worker's crash makes suspects of one chunk only.
 pub(crate) const DEPTH_CHUNKS: usize = 32;
+
+/// The cap on jobs queued deep: the time estimate comes from past results,
+/// so when the input turns from tiny jobs to slow ones, this is how much
+/// may be queued on one worker before the first slow result corrects it.
+pub(crate) const DEPTH_DEEP_JOBS: usize = 1024;
 
 /// ... provided those jobs are known to take less than this in all: slow
 /// jobs queued deep on the first worker to start would starve the others,
@@ -236,7 +248,18 @@ impl WorkerState {
         // A worker with T threads needs T chunks to run T jobs at once (with
         // chunksize 1), and one more queued.
         let depth = DEPTH.max(limits.threads + 1);
-        let deep = short_jobs && self.inflight.len() < DEPTH_CHUNKS;
+        // With one thread, results of a chunk under COALESCE_BELOW jobs may
+        // be held back, so a crash makes suspects of every job up to the
+        // first big chunk, each then rerun alone; with several threads, of
+        // every job in flight. Queue deep only what blame keeps cheap.
+        let big_chunks =
+            limits.threads == 1 && self.inflight.iter().all(|c| c.jobs.len() >= procmap_wire::COALESCE_BELOW);
+        let deep = short_jobs
+            && if big_chunks {
+                self.inflight.len() < DEPTH_CHUNKS && queued < DEPTH_DEEP_JOBS
+            } else {
+                queued < DEPTH_JOBS
+            };
         let full = (self.inflight.len() >= depth && !deep) || self.inflight_bytes >= limits.chunk_bytes;
         if full {
             return Room::None;
@@ -276,7 +299,11 @@ impl WorkerState {
         if !self.running.is_empty() {
             self.running.retain(|(job, _)| *job != id);
         }
-        let found = self.inflight.iter_mut().find_map(|c| c.finish(id).map(|i| (c, i)));
+        // Chunks with every result in (waiting for their done notice) are
+        // skipped: with many small chunks in one message, scanning them
+        // would make matching quadratic.
+        let found =
+            self.inflight.iter_mut().filter(|c| !c.is_complete()).find_map(|c| c.finish(id).map(|i| (c, i)));
         let (chunk, index) = found.ok_or(Violation::ResultNotInFlight { job: id })?;
         Ok(&mut chunk.jobs[index])
     }

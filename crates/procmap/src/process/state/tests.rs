@@ -59,36 +59,48 @@ fn two_chunks_fill_a_worker_whose_job_time_is_unknown() {
     assert_eq!(w.room(&LIMITS, untimed), Room::None);
 }
 
+/// Sends chunks of `size` jobs while the worker has room; how many it took.
+fn fill(
+    w: &mut WorkerState,
+    limits: &Limits,
+    size: u64,
+    work: impl Fn(usize) -> Option<Duration> + Copy,
+) -> u64 {
+    let mut chunks = 0;
+    while w.room(limits, work) != Room::None {
+        assert!(chunks < 1000, "room without end");
+        w.sent(chunks, false, jobs(size * chunks + 1..=size * (chunks + 1)), 10);
+        chunks += 1;
+    }
+    chunks
+}
+
 #[test]
-fn tiny_jobs_queue_deeper_up_to_32_chunks() {
-    // Chunks of 64 tiny jobs: each runs faster than a round trip, so the
-    // worker gets a deep queue (the limit counts chunks, not jobs).
-    let mut w = ready();
-    for id in 0..31 {
-        w.sent(id, false, jobs(64 * id + 1..=64 * id + 64), 10);
-        assert_eq!(w.room(&LIMITS, tiny), BUSY, "{} chunks of 64 tiny jobs", id + 1);
-    }
-    w.sent(31, false, jobs(64 * 31 + 1..=64 * 32), 10);
-    assert_eq!(w.room(&LIMITS, tiny), Room::None, "32 chunks in flight");
-    // The chunk cap alone: 32 chunks of one tiny job are 32 µs of work.
-    let mut w = ready();
-    for id in 0..32 {
-        assert_ne!(w.room(&LIMITS, tiny), Room::None, "{id} chunks of 1 tiny job");
-        w.sent(id, false, jobs(id..=id), 10);
-    }
-    assert_eq!(w.room(&LIMITS, tiny), Room::None, "32 chunks of 1 tiny job");
+fn big_chunks_of_tiny_jobs_queue_deep_up_to_1024_jobs() {
+    // Chunks of 64 tiny jobs each run faster than a round trip: 16 go.
+    assert_eq!(fill(&mut ready(), &LIMITS, 64, tiny), 16);
+    // The chunk cap: 32 chunks of 16 jobs (COALESCE_BELOW) are 512 jobs.
+    assert_eq!(fill(&mut ready(), &LIMITS, 16, tiny), 32);
     // Jobs known to be slow never queue deep.
-    let mut w = ready();
-    w.sent(1, false, jobs(1..=1), 10);
-    w.sent(2, false, jobs(2..=2), 10);
-    assert_eq!(w.room(&LIMITS, |n| Some(Duration::from_millis(n as u64))), Room::None);
-    // Nor do jobs that add up to the work limit, however small each is.
-    let mut w = ready();
-    w.sent(1, false, jobs(1..=1000), 10);
-    w.sent(2, false, jobs(1001..=1999), 10);
-    assert_eq!(w.room(&LIMITS, tiny), BUSY, "1999 µs of work queued");
-    w.sent(3, false, jobs(2000..=2000), 10);
-    assert_eq!(w.room(&LIMITS, tiny), Room::None, "2 ms of work queued");
+    assert_eq!(fill(&mut ready(), &LIMITS, 64, |n| Some(Duration::from_millis(n as u64))), 2);
+    // Nor do jobs that add up to the work limit, however small each is:
+    // 4 µs a job, 100 a chunk, 2 ms at the fifth.
+    assert_eq!(fill(&mut ready(), &LIMITS, 100, |n| Some(Duration::from_micros(4 * n as u64))), 5);
+    // Unknown job times: two chunks.
+    assert_eq!(fill(&mut ready(), &LIMITS, 64, untimed), 2);
+}
+
+#[test]
+fn small_chunks_queue_only_as_deep_as_blame_keeps_cheap() {
+    // Results of chunks under 16 jobs may be held back, so a crash would
+    // make suspects of all of them: at most 32 jobs' worth.
+    assert_eq!(fill(&mut ready(), &LIMITS, 1, tiny), 32);
+    assert_eq!(fill(&mut ready(), &LIMITS, 15, tiny), 3, "15 + 15 < 32, then 45");
+    // In hybrid mode any job in flight may have been running: the same cap,
+    // beyond the T + 1 chunks the threads need.
+    let hybrid = Limits { threads: 4, ..LIMITS };
+    assert_eq!(fill(&mut ready(), &hybrid, 64, tiny), 5);
+    assert_eq!(fill(&mut ready(), &hybrid, 4, tiny), 8);
 }
 
 #[test]
@@ -288,9 +300,12 @@ fn a_death_before_any_result_hands_every_job_to_blame_and_empties_the_worker() {
     // With start reports, nothing started: all innocent, attempts undone.
     let running = w.running_ids();
     let d = blame::blame(w.take_inflight(), &how(Some(&running), None, 2));
-    assert_eq!(kinds(&d), [("innocent", vec![1, 2, 3, 4])]);
-    let Decision::Innocent(innocents) = &d[0] else { unreachable!() };
-    assert!(innocents.iter().all(|p| p.attempts == 0));
+    // Each chunk's innocents are rerun as a batch of their own.
+    assert_eq!(kinds(&d), [("innocent", vec![1, 2]), ("innocent", vec![3, 4])]);
+    for decision in &d {
+        let Decision::Innocent(innocents) = decision else { unreachable!() };
+        assert!(innocents.iter().all(|p| p.attempts == 0));
+    }
     assert!(w.is_idle() && w.inflight_bytes == 0);
     // Without start reports, small chunks may all have been running.
     let mut w = ready();
