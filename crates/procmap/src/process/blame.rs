@@ -129,6 +129,22 @@ fn judge_crash(mut suspects: Vec<Tracked>, retries: u32) -> Vec<Decision> {
     suspects.into_iter().map(Decision::Solo).collect()
 }
 
+/// A compact view of decisions for tests: kind and job ids.
+#[cfg(test)]
+pub(super) fn summary(decisions: &[Decision]) -> Vec<(&'static str, Vec<u64>)> {
+    let ids = |jobs: &[Tracked]| jobs.iter().map(|p| p.job.id).collect();
+    decisions
+        .iter()
+        .map(|d| match d {
+            Decision::Innocent(j) => ("innocent", ids(j)),
+            Decision::Requeue(j) => ("requeue", ids(j)),
+            Decision::Solo(p) => ("solo", vec![p.job.id]),
+            Decision::Crashed(p) => ("crashed", vec![p.job.id]),
+            Decision::TimedOut { job, .. } => ("timeout", vec![job.job.id]),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,24 +169,6 @@ mod tests {
         retries: u32,
     ) -> Circumstances<'_> {
         Circumstances { threads, running, kill, retries }
-    }
-
-    fn ids(jobs: &[Tracked]) -> Vec<u64> {
-        jobs.iter().map(|p| p.job.id).collect()
-    }
-
-    /// A compact view of decisions: kind and job ids.
-    fn summary(decisions: &[Decision]) -> Vec<(&'static str, Vec<u64>)> {
-        decisions
-            .iter()
-            .map(|d| match d {
-                Decision::Innocent(j) => ("innocent", ids(j)),
-                Decision::Requeue(j) => ("requeue", ids(j)),
-                Decision::Solo(p) => ("solo", vec![p.job.id]),
-                Decision::Crashed(p) => ("crashed", vec![p.job.id]),
-                Decision::TimedOut { job, .. } => ("timeout", vec![job.job.id]),
-            })
-            .collect()
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! channel, no clock but the instants given.
 
 use super::*;
-use crate::process::blame::{self, Circumstances, Decision};
+use crate::process::blame::{self, Circumstances, Decision, summary};
 
 const LIMITS: Limits = Limits { threads: 1, chunk_bytes: 48 * 1024, max_jobs: None };
 
@@ -278,20 +278,6 @@ fn how(running: Option<&[u64]>, kill: Option<KillReason>, retries: u32) -> Circu
     Circumstances { threads: 1, running, kill, retries }
 }
 
-fn kinds(decisions: &[Decision]) -> Vec<(&'static str, Vec<u64>)> {
-    let ids = |j: &[Tracked]| j.iter().map(|p| p.job.id).collect();
-    decisions
-        .iter()
-        .map(|d| match d {
-            Decision::Innocent(j) => ("innocent", ids(j)),
-            Decision::Requeue(j) => ("requeue", ids(j)),
-            Decision::Solo(p) => ("solo", vec![p.job.id]),
-            Decision::Crashed(p) => ("crashed", vec![p.job.id]),
-            Decision::TimedOut { job, .. } => ("timeout", vec![job.job.id]),
-        })
-        .collect()
-}
-
 #[test]
 fn a_death_before_any_result_hands_every_job_to_blame_and_empties_the_worker() {
     let mut w = ready();
@@ -301,7 +287,7 @@ fn a_death_before_any_result_hands_every_job_to_blame_and_empties_the_worker() {
     let running = w.running_ids();
     let d = blame::blame(w.take_inflight(), &how(Some(&running), None, 2));
     // Each chunk's innocents are rerun as a batch of their own.
-    assert_eq!(kinds(&d), [("innocent", vec![1, 2]), ("innocent", vec![3, 4])]);
+    assert_eq!(summary(&d), [("innocent", vec![1, 2]), ("innocent", vec![3, 4])]);
     for decision in &d {
         let Decision::Innocent(innocents) = decision else { unreachable!() };
         assert!(innocents.iter().all(|p| p.attempts == 0));
@@ -311,7 +297,7 @@ fn a_death_before_any_result_hands_every_job_to_blame_and_empties_the_worker() {
     let mut w = ready();
     w.sent(1, false, jobs(1..=2), 10);
     let d = blame::blame(w.take_inflight(), &how(None, None, 2));
-    assert_eq!(kinds(&d), [("solo", vec![1]), ("solo", vec![2])]);
+    assert_eq!(summary(&d), [("solo", vec![1]), ("solo", vec![2])]);
 }
 
 #[test]
@@ -322,7 +308,7 @@ fn a_crash_after_some_results_blames_the_one_job_left_until_retries_run_out() {
         w.finished(1).unwrap();
         w.finished(2).unwrap();
         let d = blame::blame(w.take_inflight(), &how(None, None, retries));
-        assert_eq!(kinds(&d), [(expected, vec![3])], "retries {retries}");
+        assert_eq!(summary(&d), [(expected, vec![3])], "retries {retries}");
     }
 }
 
@@ -338,5 +324,5 @@ fn a_kill_of_ours_for_a_timeout_blames_only_the_job_that_overran() {
     w.killed(KillReason::Timeout { job, after });
     let running = w.running_ids();
     let d = blame::blame(w.take_inflight(), &how(Some(&running), w.kill, 2));
-    assert_eq!(kinds(&d), [("timeout", vec![1]), ("innocent", vec![2])]);
+    assert_eq!(summary(&d), [("timeout", vec![1]), ("innocent", vec![2])]);
 }
