@@ -275,6 +275,31 @@ pub fn render(r: &Report) -> String {
             .collect();
         let _ = writeln!(out, "slowest shards (job time): {}", slowest.join(", "));
     }
+    render_failed(&mut out, r);
+    render_missing(&mut out, r);
+    for (n, what) in [
+        (r.ok_twice, "job(s) recorded ok more than once"),
+        (r.stale_records, "record(s) of jobs no longer in the jobs file, ignored"),
+        (r.torn_lines, "unreadable journal line(s), ignored"),
+    ] {
+        if n > 0 {
+            let _ = writeln!(out, "note: {n} {what}");
+        }
+    }
+    let verdict = if r.all_ok {
+        "every job is ok"
+    } else if r.complete {
+        "every job has a record; some are not ok"
+    } else {
+        "incomplete: some jobs have no record yet"
+    };
+    let _ = writeln!(out, "{verdict}");
+    out
+}
+
+/// The jobs that are not ok, one line each, up to the report's limit.
+fn render_failed(out: &mut String, r: &Report) {
+    use std::fmt::Write as _;
     if r.total.not_ok() > 0 {
         let _ = writeln!(out, "not ok ({} jobs):", r.total.not_ok());
         for f in &r.failed {
@@ -298,6 +323,11 @@ pub fn render(r: &Report) -> String {
             );
         }
     }
+}
+
+/// The jobs without a record, and which shards to resubmit.
+fn render_missing(out: &mut String, r: &Report) {
+    use std::fmt::Write as _;
     if r.total.missing > 0 {
         let lines: Vec<String> = r.missing_lines.iter().map(u64::to_string).collect();
         let more = if r.total.missing > lines.len() as u64 { ", …" } else { "" };
@@ -313,24 +343,6 @@ pub fn render(r: &Report) -> String {
             );
         }
     }
-    for (n, what) in [
-        (r.ok_twice, "job(s) recorded ok more than once"),
-        (r.stale_records, "record(s) of jobs no longer in the jobs file, ignored"),
-        (r.torn_lines, "unreadable journal line(s), ignored"),
-    ] {
-        if n > 0 {
-            let _ = writeln!(out, "note: {n} {what}");
-        }
-    }
-    let verdict = if r.all_ok {
-        "every job is ok"
-    } else if r.complete {
-        "every job has a record; some are not ok"
-    } else {
-        "incomplete: some jobs have no record yet"
-    };
-    let _ = writeln!(out, "{verdict}");
-    out
 }
 
 fn clip(s: &str, max: usize) -> String {
