@@ -166,16 +166,9 @@ pub fn parse_line(id: u64, text: &str, task: Option<&str>) -> Input {
             );
         }
     };
-    match task {
-        Some(task) => Input::Job(Job { id, task: task.to_owned(), args: words }),
-        None => {
-            let mut words = words.into_iter();
-            match words.next() {
-                Some(task) => Input::Job(Job { id, task, args: words.collect() }),
-                None => invalid(id, "", "the line has no task name".to_owned()),
-            }
-        }
-    }
+    // Quoted lines are rare: one more copy of their words buys one place
+    // that turns words into a job.
+    job_of_words(id, words.iter().map(String::as_str), task)
 }
 
 /// The words of a line without quotes, backslashes or `#` (nearly every
