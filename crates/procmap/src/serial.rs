@@ -26,7 +26,7 @@ impl Serial {
     pub(crate) fn next_batch(&mut self) -> Option<Vec<JobRecord>> {
         let mut records = Vec::new();
         while records.is_empty() {
-            let jobs = self.feeder.next_chunk(self.chunker.next_size(), true, &mut records);
+            let jobs = self.feeder.next_chunk(self.chunker.next_size(), true, &mut records).jobs;
             if jobs.is_empty() && self.feeder.is_exhausted() {
                 break;
             }

@@ -63,7 +63,7 @@ pub(crate) fn start(
             let now = (timing.jobs.load(Ordering::Relaxed), timing.nanos.load(Ordering::Relaxed));
             chunker.observe((now.0 - seen.0) as usize, now.1 - seen.1);
             seen = now;
-            let jobs = feeder.next_chunk(chunker.next_size(), true, &mut rejected);
+            let jobs = feeder.next_chunk(chunker.next_size(), true, &mut rejected).jobs;
             if !rejected.is_empty() && out.send(std::mem::take(&mut rejected)).is_err() {
                 break;
             }

@@ -43,7 +43,8 @@ impl Feeder {
         }
     }
 
-    pub(super) fn admit(&mut self, input: Input) -> Result<Job, Box<JobRecord>> {
+    /// The job of `input` with its size, or the record that refuses it.
+    pub(super) fn admit(&mut self, input: Input) -> Result<(Job, usize), Box<JobRecord>> {
         let job = match input {
             Input::Job(job) => job,
             Input::Done(job) => unreachable!("pull handles done job {}", job.id),
@@ -89,7 +90,7 @@ impl Feeder {
                 self.claims.insert(key, job.id);
             }
         }
-        Ok(job)
+        Ok((job, size))
     }
 }
 

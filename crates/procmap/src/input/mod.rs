@@ -59,7 +59,9 @@ pub(crate) struct Feeder {
     claims: HashMap<u64, u64>,
     /// Jobs pulled from the source and not yet handed out: one that did not
     /// fit in the last chunk, or a partial chunk waiting for more input.
-    held: std::collections::VecDeque<Job>,
+    /// Each with its size as counted against [`CHUNK_BYTES`], counted once
+    /// on admission.
+    held: std::collections::VecDeque<(Job, usize)>,
     held_bytes: usize,
     /// The source had nothing more to give on the last pull.
     lagging: bool,
@@ -94,44 +96,38 @@ impl Feeder {
     /// chunk once the input is exhausted, and also when input is slower than
     /// the pool and `partial` is false: a busy worker is better served by a
     /// full chunk a moment later than by many small ones now.
-    pub(crate) fn next_chunk(
-        &mut self,
-        size: usize,
-        partial: bool,
-        rejected: &mut Vec<JobRecord>,
-    ) -> Vec<Job> {
+    pub(crate) fn next_chunk(&mut self, size: usize, partial: bool, rejected: &mut Vec<JobRecord>) -> Cut {
         self.lagging = false;
         while self.held.len() < size && self.held_bytes < CHUNK_BYTES {
             match self.pull(partial, rejected) {
-                Some(job) => {
-                    self.held_bytes += job_bytes(&job);
-                    self.held.push_back(job);
+                Some((job, cost)) => {
+                    self.held_bytes += cost;
+                    self.held.push_back((job, cost));
                 }
                 None => break,
             }
         }
         let full = self.held.len() >= size || self.held_bytes >= CHUNK_BYTES;
+        let mut cut = Cut { jobs: Vec::new(), bytes: 0 };
         if !full && self.lagging && !partial {
-            return Vec::new();
+            return cut;
         }
-        let mut chunk = Vec::with_capacity(size.min(self.held.len()));
-        let mut bytes = 0;
-        while chunk.len() < size {
-            let Some(job) = self.held.front() else { break };
-            let cost = job_bytes(job);
-            if !chunk.is_empty() && bytes + cost > CHUNK_BYTES {
+        cut.jobs.reserve(size.min(self.held.len()));
+        while cut.jobs.len() < size {
+            let Some(&(_, cost)) = self.held.front() else { break };
+            if !cut.jobs.is_empty() && cut.bytes + cost > CHUNK_BYTES {
                 break;
             }
-            bytes += cost;
+            cut.bytes += cost;
             self.held_bytes -= cost;
-            chunk.extend(self.held.pop_front());
+            cut.jobs.extend(self.held.pop_front().map(|(job, _)| job));
         }
-        chunk
+        cut
     }
 
     /// The next valid job, rejecting invalid ones on the way. Stops early
     /// after many rejections so that a file of bad lines still streams.
-    fn pull(&mut self, need: bool, rejected: &mut Vec<JobRecord>) -> Option<Job> {
+    fn pull(&mut self, need: bool, rejected: &mut Vec<JobRecord>) -> Option<(Job, usize)> {
         for _ in 0..4096 {
             let input = match self.source.pull(need) {
                 Pulled::Input(input) => input,
@@ -149,11 +145,26 @@ impl Feeder {
                 continue;
             }
             match self.admit(input) {
-                Ok(job) => return Some(job),
+                Ok(admitted) => return Some(admitted),
                 Err(record) => rejected.push(*record),
             }
         }
         None
+    }
+}
+
+/// A chunk cut by [`Feeder::next_chunk`], with its size in bytes as
+/// counted against [`CHUNK_BYTES`]. It reads as the slice of its jobs.
+#[derive(Debug)]
+pub(crate) struct Cut {
+    pub jobs: Vec<Job>,
+    pub bytes: usize,
+}
+
+impl std::ops::Deref for Cut {
+    type Target = [Job];
+    fn deref(&self) -> &[Job] {
+        &self.jobs
     }
 }
 

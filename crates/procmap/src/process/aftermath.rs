@@ -102,8 +102,8 @@ impl Dispatcher {
         let mut reruns = Vec::new();
         for decision in decisions {
             match decision {
-                Decision::Innocent(jobs) | Decision::Requeue(jobs) => reruns.push(Batch::new(jobs, false)),
-                Decision::Solo(job) => reruns.push(Batch::new(vec![job], true)),
+                Decision::Innocent(jobs) | Decision::Requeue(jobs) => reruns.push(Batch::rerun(jobs, false)),
+                Decision::Solo(job) => reruns.push(Batch::rerun(vec![job], true)),
                 Decision::Crashed(job) => {
                     let mut record = self.failed_record(job, Status::Crashed, worker.pid);
                     record.signal = death.signal().map(str::to_owned);

@@ -2,6 +2,7 @@
 //! full (docs/architecture.md, "Flow control").
 
 use super::*;
+use crate::input::Cut;
 use state::{Limits, Room};
 
 /// A batch of jobs waiting to be sent.
@@ -15,9 +16,15 @@ pub(super) struct Batch {
 }
 
 impl Batch {
-    pub(super) fn new(jobs: Vec<Tracked>, solo: bool) -> Self {
+    /// Jobs to rerun, whose size is counted again.
+    pub(super) fn rerun(jobs: Vec<Tracked>, solo: bool) -> Self {
         let bytes = jobs.iter().map(|p| job_bytes(&p.job)).sum();
         Batch { jobs, solo, bytes }
+    }
+
+    /// A chunk fresh from the feeder, which counted its size.
+    fn fresh(cut: Cut) -> Self {
+        Batch { jobs: cut.jobs.into_iter().map(Tracked::new).collect(), solo: false, bytes: cut.bytes }
     }
 
     /// Whether only an idle worker may take it: a suspect, or more bytes
@@ -103,13 +110,12 @@ impl Dispatcher {
         }
         let size = self.chunker.next_size();
         let size = quota.map_or(size, |q| size.min(q as usize));
-        let jobs = self.feeder.next_chunk(size, worker_idle, &mut self.out_buf);
-        if jobs.is_empty() {
+        let cut = self.feeder.next_chunk(size, worker_idle, &mut self.out_buf);
+        if cut.is_empty() {
             return None;
         }
-        self.chunks.record(jobs.len());
-        let jobs = jobs.into_iter().map(Tracked::new).collect();
-        let batch = Batch::new(jobs, false);
+        self.chunks.record(cut.len());
+        let batch = Batch::fresh(cut);
         if batch.needs_idle() && !worker_idle {
             // One job too big to queue behind others: it waits for an idle
             // worker, which reads it at once, so its send cannot block.
