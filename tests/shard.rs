@@ -3,7 +3,7 @@
 //! runs the real thing).
 
 use crate::util::*;
-use procmap_cli::identity::{Identity, Occurrences, job_hash};
+use procmap_batch::identity::{Identity, Occurrences, job_hash};
 use serde_json::Value;
 use std::process::Command;
 

@@ -214,8 +214,8 @@ pub struct RunArgs {
     /// and skipped. `auto` takes I and N from a Slurm job array
     /// (SLURM_ARRAY_TASK_ID minus SLURM_ARRAY_TASK_MIN, SLURM_ARRAY_TASK_COUNT)
     /// or, with --shards N, from a Kubernetes Indexed Job (JOB_COMPLETION_INDEX).
-    #[arg(long, value_name = "I/N|auto", value_parser = crate::shard::parse_shard, help_heading = "Sharding")]
-    pub shard: Option<crate::shard::ShardArg>,
+    #[arg(long, value_name = "I/N|auto", value_parser = procmap_batch::shard::parse_shard, help_heading = "Sharding")]
+    pub shard: Option<procmap_batch::shard::ShardArg>,
 
     /// The number of shards, for --shard auto. With it a Slurm array task
     /// id is the shard index itself, so a resubmitted subset (--array=3,7)

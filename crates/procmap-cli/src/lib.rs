@@ -1,27 +1,22 @@
 //! The `supervisor` command line, as a library so that the binary stays a
-//! few lines: argument parsing ([`args`]), jobs files ([`jobs`]), the
-//! journal and resume ([`journal`]), progress and the summary; sharding a
-//! batch ([`shard`]) over a run directory ([`rundir`]), its status, merge
-//! and Slurm job arrays.
+//! few lines: argument parsing ([`args`]), progress and the summary,
+//! `status`, `merge`, `compare`, `demo` and Slurm job arrays. Jobs files,
+//! identity, shards, the journal, resume and run directories are
+//! [`procmap_batch`]'s, shared with the Python package.
 
 #[macro_use]
-mod say;
+extern crate procmap_batch;
+
 pub mod args;
 pub mod compare;
 pub mod demo;
 pub mod exit;
 mod fds;
-pub mod identity;
-mod input;
-pub mod jobs;
-pub mod journal;
-mod ledger;
 mod merge;
 mod progress;
 mod python;
 mod run;
-pub mod rundir;
-pub mod shard;
+mod sharding;
 mod slurm;
 mod status;
 mod summary;

@@ -6,10 +6,10 @@
 //! result is an ordinary journal: `supervisor --resume -o all.jsonl JOBS`
 //! on one machine runs only what is still missing.
 
-use crate::ledger::{Latest, Ledger, Sources};
 use crate::run::exit;
 use anyhow::{Context as _, bail};
 use clap::Args;
+use procmap_batch::ledger::{Latest, Ledger, Sources};
 use std::io::Write as _;
 use std::path::PathBuf;
 

@@ -2,14 +2,14 @@
 //! summarise, and map the outcome to an exit code.
 
 use crate::args::{Cli, Command, ModeArg, RunArgs};
-use crate::input;
-use crate::jobs::{JobReader, count_jobs};
-use crate::journal::{FLUSH_EVERY, Journal, Previous};
 use crate::progress::Progress;
 use crate::summary::{self, Setting, Tally};
 use anyhow::{Context as _, bail};
 use clap::Parser;
 use procmap::{Mode, Next, Pool, PoolError, Registry, RunContext, Status};
+use procmap_batch::jobs::{JobReader, count_jobs};
+use procmap_batch::journal::{FLUSH_EVERY, Journal, Previous};
+use procmap_batch::source as input;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -102,7 +102,23 @@ fn print_tasks(infos: &[procmap::wire::TaskInfo]) {
 }
 
 fn run(mut args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
-    let shard = crate::shard::setup(&mut args)?;
+    let plan = crate::sharding::plan(
+        args.shard,
+        args.shards,
+        args.run_dir.as_deref(),
+        args.jobs.as_deref(),
+        args.task.as_deref(),
+    )?;
+    if let Some(journal) = plan.as_ref().and_then(|p| p.journal.clone()) {
+        args.results = journal;
+    }
+    let shard = plan.map(|p| p.shard);
+    if let Some(shard) = shard
+        && !args.quiet
+    {
+        // The first line of an array task's log: which part of the batch it is.
+        say!("supervisor: shard {shard} of {} (0-based), journal {}", shard.count, args.results.display());
+    }
     let mode = match args.mode {
         ModeArg::Process => Mode::Process,
         ModeArg::Thread => Mode::Thread,
@@ -402,7 +418,7 @@ fn resume_hint(results: &Path, to_stdout: bool) -> String {
 fn explain_pool_error(e: PoolError) -> anyhow::Error {
     match &e {
         PoolError::WorkerStart { stderr, .. } if !stderr.is_empty() => {
-            let stderr = crate::say::printable(stderr);
+            let stderr = procmap_batch::say::printable(stderr);
             let tail: Vec<&str> = stderr.lines().rev().take(10).collect();
             let tail: Vec<&str> = tail.into_iter().rev().collect();
             // The error and its cause on one line, as `{:#}` prints them,
@@ -419,14 +435,14 @@ fn explain_pool_error(e: PoolError) -> anyhow::Error {
 fn spawn_count(
     path: PathBuf,
     task: Option<String>,
-    shard: Option<crate::shard::Shard>,
+    shard: Option<procmap_batch::shard::Shard>,
 ) -> std::sync::mpsc::Receiver<u64> {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         if let Ok(file) = std::fs::File::open(path) {
             let reader = BufReader::with_capacity(256 * 1024, file);
             let _ = tx.send(match shard {
-                Some(shard) => crate::shard::count(reader, task, shard),
+                Some(shard) => procmap_batch::shard::count(reader, task, shard),
                 None => count_jobs(reader),
             });
         }

@@ -2,10 +2,10 @@
 //! and in total, while it runs or after. Reads only files, so it works on a
 //! login node, on one machine, or on journals copied from anywhere.
 
-use crate::ledger::{Latest, Ledger, Sources};
 use crate::run::exit;
 use clap::Args;
 use procmap::Status;
+use procmap_batch::ledger::{Latest, Ledger, Sources};
 use serde::Serialize;
 use std::path::PathBuf;
 

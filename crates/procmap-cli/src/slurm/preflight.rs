@@ -2,11 +2,11 @@
 //! jobs each shard gets, which lines are invalid, and which outputs two
 //! lines would both write (on two nodes, neither would see the other).
 
-use crate::identity::Occurrences;
-use crate::jobs::JobReader;
-use crate::shard::input_hash;
 use anyhow::Context as _;
 use procmap::{Input, Registry, RunContext};
+use procmap_batch::identity::Occurrences;
+use procmap_batch::jobs::JobReader;
+use procmap_batch::shard::input_hash;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::Path;

@@ -1,10 +1,10 @@
 //! `supervisor slurm resubmit DIR [--failed]`: the unfinished shards again.
 
-use crate::ledger::{Ledger, Sources};
 use crate::run::exit;
-use crate::rundir::RunDir;
 use anyhow::bail;
 use clap::Args;
+use procmap_batch::ledger::{Ledger, Sources};
+use procmap_batch::rundir::RunDir;
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]
@@ -38,7 +38,7 @@ pub struct ResubmitArgs {
 }
 
 pub fn run(args: &ResubmitArgs) -> anyhow::Result<u8> {
-    let run = RunDir::new(crate::rundir::absolute(&args.dir)?);
+    let run = RunDir::new(procmap_batch::rundir::absolute(&args.dir)?);
     let manifest = run.read_manifest()?;
     let Some(mut plan) = manifest.slurm.clone() else {
         bail!(

@@ -1,7 +1,7 @@
 //! Running `sbatch` and reading the job id it answers.
 
-use crate::rundir::{RunDir, SlurmPlan};
 use anyhow::{Context as _, bail};
+use procmap_batch::rundir::{RunDir, SlurmPlan};
 use std::io::Write as _;
 use std::process::Command;
 

@@ -4,9 +4,9 @@ use super::preflight::Check;
 use super::script::{SCRIPT, Script};
 use crate::args::Cli;
 use crate::run::exit;
-use crate::rundir::{Manifest, RunDir, SlurmPlan, absolute};
 use anyhow::{Context as _, bail};
 use clap::{Args, Parser as _};
+use procmap_batch::rundir::{Manifest, RunDir, SlurmPlan, absolute};
 use std::path::{Path, PathBuf};
 
 const AFTER_HELP: &str = "\

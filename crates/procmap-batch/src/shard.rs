@@ -199,35 +199,6 @@ pub fn count(reader: impl std::io::BufRead + Send + 'static, task: Option<String
     filter(Box::new(inputs), shard).filter(|input| !matches!(input, Input::Done(_))).count() as u64
 }
 
-/// Resolves `--shard`, `--shards` and `--run-dir` for a run: the shard it
-/// runs (if any), with `args.results` pointed at the shard's journal in the
-/// run directory.
-pub fn setup(args: &mut crate::args::RunArgs) -> anyhow::Result<Option<Shard>> {
-    let Some(arg) = args.shard else { return Ok(None) };
-    let shard = resolve(arg, args.shards, |name| std::env::var(name).ok())?;
-    if let Some(dir) = &args.run_dir {
-        let jobs = args.jobs.as_deref().unwrap_or(std::path::Path::new("-"));
-        if jobs == std::path::Path::new("-") {
-            bail!("--run-dir needs a jobs file, not standard input: status and merge read it again");
-        }
-        let manifest = crate::rundir::Manifest {
-            jobs: crate::rundir::absolute(jobs)?,
-            task: args.task.clone(),
-            shards: shard.count,
-            slurm: None,
-        };
-        let run = crate::rundir::RunDir::new(dir);
-        run.join(&manifest)?;
-        args.results = run.journal(shard);
-    }
-    if !args.quiet {
-        // The first line of an array task's log: which part of the batch it is.
-        let journal = args.results.display();
-        eprintln!("supervisor: shard {} of {} (0-based), journal {journal}", shard.index, shard.count);
-    }
-    Ok(Some(shard))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -44,6 +44,12 @@ pub struct SlurmPlan {
     pub sbatch: Vec<String>,
 }
 
+impl Manifest {
+    pub fn new(jobs: PathBuf, task: Option<String>, shards: u32) -> Manifest {
+        Manifest { jobs, task, shards, slurm: None }
+    }
+}
+
 pub struct RunDir {
     pub path: PathBuf,
 }

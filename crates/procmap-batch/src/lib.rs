@@ -1,0 +1,27 @@
+//! Everything around a run of the [`procmap`] engine, shared by the
+//! `supervisor` command line and the Python package, so that no format or
+//! rule exists twice:
+//!
+//! - [`jobs`]: the jobs-file reader (one job per line, streamed);
+//! - [`identity`]: who a job is across runs, edits and machines;
+//! - [`shard`]: which shard of a batch runs a job;
+//! - [`journal`]: the JSON Lines journal, its one writer, encoder and reader;
+//! - [`source`]: the filters between the reader and the pool (shard,
+//!   resume) and the resume decision;
+//! - [`rundir`]: a run directory, the one place that names its files;
+//! - [`ledger`]: what the journals of a batch say about each job, behind
+//!   `status` and `merge`;
+//! - [`say!`]: messages on stderr, best effort.
+//!
+//! Dependencies point one way: wire ← engine ← batch ← cli / py ← bin.
+//! This crate knows nothing of clap or of images.
+
+#[macro_use]
+pub mod say;
+pub mod identity;
+pub mod jobs;
+pub mod journal;
+pub mod ledger;
+pub mod rundir;
+pub mod shard;
+pub mod source;
