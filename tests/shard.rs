@@ -3,7 +3,7 @@
 //! runs the real thing).
 
 use crate::util::*;
-use procmap_batch::identity::{Identity, Occurrences, job_hash};
+use procmap_batch::identity::{job_hash, shard_of};
 use serde_json::Value;
 use std::process::Command;
 
@@ -201,7 +201,7 @@ fn merge_keeps_the_latest_attempt_of_each_job_and_resume_continues_from_it() {
         run(sup(&dir).args(["-q", "--run-dir", "run", "--shard", &format!("{i}/2"), "jobs.txt"]), None);
     }
     // An earlier failed attempt of job 1 sits before its ok record.
-    let shard_of_1 = Identity { hash: job_hash("cube", &["1".to_owned()]), occurrence: 0 }.shard(2);
+    let shard_of_1 = shard_of(job_hash("cube", &["1".to_owned()]), 2);
     let path = dir.join(&format!("run/journal/shard-{shard_of_1:04}-of-0002.jsonl"));
     let text = std::fs::read_to_string(&path).unwrap();
     std::fs::write(
@@ -238,13 +238,13 @@ fn an_output_claimed_on_another_shard_is_not_overwritten() {
     procmap_images::synth::write_tile(&t, 3, &Default::default()).unwrap();
     procmap_images::synth::write_tile(&u, 4, &Default::default()).unwrap();
     let lines = [format!("eurosat-rgb {} x.png", t.display()), format!("eurosat-rgb {} x.png", u.display())];
-    let shard_of = |line: &str, n: u32| {
+    let shard_of_line = |line: &str, n: u32| {
         let words = words_of(line);
-        Occurrences::default().next(job_hash(&words[0], &words[1..])).shard(n)
+        shard_of(job_hash(&words[0], &words[1..]), n)
     };
-    let n = (2..64).find(|&n| shard_of(&lines[0], n) != shard_of(&lines[1], n)).unwrap();
+    let n = (2..64).find(|&n| shard_of_line(&lines[0], n) != shard_of_line(&lines[1], n)).unwrap();
     let jobs = dir.write("jobs.txt", &format!("{}\n{}\n", lines[0], lines[1]));
-    let second = shard_of(&lines[1], n);
+    let second = shard_of_line(&lines[1], n);
     let out =
         run(sup(&dir).args(["-q", "--out-dir", ".", "--shard", &format!("{second}/{n}")]).arg(&jobs), None);
     let records = stdout_records(&out);

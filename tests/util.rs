@@ -177,10 +177,24 @@ pub fn records_allowing_torn_tail(text: &str) -> Vec<Value> {
     parse_lines(complete.lines())
 }
 
+/// The records of a journal's lines: every line is JSON, and each run's
+/// segment starts with a header (`{"journal":2,...}`), which is checked and
+/// left out.
 fn parse_lines<'a>(lines: impl Iterator<Item = &'a str>) -> Vec<Value> {
-    lines
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("journal line {l:?} is not JSON: {e}")))
-        .collect()
+    let mut records = Vec::new();
+    let mut headers = 0;
+    for l in lines {
+        let value: Value =
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("journal line {l:?} is not JSON: {e}"));
+        if value.get("journal").is_some() {
+            assert_eq!(value["journal"], 2, "a header of format 2: {l}");
+            headers += 1;
+            continue;
+        }
+        assert!(headers > 0, "a record before any header: {l}");
+        records.push(value);
+    }
+    records
 }
 
 fn tail(text: &str) -> &str {

@@ -3,14 +3,19 @@
 //! `status`, `merge` and `slurm resubmit`.
 //!
 //! Records are matched to jobs by [`Identity`], never by line number, so
-//! that a record stays its job's after lines are inserted above it. Only
-//! where a record sits is kept in memory (journal, offset, length), not the
-//! record itself: a run of millions of jobs would not fit otherwise.
+//! that a record stays its job's after lines are inserted above it; records
+//! that do not say their occurrence get it as [`crate::occurrence`] rules.
+//! Only where a record sits is kept in memory (journal, offset, length),
+//! not the record itself: a run of millions of jobs would not fit
+//! otherwise.
 
-use crate::identity::{Identity, Occurrences, job_hash};
+use crate::identity::{Identity, job_hash};
 use crate::jobs::JobReader;
+use crate::journal::{Line, parse_line};
+use crate::occurrence::{Recorded, Written, resolve};
 use crate::rundir::RunDir;
-use crate::shard::{Shard, input_hash};
+use crate::shard::Shard;
+use crate::source::input_hash;
 use anyhow::{Context as _, bail};
 use procmap::Status;
 use std::collections::HashMap;
@@ -86,11 +91,37 @@ pub struct Latest {
     pub journal: u32,
     pub offset: u64,
     pub len: u32,
+    /// The line the record names: the job's line when it was written.
     pub line: u64,
+    pub occurrence: u32,
     pub ms: f64,
     /// How many of the job's records say ok: more than one is work done
     /// twice.
     pub oks: u32,
+}
+
+/// A record while the journals are read: where it sits, and what it says.
+struct Read {
+    hash: u64,
+    seq: u64,
+    segment: u32,
+    written: Written,
+    latest: Latest,
+}
+
+impl Recorded for Read {
+    fn hash(&self) -> u64 {
+        self.hash
+    }
+    fn seq(&self) -> u64 {
+        self.seq
+    }
+    fn written(&self) -> Written {
+        self.written
+    }
+    fn set_occurrence(&mut self, occurrence: u32) {
+        self.latest.occurrence = occurrence;
+    }
 }
 
 pub struct Ledger {
@@ -100,6 +131,9 @@ pub struct Ledger {
     pub latest: HashMap<Identity, Latest>,
     /// Lines of the journals that are not records (a torn last line).
     pub torn: u64,
+    /// Records in a shard's journal that belong to another shard: not
+    /// counted (copied there by hand, or a journal of another split).
+    pub stray: u64,
     files: Vec<Option<File>>,
 }
 
@@ -119,15 +153,10 @@ struct Head {
 
 impl Ledger {
     pub fn load(sources: Sources) -> anyhow::Result<Ledger> {
-        let expected = match &sources.jobs {
-            Some((path, task)) => Some(read_jobs(path, task.clone()).with_context(|| {
-                // run.json names the file as the nodes saw it, which may be
-                // another path here (a pod's volume, another mount point).
-                "the jobs file tells which jobs have no record yet: name it with --jobs FILE"
-            })?),
-            None => None,
-        };
-        let mut ledger = Ledger { sources, expected, latest: HashMap::new(), torn: 0, files: Vec::new() };
+        let mut ledger =
+            Ledger { sources, expected: None, latest: HashMap::new(), torn: 0, stray: 0, files: Vec::new() };
+        let mut records = Vec::new();
+        let mut segment = 0;
         for index in 0..ledger.sources.journals.len() {
             let path = ledger.sources.journals[index].path.clone();
             let file = match File::open(&path) {
@@ -139,18 +168,49 @@ impl Ledger {
                 }
                 Err(e) => return Err(e).with_context(|| format!("cannot read journal {}", path.display())),
             };
+            // Each journal is a segment of its own until its first header.
+            segment += 1;
             ledger
-                .read_journal(index as u32, &file)
+                .read_journal(index as u32, &file, &mut records, &mut segment)
                 .with_context(|| format!("cannot read journal {}", path.display()))?;
             ledger.files.push(Some(file));
+        }
+        resolve(&mut records, |r| r.segment);
+        // `resolve` leaves each job's records in time order: a later line
+        // of a journal is a later attempt.
+        for r in records {
+            let id = Identity { hash: r.hash, occurrence: r.latest.occurrence };
+            let ok = r.latest.oks;
+            ledger
+                .latest
+                .entry(id)
+                .and_modify(|l| *l = Latest { oks: l.oks + ok, ..r.latest })
+                .or_insert(r.latest);
+        }
+        if let Some((path, task)) = &ledger.sources.jobs {
+            let expected = read_jobs(path, task.clone(), &ledger.latest).with_context(|| {
+                // run.json names the file as the nodes saw it, which may be
+                // another path here (a pod's volume, another mount point).
+                "the jobs file tells which jobs have no record yet: name it with --jobs FILE"
+            })?;
+            ledger.expected = Some(expected);
         }
         Ok(ledger)
     }
 
-    fn read_journal(&mut self, journal: u32, file: &File) -> std::io::Result<()> {
+    fn read_journal(
+        &mut self,
+        journal: u32,
+        file: &File,
+        records: &mut Vec<Read>,
+        segment: &mut u32,
+    ) -> anyhow::Result<()> {
+        let shard = self.sources.journals[journal as usize].shard;
         let mut reader = BufReader::with_capacity(256 * 1024, file);
         let mut buf = Vec::with_capacity(512);
         let mut offset = 0u64;
+        // Format 1 journals (before any header) omitted only occurrence 0.
+        let mut format_1 = true;
         loop {
             buf.clear();
             let n = reader.read_until(b'\n', &mut buf)?;
@@ -162,25 +222,40 @@ impl Ledger {
             if buf.trim_ascii().is_empty() {
                 continue;
             }
-            let Ok(head) = serde_json::from_slice::<Head>(&buf) else {
-                self.torn += 1;
-                continue;
+            let head = match parse_line::<Head>(buf.trim_ascii())? {
+                Line::Header => {
+                    format_1 = false;
+                    *segment += 1;
+                    continue;
+                }
+                Line::Unreadable => {
+                    self.torn += 1;
+                    continue;
+                }
+                Line::Record(head) => head,
             };
-            let id =
-                Identity { hash: job_hash(&head.task, &head.args), occurrence: head.occurrence.unwrap_or(0) };
-            let ok = u32::from(head.status == Status::Ok);
+            let hash = job_hash(&head.task, &head.args);
+            if shard.is_some_and(|s| !s.owns(hash)) {
+                self.stray += 1;
+                continue;
+            }
+            let written = match head.occurrence {
+                Some(k) => Written::Occurrence(k),
+                None if format_1 => Written::Occurrence(0),
+                None => Written::Line(head.line),
+            };
             let latest = Latest {
                 status: head.status,
                 journal,
                 offset: start,
                 len: buf.len() as u32,
                 line: head.line,
+                occurrence: 0,
                 ms: head.ms.unwrap_or(0.0),
-                oks: ok,
+                oks: u32::from(head.status == Status::Ok),
             };
-            // Journals are appended in time order: a later line is a later
-            // attempt.
-            self.latest.entry(id).and_modify(|l| *l = Latest { oks: l.oks + ok, ..latest }).or_insert(latest);
+            let seq = records.len() as u64;
+            records.push(Read { hash, seq, segment: *segment, written, latest });
         }
     }
 
@@ -197,22 +272,86 @@ impl Ledger {
     /// Which source covers a job: the journal of its shard, or a journal of
     /// the whole batch. `None` when none of the given journals does.
     pub fn source_of(&self, id: &Identity) -> Option<usize> {
-        self.sources.journals.iter().position(|s| s.shard.is_none_or(|shard| shard.owns(id)))
+        self.sources.journals.iter().position(|s| s.shard.is_none_or(|shard| shard.owns(id.hash)))
+    }
+
+    /// The record of `latest` as a journal of the whole batch has it: its
+    /// line set to `line` (the job's line in the jobs file now, when known)
+    /// and its occurrence written, so that the record means the same job
+    /// wherever it is read (see [`crate::occurrence`]).
+    pub fn record(&self, latest: &Latest, line: Option<u64>) -> anyhow::Result<Vec<u8>> {
+        let raw = self.raw(latest)?;
+        let line = line.unwrap_or(latest.line);
+        Ok(relabel(&raw, line, latest.occurrence).unwrap_or(raw))
     }
 }
 
-/// The identity of every job of a jobs file, numbering identical lines as a
-/// run does (blank and `#` lines skipped, invalid lines kept).
-pub fn read_jobs(path: &Path, task: Option<String>) -> anyhow::Result<Vec<Expected>> {
+/// The identity of every job of a jobs file, in file order (blank and `#`
+/// lines skipped, invalid lines kept). Occurrences are counted only for the
+/// hashes the journals hold: the others have no record whatever their
+/// occurrence, so they are given 0.
+pub fn read_jobs(
+    path: &Path,
+    task: Option<String>,
+    recorded: &HashMap<Identity, Latest>,
+) -> anyhow::Result<Vec<Expected>> {
     let file = File::open(path).with_context(|| format!("cannot read jobs file {}", path.display()))?;
-    let mut occurrences = Occurrences::default();
+    let mut seen: HashMap<u64, u32> = recorded.keys().map(|id| (id.hash, 0)).collect();
     let mut jobs = Vec::new();
     for input in JobReader::new(BufReader::with_capacity(256 * 1024, file), task) {
         let line = match &input {
             procmap::Input::Job(job) | procmap::Input::Done(job) => job.id,
             procmap::Input::Invalid { id, .. } => *id,
         };
-        jobs.push(Expected { line, id: occurrences.next(input_hash(&input)) });
+        let hash = input_hash(&input);
+        let occurrence = seen.get_mut(&hash).map_or(0, |n| {
+            *n += 1;
+            *n - 1
+        });
+        jobs.push(Expected { line, id: Identity { hash, occurrence } });
     }
     Ok(jobs)
+}
+
+/// `raw` (a record of ours, which starts `{"line":N,` and may go on
+/// `"occurrence":K,`) with its line and occurrence replaced; `None` for a
+/// record of another shape, which is kept as it is.
+fn relabel(raw: &[u8], line: u64, occurrence: u32) -> Option<Vec<u8>> {
+    fn skip_number<'a>(text: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
+        let rest = text.strip_prefix(key)?;
+        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        (digits > 0).then_some(())?;
+        rest[digits..].strip_prefix(b",")
+    }
+    let mut rest = skip_number(raw, b"{\"line\":")?;
+    if let Some(after) = skip_number(rest, b"\"occurrence\":") {
+        rest = after;
+    }
+    let mut out = Vec::with_capacity(raw.len() + 20);
+    out.extend_from_slice(format!("{{\"line\":{line},").as_bytes());
+    if occurrence > 0 {
+        out.extend_from_slice(format!("\"occurrence\":{occurrence},").as_bytes());
+    }
+    out.extend_from_slice(rest);
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_is_relabelled_with_its_line_and_occurrence() {
+        let raw = b"{\"line\":3,\"occurrence\":2,\"task\":\"cube\",\"args\":[],\"status\":\"ok\"}\n";
+        let out = relabel(raw, 12, 1).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "{\"line\":12,\"occurrence\":1,\"task\":\"cube\",\"args\":[],\"status\":\"ok\"}\n"
+        );
+        let out = relabel(b"{\"line\":3,\"task\":\"t\"}", 4, 0).unwrap();
+        assert_eq!(out, b"{\"line\":4,\"task\":\"t\"}");
+        let out = relabel(b"{\"line\":3,\"task\":\"t\"}", 4, 7).unwrap();
+        assert_eq!(out, b"{\"line\":4,\"occurrence\":7,\"task\":\"t\"}");
+        assert_eq!(relabel(b"{\"task\":\"t\",\"line\":3}", 4, 0), None, "another shape is kept");
+    }
 }

@@ -5,9 +5,13 @@
 //! - [`jobs`]: the jobs-file reader (one job per line, streamed);
 //! - [`identity`]: who a job is across runs, edits and machines;
 //! - [`shard`]: which shard of a batch runs a job;
-//! - [`journal`]: the JSON Lines journal, its one writer, encoder and reader;
+//! - [`journal`]: the JSON Lines journal: its header, its one writer and
+//!   line reader; [`encode`], the record encoder;
+//! - [`occurrence`]: how readers number identical jobs;
+//! - [`previous`]: an old journal, read for a resume; [`resume`], the
+//!   decision of which jobs a resumed run skips;
 //! - [`source`]: the filters between the reader and the pool (shard,
-//!   resume) and the resume decision;
+//!   resume);
 //! - [`rundir`]: a run directory, the one place that names its files;
 //! - [`ledger`]: what the journals of a batch say about each job, behind
 //!   `status` and `merge`;
@@ -18,10 +22,14 @@
 
 #[macro_use]
 pub mod say;
+pub mod encode;
 pub mod identity;
 pub mod jobs;
 pub mod journal;
 pub mod ledger;
+pub mod occurrence;
+pub mod previous;
+pub mod resume;
 pub mod rundir;
 pub mod shard;
 pub mod source;

@@ -1,9 +1,10 @@
 //! `--shard I/N`: run only the jobs whose identity hashes to shard I of N.
 //!
-//! Every shard reads the whole jobs file and numbers identical lines the same
-//! way ([`Occurrences`]), so N machines agree on who runs what without
-//! talking to each other, and a line inserted anywhere moves no other job to
-//! another shard. Hashing, rather than cutting the file into N blocks,
+//! A job's shard is a function of its text alone ([`shard_of`]): N machines
+//! agree on who runs what without talking to each other, a line inserted
+//! anywhere moves no other job to another shard, and identical lines land on
+//! the same shard, so that each shard can number them on its own (see
+//! [`crate::identity`]). Hashing, rather than cutting the file into N blocks,
 //! spreads a block of slow jobs (all `Residential/*.tif` together) over
 //! every shard, as nextest's `--partition hash:M/N` does for tests.
 //!
@@ -11,7 +12,8 @@
 //! (`SLURM_ARRAY_TASK_ID`) or a Kubernetes Indexed Job
 //! (`JOB_COMPLETION_INDEX`).
 
-use crate::identity::{Identity, Occurrences, job_hash};
+use crate::identity::shard_of;
+use crate::source::input_hash;
 use anyhow::{Context as _, bail};
 use procmap::Input;
 use std::fmt;
@@ -40,8 +42,9 @@ impl Shard {
         Ok(Shard { index, count })
     }
 
-    pub fn owns(&self, id: &Identity) -> bool {
-        id.shard(self.count) == self.index
+    /// Whether this shard runs the jobs whose hash is `hash`.
+    pub fn owns(&self, hash: u64) -> bool {
+        shard_of(hash, self.count) == self.index
     }
 
     /// `shard-0003-of-0016.jsonl`: sorts in shard order for up to 10,000
@@ -171,10 +174,8 @@ pub fn filter(
     inputs: Box<dyn Iterator<Item = Input> + Send>,
     shard: Shard,
 ) -> Box<dyn Iterator<Item = Input> + Send> {
-    let mut occurrences = Occurrences::default();
     Box::new(inputs.filter_map(move |input| {
-        let id = occurrences.next(input_hash(&input));
-        if shard.owns(&id) {
+        if shard.owns(input_hash(&input)) {
             return Some(input);
         }
         match input {
@@ -182,15 +183,6 @@ pub fn filter(
             Input::Invalid { .. } => None,
         }
     }))
-}
-
-/// The hash of what an input asks for; an invalid line is known by the task
-/// name and arguments it reports, as its record will be.
-pub fn input_hash(input: &Input) -> u64 {
-    match input {
-        Input::Job(job) | Input::Done(job) => job_hash(&job.task, &job.args),
-        Input::Invalid { task, args, .. } => job_hash(task, args),
-    }
 }
 
 /// How many jobs of a jobs file belong to `shard`, for the progress bar.
@@ -264,10 +256,7 @@ mod tests {
         let before = "cube 1\ncube 2\ncube 2\ncube 3\n";
         let after = "cube 0\ncube 1\ncube 2\ncube 2\ncube 3\n";
         let ids = |text: &str| -> Vec<u32> {
-            let mut occ = Occurrences::default();
-            crate::jobs::JobReader::new(text.as_bytes(), None)
-                .map(|i| occ.next(input_hash(&i)).shard(7))
-                .collect()
+            crate::jobs::JobReader::new(text.as_bytes(), None).map(|i| shard_of(input_hash(&i), 7)).collect()
         };
         assert_eq!(ids(before)[..], ids(after)[1..]);
     }

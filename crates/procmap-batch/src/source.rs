@@ -2,17 +2,17 @@
 //! that is the jobs file itself, and the filters between the reader and the
 //! pool (the identity of each job, the jobs a resumed journal has done).
 
-use crate::identity::{Identity, Occurrences, job_hash};
+use crate::identity::job_hash;
 use crate::jobs::JobReader;
-use crate::journal::Previous;
+use crate::resume::{Decision, Resume};
 use crate::shard::Shard;
 use anyhow::{Context as _, bail};
-use procmap::{Input, Status};
+use procmap::Input;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::MetadataExt as _;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// An opened jobs file.
@@ -65,7 +65,8 @@ pub fn check_not_aliased(jobs: &Path, journal: &Path) -> anyhow::Result<()> {
 
 /// Occurrence indices above 0, by line number, passed from the input thread
 /// to the journal writer, which writes them into the records of repeated
-/// jobs. Empty, and never locked, for a file without repeated lines.
+/// jobs. Only a resume knows occurrences, and only of the hashes its old
+/// journal holds; empty, and never locked, otherwise.
 #[derive(Clone, Default)]
 pub struct Repeats {
     any: Arc<AtomicBool>,
@@ -87,68 +88,58 @@ impl Repeats {
     }
 }
 
-/// What a resumed run skips.
-pub struct Resume {
-    pub previous: Previous,
-    /// `--resume-failed`: rerun the jobs whose latest record is not ok.
-    pub rerun_failed: bool,
-    /// Counts the jobs skipped.
-    pub skipped: Arc<AtomicU64>,
+/// The hash of what an input asks for; an invalid line is known by the task
+/// name and arguments it reports, as its record will be.
+pub fn input_hash(input: &Input) -> u64 {
+    match input {
+        Input::Job(job) | Input::Done(job) => job_hash(&job.task, &job.args),
+        Input::Invalid { task, args, .. } => job_hash(task, args),
+    }
 }
 
-/// The identity of an input, as the journal and shards know it.
-pub fn identity_of(input: &Input, occurrences: &mut Occurrences) -> Identity {
-    let (task, args) = match input {
-        Input::Job(j) | Input::Done(j) => (&j.task, &j.args),
-        Input::Invalid { task, args, .. } => (task, args),
-    };
-    occurrences.next(job_hash(task, args))
-}
-
-/// The run's input: every line of the jobs file, numbered once for both
+/// The run's input: every line of the jobs file, hashed once for both
 /// filters. Jobs of other shards, and jobs that a resumed journal already
 /// has as ok, become [`Input::Done`]: they do not run, but their outputs
 /// stay claimed. Jobs whose record failed are dropped under `--resume`.
+/// Nothing is remembered per job: only a resume counts the occurrences of
+/// the hashes its old journal holds, and tells the journal writer, through
+/// `repeats`, those of the jobs that run.
 pub fn source(
     reader: JobReader<Box<dyn BufRead + Send>>,
     shard: Option<Shard>,
-    resume: Option<Resume>,
+    mut resume: Option<Resume>,
     repeats: Repeats,
 ) -> Box<dyn Iterator<Item = Input> + Send> {
-    let mut occurrences = Occurrences::default();
     Box::new(reader.filter_map(move |input| {
-        let id = identity_of(&input, &mut occurrences);
-        let line = match &input {
-            Input::Job(j) | Input::Done(j) => j.id,
-            Input::Invalid { id, .. } => *id,
-        };
+        let hash = input_hash(&input);
         if let Some(shard) = &shard
-            && !shard.owns(&id)
+            && !shard.owns(hash)
         {
             return match input {
                 Input::Job(job) | Input::Done(job) => Some(Input::Done(job)),
                 Input::Invalid { .. } => None,
             };
         }
-        if let Some(resume) = &resume {
-            let status = resume.previous.status(&id);
-            let done = match status {
-                Some(Status::Ok) => true,
-                Some(_) => !resume.rerun_failed,
-                None => false,
-            };
-            if done {
-                resume.skipped.fetch_add(1, Ordering::Relaxed);
-                // A job done ok still holds on to its outputs; a failed one
-                // wrote none, so it claims nothing.
-                return match (input, status) {
-                    (Input::Job(job), Some(Status::Ok)) => Some(Input::Done(job)),
-                    _ => None,
-                };
+        if let Some(resume) = &mut resume {
+            let admission = resume.admit(hash);
+            match admission.decision {
+                Decision::Run => {}
+                // A job done ok still holds on to its outputs.
+                Decision::Done => {
+                    return match input {
+                        Input::Job(job) | Input::Done(job) => Some(Input::Done(job)),
+                        Input::Invalid { .. } => None,
+                    };
+                }
+                Decision::Failed => return None,
             }
-        }
-        if id.occurrence > 0 {
-            repeats.insert(line, id.occurrence);
+            if let Some(occurrence) = admission.occurrence.filter(|&k| k > 0) {
+                let line = match &input {
+                    Input::Job(j) | Input::Done(j) => j.id,
+                    Input::Invalid { id, .. } => *id,
+                };
+                repeats.insert(line, occurrence);
+            }
         }
         Some(input)
     }))
@@ -157,6 +148,7 @@ pub fn source(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::previous::Previous;
     use procmap::wire::Job;
 
     fn reader(text: &str) -> JobReader<Box<dyn BufRead + Send>> {
@@ -165,17 +157,22 @@ mod tests {
 
     /// A journal file holding one record per `(line, args, status)`.
     fn previous(dir: &Path, records: &[(u64, &str, &str, u32)]) -> Previous {
+        let text =
+            String::from("{\"journal\":2,\"writer\":\"t\",\"started_unix\":0,\"host\":\"h\",\"pid\":1}\n");
         let path = dir.join("j.jsonl");
-        let text: String = records
+        std::fs::write(&path, text + &records_text(records)).unwrap();
+        Previous::load(&path).unwrap()
+    }
+
+    fn records_text(records: &[(u64, &str, &str, u32)]) -> String {
+        records
             .iter()
             .map(|(line, arg, status, occurrence)| {
                 format!(
                     "{{\"line\":{line},\"occurrence\":{occurrence},\"task\":\"cube\",\"args\":[\"{arg}\"],\"status\":\"{status}\",\"attempts\":1}}\n"
                 )
             })
-            .collect();
-        std::fs::write(&path, text).unwrap();
-        Previous::load(&path).unwrap()
+            .collect()
     }
 
     /// Each input as (kind, line).
@@ -197,12 +194,9 @@ mod tests {
             (false, vec![("done", 1), ("job", 3), ("invalid", 4)]),
             (true, vec![("done", 1), ("job", 2), ("job", 3), ("invalid", 4)]),
         ] {
-            let skipped = Arc::new(AtomicU64::new(0));
-            let resume = Resume {
-                previous: previous(dir.path(), &[(1, "1", "ok", 0), (2, "2", "error", 0)]),
-                rerun_failed,
-                skipped: Arc::clone(&skipped),
-            };
+            let resume =
+                Resume::new(previous(dir.path(), &[(1, "1", "ok", 0), (2, "2", "error", 0)]), rerun_failed);
+            let skipped = resume.skipped();
             let got = kinds(source(reader(text), None, Some(resume), Repeats::default()));
             assert_eq!(got, expected, "rerun_failed {rerun_failed}");
             let expected_skips = if rerun_failed { 1 } else { 2 };
@@ -214,11 +208,7 @@ mod tests {
     fn repeated_lines_are_told_apart_by_occurrence() {
         let dir = tempfile::tempdir().unwrap();
         // The journal has the second `cube 2` (occurrence 1) only.
-        let resume = Resume {
-            previous: previous(dir.path(), &[(3, "2", "ok", 1)]),
-            rerun_failed: false,
-            skipped: Arc::default(),
-        };
+        let resume = Resume::new(previous(dir.path(), &[(3, "2", "ok", 1)]), false);
         let repeats = Repeats::default();
         let got =
             kinds(source(reader("cube 1\ncube 2\ncube 2\ncube 2\n"), None, Some(resume), repeats.clone()));

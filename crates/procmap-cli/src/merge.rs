@@ -9,6 +9,7 @@
 use crate::run::exit;
 use anyhow::{Context as _, bail};
 use clap::Args;
+use procmap_batch::journal::Header;
 use procmap_batch::ledger::{Latest, Ledger, Sources};
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -56,14 +57,16 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
         .with_context(|| format!("cannot write {}", args.output.display()))?;
     {
         let mut out = std::io::BufWriter::with_capacity(256 * 1024, tmp.as_file_mut());
-        for latest in &records {
-            out.write_all(&ledger.raw(latest)?)?;
+        serde_json::to_writer(&mut out, &Header::new("supervisor merge"))?;
+        out.write_all(b"\n")?;
+        for (latest, line) in &records {
+            out.write_all(&ledger.record(latest, *line)?)?;
         }
         out.flush().with_context(|| format!("cannot write {}", args.output.display()))?;
     }
     tmp.persist(&args.output).with_context(|| format!("cannot write {}", args.output.display()))?;
 
-    let not_ok = records.iter().filter(|l| l.status != procmap::Status::Ok).count();
+    let not_ok = records.iter().filter(|(l, _)| l.status != procmap::Status::Ok).count();
     eprintln!(
         "supervisor merge: {} records from {} journal(s) into {}; {} not ok{}",
         records.len(),
@@ -79,24 +82,26 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
-/// The latest record of each job, in jobs-file order (journal order without
-/// a jobs file), and how many jobs have none.
-fn winners(ledger: &Ledger) -> (Vec<Latest>, Option<u64>) {
+/// The latest record of each job with its line in the jobs file now, in
+/// jobs-file order (journal order, lines as recorded, without a jobs file),
+/// and how many jobs have none.
+fn winners(ledger: &Ledger) -> (Vec<(Latest, Option<u64>)>, Option<u64>) {
     match &ledger.expected {
         Some(expected) => {
             let mut missing = 0;
             let mut records = Vec::with_capacity(ledger.latest.len());
             for job in expected.iter().filter(|job| ledger.source_of(&job.id).is_some()) {
                 match ledger.latest.get(&job.id) {
-                    Some(latest) => records.push(*latest),
+                    Some(latest) => records.push((*latest, Some(job.line))),
                     None => missing += 1,
                 }
             }
             (records, Some(missing))
         }
         None => {
-            let mut records: Vec<Latest> = ledger.latest.values().copied().collect();
-            records.sort_by_key(|l| (l.journal, l.offset));
+            let mut records: Vec<(Latest, Option<u64>)> =
+                ledger.latest.values().map(|l| (*l, None)).collect();
+            records.sort_by_key(|(l, _)| (l.journal, l.offset));
             (records, None)
         }
     }

@@ -8,7 +8,9 @@ use anyhow::{Context as _, bail};
 use clap::Parser;
 use procmap::{Mode, Next, Pool, PoolError, Registry, RunContext, Status};
 use procmap_batch::jobs::{JobReader, count_jobs};
-use procmap_batch::journal::{FLUSH_EVERY, Journal, Previous};
+use procmap_batch::journal::{FLUSH_EVERY, Header, Journal};
+use procmap_batch::previous::Previous;
+use procmap_batch::resume::Resume;
 use procmap_batch::source as input;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
@@ -139,13 +141,9 @@ fn run(mut args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
     let jobs = input::open_jobs(&jobs_path)?;
     let (mut journal, previous) = open_journal(&args)?;
 
-    let skipped = Arc::new(AtomicU64::new(0));
     let repeats = input::Repeats::default();
-    let resume = previous.map(|previous| input::Resume {
-        previous,
-        rerun_failed: args.resume_failed,
-        skipped: Arc::clone(&skipped),
-    });
+    let resume = previous.map(|previous| Resume::new(previous, args.resume_failed));
+    let skipped = resume.as_ref().map_or_else(Arc::default, Resume::skipped);
     let source =
         input::source(JobReader::new(jobs.reader, args.task.clone()), shard, resume, repeats.clone());
     let pool =
@@ -256,7 +254,7 @@ fn open_journal(args: &RunArgs) -> anyhow::Result<(Journal, Option<Previous>)> {
         if resuming {
             bail!("--resume needs a journal file: add -o FILE (the journal of the run to resume)");
         }
-        return Ok((Journal::stdout(), None));
+        return Ok((Journal::stdout(&header()), None));
     }
     let meta = std::fs::metadata(path).ok();
     if meta.as_ref().is_some_and(|m| m.is_dir()) {
@@ -272,14 +270,16 @@ fn open_journal(args: &RunArgs) -> anyhow::Result<(Journal, Option<Previous>)> {
             path.display()
         );
     }
+    // Locked (and its torn tail cut) before it is read: another run
+    // resuming it is refused before the reading, not after.
+    let journal = Journal::file(path, resuming, &header())
+        .with_context(|| format!("cannot write journal {}", path.display()))?;
     let previous = match resuming {
         true => {
             Some(Previous::load(path).with_context(|| format!("cannot read journal {}", path.display()))?)
         }
         false => None,
     };
-    let journal =
-        Journal::file(path, resuming).with_context(|| format!("cannot write journal {}", path.display()))?;
     if journal.repaired_bytes > 0 {
         say!(
             "supervisor: removed a torn last line ({} bytes) from {}: its job runs again",
@@ -288,11 +288,16 @@ fn open_journal(args: &RunArgs) -> anyhow::Result<(Journal, Option<Previous>)> {
         );
     }
     if let Some(prev) = &previous
-        && prev.torn_lines > journal.repaired_bytes.min(1) as usize
+        && prev.torn_lines > 0
     {
         say!("supervisor: ignoring {} unreadable line(s) in {}", prev.torn_lines, path.display());
     }
     Ok((journal, previous))
+}
+
+/// The header of this run's segment of the journal.
+fn header() -> Header {
+    Header::new("supervisor")
 }
 
 /// The pool the flags describe, but for its worker program.

@@ -125,6 +125,8 @@ pub struct Report {
     pub ok_twice: u64,
     /// Records of jobs that are not in the jobs file (it was edited).
     pub stale_records: u64,
+    /// Records in a shard's journal of jobs that another shard runs.
+    pub stray_records: u64,
     /// Lines of the journals that are not records.
     pub torn_lines: u64,
 }
@@ -212,6 +214,7 @@ pub fn report(ledger: &Ledger, failed_limit: usize) -> anyhow::Result<Report> {
         missing_lines,
         ok_twice,
         stale_records: ledger.latest.len() as u64 - matched,
+        stray_records: ledger.stray,
         torn_lines: ledger.torn,
         total,
     })
@@ -280,6 +283,7 @@ pub fn render(r: &Report) -> String {
     for (n, what) in [
         (r.ok_twice, "job(s) recorded ok more than once"),
         (r.stale_records, "record(s) of jobs no longer in the jobs file, ignored"),
+        (r.stray_records, "record(s) in a shard's journal that belong to another shard, ignored"),
         (r.torn_lines, "unreadable journal line(s), ignored"),
     ] {
         if n > 0 {

@@ -9,6 +9,7 @@
 use super::interrupt::Interrupt;
 use super::plan::Config;
 use anyhow::{Context as _, bail};
+use procmap_batch::journal::{Line, parse_line};
 use std::ffi::OsStr;
 use std::io::{BufRead as _, BufReader};
 use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
@@ -128,8 +129,11 @@ fn count_records(path: &Path) -> anyhow::Result<(usize, usize)> {
         if line.trim().is_empty() {
             continue;
         }
-        let record: Record = serde_json::from_str(&line)
-            .with_context(|| format!("line {} of {} is not a record", n + 1, path.display()))?;
+        let record = match parse_line::<Record>(line.as_bytes())? {
+            Line::Record(record) => record,
+            Line::Header => continue,
+            Line::Unreadable => bail!("line {} of {} is not a record", n + 1, path.display()),
+        };
         jobs += 1;
         if record.status != "ok" {
             failed += 1;

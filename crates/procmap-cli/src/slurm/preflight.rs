@@ -4,9 +4,9 @@
 
 use anyhow::Context as _;
 use procmap::{Input, Registry, RunContext};
-use procmap_batch::identity::Occurrences;
+use procmap_batch::identity::shard_of;
 use procmap_batch::jobs::JobReader;
-use procmap_batch::shard::input_hash;
+use procmap_batch::source::input_hash;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -41,15 +41,13 @@ impl Check<'_> {
         let file =
             std::fs::File::open(jobs).with_context(|| format!("cannot read jobs file {}", jobs.display()))?;
         let mut report = Preflight { per_shard: vec![0; self.shards as usize], ..Default::default() };
-        let mut occurrences = Occurrences::default();
         // Outputs by a hash of their path, as the engine keys its claims:
         // 16 bytes a job, whatever the path's length.
         let mut claims: HashMap<u64, u64> = HashMap::new();
         let reader = std::io::BufReader::with_capacity(256 * 1024, file);
         for input in JobReader::new(reader, self.task.clone()) {
-            let id = occurrences.next(input_hash(&input));
             report.jobs += 1;
-            report.per_shard[id.shard(self.shards) as usize] += 1;
+            report.per_shard[shard_of(input_hash(&input), self.shards) as usize] += 1;
             let job = match input {
                 Input::Job(job) | Input::Done(job) => job,
                 Input::Invalid { id, error, .. } => {
