@@ -21,6 +21,7 @@ macros' bodies are scanned like code, `#[path]` attributes are not followed,
 and a name brought in by a glob is looked up one level deep only.
 """
 import os
+from collections import defaultdict
 import re
 import sys
 import tempfile
@@ -91,7 +92,8 @@ def use_tree(toks, i, prefix, out):
         if t == "::":
             i += 1
             continue
-        segs.append(t)
+        if t != "self" or not segs:  # `a::{self, b}` names `a` itself
+            segs.append(t)
         i += 1
         if t != "*" and toks[i][0] == "as":
             out.append((segs, toks[i + 1][0], line))
@@ -104,11 +106,11 @@ def use_tree(toks, i, prefix, out):
 class Crate:
     def __init__(self, root):
         self.root = Path(root)
-        self.file = {}     # module path (tuple) -> defining file, relative
-        self.children = {}  # module path -> set of child module names
-        self.imports = {}  # module path -> {name: (scope, segments)}
-        self.globs = {}    # module path -> [(scope, segments)]
-        self.refs = []     # (file, line, scope, segments) to resolve
+        self.file = {}  # module path (a tuple) -> the file that holds it
+        self.children = defaultdict(set)  # module path -> child names
+        self.imports = defaultdict(dict)  # module path -> {name: (scope, segs)}
+        self.globs = defaultdict(list)  # module path -> [(scope, segs)]
+        self.refs = []  # (file, line, scope, segs, in_code), resolved later
         src = self.root / "src"
         lib = src / "lib.rs" if (src / "lib.rs").exists() else src / "main.rs"
         self.load(lib, (), src)
@@ -118,7 +120,7 @@ class Crate:
         name = str(path.relative_to(self.root))
         toks = tokens(path.read_text())
         scopes = [(mod, mod_dir, 0)]  # inline `mod x { }` blocks open scopes
-        self.enter(mod, name)
+        self.file[mod] = name
         depth, i = 0, 0
         while i < len(toks):
             t, line = toks[i]
@@ -141,14 +143,14 @@ class Crate:
                 elif toks[i + 2][0] == "{":
                     depth += 1
                     scopes.append((scope + (child,), sdir / child, depth))
-                    self.enter(scope + (child,), name)
+                    self.file[scope + (child,)] = name
                 i += 3
                 continue
             if t == "use":
                 found = []
                 i = use_tree(toks, i + 1, [], found)
                 for segs, alias, ln in found:
-                    self.refs.append((name, ln, scope, segs))
+                    self.refs.append((name, ln, scope, segs, False))
                     if depth == base:  # fn-local uses name nothing for others
                         if segs[-1] == "*":
                             self.globs[scope].append((scope, segs[:-1]))
@@ -161,27 +163,29 @@ class Crate:
                 if depth == base and len(scopes) > 1:
                     scopes.pop()
                 depth -= 1
-            elif (toks[i + 1][0] == "::" if i + 1 < len(toks) else False) and toks[i - 1][0] not in ("::", "in"):
+            elif self.path_starts(toks, i):
                 segs = [t]  # a path in code: a::b::c (turbofish ends it)
                 while i + 2 < len(toks) and toks[i + 1][0] == "::" and re.match(r"\w", toks[i + 2][0]):
                     segs.append(toks[i + 2][0])
                     i += 2
-                if t in ("crate", "super", "self") or t in self.children[scope] or self.glob_module(scope, t):
-                    self.refs.append((name, line, scope, segs))
+                self.refs.append((name, line, scope, segs, True))
             i += 1
 
-    def enter(self, mod, name):
-        self.file[mod] = name
-        for table in (self.children, self.imports, self.globs):
-            table.setdefault(mod, set() if table is self.children else [] if table is self.globs else {})
+    @staticmethod
+    def path_starts(toks, i):
+        """Whether a path in code starts at i (but not `pub(in crate::x)`)."""
+        before = [t for t, _ in toks[max(i - 2, 0) : i]]
+        return toks[i + 1 : i + 2] and toks[i + 1][0] == "::" and before[-1:] != ["::"] and before != ["(", "in"]
 
     def glob_module(self, scope, name):
-        return any(name in self.children.get(self.absolute(s, g) or (), ()) for s, g in self.globs[scope])
+        return any(name in self.children[self.absolute(s, g) or ()] for s, g in self.globs[scope])
 
     def absolute(self, scope, segs, seen=0):
         """Segments as a path from the crate root, or None (another crate)."""
-        if seen > 8 or not segs:
-            return None if seen > 8 else tuple(scope)
+        if seen > 8:  # a `use` loop; rustc would reject it anyway
+            return None
+        if not segs:
+            return tuple(scope)
         head, rest = segs[0], list(segs[1:])
         if head == "crate":
             return tuple(rest)
@@ -189,15 +193,15 @@ class Crate:
             return tuple(scope) + tuple(rest)
         if head == "super":
             return self.absolute(scope[:-1], ["self"] + rest, seen + 1)
-        if head in self.children.get(scope, ()):
+        if head in self.children[scope]:
             return tuple(scope) + (head,) + tuple(rest)
-        if head in self.imports.get(scope, {}):
+        if head in self.imports[scope]:
             s, target = self.imports[scope][head]
             base = self.absolute(s, target, seen + 1)
             return None if base is None else base + tuple(rest)
-        for s, g in self.globs.get(scope, []):  # one level of glob lookup
+        for s, g in self.globs[scope]:  # one level of glob lookup
             mod = self.absolute(s, g, seen + 1)
-            if mod is not None and (head in self.children.get(mod, ()) or head in self.imports.get(mod, {})):
+            if mod is not None and (head in self.children[mod] or head in self.imports[mod]):
                 return self.absolute(mod, segs, seen + 1)
         return None
 
@@ -220,7 +224,13 @@ class Crate:
     def edges(self):
         """(from, to, line, paths): one per line and target file."""
         out = {}
-        for name, line, scope, segs in self.refs:
+        for name, line, scope, segs, in_code in self.refs:
+            # In code, only module paths count: other names (types, enum
+            # variants, locals) were brought in by a `use` already counted.
+            head = segs[0]
+            if in_code and head not in ("crate", "super", "self") and head not in self.children[scope]:
+                if not self.glob_module(scope, head):
+                    continue
             path = self.absolute(scope, segs)
             if path is not None:
                 target = self.defining_file(path)
@@ -284,7 +294,7 @@ def self_test():
         "cyclic/src/a.rs": "use crate::b::B;\npub struct A;\n",
         "cyclic/src/b.rs": "pub struct B;\nfn f() { let _ = crate::A; }\n",
         "clean/src/lib.rs": "mod a;\nmod d;\n/// [`crate::d::x`]\npub struct Top;\n",
-        "clean/src/a.rs": 'use crate::d::x;\nconst S: &str = "crate::Top";\n'
+        "clean/src/a.rs": 'use crate::d::x;\nconst S: &str = "crate::d::y";\nfn f() { crate::Top; }\n'
                           "#[cfg(test)]\nmod tests {\n    use super::*;\n}\n",
         "clean/src/d/mod.rs": "mod x;\nmod inner { pub fn g() {} }\n#[cfg(test)]\nmod tests;\n",
         "clean/src/d/x.rs": "pub fn x() { super::inner::g() }\n",
@@ -299,6 +309,8 @@ def self_test():
         assert "src/a.rs:1 -> src/b.rs" in report.getvalue(), report.getvalue()
         assert "src/b.rs:2 -> src/a.rs  (crate::A)" in report.getvalue(), report.getvalue()
         assert check(Path(tmp) / "clean", report) == 0, report.getvalue()
+        clean = {(a, b) for a, b, *_ in Crate(Path(tmp) / "clean").edges()}
+        assert clean == {("src/a.rs", "src/d/x.rs"), ("src/a.rs", "src/lib.rs"), ("src/d/x.rs", "src/d/mod.rs")}, clean
     print("self-test passed")
 
 
