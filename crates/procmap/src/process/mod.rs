@@ -40,7 +40,6 @@ mod handshake;
 mod shutdown;
 mod state;
 
-pub use death::WorkerDeath;
 use flow::Batch;
 pub(crate) use handshake::catalogue;
 use handshake::hello_bytes;
