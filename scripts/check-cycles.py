@@ -265,7 +265,7 @@ def self_test():
     parent declaring children, and paths in comments or strings are not."""
     files = {
         "cyclic/src/lib.rs": "mod a;\nmod b;\npub use a::A;\n",
-        "cyclic/src/a.rs": "use crate::b::B;\npub struct A;\n",
+        "cyclic/src/a.rs": "#[derive(Debug)]\npub struct A(crate::b::B);\n",
         "cyclic/src/b.rs": "pub struct B;\nfn f() { let _ = crate::A; }\n",
         "clean/src/lib.rs": "mod a;\nmod d;\n/// [`crate::d::x`]\npub struct Top;\n",
         "clean/src/a.rs": 'use crate::d::x;\nconst S: &str = "crate::d::y";\nfn f() { crate::Top; }\n'
@@ -280,7 +280,7 @@ def self_test():
             (Path(tmp) / rel).write_text(text)
         report = io.StringIO()
         assert check(Path(tmp) / "cyclic", report) == 1, report.getvalue()
-        assert "src/a.rs:1 -> src/b.rs  (crate::b::B)" in report.getvalue(), report.getvalue()
+        assert "src/a.rs:2 -> src/b.rs  (crate::b::B)" in report.getvalue(), report.getvalue()
         assert "src/b.rs:2 -> src/a.rs  (crate::A)" in report.getvalue(), report.getvalue()
         assert check(Path(tmp) / "clean", report) == 0, report.getvalue()
         clean = {(a, b) for a, b, *_ in Crate(Path(tmp) / "clean").edges()}
