@@ -8,8 +8,9 @@
 //! type; the conversion below reproduces it from the Pillow-mode decode.
 
 use crate::args::Args;
+use crate::decode;
 use crate::output;
-use crate::pil::{self, Data, Mode, PilImage};
+use crate::pil::{Data, Mode, PilImage};
 use crate::png_out;
 use procmap::{JobError, RunContext, Task};
 use serde_json::{Value, json};
@@ -90,7 +91,7 @@ impl Task for Gray {
     }
     fn run(&self, args: &[String], ctx: &RunContext) -> Result<Value, JobError> {
         let (input, out) = self.parse(args, ctx)?;
-        let img = pil::open(&input, true)?;
+        let img = decode::open(&input, true)?;
         if matches!(img.data, Data::I32(_) | Data::F32(_)) {
             return Err(JobError::new(format!(
                 "{}: gray: 32-bit samples (mode {}) are not read, as cv2.imread does not read them",
@@ -138,7 +139,7 @@ mod tests {
             width: 3,
             height: 1,
             data: Data::U8(vec![0, 1, 7]),
-            palette: Some(pil::Palette { rgb: vec![0, 255, 0, 255, 255, 255], ..Default::default() }),
+            palette: Some(crate::pil::Palette { rgb: vec![0, 255, 0, 255, 255, 255], ..Default::default() }),
         };
         assert_eq!(to_gray(&p), vec![150, 255, 0]);
         let i16 = PilImage {

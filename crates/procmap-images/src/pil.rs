@@ -1,15 +1,10 @@
-//! Images as Pillow sees them: `Image.open(path)` and its mode.
+//! Images as Pillow sees them: the pixels in the mode Pillow gives a file.
+//! (`Image.open(path)` itself is [`crate::decode::open`].)
 //!
 //! Resize must reproduce `Image.open(p).resize(...)` and `np.array(img)`,
 //! which depend on the mode Pillow gives a file, so every format is decoded
 //! into that mode by a module of its own in `decode/`, never expanded to
 //! RGB(A) on the way.
-
-use crate::decode;
-use crate::sniff;
-use crate::tiff_read;
-use procmap::JobError;
-use std::path::Path;
 
 /// A Pillow image mode that the tasks support.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,22 +108,5 @@ impl PilImage {
             Data::U8(v) => v,
             _ => unreachable!("a wide image has no 8-bit samples"),
         }
-    }
-}
-
-/// `Image.open(path)`, decoded. `exif_orientation` applies a JPEG's EXIF
-/// orientation, as `cv2.imread` does and Pillow does not.
-pub fn open(path: &Path, exif_orientation: bool) -> Result<PilImage, JobError> {
-    let bytes = tiff_read::read_file(path)?;
-    let shown = path.display();
-    let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match sniff::detect(&bytes) {
-        Some(f) => decode::decode(f, &bytes, exif_orientation)
-            .unwrap_or_else(|| Err(format!("{} is not supported", f.name()))),
-        None => Err("not an image (unrecognised content)".to_owned()),
-    }));
-    match decoded {
-        Ok(Ok(img)) => Ok(img),
-        Ok(Err(msg)) => Err(JobError::new(format!("{shown}: {msg}"))),
-        Err(_) => Err(JobError::new(format!("{shown}: malformed image (the decoder gave up)"))),
     }
 }

@@ -4,6 +4,7 @@
 //! or (for an output ending in `.tif` or `.tiff`) TIFF.
 
 use crate::args::Args;
+use crate::decode;
 use crate::limits::MAX_RESIZE_PIXELS;
 use crate::output::{self, OutFormat};
 use crate::pil::{self, Data, PilImage};
@@ -93,7 +94,7 @@ impl Task for Resize {
     fn run(&self, args: &[String], ctx: &RunContext) -> Result<Value, JobError> {
         let ResizeArgs { input, width, height, save } = self.parse(args, ctx)?;
         // Pillow does not apply EXIF orientation on open; neither do we.
-        let img = pil::open(&input, false)?;
+        let img = decode::open(&input, false)?;
         let out = resample::resize(&img, width, height);
         let mut value = json!({ "shape": out.shape(), "mean": channel_means(&out), "mode": out.mode.name() });
         if let Some((path, format)) = save {

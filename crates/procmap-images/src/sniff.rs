@@ -41,11 +41,16 @@ impl Format {
     }
 }
 
+/// Whether `bytes` start with a TIFF or BigTIFF signature.
+pub fn is_tiff(bytes: &[u8]) -> bool {
+    matches!(bytes.get(..4), Some(b"II*\0" | b"MM\0*" | b"II+\0" | b"MM\0+"))
+}
+
 /// The format of a file starting with `head`, if recognised.
 pub fn detect(head: &[u8]) -> Option<Format> {
     if head.starts_with(b"\x89PNG\r\n\x1a\n") {
         Some(Format::Png)
-    } else if crate::tiff_read::is_tiff(head) {
+    } else if is_tiff(head) {
         Some(Format::Tiff)
     } else if head.starts_with(&[0xFF, 0xD8, 0xFF]) {
         Some(Format::Jpeg)

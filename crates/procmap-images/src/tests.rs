@@ -272,7 +272,7 @@ fn usage_errors_name_the_task() {
 
 #[test]
 fn resize_saves_tif_in_modes_png_cannot_hold() {
-    use crate::pil::{self, Data, Mode, PilImage};
+    use crate::pil::{Data, Mode, PilImage};
     let dir = tempfile::tempdir().unwrap();
     let c = ctx(dir.path());
     // An "F" input, written by our own TIFF writer.
@@ -291,7 +291,7 @@ fn resize_saves_tif_in_modes_png_cannot_hold() {
     for name in ["o.tif", "o.TIFF"] {
         let v = Resize.run(&s(&[p, "5", "4", "--save", name]), &c).unwrap();
         assert_eq!(v["mode"], "F");
-        let saved = pil::open(&dir.path().join(name), false).unwrap();
+        let saved = crate::decode::open(&dir.path().join(name), false).unwrap();
         assert_eq!(saved, crate::resample::resize(&input, 5, 4), "{name}");
     }
     let e = Resize.run(&s(&[p, "--save", "o.jpg"]), &c).unwrap_err();
@@ -311,7 +311,7 @@ fn resize_tif_and_png_outputs_decode_alike() {
     assert_eq!((&a["mode"], &a["mean"]), (&b["mode"], &b["mean"]));
     let tif = std::fs::read(dir.path().join("o.tif")).unwrap();
     assert_eq!(&tif[..4], b"II*\0", "a .tif output is a TIFF");
-    let png = crate::pil::open(&dir.path().join("o.png"), false).unwrap();
-    assert_eq!(crate::pil::open(&dir.path().join("o.tif"), false).unwrap(), png);
+    let png = crate::decode::open(&dir.path().join("o.png"), false).unwrap();
+    assert_eq!(crate::decode::open(&dir.path().join("o.tif"), false).unwrap(), png);
     assert_eq!(png.mode, crate::pil::Mode::LA);
 }

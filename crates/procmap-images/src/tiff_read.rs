@@ -10,6 +10,7 @@
 //! "min-is-black", which makes the crate return every sample.
 
 use crate::limits::{MAX_DECODED_BYTES, MAX_FILE_BYTES, mib};
+use crate::sniff::is_tiff;
 use procmap::JobError;
 use std::fs::File;
 use std::io::{self, Cursor, Read};
@@ -215,11 +216,6 @@ fn read_sniffed_into(
         .read_to_end(bytes)
         .map_err(|e| JobError::new(format!("{shown}: cannot read: {e}")))?;
     Ok(())
-}
-
-/// Whether `bytes` start with a TIFF or BigTIFF signature.
-pub fn is_tiff(bytes: &[u8]) -> bool {
-    matches!(bytes.get(..4), Some(b"II*\0" | b"MM\0*" | b"II+\0" | b"MM\0+"))
 }
 
 /// Decoder limits, in line with [`MAX_DECODED_BYTES`]. Our own check on the

@@ -1,6 +1,6 @@
 //! Why a pool could not run.
 
-pub use crate::process::WorkerDeath;
+use crate::death::WorkerDeath;
 use procmap_wire::PROTOCOL_VERSION;
 use std::path::PathBuf;
 

@@ -31,6 +31,7 @@
 
 mod channel;
 mod config;
+mod death;
 mod error;
 mod exec;
 mod input;
@@ -46,7 +47,8 @@ mod unix;
 pub mod worker;
 
 pub use config::Mode;
-pub use error::{PoolError, StartFailure, WorkerDeath};
+pub use death::WorkerDeath;
+pub use error::{PoolError, StartFailure};
 pub use input::Chunking;
 pub use input::Input;
 pub use pool::{Pool, PoolBuilder, default_worker_program};

@@ -13,7 +13,7 @@
 //! end-of-line code moves on again, so such files come out with their rows
 //! interleaved with nearly empty ones (measured).
 
-use super::{Header, check_size};
+use super::header::{Header, check_size};
 use crate::pil::{Data, Mode, Palette, PilImage};
 
 const RAW: u32 = 0;

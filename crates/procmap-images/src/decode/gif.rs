@@ -5,7 +5,7 @@
 //! the frame are the transparent index if there is one, else 0.
 //! `info["transparency"]` is the frame's transparent index.
 
-use super::{Header, check_size};
+use super::header::{Header, check_size};
 use crate::limits::MAX_DECODED_BYTES;
 use crate::pil::{Data, Mode, Palette, PilImage};
 use gif::{ColorOutput, DecodeOptions, MemoryLimit};

@@ -8,7 +8,8 @@
 //! "CMYK", read with Pillow's rawmode "CMYK;I" (inverted, the Adobe
 //! convention). libjpeg itself converts YCbCr to RGB and YCCK to CMYK.
 
-use super::{Header, check_size, orient};
+use super::header::{Header, check_size};
+use super::orient;
 use crate::pil::{Data, Mode, PilImage};
 use mozjpeg::{ColorSpace, Decompress, Marker};
 use std::panic::{AssertUnwindSafe, catch_unwind};

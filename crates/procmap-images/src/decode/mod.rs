@@ -1,11 +1,12 @@
 //! One decoder per format, each giving what Pillow's `Image.open` gives:
 //! the size and mode from the header ([`probe`]) and the pixels in that
-//! mode ([`decode`]). (`tiff_read.rs` reads the multiband TIFFs of
-//! `eurosat-rgb` and `ms-rgb`.)
+//! mode ([`decode`]); [`open`] is `Image.open(path)` for any of them.
+//! (`tiff_read.rs` reads the multiband TIFFs of `eurosat-rgb` and `ms-rgb`.)
 
 mod bmp;
 mod fax;
 mod gif;
+mod header;
 mod jpeg;
 mod orient;
 pub mod png;
@@ -13,31 +14,12 @@ mod tiff;
 mod tiff_lenient;
 mod webp;
 
-use crate::limits::{MAX_DECODED_BYTES, mib};
-use crate::pil::{Mode, PilImage};
-use crate::sniff::Format;
-
-/// What `Image.open(p)` knows before loading: size and mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Header {
-    pub width: u32,
-    pub height: u32,
-    pub mode: Mode,
-}
-
-/// Refuses a declared size whose decoded samples would exceed the limit,
-/// before anything is allocated (decompression bombs).
-pub fn check_size(width: u32, height: u32, bytes_per_pixel: u64) -> Result<(), String> {
-    let total = u64::from(width) * u64::from(height) * bytes_per_pixel;
-    if total > MAX_DECODED_BYTES as u64 {
-        return Err(format!(
-            "declared size {width}×{height} ({} MiB decoded) exceeds the {} MiB limit",
-            mib(total),
-            mib(MAX_DECODED_BYTES as u64)
-        ));
-    }
-    Ok(())
-}
+use crate::pil::PilImage;
+use crate::sniff::{self, Format};
+use crate::tiff_read;
+use header::Header;
+use procmap::JobError;
+use std::path::Path;
 
 /// Header of a JPEG, GIF, WebP, BMP or TIFF file; `None` for other formats.
 pub fn probe(format: Format, bytes: &[u8]) -> Option<Result<Header, String>> {
@@ -65,6 +47,23 @@ pub fn decode(format: Format, bytes: &[u8], exif: bool) -> Option<Result<PilImag
         Format::Bmp => Some(bmp::decode(bytes, exif)),
         Format::Tiff => Some(tiff::decode(bytes, exif)),
         _ => None,
+    }
+}
+
+/// `Image.open(path)`, decoded. `exif_orientation` applies a JPEG's EXIF
+/// orientation, as `cv2.imread` does and Pillow does not.
+pub fn open(path: &Path, exif_orientation: bool) -> Result<PilImage, JobError> {
+    let bytes = tiff_read::read_file(path)?;
+    let shown = path.display();
+    let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match sniff::detect(&bytes) {
+        Some(f) => decode(f, &bytes, exif_orientation)
+            .unwrap_or_else(|| Err(format!("{} is not supported", f.name()))),
+        None => Err("not an image (unrecognised content)".to_owned()),
+    }));
+    match decoded {
+        Ok(Ok(img)) => Ok(img),
+        Ok(Err(msg)) => Err(JobError::new(format!("{shown}: {msg}"))),
+        Err(_) => Err(JobError::new(format!("{shown}: malformed image (the decoder gave up)"))),
     }
 }
 

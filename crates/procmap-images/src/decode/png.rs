@@ -5,7 +5,7 @@
 //! palette PNG stays "P" (numpy sees the indices), 1-bit grey is "1", and a
 //! tRNS colour key is kept as `info["transparency"]`.
 
-use super::check_size;
+use super::header::check_size;
 use crate::limits::MAX_DECODED_BYTES;
 use crate::pil::{Data, Mode, Palette, PilImage};
 use std::io::Cursor;

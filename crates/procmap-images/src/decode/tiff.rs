@@ -13,7 +13,8 @@
 //! premultiplied (`(v·a + 127) / 255`) before OpenCV drops it; 16-bit colour
 //! scaled by `(v·255 + 32767) / 65535` (grey keeps its high byte).
 
-use super::{Header, check_size, fax, tiff_lenient};
+use super::header::{Header, check_size};
+use super::{fax, tiff_lenient};
 use crate::pil::{Data, Mode, Palette, PilImage};
 use crate::tiff_read;
 use std::io::Cursor;

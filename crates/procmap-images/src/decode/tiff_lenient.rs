@@ -27,7 +27,7 @@
 //! `DumpModeDecode` (a short strip is not copied at all). Other codecs are
 //! not handled here: the caller keeps its own error for them.
 
-use super::check_size;
+use super::header::check_size;
 use tiff::decoder::{Decoder, DecodingResult};
 use tiff::tags::Tag;
 

@@ -1,7 +1,7 @@
 //! WebP through libwebp (Pillow's decoder too, so lossy pixels agree):
 //! "RGBA" when the file has alpha, else "RGB", as `WebPImagePlugin` gives.
 
-use super::{Header, check_size};
+use super::header::{Header, check_size};
 use crate::pil::{Data, Mode, PilImage};
 use libwebp_sys as webp;
 

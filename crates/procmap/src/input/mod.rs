@@ -5,10 +5,12 @@
 mod admit;
 mod chunking;
 mod handoff;
+mod item;
 mod source;
 
 pub(crate) use chunking::Chunker;
 pub use chunking::Chunking;
+pub use item::Input;
 pub(crate) use source::Source;
 
 use crate::record::JobRecord;
@@ -16,26 +18,6 @@ use crate::task::Registry;
 use procmap_wire::{Job, RunContext};
 use source::Pulled;
 use std::collections::{HashMap, HashSet};
-
-/// One item of a pool's input.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Input {
-    /// A job to run.
-    Job(Job),
-    /// A line that could not be turned into a job; it becomes an `error`
-    /// record without being dispatched.
-    Invalid { id: u64, task: String, args: Vec<String>, error: String },
-    /// A job already done (a resumed run): it does not run and gets no
-    /// record, but the outputs it wrote stay claimed, so that no other job
-    /// of the run may overwrite them.
-    Done(Job),
-}
-
-impl From<Job> for Input {
-    fn from(job: Job) -> Self {
-        Input::Job(job)
-    }
-}
 
 /// The most bytes of job text one chunk may carry, and (in
 /// `process::state`) the bytes queued to a worker past which it takes no

@@ -1,8 +1,8 @@
 //! Where a [`Feeder`](super::Feeder) gets its input: pulled on the caller's
 //! thread, or read ahead by a thread of its own.
 
-use super::Input;
 use super::handoff::{self, Taken};
+use super::item::Input;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -2,8 +2,8 @@
 //! [`super::blame`] decides, and replacing it.
 
 use super::*;
+use crate::death::WorkerDeath;
 use crate::error::StartFailure;
-use death::WorkerDeath;
 
 /// How long to wait before retrying a spawn that failed mid-run.
 pub(super) const RESPAWN_DELAY: Duration = Duration::from_millis(200);

@@ -3,8 +3,8 @@
 //! reaping it. What the dispatcher knows about its jobs is its
 //! [`WorkerState`], in `state.rs`.
 
+use super::event::{Event, EventKind};
 use super::state::{KillReason, Phase, WorkerState};
-use super::{Event, EventKind};
 use crate::channel::Bootstrap;
 use crate::unix;
 use crossbeam_channel::Sender;

@@ -2,37 +2,7 @@
 //! full (docs/architecture.md, "Flow control").
 
 use super::*;
-use crate::input::Cut;
 use state::{Limits, Room};
-
-/// A batch of jobs waiting to be sent.
-pub(super) struct Batch {
-    jobs: Vec<Tracked>,
-    /// A suspect rerun alone: its worker gets nothing else meanwhile, so a
-    /// second crash blames only this job.
-    solo: bool,
-    /// The jobs' size, as counted against [`CHUNK_BYTES`].
-    bytes: usize,
-}
-
-impl Batch {
-    /// Jobs to rerun, whose size is counted again.
-    pub(super) fn rerun(jobs: Vec<Tracked>, solo: bool) -> Self {
-        let bytes = jobs.iter().map(|p| job_bytes(&p.job)).sum();
-        Batch { jobs, solo, bytes }
-    }
-
-    /// A chunk fresh from the feeder, which counted its size.
-    fn fresh(cut: Cut) -> Self {
-        Batch { jobs: cut.jobs.into_iter().map(Tracked::new).collect(), solo: false, bytes: cut.bytes }
-    }
-
-    /// Whether only an idle worker may take it: a suspect, or more bytes
-    /// than may be queued behind another chunk.
-    pub(super) fn needs_idle(&self) -> bool {
-        self.solo || self.bytes > CHUNK_BYTES
-    }
-}
 
 /// Serializes the jobs of tracked entries as a sequence of [`Job`]s.
 pub(super) struct TrackedJobs<'a>(&'a [Tracked]);

@@ -1,8 +1,13 @@
 //! The handshake that opens every worker's conversation, and
 //! `supervisor tasks --worker`, which only asks a worker for its tasks.
 
-use super::*;
-use crate::error::StartFailure;
+use super::child::Worker;
+use super::event::{Event, EventKind};
+use super::state::KillReason;
+use crate::config::Config;
+use crate::error::{PoolError, StartFailure};
+use procmap_wire::{self as wire, FromWorker, Hello, PROTOCOL_VERSION, ToWorkerRef};
+use std::time::{Duration, Instant};
 
 /// The encoded hello that opens every worker's conversation.
 pub(super) fn hello_bytes(cfg: &Config) -> Vec<u8> {

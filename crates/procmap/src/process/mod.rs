@@ -31,31 +31,32 @@
 //! recorded as `crashed`.
 
 mod aftermath;
+mod batch;
 mod blame;
 mod child;
 mod deadlines;
 mod death;
+mod event;
 mod flow;
 mod handshake;
 mod shutdown;
 mod state;
 
-pub use death::WorkerDeath;
-use flow::Batch;
+use batch::Batch;
+pub(crate) use event::{Event, EventKind};
 pub(crate) use handshake::catalogue;
 use handshake::hello_bytes;
 
 use crate::config::Config;
 use crate::error::PoolError;
 use crate::input::Chunker;
-use crate::input::{CHUNK_BYTES, Feeder, job_bytes};
+use crate::input::{CHUNK_BYTES, Feeder};
 use crate::record::{JobRecord, Status};
 use crate::stats::{ChunkStats, Stats, WorkerStats};
 use blame::Decision;
 use child::Worker;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use ipc_channel::ipc::{IpcBytesReceiver, IpcBytesSender};
-use procmap_wire::{self as wire, FromWorker, Hello, Job, JobResult, PROTOCOL_VERSION, ToWorkerRef};
+use procmap_wire::{self as wire, FromWorker, Job, JobResult, PROTOCOL_VERSION, ToWorkerRef};
 use serde::ser::{Serialize, Serializer};
 use state::{KillReason, Tracked, Violation};
 use std::collections::{HashMap, VecDeque};
@@ -72,22 +73,6 @@ const OUT_BATCH: usize = 1024;
 /// until their handshake deadline ran out; paced, each is served as it
 /// comes and the first ones run jobs while the rest start.
 const STARTING_AT_ONCE: usize = 8;
-
-pub(crate) struct Event {
-    pub slot: usize,
-    pub generation: u64,
-    pub kind: EventKind,
-}
-
-pub(crate) enum EventKind {
-    Connected(IpcBytesSender, IpcBytesReceiver),
-    ConnectFailed(ipc_channel::IpcError),
-    Message(FromWorker),
-    Garbled(wire::WireError),
-    Closed,
-    /// Sent by a stop handle so that the loop notices at once.
-    Wake,
-}
 
 pub(crate) struct Dispatcher {
     cfg: Arc<Config>,

@@ -1,8 +1,8 @@
 //! The worker's job loops: one thread running each chunk's jobs in order,
 //! or (hybrid mode) runner threads sharing a short queue of jobs.
 
+use super::link::{WorkerError, recv};
 use super::outbox::Outbox;
-use super::{WorkerError, recv};
 use crate::exec;
 use crate::task::Registry;
 use ipc_channel::ipc;

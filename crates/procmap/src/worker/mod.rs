@@ -9,37 +9,22 @@
 //! crash loses as little as possible.
 
 mod chunks;
+mod link;
 mod outbox;
+
+pub use link::WorkerError;
 
 use crate::channel::Bootstrap;
 use crate::exec;
 use crate::task::Registry;
 use chunks::run_chunks;
 use ipc_channel::ipc::{self, IpcSender};
+use link::recv;
 use outbox::Outbox;
 use procmap_wire::{self as wire, FromWorker, PROTOCOL_VERSION, ToWorker, WorkerHello};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Why a worker could not serve.
-#[derive(Debug, thiserror::Error)]
-pub enum WorkerError {
-    #[error("{} is not set: this program is started by `supervisor`, not by hand", wire::SERVER_ENV)]
-    NotSupervised,
-    #[error("cannot connect to the supervisor")]
-    Connect(#[source] std::io::Error),
-    #[error("lost the connection to the supervisor during the handshake")]
-    Handshake(#[source] std::io::Error),
-    #[error(
-        "supervisor speaks protocol {theirs}, this worker speaks {PROTOCOL_VERSION}: rebuild both from one checkout"
-    )]
-    ProtocolMismatch { theirs: u32 },
-    #[error("unexpected message from the supervisor: {0}")]
-    Unexpected(String),
-    #[error(transparent)]
-    Wire(#[from] wire::WireError),
-}
 
 /// Runs the worker side of the protocol with the tasks in `registry`. Returns
 /// when the supervisor says to shut down or goes away.
@@ -103,14 +88,5 @@ pub fn main(registry: Registry) -> ExitCode {
             }
             ExitCode::from(wire::EXIT_WORKER_ERROR)
         }
-    }
-}
-
-pub(super) fn recv(rx: &ipc::IpcBytesReceiver) -> Result<Option<ToWorker>, WorkerError> {
-    match rx.recv() {
-        Ok(bytes) => Ok(Some(wire::decode(&bytes)?)),
-        // The supervisor is gone (or closed our channel to stop us): there
-        // is nobody to report to, so stop quietly.
-        Err(_) => Ok(None),
     }
 }

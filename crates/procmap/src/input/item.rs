@@ -1,0 +1,24 @@
+//! What a pool's input is made of. Apart from the feeder (`mod.rs`) so that
+//! the sources it pulls from can name it without depending on the feeder.
+
+use procmap_wire::Job;
+
+/// One item of a pool's input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A job to run.
+    Job(Job),
+    /// A line that could not be turned into a job; it becomes an `error`
+    /// record without being dispatched.
+    Invalid { id: u64, task: String, args: Vec<String>, error: String },
+    /// A job already done (a resumed run): it does not run and gets no
+    /// record, but the outputs it wrote stay claimed, so that no other job
+    /// of the run may overwrite them.
+    Done(Job),
+}
+
+impl From<Job> for Input {
+    fn from(job: Job) -> Self {
+        Input::Job(job)
+    }
+}
