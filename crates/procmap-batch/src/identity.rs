@@ -27,6 +27,8 @@
 //! the same answer on every machine and every version, unlike std's
 //! randomised hasher.
 
+use procmap::Input;
+
 /// Who a job is, independent of its line number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Identity {
@@ -68,6 +70,15 @@ pub fn job_hash_of<'a>(task: &str, args: impl IntoIterator<Item = &'a str>) -> u
         eat(a.as_bytes());
     }
     h
+}
+
+/// The hash of what an input asks for; an invalid line is known by the task
+/// name and arguments it reports, as its record will be.
+pub fn input_hash(input: &Input) -> u64 {
+    match input {
+        Input::Job(job) | Input::Done(job) => job_hash(&job.task, &job.args),
+        Input::Invalid { task, args, .. } => job_hash(task, args),
+    }
 }
 
 #[cfg(test)]

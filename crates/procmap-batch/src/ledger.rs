@@ -9,13 +9,12 @@
 //! not the record itself: a run of millions of jobs would not fit
 //! otherwise.
 
-use crate::identity::{Identity, job_hash};
+use crate::identity::{Identity, input_hash, job_hash};
 use crate::jobs::JobReader;
 use crate::journal::{Line, parse_line};
 use crate::occurrence::{Recorded, Written, resolve};
 use crate::rundir::RunDir;
 use crate::shard::Shard;
-use crate::source::input_hash;
 use anyhow::{Context as _, bail};
 use procmap::Status;
 use std::collections::HashMap;

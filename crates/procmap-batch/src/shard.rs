@@ -12,8 +12,8 @@
 //! (`SLURM_ARRAY_TASK_ID`) or a Kubernetes Indexed Job
 //! (`JOB_COMPLETION_INDEX`).
 
+use crate::identity::input_hash;
 use crate::identity::shard_of;
-use crate::source::input_hash;
 use anyhow::{Context as _, bail};
 use procmap::Input;
 use std::fmt;

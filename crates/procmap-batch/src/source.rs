@@ -2,7 +2,7 @@
 //! that is the jobs file itself, and the filters between the reader and the
 //! pool (the identity of each job, the jobs a resumed journal has done).
 
-use crate::identity::job_hash;
+pub use crate::identity::input_hash;
 use crate::jobs::JobReader;
 use crate::resume::{Decision, Resume};
 use crate::shard::Shard;
@@ -85,15 +85,6 @@ impl Repeats {
             return 0;
         }
         self.lines.lock().unwrap_or_else(|p| p.into_inner()).remove(&line).unwrap_or(0)
-    }
-}
-
-/// The hash of what an input asks for; an invalid line is known by the task
-/// name and arguments it reports, as its record will be.
-pub fn input_hash(input: &Input) -> u64 {
-    match input {
-        Input::Job(job) | Input::Done(job) => job_hash(&job.task, &job.args),
-        Input::Invalid { task, args, .. } => job_hash(task, args),
     }
 }
 
