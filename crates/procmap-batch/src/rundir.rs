@@ -19,9 +19,17 @@ use std::path::{Path, PathBuf};
 pub const MANIFEST: &str = "run.json";
 pub const JOURNALS: &str = "journal";
 
+/// The `run.json` format this version writes and reads. Format 1 (no
+/// `format` key) shards identical lines by their occurrence too, so its
+/// shards cannot be finished or counted by this version.
+pub const FORMAT: u32 = 2;
+
 /// `run.json`: what status, merge and resubmit need to know about a batch.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
+    /// [`FORMAT`]; absent in format 1.
+    #[serde(default = "format_1")]
+    pub format: u32,
     /// The jobs file, absolute.
     pub jobs: PathBuf,
     /// `--task`: every line holds only this task's arguments.
@@ -44,9 +52,13 @@ pub struct SlurmPlan {
     pub sbatch: Vec<String>,
 }
 
+fn format_1() -> u32 {
+    1
+}
+
 impl Manifest {
     pub fn new(jobs: PathBuf, task: Option<String>, shards: u32) -> Manifest {
-        Manifest { jobs, task, shards, slurm: None }
+        Manifest { format: FORMAT, jobs, task, shards, slurm: None }
     }
 }
 
@@ -76,7 +88,21 @@ impl RunDir {
         let text = std::fs::read_to_string(&path).with_context(|| {
             format!("cannot read {}: is {} a run directory?", path.display(), self.path.display())
         })?;
-        serde_json::from_str(&text).with_context(|| format!("cannot parse {}", path.display()))
+        let manifest: Manifest =
+            serde_json::from_str(&text).with_context(|| format!("cannot parse {}", path.display()))?;
+        match manifest.format {
+            FORMAT => Ok(manifest),
+            1 => bail!(
+                "{} was written by an older supervisor (run.json format 1), which assigned identical \
+                 lines to shards differently: finish that batch with the version that started it, or \
+                 start a new run directory",
+                path.display()
+            ),
+            n => bail!(
+                "{} was written by a newer supervisor (run.json format {n}); this one reads format {FORMAT}",
+                path.display()
+            ),
+        }
     }
 
     /// Writes `run.json` for a new batch; refuses a directory that already
@@ -152,7 +178,21 @@ mod tests {
     use super::*;
 
     fn manifest(shards: u32) -> Manifest {
-        Manifest { jobs: "/data/jobs.txt".into(), task: None, shards, slurm: None }
+        Manifest::new("/data/jobs.txt".into(), None, shards)
+    }
+
+    #[test]
+    fn an_older_or_newer_run_json_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::new(dir.path());
+        std::fs::write(run.manifest_path(), r#"{"jobs":"/data/jobs.txt","shards":2}"#).unwrap();
+        let err = format!("{:#}", run.read_manifest().unwrap_err());
+        assert!(err.contains("older supervisor (run.json format 1)"), "{err}");
+        std::fs::write(run.manifest_path(), r#"{"format":3,"jobs":"/data/jobs.txt","shards":2}"#).unwrap();
+        let err = format!("{:#}", run.read_manifest().unwrap_err());
+        assert!(err.contains("newer supervisor (run.json format 3)"), "{err}");
+        let err = run.join(&manifest(2)).unwrap_err().to_string();
+        assert!(err.contains("newer supervisor"), "a shard does not join it either: {err}");
     }
 
     #[test]

@@ -101,7 +101,7 @@ pub fn run(mut args: SubmitArgs, registry: &procmap::Registry) -> anyhow::Result
         sbatch: parts.sbatch.clone(),
     };
     let manifest =
-        Manifest { jobs: jobs.clone(), task: run_args.task.clone(), shards, slurm: Some(plan.clone()) };
+        Manifest { slurm: Some(plan.clone()), ..Manifest::new(jobs.clone(), run_args.task.clone(), shards) };
     run.create(&manifest)?;
     let supervisor = std::env::current_exe().context("cannot find this executable")?;
     let script = Script {
