@@ -4,6 +4,10 @@
 //! identity, shards, the journal, resume and run directories are
 //! [`procmap_batch`]'s, shared with the Python package.
 
+// Every message goes through `say!` or `tell!`, and data through a writer
+// whose errors are handled: a closed stderr or stdout must never panic a run.
+#![deny(clippy::print_stderr, clippy::print_stdout)]
+
 #[macro_use]
 extern crate procmap_batch;
 
@@ -19,6 +23,7 @@ mod run;
 mod sharding;
 mod slurm;
 mod status;
+mod stdout;
 mod summary;
 pub mod units;
 

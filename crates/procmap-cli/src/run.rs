@@ -48,7 +48,11 @@ pub fn main(registry: Registry) -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             say!("supervisor: {e:#}");
-            ExitCode::from(exit::SETUP)
+            // Data that stdout could not take is lost like records of a
+            // journal that could not be written; anything else stopped the
+            // command before it did its work.
+            let lost_data = e.downcast_ref::<crate::stdout::DataError>().is_some();
+            ExitCode::from(if lost_data { exit::JOURNAL } else { exit::SETUP })
         }
     }
 }
@@ -97,7 +101,7 @@ fn print_tasks(infos: &[procmap::wire::TaskInfo]) {
     let width = infos.iter().map(|t| t.name.len() + t.usage.len() + 1).max().unwrap_or(0);
     for t in infos {
         let form = format!("{} {}", t.name, t.usage);
-        println!("{form:width$}  {}", t.about);
+        tell!("{form:width$}  {}", t.about);
     }
 }
 
@@ -117,7 +121,12 @@ fn run(mut args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
         && !args.quiet
     {
         // The first line of an array task's log: which part of the batch it is.
-        say!("supervisor: shard {shard} of {} (0-based), journal {}", shard.count, args.results.display());
+        say!(
+            "supervisor: shard {} of {} (0-based), journal {}",
+            shard.index,
+            shard.count,
+            args.results.display()
+        );
     }
     let mode = match args.mode {
         ModeArg::Process => Mode::Process,

@@ -147,9 +147,9 @@ pub fn run(args: &StatusArgs) -> anyhow::Result<u8> {
     let limit = if args.json { args.failed.max(1000) } else { args.failed };
     let report = report(&ledger, limit)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        tell!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", render(&report));
+        tell!("{}", render(&report).trim_end_matches('\n'));
     }
     Ok(if report.all_ok { exit::OK } else { exit::JOBS_FAILED })
 }

@@ -38,9 +38,9 @@ pub fn run(command: SlurmCommand, registry: &procmap::Registry) -> anyhow::Resul
 /// What to type next, after a submission.
 fn print_next_steps(dir: &std::path::Path, job: &str) {
     let dir = shell_words::quote(&dir.to_string_lossy()).into_owned();
-    eprintln!("next:");
-    eprintln!("  squeue -j {job}                          # the array's tasks");
-    eprintln!("  supervisor status {dir}          # jobs by status per shard; exit 0 when all are ok");
-    eprintln!("  supervisor slurm resubmit {dir}  # once it has ended: shards with missing jobs again");
-    eprintln!("  supervisor merge {dir} -o all.jsonl   # one record per job");
+    say!("next:");
+    say!("  squeue -j {job}                          # the array's tasks");
+    say!("  supervisor status {dir}          # jobs by status per shard; exit 0 when all are ok");
+    say!("  supervisor slurm resubmit {dir}  # once it has ended: shards with missing jobs again");
+    say!("  supervisor merge {dir} -o all.jsonl   # one record per job");
 }

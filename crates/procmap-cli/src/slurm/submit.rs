@@ -90,7 +90,7 @@ pub fn run(mut args: SubmitArgs, registry: &procmap::Registry) -> anyhow::Result
         custom_worker: run_args.worker.is_some(),
     };
     let preflight = check.run(&jobs)?;
-    eprint!("{}", preflight.render());
+    say!("{}", preflight.render().trim_end_matches('\n'));
     if preflight.conflicts > 0 {
         bail!("refusing to submit: give each line its own output (or drop the duplicates) and submit again");
     }
@@ -120,19 +120,19 @@ pub fn run(mut args: SubmitArgs, registry: &procmap::Registry) -> anyhow::Result
     let argv =
         super::sbatch::command(&run, &format!("procmap-{name}"), &plan, &format!("0-{}", shards - 1), &[]);
     if args.dry_run {
-        eprintln!("dry run: wrote {}; would run:", script_path.display());
-        println!("{}", shell_words::join(&argv));
+        say!("dry run: wrote {}; would run:", script_path.display());
+        tell!("{}", shell_words::join(&argv));
         return Ok(exit::OK);
     }
     let job = super::sbatch::submit(&run, &argv)?;
-    println!("{job}");
+    tell!("{job}");
     let at_once = args.max_running.map(|k| format!(", at most {k} at a time")).unwrap_or_default();
-    eprintln!(
+    say!(
         "submitted job {job}: {shards} array tasks (shards 0-{}){at_once}, {} CPU(s) each",
         shards - 1,
         plan.cpus_per_task
     );
-    eprintln!("  run directory {} (batch script {SCRIPT}, logs/, journal/)", run.path.display());
+    say!("  run directory {} (batch script {SCRIPT}, logs/, journal/)", run.path.display());
     super::print_next_steps(&run.path, &job);
     Ok(exit::OK)
 }
