@@ -2,7 +2,7 @@
 //! and in total, while it runs or after. Reads only files, so it works on a
 //! login node, on one machine, or on journals copied from anywhere.
 
-use crate::run::exit;
+use crate::exit;
 use clap::Args;
 use procmap::Status;
 use procmap_batch::ledger::{Latest, Ledger, Sources};

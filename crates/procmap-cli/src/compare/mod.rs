@@ -13,8 +13,8 @@ mod plan;
 mod results;
 mod table;
 
-use crate::args::parse_chunksize;
 use crate::exit;
+use crate::run::args::parse_chunksize;
 use anyhow::{Context as _, bail};
 use clap::Args;
 use interrupt::Interrupt;

@@ -7,6 +7,7 @@
 //! crash isolation, appending to its own shard journal. `resubmit` hands
 //! Slurm again only the shards that are not finished.
 
+mod next_steps;
 mod preflight;
 mod resubmit;
 mod sbatch;
@@ -33,14 +34,4 @@ pub fn run(command: SlurmCommand, registry: &procmap::Registry) -> anyhow::Resul
         SlurmCommand::Submit(args) => submit::run(args, registry),
         SlurmCommand::Resubmit(args) => resubmit::run(&args),
     }
-}
-
-/// What to type next, after a submission.
-fn print_next_steps(dir: &std::path::Path, job: &str) {
-    let dir = shell_words::quote(&dir.to_string_lossy()).into_owned();
-    say!("next:");
-    say!("  squeue -j {job}                          # the array's tasks");
-    say!("  supervisor status {dir}          # jobs by status per shard; exit 0 when all are ok");
-    say!("  supervisor slurm resubmit {dir}  # once it has ended: shards with missing jobs again");
-    say!("  supervisor merge {dir} -o all.jsonl   # one record per job");
 }

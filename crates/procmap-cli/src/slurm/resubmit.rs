@@ -1,6 +1,6 @@
 //! `supervisor slurm resubmit DIR [--failed]`: the unfinished shards again.
 
-use crate::run::exit;
+use crate::exit;
 use anyhow::bail;
 use clap::Args;
 use procmap_batch::ledger::{Ledger, Sources};
@@ -88,7 +88,7 @@ pub fn run(args: &ResubmitArgs) -> anyhow::Result<u8> {
         report.total.missing,
         report.total.not_ok()
     );
-    super::print_next_steps(&run.path, &job);
+    super::next_steps::print_next_steps(&run.path, &job);
     Ok(exit::OK)
 }
 

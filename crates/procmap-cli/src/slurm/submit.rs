@@ -2,10 +2,10 @@
 
 use super::preflight::Check;
 use super::script::{SCRIPT, Script};
-use crate::args::Cli;
-use crate::run::exit;
+use crate::exit;
+use crate::run::args::RunArgs;
 use anyhow::{Context as _, bail};
-use clap::{Args, Parser as _};
+use clap::{Args, Parser};
 use procmap_batch::rundir::{Manifest, RunDir, SlurmPlan, absolute};
 use std::path::{Path, PathBuf};
 
@@ -133,7 +133,7 @@ pub fn run(mut args: SubmitArgs, registry: &procmap::Registry) -> anyhow::Result
         plan.cpus_per_task
     );
     say!("  run directory {} (batch script {SCRIPT}, logs/, journal/)", run.path.display());
-    super::print_next_steps(&run.path, &job);
+    super::next_steps::print_next_steps(&run.path, &job);
     Ok(exit::OK)
 }
 
@@ -185,16 +185,20 @@ fn parse_count(flag: &str, value: &str) -> anyhow::Result<u32> {
 /// Parses the supervisor options as a shard's run will, so that a typo
 /// fails here and not on N nodes an hour later, and refuses those the
 /// batch script sets itself.
-fn check_options(parts: &Parts, shards: u32) -> anyhow::Result<crate::args::RunArgs> {
+/// The command line of one shard's run.
+#[derive(Parser)]
+struct ShardRun {
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+fn check_options(parts: &Parts, shards: u32) -> anyhow::Result<RunArgs> {
     let mut argv: Vec<String> = vec!["supervisor".into()];
     argv.extend(parts.options.iter().cloned());
     argv.extend(["--shard".into(), format!("0/{shards}"), parts.jobs.display().to_string()]);
-    let cli = Cli::try_parse_from(&argv)
-        .map_err(|e| anyhow::anyhow!("supervisor options: {}", e.render().to_string().trim()))?;
-    if cli.command.is_some() {
-        bail!("a jobs file named like a subcommand needs a path: ./{}", parts.jobs.display());
-    }
-    let run = cli.run;
+    let run = ShardRun::try_parse_from(&argv)
+        .map_err(|e| anyhow::anyhow!("supervisor options: {}", e.render().to_string().trim()))?
+        .run;
     if run.results != Path::new("-") {
         bail!(
             "-o is set by the batch script: each shard writes RUN_DIR/journal/shard-I-of-N.jsonl; `supervisor merge` makes one journal"
