@@ -101,7 +101,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = DEFAULT_RETRIES)]
     pub retries: u32,
 
-    /// Kill a job running longer than this (500ms, 30s, 2m) and record it
+    /// Kill a job running longer than this (500ms, 30s, 2m, 1h) and record it
     /// as timeout. Process mode only.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
