@@ -2,6 +2,7 @@
 //! the journal, summarise, and say which exit code the run earned.
 
 pub mod args;
+mod argv;
 
 use crate::exit;
 use crate::progress::Progress;

@@ -44,6 +44,17 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     Ok(bytes as u64)
 }
 
+/// `bytes` as [`parse_size`] reads it back: in the largest unit that
+/// divides it, so that 2 GiB is `2G`.
+pub fn format_size(bytes: u64) -> String {
+    for (unit, shift) in [("T", 40), ("G", 30), ("M", 20), ("K", 10)] {
+        if bytes >= 1 << shift && bytes.is_multiple_of(1 << shift) {
+            return format!("{}{unit}", bytes >> shift);
+        }
+    }
+    bytes.to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,5 +81,9 @@ mod tests {
         assert_eq!(parse_size("1.5GiB").unwrap(), 3 << 29);
         assert!(parse_size("10").is_err());
         assert!(parse_size("5X").is_err());
+        for bytes in [2 << 30, 3 << 29, (1 << 20) + 1, 5 << 40] {
+            assert_eq!(parse_size(&format_size(bytes)).unwrap(), bytes, "{}", format_size(bytes));
+        }
+        assert_eq!(format_size(2 << 30), "2G");
     }
 }

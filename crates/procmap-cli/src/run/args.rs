@@ -1,5 +1,9 @@
 //! The arguments of a plain run, `supervisor [OPTIONS] JOBS`: what `slurm
 //! submit` also takes and checks for its shards.
+//!
+//! `--shards` and `--run-dir` need `--shard` in a plain run, which
+//! `sharding` checks rather than clap: `slurm submit` takes them without
+//! it.
 
 use crate::units::{parse_duration, parse_size};
 use clap::{Args, ValueEnum};
@@ -7,11 +11,11 @@ use procmap::Chunking;
 use std::path::PathBuf;
 use std::time::Duration;
 
-// The defaults of a run, here so that `--help` and runs built in code
-// (`supervisor demo`) agree.
-const DEFAULT_RETRIES: u32 = 2;
-const DEFAULT_GRACE: &str = "10s";
-const DEFAULT_OUT_DIR: &str = "out";
+// The defaults of a run, here so that `--help`, runs built in code
+// (`supervisor demo`) and the batch script of `slurm submit` agree.
+pub(super) const DEFAULT_RETRIES: u32 = 2;
+pub(super) const DEFAULT_GRACE: &str = "10s";
+pub(super) const DEFAULT_OUT_DIR: &str = "out";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ModeArg {
@@ -150,19 +154,13 @@ pub struct RunArgs {
     /// The number of shards, for --shard auto. With it a Slurm array task
     /// id is the shard index itself, so a resubmitted subset (--array=3,7)
     /// runs shards 3 and 7.
-    #[arg(long, value_name = "N", requires = "shard", value_parser = clap::value_parser!(u32).range(1..), help_heading = "Sharding")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = "Sharding")]
     pub shards: Option<u32>,
 
     /// With --shard: write the journal to DIR/journal/shard-IIII-of-NNNN.jsonl
     /// (instead of -o), and record the batch in DIR/run.json for `supervisor
     /// status DIR` and `supervisor merge DIR`.
-    #[arg(
-        long,
-        value_name = "DIR",
-        requires = "shard",
-        conflicts_with = "results",
-        help_heading = "Sharding"
-    )]
+    #[arg(long, value_name = "DIR", conflicts_with = "results", help_heading = "Sharding")]
     pub run_dir: Option<PathBuf>,
 }
 

@@ -19,6 +19,7 @@ pub use submit::SubmitArgs;
 
 use clap::Subcommand;
 
+#[expect(clippy::large_enum_variant, reason = "parsed once per process: its size costs nothing")]
 #[derive(Debug, Subcommand)]
 pub enum SlurmCommand {
     /// Check a jobs file, write a batch script into a run directory and
