@@ -11,7 +11,8 @@ use std::process::ExitCode;
 
 const AFTER_HELP: &str = "\
 Each line of JOBS is one job, `TASK ARG...`, split like shell words; blank
-lines and lines starting with # are skipped; a job's id is its line number.
+lines and lines starting with # are skipped. A job is known by its text and,
+among identical lines, their order; its record also names its line number.
 Every job gets one JSON line in the journal, in completion order:
   {\"line\":12,\"task\":\"cube\",\"args\":[\"7\"],\"status\":\"ok\",\"value\":343,\"attempts\":1,\"worker\":4242,\"ms\":0.004}
 status is ok, error (the task failed or panicked, or the line is invalid),

@@ -75,8 +75,10 @@ pub struct RunArgs {
     #[arg(short = 'o', long = "results", value_name = "PATH", default_value = "-")]
     pub results: PathBuf,
 
-    /// Skip jobs the journal already has a record for (same line number and
-    /// same text); append the new records. Needs -o FILE.
+    /// Skip jobs the journal already has a record for, and append the new
+    /// records. A job is known by its text (task and arguments) and, among
+    /// identical lines, by their order, not by its line number: lines
+    /// inserted or deleted elsewhere run nothing again. Needs -o FILE.
     #[arg(long)]
     pub resume: bool,
 
