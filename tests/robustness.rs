@@ -114,7 +114,9 @@ fn an_oversized_line_is_that_job_s_error() {
 #[test]
 fn absurd_durations_are_usage_errors() {
     let dir = Dir::new();
-    let out = run(dir.supervisor().args(["--timeout", "100000000000000000000", "x"]), None);
+    // A unit is needed since durations are humantime's; the number is what
+    // is absurd.
+    let out = run(dir.supervisor().args(["--timeout", "100000000000000000000s", "x"]), None);
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("longer than a year"), "{}", stderr(&out));
 }

@@ -25,3 +25,5 @@ mod worker_lifecycle;
 mod concurrency;
 // Sharding a batch (issue 13): --shard, run directories, status, merge, slurm submit.
 mod shard;
+// A closed stderr or stdout: messages dropped, data failing with exit 3.
+mod closed_streams;

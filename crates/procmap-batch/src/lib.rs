@@ -20,6 +20,8 @@
 //! Dependencies point one way: wire ← engine ← batch ← cli / py ← bin.
 //! This crate knows nothing of clap or of images.
 
+#![deny(clippy::print_stderr, clippy::print_stdout)]
+
 #[macro_use]
 pub mod say;
 pub mod encode;

@@ -18,6 +18,8 @@ use std::path::{Path, PathBuf};
 
 pub const MANIFEST: &str = "run.json";
 pub const JOURNALS: &str = "journal";
+pub const SCRIPT: &str = "batch.sh";
+pub const LOGS: &str = "logs";
 
 /// The `run.json` format this version writes and reads. Format 1 (no
 /// `format` key) shards identical lines by their occurrence too, so its
@@ -73,6 +75,22 @@ impl RunDir {
 
     pub fn manifest_path(&self) -> PathBuf {
         self.path.join(MANIFEST)
+    }
+
+    /// `slurm submit`'s batch script.
+    pub fn script(&self) -> PathBuf {
+        self.path.join(SCRIPT)
+    }
+
+    /// Where the array tasks' logs go.
+    pub fn logs(&self) -> PathBuf {
+        self.path.join(LOGS)
+    }
+
+    /// sbatch's `--output` pattern for the array tasks' logs: one per shard
+    /// and job, as `shard-0003-job-1234.log`.
+    pub fn log_pattern(&self) -> PathBuf {
+        self.logs().join("shard-%4a-job-%A.log")
     }
 
     pub fn journal(&self, shard: Shard) -> PathBuf {

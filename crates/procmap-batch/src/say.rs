@@ -1,9 +1,12 @@
-//! Messages for people on stderr, best effort.
+//! Messages for people, best effort: [`say!`] on stderr, [`tell!`] on
+//! stdout.
 //!
 //! Progress, warnings and the summary are for whoever watches; only the
-//! journal is data. `eprintln!` panics when stderr is a pipe whose reader
-//! went away, which would end a long run for nothing, so the CLI writes
-//! through [`say!`] instead, which drops what cannot be written.
+//! journal is data. `eprintln!` and `println!` panic when their stream is a
+//! pipe whose reader went away (`2>&-` in a wrapper, `| head`), which would
+//! end a long run, or a report, for nothing, so the CLI writes through
+//! these macros instead, which drop what cannot be written. Data whose loss
+//! matters (a journal, a merged journal) must not go through them.
 
 /// Like `eprintln!`, but a failed write is ignored.
 #[macro_export]
@@ -11,6 +14,17 @@ macro_rules! say {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
         let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// Like `println!`, but a failed write is ignored: for output a person
+/// reads (a report, a listing), which a closed stdout or `| head` may cut
+/// short without ending anything that matters.
+#[macro_export]
+macro_rules! tell {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
     }};
 }
 

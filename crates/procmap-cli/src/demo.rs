@@ -1,7 +1,9 @@
-//! `supervisor demo` and `supervisor jobs`: make a data set and a jobs file,
-//! so that a first run needs nothing but a fresh clone.
+//! `supervisor demo`: make a synthetic data set and its jobs file, and run
+//! it, so that a first run needs nothing but a fresh clone.
 
-use anyhow::{Context as _, bail};
+use crate::exit;
+use crate::run::args::RunArgs;
+use anyhow::Context as _;
 use clap::Args;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -20,24 +22,23 @@ pub struct DemoArgs {
     /// Only make the tiles and the jobs file; do not run them.
     #[arg(long)]
     pub no_run: bool,
+    /// Worker processes, as for a run (`supervisor --help`).
+    #[arg(short, long, value_name = "N", env = "SLURM_CPUS_PER_TASK", value_parser = clap::value_parser!(u32).range(1..))]
+    pub procs: Option<u32>,
+    /// The worker program, as for a run.
+    #[arg(long, value_name = "PATH", env = "PROCMAP_WORKER")]
+    pub worker: Option<PathBuf>,
 }
 
-#[derive(Debug, Args)]
-pub struct JobsArgs {
-    /// The task of every job, e.g. eurosat-rgb.
-    #[arg(value_name = "TASK")]
-    pub task: String,
-    /// Files to make jobs for; quote the patterns so that the shell leaves
-    /// them alone, e.g. 'EuroSAT/*/*.tif' (seed 001's glob).
-    #[arg(value_name = "GLOB", required = true)]
-    pub globs: Vec<String>,
-    /// Name each job's output explicitly as DIR/<file stem>.png.
-    #[arg(long, value_name = "DIR")]
-    pub out_dir: Option<PathBuf>,
+pub fn run(args: &DemoArgs, registry: procmap::Registry) -> anyhow::Result<u8> {
+    let jobs = make_demo(args)?;
+    let code = if args.no_run { exit::OK } else { crate::run::run(demo_run(args, &jobs), registry)? };
+    print_next_steps(args, &jobs);
+    Ok(code)
 }
 
 /// Writes the tiles and `jobs.txt`; returns the jobs file's path.
-pub fn make_demo(args: &DemoArgs) -> anyhow::Result<PathBuf> {
+fn make_demo(args: &DemoArgs) -> anyhow::Result<PathBuf> {
     let tiles = args.dir.join("eurosat");
     say!("supervisor demo: writing {} synthetic EuroSAT tiles to {}", args.n, tiles.display());
     let paths = procmap_images::synth::generate_dataset(&tiles, args.n, args.seed)
@@ -54,21 +55,20 @@ pub fn make_demo(args: &DemoArgs) -> anyhow::Result<PathBuf> {
     Ok(jobs)
 }
 
-/// The arguments of the run that `supervisor demo` starts.
-pub fn demo_run_argv(args: &DemoArgs, jobs: &Path) -> Vec<String> {
-    let dir = &args.dir;
-    vec![
-        "supervisor".into(),
-        "--out-dir".into(),
-        dir.join("png").to_string_lossy().into_owned(),
-        "-o".into(),
-        dir.join("results.jsonl").to_string_lossy().into_owned(),
-        "--overwrite".into(),
-        jobs.to_string_lossy().into_owned(),
-    ]
+/// The run that `supervisor demo` starts: its tiles into PNGs, a journal
+/// beside them.
+fn demo_run(args: &DemoArgs, jobs: &Path) -> RunArgs {
+    RunArgs {
+        out_dir: args.dir.join("png"),
+        results: args.dir.join("results.jsonl"),
+        overwrite: true,
+        procs: args.procs,
+        worker: args.worker.clone(),
+        ..RunArgs::new(jobs.to_path_buf())
+    }
 }
 
-pub fn print_next_steps(args: &DemoArgs, jobs: &Path) {
+fn print_next_steps(args: &DemoArgs, jobs: &Path) {
     let dir = &args.dir;
     say!("supervisor demo:");
     say!("  tiles     {}", dir.join("eurosat").display());
@@ -85,44 +85,4 @@ pub fn print_next_steps(args: &DemoArgs, jobs: &Path) {
         dir.join("png").display(),
         jobs.display()
     );
-}
-
-/// `supervisor jobs`: one `TASK PATH` line per matching file, sorted.
-pub fn print_jobs(args: &JobsArgs) -> anyhow::Result<u8> {
-    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
-    for pattern in &args.globs {
-        let mut paths: Vec<PathBuf> = glob::glob(pattern)
-            .with_context(|| format!("bad pattern {pattern:?}"))?
-            .filter_map(Result::ok)
-            .filter(|p| p.is_file())
-            .collect();
-        if paths.is_empty() {
-            bail!("no file matches {pattern:?}");
-        }
-        paths.sort();
-        for path in paths {
-            let input = shell_words::quote(&path.to_string_lossy()).into_owned();
-            let line = match &args.out_dir {
-                None => format!("{} {input}", args.task),
-                Some(dir) => {
-                    let stem = path.file_stem().unwrap_or_default().to_string_lossy();
-                    let output = dir.join(format!("{stem}.png"));
-                    let output = shell_words::quote(&output.to_string_lossy()).into_owned();
-                    match args.task.as_str() {
-                        "resize" => format!("{} {input} --save {output}", args.task),
-                        "info" => format!("{} {input}", args.task),
-                        _ => format!("{} {input} {output}", args.task),
-                    }
-                }
-            };
-            if let Err(e) = writeln!(stdout, "{line}") {
-                if e.kind() == std::io::ErrorKind::BrokenPipe {
-                    return Ok(0);
-                }
-                return Err(e.into());
-            }
-        }
-    }
-    stdout.flush().or_else(|e| if e.kind() == std::io::ErrorKind::BrokenPipe { Ok(()) } else { Err(e) })?;
-    Ok(0)
 }

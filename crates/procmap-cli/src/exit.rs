@@ -13,3 +13,10 @@ pub const SETUP: u8 = 2;
 pub const JOURNAL: u8 = 3;
 /// Interrupted (Ctrl-C, SIGTERM, SIGHUP); rerun with `--resume`.
 pub const INTERRUPTED: u8 = 130;
+
+/// The exit code of a command that failed with `error`: data that stdout
+/// could not take is lost like records of a journal that could not be
+/// written; anything else stopped the command before it did its work.
+pub fn of_error(error: &anyhow::Error) -> u8 {
+    if error.downcast_ref::<crate::stdout::DataError>().is_some() { JOURNAL } else { SETUP }
+}

@@ -6,25 +6,31 @@
 //! result is an ordinary journal: `supervisor --resume -o all.jsonl JOBS`
 //! on one machine runs only what is still missing.
 
-use crate::run::exit;
+use crate::exit;
+use crate::stdout::DataError;
 use anyhow::{Context as _, bail};
 use clap::Args;
 use procmap_batch::journal::Header;
 use procmap_batch::ledger::{Latest, Ledger, Sources};
-use std::io::Write as _;
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Examples:
   supervisor merge run/ -o all.jsonl
   supervisor --resume -o all.jsonl jobs.txt      # finish the rest on one machine
-  supervisor merge --jobs jobs.txt -o all.jsonl a.jsonl b.jsonl")]
+  supervisor merge --jobs jobs.txt -o all.jsonl a.jsonl b.jsonl
+  supervisor merge run/ -o - | jq -c 'select(.status != \"ok\")'
+
+Exit codes: 0 merged; 2 unreadable run directory, journal or jobs file, or an
+output that cannot be written; 3 -o - and stdout could not take every record
+(closed, or its reader went away).")]
 pub struct MergeArgs {
     /// A run directory, or journals (see `supervisor status --help`).
     #[arg(required = true, value_name = "DIR|JOURNAL")]
     pub paths: Vec<PathBuf>,
-    /// The merged journal.
+    /// The merged journal; - for standard output.
     #[arg(short = 'o', long = "output", value_name = "PATH", required = true)]
     pub output: PathBuf,
     /// Replace an existing output instead of refusing.
@@ -40,38 +46,30 @@ pub struct MergeArgs {
 }
 
 pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
-    if !args.overwrite && std::fs::metadata(&args.output).is_ok_and(|m| m.len() > 0) {
+    let to_stdout = args.output == Path::new("-");
+    if !to_stdout && !args.overwrite && std::fs::metadata(&args.output).is_ok_and(|m| m.len() > 0) {
         bail!("{} already exists: add --overwrite to replace it", args.output.display());
     }
     let sources = Sources::from_paths(&args.paths, args.jobs.as_deref(), args.task.as_deref())?;
-    if sources.journals.iter().any(|s| same_file(&s.path, &args.output)) {
+    if !to_stdout && sources.journals.iter().any(|s| same_file(&s.path, &args.output)) {
         bail!("{} is one of the journals being merged: write the merge elsewhere", args.output.display());
     }
     let ledger = Ledger::load(sources)?;
     let (records, missing) = winners(&ledger);
 
-    // Written beside the output and renamed: a merge that fails halfway
-    // leaves the previous output, not half of a new one.
-    let dir = args.output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot write {}", args.output.display()))?;
-    {
-        let mut out = std::io::BufWriter::with_capacity(256 * 1024, tmp.as_file_mut());
-        serde_json::to_writer(&mut out, &Header::new("supervisor merge"))?;
-        out.write_all(b"\n")?;
-        for (latest, line) in &records {
-            out.write_all(&ledger.record(latest, *line)?)?;
-        }
-        out.flush().with_context(|| format!("cannot write {}", args.output.display()))?;
+    if to_stdout {
+        let mut out = std::io::BufWriter::with_capacity(256 * 1024, std::io::stdout().lock());
+        copy_records(&ledger, &records, &mut out, |e| DataError::new("the merged journal", e).into())?;
+    } else {
+        write_file(&args.output, &ledger, &records)?;
     }
-    tmp.persist(&args.output).with_context(|| format!("cannot write {}", args.output.display()))?;
 
     let not_ok = records.iter().filter(|(l, _)| l.status != procmap::Status::Ok).count();
-    eprintln!(
+    say!(
         "supervisor merge: {} records from {} journal(s) into {}; {} not ok{}",
         records.len(),
         ledger.sources.journals.len(),
-        args.output.display(),
+        if to_stdout { "stdout".to_owned() } else { args.output.display().to_string() },
         not_ok,
         match missing {
             Some(0) => String::new(),
@@ -80,6 +78,38 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
         }
     );
     Ok(exit::OK)
+}
+
+/// Writes the merge beside `output` and renames it: a merge that fails
+/// halfway leaves the previous output, not half of a new one.
+fn write_file(output: &Path, ledger: &Ledger, records: &[(Latest, Option<u64>)]) -> anyhow::Result<()> {
+    let cannot = || format!("cannot write {}", output.display());
+    let dir = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(cannot)?;
+    {
+        let mut out = std::io::BufWriter::with_capacity(256 * 1024, tmp.as_file_mut());
+        copy_records(ledger, records, &mut out, |e| anyhow::Error::new(e).context(cannot()))?;
+    }
+    tmp.persist(output).with_context(cannot)?;
+    Ok(())
+}
+
+/// Writes a header, then each job's record as a journal of the whole batch
+/// has it (its line now and its occurrence, see `Ledger::record`), and
+/// flushes; `write_error` says what a failed write means for this output.
+fn copy_records(
+    ledger: &Ledger,
+    records: &[(Latest, Option<u64>)],
+    out: &mut impl Write,
+    write_error: impl Fn(std::io::Error) -> anyhow::Error,
+) -> anyhow::Result<()> {
+    let mut header = serde_json::to_vec(&Header::new("supervisor merge"))?;
+    header.push(b'\n');
+    out.write_all(&header).map_err(&write_error)?;
+    for (latest, line) in records {
+        out.write_all(&ledger.record(latest, *line)?).map_err(&write_error)?;
+    }
+    out.flush().map_err(&write_error)
 }
 
 /// The latest record of each job with its line in the jobs file now, in
@@ -107,7 +137,7 @@ fn winners(ledger: &Ledger) -> (Vec<(Latest, Option<u64>)>, Option<u64>) {
     }
 }
 
-fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+fn same_file(a: &Path, b: &Path) -> bool {
     use std::os::unix::fs::MetadataExt as _;
     match (std::fs::metadata(a), std::fs::metadata(b)) {
         (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),

@@ -2,7 +2,7 @@
 //! `--progress always` a plain status line every second elsewhere (a CI
 //! log, a file), like tqdm in seed 001.
 
-use crate::args::ProgressArg;
+use crate::run::args::ProgressArg;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};

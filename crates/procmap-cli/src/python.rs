@@ -18,7 +18,7 @@ pub fn worker_for(file: &Path) -> anyhow::Result<(PathBuf, Vec<OsString>)> {
     }
     let file = std::path::absolute(file).with_context(|| format!("--python {}", file.display()))?;
     let python = std::env::var_os(PYTHON_ENV).map(PathBuf::from).unwrap_or_else(|| "python3".into());
-    let program = crate::run::resolve_program(&python).with_context(|| {
+    let program = crate::worker::resolve_program(&python).with_context(|| {
         format!("no Python interpreter for --python: set {PYTHON_ENV}, or activate the virtualenv that has procmap")
     })?;
     let args = ["-m", "procmap._worker", "--tasks"].into_iter().map(OsString::from);

@@ -1,12 +1,16 @@
-//! `supervisor`'s main flow: parse, set up, run the pool, write the journal,
-//! summarise, and map the outcome to an exit code.
+//! A plain run, `supervisor [OPTIONS] JOBS`: set up, run the pool, write
+//! the journal, summarise, and say which exit code the run earned.
 
-use crate::args::{Cli, Command, ModeArg, RunArgs};
+pub mod args;
+mod argv;
+
+use crate::exit;
 use crate::progress::Progress;
 use crate::summary::{self, Setting, Tally};
+use crate::worker::{explain_pool_error, resolve_worker};
 use anyhow::{Context as _, bail};
-use clap::Parser;
-use procmap::{Mode, Next, Pool, PoolError, Registry, RunContext, Status};
+use args::{ModeArg, RunArgs};
+use procmap::{Mode, Next, Pool, Registry, RunContext, Status};
 use procmap_batch::jobs::{JobReader, count_jobs};
 use procmap_batch::journal::{FLUSH_EVERY, Header, Journal};
 use procmap_batch::previous::Previous;
@@ -14,96 +18,11 @@ use procmap_batch::resume::Resume;
 use procmap_batch::source as input;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-pub use crate::exit;
-
-/// The `supervisor` binary, with the built-in tasks of `registry` available
-/// for thread and serial modes and for checking arguments before dispatch.
-pub fn main(registry: Registry) -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { exit::SETUP } else { exit::OK });
-        }
-    };
-    init_tracing(cli.run.verbose);
-    let result = match cli.command {
-        Some(Command::Tasks { worker: None, python: None }) => {
-            print_tasks(&registry.infos());
-            Ok(exit::OK)
-        }
-        Some(Command::Tasks { worker, python }) => list_worker_tasks(registry, worker, python),
-        Some(Command::Compare(args)) => crate::compare::run(args),
-        Some(Command::Jobs(args)) => crate::demo::print_jobs(&args),
-        Some(Command::Demo(args)) => demo(&args, registry),
-        Some(Command::Status(args)) => crate::status::run(&args),
-        Some(Command::Merge(args)) => crate::merge::run(&args),
-        Some(Command::Slurm(command)) => crate::slurm::run(command, &registry),
-        None => run(cli.run, registry),
-    };
-    match result {
-        Ok(code) => ExitCode::from(code),
-        Err(e) => {
-            say!("supervisor: {e:#}");
-            ExitCode::from(exit::SETUP)
-        }
-    }
-}
-
-/// `supervisor tasks --worker PATH | --python FILE`: the tasks a worker
-/// reports in its handshake.
-fn list_worker_tasks(
-    registry: Registry,
-    worker: Option<PathBuf>,
-    python: Option<PathBuf>,
-) -> anyhow::Result<u8> {
-    let (program, args) = match python {
-        Some(file) => crate::python::worker_for(&file)?,
-        None => (resolve_worker(worker)?, Vec::new()),
-    };
-    let pool = Pool::builder(registry).worker_program(program).worker_args(args).build();
-    let tasks = pool.worker_tasks().map_err(explain_pool_error)?;
-    print_tasks(&tasks);
-    Ok(exit::OK)
-}
-
-fn demo(args: &crate::demo::DemoArgs, registry: Registry) -> anyhow::Result<u8> {
-    let jobs = crate::demo::make_demo(args)?;
-    let code = if args.no_run {
-        exit::OK
-    } else {
-        let cli = Cli::try_parse_from(crate::demo::demo_run_argv(args, &jobs)).context("demo arguments")?;
-        run(cli.run, registry)?
-    };
-    crate::demo::print_next_steps(args, &jobs);
-    Ok(code)
-}
-
-fn init_tracing(verbose: u8) {
-    let default = match verbose {
-        0 => "warn",
-        1 => "procmap=info,procmap_cli=info",
-        _ => "procmap=debug,procmap_cli=debug",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
-}
-
-fn print_tasks(infos: &[procmap::wire::TaskInfo]) {
-    let width = infos.iter().map(|t| t.name.len() + t.usage.len() + 1).max().unwrap_or(0);
-    for t in infos {
-        let form = format!("{} {}", t.name, t.usage);
-        println!("{form:width$}  {}", t.about);
-    }
-}
-
-fn run(mut args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
+pub fn run(mut args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
     let plan = crate::sharding::plan(
         args.shard,
         args.shards,
@@ -119,7 +38,12 @@ fn run(mut args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
         && !args.quiet
     {
         // The first line of an array task's log: which part of the batch it is.
-        say!("supervisor: shard {shard} of {} (0-based), journal {}", shard.count, args.results.display());
+        say!(
+            "supervisor: shard {} of {} (0-based), journal {}",
+            shard.index,
+            shard.count,
+            args.results.display()
+        );
     }
     let mode = match args.mode {
         ModeArg::Process => Mode::Process,
@@ -345,57 +269,6 @@ fn write_journal(
     }
 }
 
-/// The worker program, resolved once: a bare name is looked up the way the
-/// shell would (in `PATH`), a relative path made absolute, so that what is
-/// checked here is exactly what runs.
-fn resolve_worker(worker: Option<PathBuf>) -> anyhow::Result<PathBuf> {
-    let Some(program) = worker else {
-        let program = procmap::default_worker_program();
-        if !program.is_file() {
-            bail!(
-                "worker program {} not found: build it with `cargo build --release --bins`, or name it with --worker PATH",
-                program.display()
-            );
-        }
-        return Ok(program);
-    };
-    resolve_program(&program)
-}
-
-/// Finds `program` as the shell would: a bare name in `PATH`, a path as
-/// given (made absolute).
-pub(crate) fn resolve_program(program: &Path) -> anyhow::Result<PathBuf> {
-    let program = program.to_path_buf();
-    let bare = !program.as_os_str().as_encoded_bytes().contains(&b'/');
-    let found = if bare {
-        std::env::var_os("PATH")
-            .into_iter()
-            .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
-            .map(|dir| dir.join(&program))
-            .find(|candidate| is_executable(candidate))
-    } else {
-        Some(std::path::absolute(&program).unwrap_or_else(|_| program.clone())).filter(|p| p.is_file())
-    };
-    match found {
-        Some(path) if is_executable(&path) => Ok(path),
-        Some(path) => bail!("worker program {} is not executable", path.display()),
-        None if bare => bail!(
-            "worker program {} not found in PATH: to run a file in this directory, write ./{}",
-            program.display(),
-            program.display()
-        ),
-        None => bail!(
-            "worker program {} not found: build it with `cargo build --release --bins`, or name another with --worker PATH",
-            program.display()
-        ),
-    }
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
 fn warn_process_only_flags(args: &RunArgs) {
     for (flag, set) in [
         ("--timeout", args.timeout.is_some()),
@@ -417,21 +290,6 @@ fn resume_hint(results: &Path, to_stdout: bool) -> String {
             "interrupted: rerun the same command with --resume to run the rest (journal {})",
             results.display()
         )
-    }
-}
-
-fn explain_pool_error(e: PoolError) -> anyhow::Error {
-    match &e {
-        PoolError::WorkerStart { stderr, .. } if !stderr.is_empty() => {
-            let stderr = procmap_batch::say::printable(stderr);
-            let tail: Vec<&str> = stderr.lines().rev().take(10).collect();
-            let tail: Vec<&str> = tail.into_iter().rev().collect();
-            // The error and its cause on one line, as `{:#}` prints them,
-            // then the stderr that explains them.
-            let chain = format!("{:#}", anyhow::Error::new(e));
-            anyhow::anyhow!("{chain}\n  worker stderr:\n    {}", tail.join("\n    "))
-        }
-        _ => anyhow::Error::new(e),
     }
 }
 

@@ -24,7 +24,12 @@ pub fn plan(
     jobs: Option<&Path>,
     task: Option<&str>,
 ) -> anyhow::Result<Option<ShardPlan>> {
-    let Some(arg) = arg else { return Ok(None) };
+    let Some(arg) = arg else {
+        if shards.is_some() || run_dir.is_some() {
+            bail!("--shards and --run-dir belong to a sharded run: add --shard I/N or --shard auto");
+        }
+        return Ok(None);
+    };
     let shard = resolve(arg, shards, |name| std::env::var(name).ok())?;
     let mut journal = None;
     if let Some(dir) = run_dir {

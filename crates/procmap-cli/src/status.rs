@@ -2,7 +2,7 @@
 //! and in total, while it runs or after. Reads only files, so it works on a
 //! login node, on one machine, or on journals copied from anywhere.
 
-use crate::run::exit;
+use crate::exit;
 use clap::Args;
 use procmap::Status;
 use procmap_batch::ledger::{Latest, Ledger, Sources};
@@ -149,9 +149,9 @@ pub fn run(args: &StatusArgs) -> anyhow::Result<u8> {
     let limit = if args.json { args.failed.max(1000) } else { args.failed };
     let report = report(&ledger, limit)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        tell!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", render(&report));
+        tell!("{}", render(&report).trim_end_matches('\n'));
     }
     Ok(if report.all_ok { exit::OK } else { exit::JOBS_FAILED })
 }

@@ -13,8 +13,8 @@ mod plan;
 mod results;
 mod table;
 
-use crate::args::parse_chunksize;
 use crate::exit;
+use crate::run::args::parse_chunksize;
 use anyhow::{Context as _, bail};
 use clap::Args;
 use interrupt::Interrupt;
@@ -135,17 +135,17 @@ pub fn run(args: CompareArgs) -> anyhow::Result<u8> {
     };
 
     let Some(rows) = measure_all(&runner, &configs, args.repeat)? else {
-        eprintln!("supervisor compare: interrupted; nothing written");
+        say!("supervisor compare: interrupted; nothing written");
         return Ok(exit::INTERRUPTED);
     };
     if let Err(e) = scratch.close() {
-        eprintln!("supervisor compare: warning: cannot remove the scratch directory: {e}");
+        say!("supervisor compare: warning: cannot remove the scratch directory: {e}");
     }
 
     let jobs = rows.first().map_or(0, |r| r.jobs);
     let results = Results { rows, jobs, repeat: args.repeat };
     let subject = args.jobs.display().to_string();
-    print!("{}", table::render(&results, &subject));
+    tell!("{}", table::render(&results, &subject).trim_end_matches('\n'));
     write_report(&args.report, &results, &subject)?;
     Ok(if results.any_failed() { exit::JOBS_FAILED } else { exit::OK })
 }
@@ -158,24 +158,24 @@ fn measure_all(runner: &Runner, configs: &[plan::Config], repeat: u32) -> anyhow
     // as many jobs, or their times measure different work.
     let mut reference: Option<(usize, String)> = None;
     for (index, config) in configs.iter().enumerate() {
-        eprint!("[{}/{}] {} …", index + 1, configs.len(), config.describe());
+        say_part(&format!("[{}/{}] {} …", index + 1, configs.len(), config.describe()));
         let mut row = Row { config: *config, walls: Vec::new(), jobs: 0, failed: 0 };
         for _ in 0..repeat {
             let run = match runner.run(index, config) {
                 Ok(Outcome::Measured(run)) => run,
                 Ok(Outcome::Interrupted) => {
-                    eprintln!(" interrupted");
+                    say!(" interrupted");
                     return Ok(None);
                 }
                 Err(e) => {
-                    eprintln!(" failed");
+                    say!(" failed");
                     return Err(e);
                 }
             };
-            eprint!(" {}", seconds(run.wall));
+            say_part(&format!(" {}", seconds(run.wall)));
             let (expected, first) = reference.get_or_insert_with(|| (run.jobs, config.describe()));
             if run.jobs != *expected {
-                eprintln!();
+                say!();
                 bail!(
                     "the {} run recorded {} jobs, but the first run ({first}) recorded {expected}; \
                      the runs did not do the same work{}",
@@ -185,7 +185,7 @@ fn measure_all(runner: &Runner, configs: &[plan::Config], repeat: u32) -> anyhow
                 );
             }
             if run.jobs == 0 {
-                eprintln!();
+                say!();
                 bail!("{} has no jobs to measure", runner.jobs.display());
             }
             if row.walls.iter().all(|&w| run.wall < w) {
@@ -195,15 +195,22 @@ fn measure_all(runner: &Runner, configs: &[plan::Config], repeat: u32) -> anyhow
             row.walls.push(run.wall);
         }
         if repeat > 1 {
-            eprint!(" (best {})", seconds(row.best()));
+            say_part(&format!(" (best {})", seconds(row.best())));
         }
         if row.failed > 0 {
-            eprint!(", {} of {} jobs failed", row.failed, row.jobs);
+            say_part(&format!(", {} of {} jobs failed", row.failed, row.jobs));
         }
-        eprintln!();
+        say!();
         rows.push(row);
     }
     Ok(Some(rows))
+}
+
+/// A piece of a progress line on stderr, best effort like `say!`: the
+/// line grows as each run of a configuration ends.
+fn say_part(text: &str) {
+    use std::io::Write as _;
+    let _ = std::io::stderr().write_all(text.as_bytes());
 }
 
 /// A wall time for a progress line: milliseconds matter below a second.
@@ -221,6 +228,6 @@ fn write_report(dir: &Path, results: &Results, subject: &str) -> anyhow::Result<
     let svg_path = dir.join("report.svg");
     let svg = chart::render(results, subject)?;
     std::fs::write(&svg_path, svg).with_context(|| format!("cannot write {}", svg_path.display()))?;
-    eprintln!("supervisor compare: wrote {} and {}", svg_path.display(), csv_path.display());
+    say!("supervisor compare: wrote {} and {}", svg_path.display(), csv_path.display());
     Ok(())
 }

@@ -7,6 +7,7 @@
 //! crash isolation, appending to its own shard journal. `resubmit` hands
 //! Slurm again only the shards that are not finished.
 
+mod next_steps;
 mod preflight;
 mod resubmit;
 mod sbatch;
@@ -18,6 +19,7 @@ pub use submit::SubmitArgs;
 
 use clap::Subcommand;
 
+#[expect(clippy::large_enum_variant, reason = "parsed once per process: its size costs nothing")]
 #[derive(Debug, Subcommand)]
 pub enum SlurmCommand {
     /// Check a jobs file, write a batch script into a run directory and
@@ -33,14 +35,4 @@ pub fn run(command: SlurmCommand, registry: &procmap::Registry) -> anyhow::Resul
         SlurmCommand::Submit(args) => submit::run(args, registry),
         SlurmCommand::Resubmit(args) => resubmit::run(&args),
     }
-}
-
-/// What to type next, after a submission.
-fn print_next_steps(dir: &std::path::Path, job: &str) {
-    let dir = shell_words::quote(&dir.to_string_lossy()).into_owned();
-    eprintln!("next:");
-    eprintln!("  squeue -j {job}                          # the array's tasks");
-    eprintln!("  supervisor status {dir}          # jobs by status per shard; exit 0 when all are ok");
-    eprintln!("  supervisor slurm resubmit {dir}  # once it has ended: shards with missing jobs again");
-    eprintln!("  supervisor merge {dir} -o all.jsonl   # one record per job");
 }

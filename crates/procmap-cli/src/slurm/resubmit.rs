@@ -1,6 +1,6 @@
 //! `supervisor slurm resubmit DIR [--failed]`: the unfinished shards again.
 
-use crate::run::exit;
+use crate::exit;
 use anyhow::bail;
 use clap::Args;
 use procmap_batch::ledger::{Ledger, Sources};
@@ -69,7 +69,7 @@ pub fn run(args: &ResubmitArgs) -> anyhow::Result<u8> {
         } else {
             "every job has a record (--failed reruns those not ok)"
         };
-        eprintln!("nothing to resubmit: {what}");
+        say!("nothing to resubmit: {what}");
         return Ok(exit::OK);
     }
     let array = array_spec(&shards);
@@ -78,17 +78,17 @@ pub fn run(args: &ResubmitArgs) -> anyhow::Result<u8> {
     let script_args: &[&str] = if args.failed { &["--resume-failed"] } else { &[] };
     let argv = super::sbatch::command(&run, &format!("procmap-{name}"), &plan, &array, script_args);
     if args.dry_run {
-        println!("{}", shell_words::join(&argv));
+        tell!("{}", shell_words::join(&argv));
         return Ok(exit::OK);
     }
     let job = super::sbatch::submit(&run, &argv)?;
-    println!("{job}");
-    eprintln!(
+    tell!("{job}");
+    say!(
         "submitted job {job}: shards {array} ({} jobs missing, {} not ok)",
         report.total.missing,
         report.total.not_ok()
     );
-    super::print_next_steps(&run.path, &job);
+    super::next_steps::print_next_steps(&run.path, &job);
     Ok(exit::OK)
 }
 

@@ -13,7 +13,8 @@ pub struct Script<'a> {
     pub run_dir: &'a Path,
     pub shards: u32,
     pub jobs: &'a Path,
-    /// The supervisor options given to `submit`, verbatim.
+    /// The options of every shard's run, as `RunArgs::shard_options`
+    /// renders those given to `submit`.
     pub options: &'a [String],
 }
 

@@ -2,19 +2,20 @@
 
 use super::preflight::Check;
 use super::script::{SCRIPT, Script};
-use crate::args::Cli;
-use crate::run::exit;
+use crate::exit;
+use crate::run::args::RunArgs;
 use anyhow::{Context as _, bail};
-use clap::{Args, Parser as _};
+use clap::Args;
 use procmap_batch::rundir::{Manifest, RunDir, SlurmPlan, absolute};
 use std::path::{Path, PathBuf};
 
 const AFTER_HELP: &str = "\
-JOBS comes first; after it, any option of a plain run (`supervisor --help`:
---timeout, --mem-limit, --retries, --task, --out-dir, --mode, …) is checked
-here and passed to every shard; after `--`, options for sbatch (--partition,
+Any option of a plain run (`supervisor --help`: --timeout, --mem-limit,
+--retries, --task, --out-dir, --mode, …) is checked here and written into the
+batch script for every shard; after `--`, options for sbatch (--partition,
 --time, --account, …). -p N is the CPUs of each array task (sbatch
---cpus-per-task) and so its worker processes; default 1.
+--cpus-per-task) and so its worker processes; default 1. The journal (-o,
+--resume) and --shard are the batch script's own.
 
 Before submitting, the whole jobs file is read once: jobs per shard, invalid
 lines (each will be recorded as an error), and outputs that two lines would
@@ -30,54 +31,54 @@ Examples:
 #[derive(Debug, Args)]
 #[command(
     after_help = AFTER_HELP,
-    override_usage = "supervisor slurm submit JOBS --shards N [--max-running K] [--run-dir DIR] [OPTIONS] [-- SBATCH OPTIONS]"
+    override_usage = "supervisor slurm submit JOBS --shards N [--max-running K] [--run-dir DIR] [OPTIONS] [-- SBATCH OPTIONS]",
+    // A plain run's sharding flags, said as submit means them; the shard
+    // and the journal are the batch script's to set (and refused if given).
+    mut_arg("shards", |a| a
+        .help("Split the batch into N shards: an array of N tasks, 0 to N-1")
+        .value_parser(clap::value_parser!(u32).range(1..=9999))
+        .help_heading("Submit")),
+    mut_arg("run_dir", |a| a
+        .help("Where the batch script, logs and shard journals go. Default: slurm-<jobs file name> in the current directory")
+        .help_heading("Submit")),
+    mut_arg("jobs", |a| a.help("The jobs file, which every shard reads")),
+    // The CPUs asked for each array task; SLURM_CPUS_PER_TASK of the shell
+    // that submits says nothing about them.
+    mut_arg("procs", |a| a
+        .env(None::<&'static str>)
+        .help("CPUs of each array task (sbatch --cpus-per-task), and so its worker processes. Default: 1")),
+    // mut_arg moves an argument to the end: SBATCH OPTIONS must stay after
+    // JOBS.
+    mut_arg("sbatch", |a| a),
+    mut_arg("shard", |a| a.hide(true)),
+    mut_arg("results", |a| a.hide(true)),
+    mut_arg("resume", |a| a.hide(true)),
+    mut_arg("resume_failed", |a| a.hide(true)),
+    mut_arg("overwrite", |a| a.hide(true)),
 )]
 pub struct SubmitArgs {
-    /// Split the batch into N shards: an array of N tasks, 0 to N-1.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=9999))]
-    pub shards: Option<u32>,
     /// Run at most K array tasks at once (sbatch --array=0-(N-1)%K).
-    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..), help_heading = "Submit")]
     pub max_running: Option<u32>,
-    /// Where the batch script, logs and shard journals go. Default:
-    /// slurm-<jobs file name> in the current directory.
-    #[arg(long, value_name = "DIR")]
-    pub run_dir: Option<PathBuf>,
     /// Check and write everything, print the sbatch command, submit nothing.
-    #[arg(long)]
+    #[arg(long, help_heading = "Submit")]
     pub dry_run: bool,
-    /// The jobs file, then options of the run, then `--` and options for
-    /// sbatch (see below).
-    #[arg(
-        value_name = "JOBS",
-        required = true,
-        num_args = 1..,
-        trailing_var_arg = true,
-        allow_hyphen_values = true
-    )]
-    pub rest: Vec<String>,
+    /// The jobs file and the options of every shard's run.
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Options for sbatch, after `--`.
+    #[arg(last = true, value_name = "SBATCH OPTIONS")]
+    pub sbatch: Vec<String>,
 }
 
-/// `rest` taken apart.
-#[derive(Debug, Default, PartialEq)]
-struct Parts {
-    jobs: PathBuf,
-    options: Vec<String>,
-    sbatch: Vec<String>,
-}
-
-pub fn run(mut args: SubmitArgs, registry: &procmap::Registry) -> anyhow::Result<u8> {
-    let parts = split(&mut args)?;
-    let Some(shards) = args.shards else { bail!("say how many shards: --shards N") };
-    if parts.jobs == Path::new("-") {
-        bail!("slurm submit needs a jobs file, not standard input: every shard reads it");
-    }
-    let run_args = check_options(&parts, shards)?;
-    let jobs = absolute(&parts.jobs)?;
+pub fn run(args: SubmitArgs, registry: &procmap::Registry) -> anyhow::Result<u8> {
+    let shards = check_options(&args.run)?;
+    let run_args = &args.run;
+    let jobs = absolute(run_args.jobs.as_deref().expect("clap requires JOBS"))?;
     let workdir = std::env::current_dir().context("cannot read the current directory")?;
     let name = jobs.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "jobs".into());
     let run = RunDir::new(absolute(
-        &args.run_dir.clone().unwrap_or_else(|| PathBuf::from(format!("slurm-{name}"))),
+        &run_args.run_dir.clone().unwrap_or_else(|| PathBuf::from(format!("slurm-{name}"))),
     )?);
 
     let context =
@@ -90,7 +91,7 @@ pub fn run(mut args: SubmitArgs, registry: &procmap::Registry) -> anyhow::Result
         custom_worker: run_args.worker.is_some(),
     };
     let preflight = check.run(&jobs)?;
-    eprint!("{}", preflight.render());
+    say!("{}", preflight.render().trim_end_matches('\n'));
     if preflight.conflicts > 0 {
         bail!("refusing to submit: give each line its own output (or drop the duplicates) and submit again");
     }
@@ -98,19 +99,20 @@ pub fn run(mut args: SubmitArgs, registry: &procmap::Registry) -> anyhow::Result
     let plan = SlurmPlan {
         cpus_per_task: run_args.procs.unwrap_or(1),
         max_running: args.max_running,
-        sbatch: parts.sbatch.clone(),
+        sbatch: args.sbatch.clone(),
     };
     let manifest =
         Manifest { slurm: Some(plan.clone()), ..Manifest::new(jobs.clone(), run_args.task.clone(), shards) };
     run.create(&manifest)?;
     let supervisor = std::env::current_exe().context("cannot find this executable")?;
+    let options = run_args.shard_options();
     let script = Script {
         supervisor: &supervisor,
         workdir: &workdir,
         run_dir: &run.path,
         shards,
         jobs: &jobs,
-        options: &parts.options,
+        options: &options,
     };
     let script_path = run.path.join(SCRIPT);
     std::fs::write(&script_path, script.render())
@@ -120,81 +122,35 @@ pub fn run(mut args: SubmitArgs, registry: &procmap::Registry) -> anyhow::Result
     let argv =
         super::sbatch::command(&run, &format!("procmap-{name}"), &plan, &format!("0-{}", shards - 1), &[]);
     if args.dry_run {
-        eprintln!("dry run: wrote {}; would run:", script_path.display());
-        println!("{}", shell_words::join(&argv));
+        say!("dry run: wrote {}; would run:", script_path.display());
+        tell!("{}", shell_words::join(&argv));
         return Ok(exit::OK);
     }
     let job = super::sbatch::submit(&run, &argv)?;
-    println!("{job}");
+    tell!("{job}");
     let at_once = args.max_running.map(|k| format!(", at most {k} at a time")).unwrap_or_default();
-    eprintln!(
+    say!(
         "submitted job {job}: {shards} array tasks (shards 0-{}){at_once}, {} CPU(s) each",
         shards - 1,
         plan.cpus_per_task
     );
-    eprintln!("  run directory {} (batch script {SCRIPT}, logs/, journal/)", run.path.display());
-    super::print_next_steps(&run.path, &job);
+    say!("  run directory {} (batch script {SCRIPT}, logs/, journal/)", run.path.display());
+    super::next_steps::print_next_steps(&run.path, &job);
     Ok(exit::OK)
 }
 
-/// Takes `submit`'s own flags out of `rest` wherever they stand (the usage
-/// puts them after JOBS, where clap already collects the run's options),
-/// and splits the rest into JOBS, supervisor options and sbatch options.
-fn split(args: &mut SubmitArgs) -> anyhow::Result<Parts> {
-    let rest = std::mem::take(&mut args.rest);
-    let (ours, sbatch) = match rest.iter().position(|a| a == "--") {
-        Some(i) => (&rest[..i], rest[i + 1..].to_vec()),
-        None => (&rest[..], Vec::new()),
-    };
-    let Some((jobs, tail)) = ours.split_first() else {
-        bail!("name the jobs file: supervisor slurm submit JOBS --shards N")
-    };
-    if jobs.starts_with('-') && jobs != "-" {
-        bail!(
-            "put JOBS first, then options: supervisor slurm submit JOBS --shards N [OPTIONS] (got {jobs:?} first)"
-        );
+/// Refuses what the batch script sets itself and what no shard could read;
+/// returns the number of shards. The options were parsed as a shard's run
+/// parses them, so a typo has already failed here, and not on N nodes an
+/// hour later.
+fn check_options(run: &RunArgs) -> anyhow::Result<u32> {
+    let Some(shards) = run.shards else { bail!("say how many shards: --shards N") };
+    if run.jobs.as_deref() == Some(Path::new("-")) {
+        bail!("slurm submit needs a jobs file, not standard input: every shard reads it");
     }
-    let mut options = Vec::new();
-    let mut words = tail.iter();
-    while let Some(word) = words.next() {
-        let (flag, inline) = match word.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_owned())),
-            _ => (word.as_str(), None),
-        };
-        let mut value = || -> anyhow::Result<String> {
-            inline.clone().or_else(|| words.next().cloned()).with_context(|| format!("{flag} needs a value"))
-        };
-        match flag {
-            "--shards" => args.shards = Some(parse_count(flag, &value()?)?),
-            "--max-running" => args.max_running = Some(parse_count(flag, &value()?)?),
-            "--run-dir" => args.run_dir = Some(PathBuf::from(value()?)),
-            "--dry-run" => args.dry_run = true,
-            _ => options.push(word.clone()),
-        }
+    if run.shard.is_some() {
+        bail!("--shard is set by the batch script: each array task runs its own shard");
     }
-    Ok(Parts { jobs: PathBuf::from(jobs), options, sbatch })
-}
-
-fn parse_count(flag: &str, value: &str) -> anyhow::Result<u32> {
-    match value.parse::<u32>() {
-        Ok(n) if n >= 1 => Ok(n),
-        _ => bail!("{flag} takes a number of at least 1, not {value:?}"),
-    }
-}
-
-/// Parses the supervisor options as a shard's run will, so that a typo
-/// fails here and not on N nodes an hour later, and refuses those the
-/// batch script sets itself.
-fn check_options(parts: &Parts, shards: u32) -> anyhow::Result<crate::args::RunArgs> {
-    let mut argv: Vec<String> = vec!["supervisor".into()];
-    argv.extend(parts.options.iter().cloned());
-    argv.extend(["--shard".into(), format!("0/{shards}"), parts.jobs.display().to_string()]);
-    let cli = Cli::try_parse_from(&argv)
-        .map_err(|e| anyhow::anyhow!("supervisor options: {}", e.render().to_string().trim()))?;
-    if cli.command.is_some() {
-        bail!("a jobs file named like a subcommand needs a path: ./{}", parts.jobs.display());
-    }
-    let run = cli.run;
     if run.results != Path::new("-") {
         bail!(
             "-o is set by the batch script: each shard writes RUN_DIR/journal/shard-I-of-N.jsonl; `supervisor merge` makes one journal"
@@ -205,7 +161,7 @@ fn check_options(parts: &Parts, shards: u32) -> anyhow::Result<crate::args::RunA
             "--resume, --resume-failed and --overwrite are set by the batch script: every shard resumes its own journal"
         );
     }
-    Ok(run)
+    Ok(shards)
 }
 
 fn make_executable(path: &Path) -> anyhow::Result<()> {
@@ -218,23 +174,23 @@ fn make_executable(path: &Path) -> anyhow::Result<()> {
 mod tests {
     use super::*;
 
-    fn split_words(words: &[&str]) -> (anyhow::Result<Parts>, SubmitArgs) {
-        let mut args = SubmitArgs {
-            shards: None,
-            max_running: None,
-            run_dir: None,
-            dry_run: false,
-            rest: words.iter().map(|s| s.to_string()).collect(),
-        };
-        (split(&mut args), args)
+    #[derive(clap::Parser)]
+    struct Submit {
+        #[command(flatten)]
+        args: SubmitArgs,
+    }
+
+    fn parse(words: &[&str]) -> Result<SubmitArgs, clap::Error> {
+        use clap::Parser as _;
+        Submit::try_parse_from(["submit"].iter().chain(words)).map(|s| s.args)
     }
 
     #[test]
-    fn submit_flags_after_jobs_are_ours_and_the_rest_is_the_run_s() {
-        let (parts, args) = split_words(&[
-            "jobs.txt",
+    fn submit_flags_anywhere_and_sbatch_options_after_the_double_dash() {
+        let args = parse(&[
             "--shards",
             "16",
+            "jobs.txt",
             "-p",
             "4",
             "--max-running=8",
@@ -244,22 +200,31 @@ mod tests {
             "--partition=cpu",
             "--shards",
             "x",
-        ]);
-        let parts = parts.unwrap();
-        assert_eq!(parts.jobs, PathBuf::from("jobs.txt"));
-        assert_eq!(parts.options, ["-p", "4", "--timeout", "5m"]);
-        assert_eq!(parts.sbatch, ["--partition=cpu", "--shards", "x"]);
-        assert_eq!((args.shards, args.max_running), (Some(16), Some(8)));
+        ])
+        .unwrap();
+        assert_eq!(args.run.jobs, Some(PathBuf::from("jobs.txt")));
+        assert_eq!(args.run.shard_options(), ["--procs", "4", "--timeout", "5m"]);
+        assert_eq!(args.sbatch, ["--partition=cpu", "--shards", "x"]);
+        assert_eq!((args.run.shards, args.max_running), (Some(16), Some(8)));
     }
 
     #[test]
-    fn jobs_must_come_first_and_options_must_parse() {
-        assert!(split_words(&["-p", "4", "jobs.txt"]).0.unwrap_err().to_string().contains("put JOBS first"));
-        let parts =
-            Parts { jobs: "jobs.txt".into(), options: vec!["--timeuot".into(), "5s".into()], sbatch: vec![] };
-        assert!(check_options(&parts, 4).unwrap_err().to_string().contains("--timeuot"));
-        let parts =
-            Parts { jobs: "jobs.txt".into(), options: vec!["-o".into(), "x.jsonl".into()], sbatch: vec![] };
-        assert!(check_options(&parts, 4).unwrap_err().to_string().contains("-o is set by the batch script"));
+    fn options_must_parse_and_leave_the_script_s_own_alone() {
+        assert!(
+            parse(&["jobs.txt", "--shards", "4", "--timeuot", "5s"])
+                .unwrap_err()
+                .to_string()
+                .contains("--timeuot")
+        );
+        assert!(parse(&["jobs.txt", "--shards", "10000"]).is_err());
+        let refused = |words: &[&str]| check_options(&parse(words).unwrap().run).unwrap_err().to_string();
+        assert!(
+            refused(&["jobs.txt", "--shards", "4", "-o", "x.jsonl"])
+                .contains("-o is set by the batch script")
+        );
+        assert!(refused(&["jobs.txt", "--shards", "4", "--shard", "1/4"]).contains("--shard is set"));
+        assert!(refused(&["jobs.txt", "--resume", "--shards", "4"]).contains("--resume"));
+        assert!(refused(&["jobs.txt"]).contains("--shards N"));
+        assert!(refused(&["-", "--shards", "2"]).contains("not standard input"));
     }
 }

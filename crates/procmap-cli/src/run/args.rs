@@ -1,87 +1,21 @@
-//! The command line.
+//! The arguments of a plain run, `supervisor [OPTIONS] JOBS`: what `slurm
+//! submit` also takes and checks for its shards.
+//!
+//! `--shards` and `--run-dir` need `--shard` in a plain run, which
+//! `sharding` checks rather than clap: `slurm submit` takes them without
+//! it.
 
 use crate::units::{parse_duration, parse_size};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, ValueEnum};
 use procmap::Chunking;
 use std::path::PathBuf;
 use std::time::Duration;
 
-const AFTER_HELP: &str = "\
-Each line of JOBS is one job, `TASK ARG...`, split like shell words; blank
-lines and lines starting with # are skipped; a job's id is its line number.
-Every job gets one JSON line in the journal, in completion order:
-  {\"line\":12,\"task\":\"cube\",\"args\":[\"7\"],\"status\":\"ok\",\"value\":343,\"attempts\":1,\"worker\":4242,\"ms\":0.004}
-status is ok, error (the task failed or panicked, or the line is invalid),
-crashed (the job killed its worker every time) or timeout.
-
-Modes: process (default) isolates every job in worker processes: a segfault,
-abort, exit or runaway allocation costs only that job. thread runs the same
-tasks on threads of the supervisor: panics are caught, but a segfault or
-abort there kills the whole run. serial runs jobs one by one, inline.
-
-Ctrl-C (or SIGTERM, SIGHUP) once: no new jobs, jobs in flight finish for up
-to --grace, exit 130. Twice: kill the workers. Three times: exit at once.
-The journal is flushed at least every 100 ms; rerun with --resume to finish.
-A jobs file named like a subcommand needs a path: ./jobs
-
-Exit codes: 0 every job ok; 1 some job not ok; 2 usage or setup error;
-3 the journal could not be written (full disk, closed or broken stdout);
-130 interrupted (rerun with --resume to finish).
-
-Examples:
-  supervisor --procs 8 --chunksize 64 -o results.jsonl jobs.txt
-  seq 1 1000 | supervisor --task cube -
-  supervisor --timeout 30s --mem-limit 2G --resume -o results.jsonl jobs.txt
-  supervisor demo                          # synthetic EuroSAT tiles → PNG
-  supervisor jobs eurosat-rgb 'EuroSAT/*/*.tif' > jobs.txt
-  supervisor tasks";
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "supervisor",
-    version,
-    about = "Run a batch of jobs on a pool of worker processes that survives whatever a job does",
-    after_help = AFTER_HELP,
-    args_conflicts_with_subcommands = true,
-    subcommand_negates_reqs = true
-)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Option<Command>,
-    #[command(flatten)]
-    pub run: RunArgs,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// List every task with its arguments and one line of help.
-    Tasks {
-        /// List the tasks of this worker program instead (a custom worker's
-        /// own tasks included), as it reports them when it starts.
-        #[arg(long, value_name = "PATH", conflicts_with = "python")]
-        worker: Option<std::path::PathBuf>,
-        /// List the `@procmap.task` functions of this Python file instead.
-        #[arg(long, value_name = "FILE")]
-        python: Option<std::path::PathBuf>,
-    },
-    /// Make a synthetic EuroSAT data set and its jobs file, and run it.
-    Demo(crate::demo::DemoArgs),
-    /// Print a jobs file: one `TASK PATH` line for every file matching GLOB.
-    Jobs(crate::demo::JobsArgs),
-    /// Run the same jobs in several configurations and compare their speed
-    /// (seed 000's "Table 2"), with a chart.
-    Compare(crate::compare::CompareArgs),
-    /// Jobs by status per shard and in total, the slowest shards and the
-    /// failed lines of a run directory or of journals. Exit 0 only when
-    /// every job has an ok record.
-    Status(crate::status::StatusArgs),
-    /// Write one journal with one record per job (the latest attempt) from
-    /// a run directory's shard journals; `--resume` can continue from it.
-    Merge(crate::merge::MergeArgs),
-    /// Run a batch as a Slurm job array, one shard per array task.
-    #[command(subcommand)]
-    Slurm(crate::slurm::SlurmCommand),
-}
+// The defaults of a run, here so that `--help`, runs built in code
+// (`supervisor demo`) and the batch script of `slurm submit` agree.
+pub(super) const DEFAULT_RETRIES: u32 = 2;
+pub(super) const DEFAULT_GRACE: &str = "10s";
+pub(super) const DEFAULT_OUT_DIR: &str = "out";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ModeArg {
@@ -141,8 +75,10 @@ pub struct RunArgs {
     #[arg(short = 'o', long = "results", value_name = "PATH", default_value = "-")]
     pub results: PathBuf,
 
-    /// Skip jobs the journal already has a record for (same line number and
-    /// same text); append the new records. Needs -o FILE.
+    /// Skip jobs the journal already has a record for, and append the new
+    /// records. A job is known by its text (task and arguments) and, among
+    /// identical lines, by their order, not by its line number: lines
+    /// inserted or deleted elsewhere run nothing again. Needs -o FILE.
     #[arg(long)]
     pub resume: bool,
 
@@ -168,10 +104,10 @@ pub struct RunArgs {
 
     /// Rerun a job that killed its worker up to N times before recording it
     /// as crashed.
-    #[arg(long, value_name = "N", default_value_t = 2)]
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_RETRIES)]
     pub retries: u32,
 
-    /// Kill a job running longer than this (500ms, 30s, 2m) and record it
+    /// Kill a job running longer than this (500ms, 30s, 2m, 1h) and record it
     /// as timeout. Process mode only.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
@@ -186,11 +122,11 @@ pub struct RunArgs {
     pub max_tasks_per_child: Option<u64>,
 
     /// After the first Ctrl-C, how long jobs in flight may finish.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = DEFAULT_GRACE, value_parser = parse_duration)]
     pub grace: Duration,
 
     /// Where tasks write outputs that a job does not name.
-    #[arg(long, value_name = "DIR", default_value = "out")]
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_OUT_DIR)]
     pub out_dir: PathBuf,
 
     /// Let jobs write outputs outside --out-dir.
@@ -220,18 +156,68 @@ pub struct RunArgs {
     /// The number of shards, for --shard auto. With it a Slurm array task
     /// id is the shard index itself, so a resubmitted subset (--array=3,7)
     /// runs shards 3 and 7.
-    #[arg(long, value_name = "N", requires = "shard", value_parser = clap::value_parser!(u32).range(1..), help_heading = "Sharding")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = "Sharding")]
     pub shards: Option<u32>,
 
     /// With --shard: write the journal to DIR/journal/shard-IIII-of-NNNN.jsonl
     /// (instead of -o), and record the batch in DIR/run.json for `supervisor
     /// status DIR` and `supervisor merge DIR`.
-    #[arg(
-        long,
-        value_name = "DIR",
-        requires = "shard",
-        conflicts_with = "results",
-        help_heading = "Sharding"
-    )]
+    #[arg(long, value_name = "DIR", conflicts_with = "results", help_heading = "Sharding")]
     pub run_dir: Option<PathBuf>,
+}
+
+impl RunArgs {
+    /// A run of `jobs` with every option at its default, as if given
+    /// alone on the command line (but for the environment, which is not
+    /// read): for runs that a command starts itself.
+    pub fn new(jobs: PathBuf) -> Self {
+        RunArgs {
+            jobs: Some(jobs),
+            procs: None,
+            chunksize: Chunking::Auto,
+            threads: 1,
+            mode: ModeArg::Process,
+            task: None,
+            results: PathBuf::from("-"),
+            resume: false,
+            resume_failed: false,
+            overwrite: false,
+            worker: None,
+            python: None,
+            retries: DEFAULT_RETRIES,
+            timeout: None,
+            mem_limit: None,
+            max_tasks_per_child: None,
+            grace: parse_duration(DEFAULT_GRACE).expect("the default grace is a duration"),
+            out_dir: PathBuf::from(DEFAULT_OUT_DIR),
+            allow_outside: false,
+            progress: ProgressArg::Auto,
+            quiet: false,
+            verbose: 0,
+            shard: None,
+            shards: None,
+            run_dir: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Alone {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+
+    #[test]
+    fn new_has_the_defaults_of_the_command_line() {
+        let mut parsed = Alone::try_parse_from(["supervisor", "jobs.txt"]).unwrap().run;
+        // Read from the environment (SLURM_CPUS_PER_TASK, PROCMAP_WORKER),
+        // which `new` leaves alone.
+        (parsed.procs, parsed.worker) = (None, None);
+        assert_eq!(format!("{parsed:?}"), format!("{:?}", RunArgs::new("jobs.txt".into())));
+    }
 }
