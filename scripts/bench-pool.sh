@@ -28,7 +28,7 @@ for chunksize in 1 64; do
       -o "$scratch/out.jsonl" "$scratch/jobs.txt" 2>&1 >/dev/null | grep 'jobs in')
     wall=$(sed -E 's/.* jobs in ([0-9.]+)s.*/\1/' <<<"$summary")
     rate=$(sed -E 's/.*s, ([0-9]+) jobs\/s.*/\1/' <<<"$summary")
-    lines=$(wc -l < "$scratch/out.jsonl")
+    lines=$(grep -c '^{"line"' "$scratch/out.jsonl")
     [ "$lines" -eq "$n" ] || { echo "expected $n records, got $lines" >&2; exit 1; }
     printf '%-8s %9s %9s %12s\n' "$mode" "$chunksize" "$wall" "$rate"
   done

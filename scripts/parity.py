@@ -382,6 +382,8 @@ def main():
         records = {}
         for line in journal.read_text().splitlines():
             rec = json.loads(line)  # any non-JSON line is a bug: let it raise
+            if "journal" in rec:
+                continue  # the run's header line
             records[rec["line"]] = rec
 
         return report(jobs, records, tmp)

@@ -34,7 +34,7 @@ for n in "${@:-32 40 64 150 1000}"; do
     wait "$pid"; code=$?
     end=$(date +%s.%N)
     printf '%-6s %-8s %-10.2f %-12.1f %-8s %s\n' "$p" "$code" "$(echo "$end - $start" | bc)" \
-      "$(echo "$peak / 1024" | bc -l)" "$threads" "$(wc -l < "$tmp/j.jsonl")"
+      "$(echo "$peak / 1024" | bc -l)" "$threads" "$(grep -c '^{"line"' "$tmp/j.jsonl")"
     grep -v '^$' "$tmp/err" | grep -v 'stopping\|interrupted' | head -3 || true
   done
 done
