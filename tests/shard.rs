@@ -371,3 +371,90 @@ fn identical_lines_are_separate_jobs_across_shards() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(lines_of(&journal(&dir.join("all.jsonl"))), (1..=26).collect::<Vec<u64>>());
 }
+
+/// A run cut short with lines 1 and 3 of three identical lines recorded
+/// (no occurrence written: a fresh run does not number them): the ranks
+/// say two are done, so a resume runs exactly one more, writes its
+/// occurrence, and status and merge count three jobs, each ok once.
+#[test]
+fn identical_lines_recorded_out_of_order_resume_to_exactly_their_number() {
+    let dir = Dir::new();
+    dir.write("jobs.txt", "cube 7\ncube 2\ncube 7\ncube 7\n");
+    let out = run(sup(&dir).args(["-q", "-o", "j.jsonl", "jobs.txt"]), None);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    // Keep the header and the records of lines 1, 2 and 4: line 3, the
+    // second `cube 7`, was in flight when the run was killed.
+    let text = std::fs::read_to_string(dir.join("j.jsonl")).unwrap();
+    let kept: String =
+        text.lines().filter(|l| !l.starts_with("{\"line\":3,")).map(|l| format!("{l}\n")).collect();
+    assert_eq!(kept.lines().count(), 4, "{text}");
+    dir.write("j.jsonl", &kept);
+    let out = run(sup(&dir).args(["-q", "--resume", "-o", "j.jsonl", "jobs.txt"]), None);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let all = journal(&dir.join("j.jsonl"));
+    let new: Vec<(u64, Value)> =
+        all[3..].iter().map(|r| (r["line"].as_u64().unwrap(), r["occurrence"].clone())).collect();
+    assert_eq!(new, [(4, Value::from(2))], "one more `cube 7`, the third: {all:?}");
+    let (status, report) = status_json(&dir, &["--jobs", "jobs.txt", "j.jsonl"]);
+    assert_eq!(status, 0, "{report}");
+    assert_eq!(report["total"]["jobs"], 4);
+    assert_eq!(report["total"]["ok"], 4);
+    assert_eq!(report["ok_twice"], 0);
+    // A second resume has nothing left to do.
+    let out = run(sup(&dir).args(["-q", "--resume", "-o", "j.jsonl", "jobs.txt"]), None);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(journal(&dir.join("j.jsonl")).len(), 4, "nothing ran twice");
+}
+
+/// Issue 19 (8): after lines are inserted, merge writes each record with
+/// the job's line in the current file, and its occurrence.
+#[test]
+fn merge_relabels_records_with_their_line_now() {
+    let dir = Dir::new();
+    dir.write("jobs.txt", "cube 1\ncube 2\ncube 2\n");
+    let out = run(sup(&dir).args(["-q", "-o", "j.jsonl", "jobs.txt"]), None);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    dir.write("jobs.txt", "cube 9\ncube 8\ncube 1\ncube 2\ncube 2\n");
+    let out = run(sup(&dir).args(["merge", "--jobs", "jobs.txt", "-o", "all.jsonl", "j.jsonl"]), None);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let merged: Vec<(u64, String, Value)> = journal(&dir.join("all.jsonl"))
+        .iter()
+        .map(|r| {
+            (r["line"].as_u64().unwrap(), r["args"][0].as_str().unwrap().to_owned(), r["occurrence"].clone())
+        })
+        .collect();
+    assert_eq!(
+        merged,
+        [
+            (3, "1".to_owned(), Value::Null),
+            (4, "2".to_owned(), Value::Null),
+            (5, "2".to_owned(), Value::from(1))
+        ]
+    );
+}
+
+/// Issue 19 (9): a record in another shard's journal is not that job's
+/// record: with shard 1's journal gone and its records copied into shard
+/// 0's, status does not say every job is ok.
+#[test]
+fn a_record_in_the_wrong_shard_s_journal_is_not_counted() {
+    let dir = Dir::new();
+    dir.write("jobs.txt", &cubes(40));
+    for i in 0..2 {
+        let out =
+            run(sup(&dir).args(["-q", "--run-dir", "run", "--shard", &format!("{i}/2"), "jobs.txt"]), None);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+    }
+    let (first, second) =
+        (dir.join("run/journal/shard-0000-of-0002.jsonl"), dir.join("run/journal/shard-0001-of-0002.jsonl"));
+    let moved = std::fs::read_to_string(&second).unwrap();
+    let mut text = std::fs::read_to_string(&first).unwrap();
+    text.push_str(&moved);
+    std::fs::write(&first, text).unwrap();
+    std::fs::remove_file(&second).unwrap();
+    let (status, report) = status_json(&dir, &["run"]);
+    assert_eq!(status, 1, "{report}");
+    let moved_records = records(&moved).len() as u64;
+    assert_eq!(report["stray_records"].as_u64(), Some(moved_records), "{report}");
+    assert_eq!(report["total"]["missing"].as_u64(), Some(moved_records), "{report}");
+}
