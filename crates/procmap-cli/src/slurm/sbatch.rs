@@ -20,11 +20,11 @@ pub fn command(run: &RunDir, name: &str, plan: &SlurmPlan, array: &str, script_a
         format!("--job-name={name}"),
         // %A is the array's job id, %4a the task's id zero-padded: every
         // submission keeps its own logs.
-        format!("--output={}", run.path.join("logs").join("shard-%4a-job-%A.log").display()),
+        format!("--output={}", run.log_pattern().display()),
     ];
     // The user's own options last, so that they win over ours.
     argv.extend(plan.sbatch.iter().cloned());
-    argv.push(run.path.join(super::script::SCRIPT).display().to_string());
+    argv.push(run.script().display().to_string());
     argv.extend(script_args.iter().map(|s| s.to_string()));
     argv
 }
@@ -32,8 +32,7 @@ pub fn command(run: &RunDir, name: &str, plan: &SlurmPlan, array: &str, script_a
 /// Runs `argv` (from [`command`]), logs it in the run directory, and
 /// returns the job id.
 pub fn submit(run: &RunDir, argv: &[String]) -> anyhow::Result<String> {
-    std::fs::create_dir_all(run.path.join("logs"))
-        .with_context(|| format!("cannot create {}", run.path.join("logs").display()))?;
+    std::fs::create_dir_all(run.logs()).with_context(|| format!("cannot create {}", run.logs().display()))?;
     let output = match Command::new(&argv[0]).args(&argv[1..]).output() {
         Ok(output) => output,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

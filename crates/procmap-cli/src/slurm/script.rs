@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-pub const SCRIPT: &str = "batch.sh";
+use procmap_batch::rundir::SCRIPT;
 
 pub struct Script<'a> {
     pub supervisor: &'a Path,

@@ -1,11 +1,12 @@
 //! `supervisor slurm submit JOBS --shards N [...] [-- SBATCH OPTIONS]`.
 
 use super::preflight::Check;
-use super::script::{SCRIPT, Script};
+use super::script::Script;
 use crate::exit;
 use crate::run::args::RunArgs;
 use anyhow::{Context as _, bail};
 use clap::Args;
+use procmap_batch::rundir::{JOURNALS, LOGS, SCRIPT};
 use procmap_batch::rundir::{Manifest, RunDir, SlurmPlan, absolute};
 use std::path::{Path, PathBuf};
 
@@ -114,7 +115,7 @@ pub fn run(args: SubmitArgs, registry: &procmap::Registry) -> anyhow::Result<u8>
         jobs: &jobs,
         options: &options,
     };
-    let script_path = run.path.join(SCRIPT);
+    let script_path = run.script();
     std::fs::write(&script_path, script.render())
         .with_context(|| format!("cannot write {}", script_path.display()))?;
     make_executable(&script_path)?;
@@ -134,7 +135,7 @@ pub fn run(args: SubmitArgs, registry: &procmap::Registry) -> anyhow::Result<u8>
         shards - 1,
         plan.cpus_per_task
     );
-    say!("  run directory {} (batch script {SCRIPT}, logs/, journal/)", run.path.display());
+    say!("  run directory {} (batch script {SCRIPT}, {LOGS}/, {JOURNALS}/)", run.path.display());
     super::next_steps::print_next_steps(&run.path, &job);
     Ok(exit::OK)
 }
