@@ -12,7 +12,6 @@
 //! later shard checks that it belongs to the same batch.
 
 use crate::shard::Shard;
-use anyhow::{Context as _, bail};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -101,94 +100,134 @@ impl RunDir {
         path.join(MANIFEST).is_file()
     }
 
-    pub fn read_manifest(&self) -> anyhow::Result<Manifest> {
+    pub fn read_manifest(&self) -> Result<Manifest, RunDirError> {
         let path = self.manifest_path();
-        let text = std::fs::read_to_string(&path).with_context(|| {
-            format!("cannot read {}: is {} a run directory?", path.display(), self.path.display())
+        let text = std::fs::read_to_string(&path).map_err(|source| RunDirError::Read {
+            path: path.clone(),
+            dir: self.path.clone(),
+            source,
         })?;
-        let manifest: Manifest =
-            serde_json::from_str(&text).with_context(|| format!("cannot parse {}", path.display()))?;
+        let manifest: Manifest = serde_json::from_str(&text)
+            .map_err(|source| RunDirError::Parse { path: path.clone(), source })?;
         match manifest.format {
             FORMAT => Ok(manifest),
-            1 => bail!(
-                "{} was written by an older supervisor (run.json format 1), which assigned identical \
-                 lines to shards differently: finish that batch with the version that started it, or \
-                 start a new run directory",
-                path.display()
-            ),
-            n => bail!(
-                "{} was written by a newer supervisor (run.json format {n}); this one reads format {FORMAT}",
-                path.display()
-            ),
+            1 => Err(RunDirError::Older { path }),
+            found => Err(RunDirError::Newer { path, found }),
         }
     }
 
     /// Writes `run.json` for a new batch; refuses a directory that already
     /// holds one.
-    pub fn create(&self, manifest: &Manifest) -> anyhow::Result<()> {
+    pub fn create(&self, manifest: &Manifest) -> Result<(), RunDirError> {
         if RunDir::is_run_dir(&self.path) {
-            bail!(
-                "{} already holds a run: pick another --run-dir, or `supervisor slurm resubmit {}` to finish it",
-                self.path.display(),
-                self.path.display()
-            );
+            return Err(RunDirError::Taken { dir: self.path.clone() });
         }
         std::fs::create_dir_all(self.path.join(JOURNALS))
-            .with_context(|| format!("cannot create run directory {}", self.path.display()))?;
+            .map_err(|source| RunDirError::Create { dir: self.path.clone(), source })?;
         write_json(&self.manifest_path(), manifest)
     }
 
     /// For a shard about to run: writes `run.json` if no shard has yet, or
     /// checks that the one there describes the same batch. Mixing two
     /// splits of a file in one directory would make status count nonsense.
-    pub fn join(&self, manifest: &Manifest) -> anyhow::Result<()> {
+    pub fn join(&self, manifest: &Manifest) -> Result<(), RunDirError> {
         std::fs::create_dir_all(self.path.join(JOURNALS))
-            .with_context(|| format!("cannot create run directory {}", self.path.display()))?;
+            .map_err(|source| RunDirError::Create { dir: self.path.clone(), source })?;
         let path = self.manifest_path();
         let created = std::fs::OpenOptions::new().write(true).create_new(true).open(&path);
         match created {
             Ok(mut file) => {
                 use std::io::Write as _;
-                let text = serde_json::to_string_pretty(manifest)? + "\n";
-                file.write_all(text.as_bytes())
-                    .with_context(|| format!("cannot write {}", path.display()))?;
-                return Ok(());
+                return file
+                    .write_all(pretty(manifest).as_bytes())
+                    .map_err(|source| RunDirError::Write { path, source });
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(e).with_context(|| format!("cannot write {}", path.display())),
+            Err(source) => return Err(RunDirError::Write { path, source }),
         }
         let theirs = self.read_manifest()?;
         if (&theirs.jobs, &theirs.task, theirs.shards) != (&manifest.jobs, &manifest.task, manifest.shards) {
-            bail!(
-                "run directory {} belongs to another batch ({} in {} shards{}); this one is {} in {} shards{}",
-                self.path.display(),
-                theirs.jobs.display(),
-                theirs.shards,
-                task_note(&theirs.task),
-                manifest.jobs.display(),
-                manifest.shards,
-                task_note(&manifest.task),
-            );
+            return Err(RunDirError::OtherBatch {
+                dir: self.path.clone(),
+                theirs: describe(&theirs),
+                ours: describe(manifest),
+            });
         }
         Ok(())
     }
 }
 
-fn task_note(task: &Option<String>) -> String {
-    task.as_ref().map(|t| format!(", --task {t}")).unwrap_or_default()
+/// Why a run directory could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum RunDirError {
+    #[error("cannot read {}: is {} a run directory?", path.display(), dir.display())]
+    Read {
+        path: PathBuf,
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot parse {}", path.display())]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error(
+        "{} was written by an older supervisor (run.json format 1), which assigned identical lines to \
+         shards differently: finish that batch with the version that started it, or start a new run directory",
+        path.display()
+    )]
+    Older { path: PathBuf },
+    #[error("{} was written by a newer supervisor (run.json format {found}); this one reads format {FORMAT}", path.display())]
+    Newer { path: PathBuf, found: u32 },
+    #[error(
+        "{} already holds a run: pick another --run-dir, or `supervisor slurm resubmit {}` to finish it",
+        dir.display(),
+        dir.display()
+    )]
+    Taken { dir: PathBuf },
+    #[error("cannot create run directory {}", dir.display())]
+    Create {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write {}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("run directory {} belongs to another batch ({theirs}); this one is {ours}", dir.display())]
+    OtherBatch { dir: PathBuf, theirs: String, ours: String },
+    #[error("cannot resolve {}", path.display())]
+    Resolve {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
-pub fn write_json(path: &Path, value: &impl Serialize) -> anyhow::Result<()> {
-    let mut text = serde_json::to_string_pretty(value)?;
-    text.push('\n');
-    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+/// `jobs.txt in 4 shards, --task cube`, for a message.
+fn describe(m: &Manifest) -> String {
+    let task = m.task.as_ref().map(|t| format!(", --task {t}")).unwrap_or_default();
+    format!("{} in {} shards{task}", m.jobs.display(), m.shards)
+}
+
+fn pretty(value: &impl Serialize) -> String {
+    serde_json::to_string_pretty(value).expect("a manifest serializes") + "\n"
+}
+
+pub fn write_json(path: &Path, value: &impl Serialize) -> Result<(), RunDirError> {
+    std::fs::write(path, pretty(value)).map_err(|source| RunDirError::Write { path: path.to_owned(), source })
 }
 
 /// A path made absolute against the current directory, without resolving
 /// symlinks: array tasks start elsewhere, and a path through a symlink the
 /// user chose should stay that path.
-pub fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
-    std::path::absolute(path).with_context(|| format!("cannot resolve {}", path.display()))
+pub fn absolute(path: &Path) -> Result<PathBuf, RunDirError> {
+    std::path::absolute(path).map_err(|source| RunDirError::Resolve { path: path.to_owned(), source })
 }
 
 #[cfg(test)]
