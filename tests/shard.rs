@@ -458,3 +458,58 @@ fn a_record_in_the_wrong_shard_s_journal_is_not_counted() {
     assert_eq!(report["stray_records"].as_u64(), Some(moved_records), "{report}");
     assert_eq!(report["total"]["missing"].as_u64(), Some(moved_records), "{report}");
 }
+
+/// Issue 19 (14): shards started at the same moment (a Kubernetes Indexed
+/// Job, GNU parallel) all join the run directory: none reads a run.json
+/// that another is still writing. The race this guards against showed in
+/// 1-2% of starts, so this test catches a regression only sometimes; the
+/// rule that makes it impossible (run.json is linked into place whole) is
+/// in `RunDir::publish`.
+#[test]
+fn shards_started_at_once_all_join_the_run_directory() {
+    let dir = Dir::new();
+    dir.write("jobs.txt", &cubes(48));
+    for attempt in 0..3 {
+        let run_dir = format!("run{attempt}");
+        let children: Vec<_> = (0..12)
+            .map(|i| {
+                sup(&dir)
+                    .args(["-q", "--run-dir", &run_dir, "--shard", &format!("{i}/12"), "jobs.txt"])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for (i, child) in children.into_iter().enumerate() {
+            let out = wait_output(child, std::time::Duration::from_secs(60));
+            assert_eq!(code(&out), 0, "shard {i}/12 of {run_dir}: {}", stderr(&out));
+        }
+        let (status, report) = status_json(&dir, &[&run_dir]);
+        assert_eq!((status, report["total"]["ok"].as_u64()), (0, Some(48)), "{report}");
+        let leftovers: Vec<_> = std::fs::read_dir(dir.join(&run_dir))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".run.json"))
+            .collect();
+        assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+    }
+}
+
+/// Issue 19 (15): an empty run.json, left by a shard whose disk was full
+/// (before run.json was written atomically), does not stop every later
+/// shard: it is replaced.
+#[test]
+fn an_empty_run_json_left_by_a_dead_writer_is_replaced() {
+    let dir = Dir::new();
+    dir.write("jobs.txt", &cubes(8));
+    std::fs::create_dir_all(dir.join("run")).unwrap();
+    dir.write("run/run.json", "");
+    for i in 0..2 {
+        let out =
+            run(sup(&dir).args(["-q", "--run-dir", "run", "--shard", &format!("{i}/2"), "jobs.txt"]), None);
+        assert_eq!(code(&out), 0, "shard {i}: {}", stderr(&out));
+    }
+    let (status, report) = status_json(&dir, &["run"]);
+    assert_eq!((status, report["total"]["ok"].as_u64()), (0, Some(8)), "{report}");
+}

@@ -96,10 +96,6 @@ impl RunDir {
         self.path.join(JOURNALS).join(shard.journal_name())
     }
 
-    pub fn is_run_dir(path: &Path) -> bool {
-        path.join(MANIFEST).is_file()
-    }
-
     pub fn read_manifest(&self) -> Result<Manifest, RunDirError> {
         let path = self.manifest_path();
         let text = std::fs::read_to_string(&path).map_err(|source| RunDirError::Read {
@@ -119,12 +115,12 @@ impl RunDir {
     /// Writes `run.json` for a new batch; refuses a directory that already
     /// holds one.
     pub fn create(&self, manifest: &Manifest) -> Result<(), RunDirError> {
-        if RunDir::is_run_dir(&self.path) {
-            return Err(RunDirError::Taken { dir: self.path.clone() });
-        }
         std::fs::create_dir_all(self.path.join(JOURNALS))
             .map_err(|source| RunDirError::Create { dir: self.path.clone(), source })?;
-        write_json(&self.manifest_path(), manifest)
+        match self.publish(manifest)? {
+            true => Ok(()),
+            false => Err(RunDirError::Taken { dir: self.path.clone() }),
+        }
     }
 
     /// For a shard about to run: writes `run.json` if no shard has yet, or
@@ -133,19 +129,10 @@ impl RunDir {
     pub fn join(&self, manifest: &Manifest) -> Result<(), RunDirError> {
         std::fs::create_dir_all(self.path.join(JOURNALS))
             .map_err(|source| RunDirError::Create { dir: self.path.clone(), source })?;
-        let path = self.manifest_path();
-        let created = std::fs::OpenOptions::new().write(true).create_new(true).open(&path);
-        match created {
-            Ok(mut file) => {
-                use std::io::Write as _;
-                return file
-                    .write_all(pretty(manifest).as_bytes())
-                    .map_err(|source| RunDirError::Write { path, source });
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(source) => return Err(RunDirError::Write { path, source }),
+        if self.publish(manifest)? {
+            return Ok(());
         }
-        let theirs = self.read_manifest()?;
+        let theirs = self.read_settled(manifest)?;
         if (&theirs.jobs, &theirs.task, theirs.shards) != (&manifest.jobs, &manifest.task, manifest.shards) {
             return Err(RunDirError::OtherBatch {
                 dir: self.path.clone(),
@@ -154,6 +141,67 @@ impl RunDir {
             });
         }
         Ok(())
+    }
+
+    /// The `run.json` another shard wrote. One that is empty is waited for
+    /// a moment (a writer on a filesystem without hard links may be
+    /// halfway), then taken for the leftover of a writer that died (a full
+    /// disk, before this version wrote atomically) and replaced by ours.
+    fn read_settled(&self, ours: &Manifest) -> Result<Manifest, RunDirError> {
+        let path = self.manifest_path();
+        let empty = || std::fs::metadata(&path).is_ok_and(|m| m.len() == 0);
+        for _ in 0..20 {
+            if !empty() {
+                return self.read_manifest();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let tmp = self.written_whole(ours)?;
+        tmp.persist(&path).map_err(|e| RunDirError::Write { path: path.clone(), source: e.error })?;
+        self.read_manifest()
+    }
+
+    /// `manifest` in a synced temporary file beside `run.json`.
+    fn written_whole(&self, manifest: &Manifest) -> Result<tempfile::NamedTempFile, RunDirError> {
+        use std::io::Write as _;
+        let path = self.manifest_path();
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".run.json.")
+            .tempfile_in(&self.path)
+            .map_err(|source| RunDirError::Write { path: path.clone(), source })?;
+        tmp.write_all(pretty(manifest).as_bytes())
+            .and_then(|()| tmp.as_file().sync_all())
+            .map_err(|source| RunDirError::Write { path, source })?;
+        Ok(tmp)
+    }
+
+    /// Makes `manifest` the directory's `run.json` unless it has one;
+    /// returns whether it did. Shards of a Kubernetes Job or of GNU
+    /// parallel start at the same moment, and a full disk can stop a write
+    /// halfway: `run.json` is written whole to a file of this process's
+    /// own, synced, then linked into place, which fails if another
+    /// process got there first. No reader ever sees a partial `run.json`.
+    fn publish(&self, manifest: &Manifest) -> Result<bool, RunDirError> {
+        use std::io::Write as _;
+        let path = self.manifest_path();
+        let tmp = self.written_whole(manifest)?;
+        // The temporary file is removed when `tmp` drops.
+        match std::fs::hard_link(tmp.path(), &path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            // A filesystem without hard links: an exclusive create, which
+            // another shard may read half-written (read_manifest then
+            // fails, and that shard says why).
+            Err(_) => match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(mut file) => file
+                    .write_all(pretty(manifest).as_bytes())
+                    .and_then(|()| file.sync_all())
+                    .map(|()| true)
+                    .map_err(|source| RunDirError::Write { path, source }),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+                Err(source) => Err(RunDirError::Write { path, source }),
+            },
+        }
     }
 }
 
