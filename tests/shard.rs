@@ -513,3 +513,35 @@ fn an_empty_run_json_left_by_a_dead_writer_is_replaced() {
     let (status, report) = status_json(&dir, &["run"]);
     assert_eq!((status, report["total"]["ok"].as_u64()), (0, Some(8)), "{report}");
 }
+
+/// Issue 19 (7, 13): `status` and `merge` exit 2 when they have nothing to
+/// check (a path that does not exist, an empty file, a jobs file given as
+/// a journal, a run.json with 0 shards or billions), never "every job is
+/// ok"; and `--shard` refuses a shard count beyond 9999.
+#[test]
+fn status_and_merge_refuse_to_report_on_nothing() {
+    let dir = Dir::new();
+    dir.write("jobs.txt", &cubes(4));
+    dir.write("empty.jsonl", "");
+    std::fs::create_dir_all(dir.join("zero")).unwrap();
+    dir.write("zero/run.json", r#"{"format":2,"jobs":"/x/jobs.txt","shards":0}"#);
+    std::fs::create_dir_all(dir.join("huge")).unwrap();
+    dir.write("huge/run.json", r#"{"format":2,"jobs":"/x/jobs.txt","shards":4294967295}"#);
+    for (args, why) in [
+        (vec!["status", "runn"], "runn does not exist"),
+        (vec!["status", "empty.jsonl"], "no records, so nothing to report"),
+        (vec!["status", "jobs.txt"], "4 line(s) that are not records: is it a journal?"),
+        (vec!["status", "zero"], "names 0 shards"),
+        (vec!["status", "huge"], "names 4294967295 shards"),
+        (vec!["merge", "empty.jsonl", "-o", "all.jsonl"], "no records, so nothing to report"),
+    ] {
+        let out = run(sup(&dir).args(&args), None);
+        assert_eq!(code(&out), 2, "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(why), "{args:?}: {}", stderr(&out));
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("every job is ok"), "{args:?}");
+    }
+    assert!(!dir.join("all.jsonl").exists(), "merge wrote nothing");
+    let out = run(sup(&dir).args(["-q", "--shard", "0/4294967295", "jobs.txt"]), None);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("at most 9999 shards"), "{}", stderr(&out));
+}

@@ -158,12 +158,21 @@ impl Ledger {
         let mut segment = 0;
         for index in 0..ledger.sources.journals.len() {
             let path = ledger.sources.journals[index].path.clone();
+            let in_run_dir = ledger.sources.run_dir.is_some();
             let file = match File::open(&path) {
                 Ok(file) => file,
-                // A shard that has not started yet.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                // A shard of a run directory that has not started yet. A
+                // journal named on the command line must exist: a typo
+                // would otherwise be a batch with nothing to check.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && in_run_dir => {
                     ledger.files.push(None);
                     continue;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    bail!(
+                        "{} does not exist: name a run directory (with run.json) or journals",
+                        path.display()
+                    )
                 }
                 Err(e) => return Err(e).with_context(|| format!("cannot read journal {}", path.display())),
             };
@@ -173,6 +182,19 @@ impl Ledger {
                 .read_journal(index as u32, &file, &mut records, &mut segment)
                 .with_context(|| format!("cannot read journal {}", path.display()))?;
             ledger.files.push(Some(file));
+        }
+        if records.is_empty() && ledger.sources.jobs.is_none() {
+            // Nothing to count, and no jobs file to say what is missing:
+            // an empty file, or something that is not a journal.
+            let names: Vec<String> =
+                ledger.sources.journals.iter().map(|s| s.path.display().to_string()).collect();
+            let names = names.join(", ");
+            match ledger.torn {
+                0 => bail!(
+                    "{names}: no records, so nothing to report (with --jobs FILE, the jobs without a record are counted)"
+                ),
+                n => bail!("{names}: no records, and {n} line(s) that are not records: is it a journal?"),
+            }
         }
         resolve(&mut records, |r| r.segment);
         // `resolve` leaves each job's records in time order: a later line

@@ -106,7 +106,8 @@ impl RunDir {
         let manifest: Manifest = serde_json::from_str(&text)
             .map_err(|source| RunDirError::Parse { path: path.clone(), source })?;
         match manifest.format {
-            FORMAT => Ok(manifest),
+            FORMAT if (1..=crate::shard::MAX_SHARDS).contains(&manifest.shards) => Ok(manifest),
+            FORMAT => Err(RunDirError::Shards { path, shards: manifest.shards }),
             1 => Err(RunDirError::Older { path }),
             found => Err(RunDirError::Newer { path, found }),
         }
@@ -249,6 +250,8 @@ pub enum RunDirError {
     },
     #[error("run directory {} belongs to another batch ({theirs}); this one is {ours}", dir.display())]
     OtherBatch { dir: PathBuf, theirs: String, ours: String },
+    #[error("{} names {shards} shards: a batch has 1 to {} shards", path.display(), crate::shard::MAX_SHARDS)]
+    Shards { path: PathBuf, shards: u32 },
     #[error("cannot resolve {}", path.display())]
     Resolve {
         path: PathBuf,

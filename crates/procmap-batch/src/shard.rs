@@ -31,10 +31,17 @@ impl fmt::Display for Shard {
     }
 }
 
+/// The most shards a batch may have: journal names number them with four
+/// digits, and Slurm's arrays stop at 10,000 tasks by default.
+pub const MAX_SHARDS: u32 = 9999;
+
 impl Shard {
     pub fn new(index: u32, count: u32) -> anyhow::Result<Shard> {
         if count == 0 {
             bail!("a batch has at least 1 shard");
+        }
+        if count > MAX_SHARDS {
+            bail!("a batch has at most {MAX_SHARDS} shards, not {count}");
         }
         if index >= count {
             bail!("shard {index} does not exist: shards of {count} are numbered 0 to {}", count - 1);
@@ -267,6 +274,8 @@ mod tests {
         assert_eq!(parse_shard("auto"), Ok(ShardArg::Auto));
         assert!(parse_shard("16/16").unwrap_err().contains("numbered 0 to 15"));
         assert!(parse_shard("0/0").is_err());
+        assert!(parse_shard("0/4294967295").unwrap_err().contains("at most 9999 shards"));
+        assert!(parse_shard("9998/9999").is_ok());
         assert!(parse_shard("3").unwrap_err().contains("I/N"));
         assert!(resolve(ShardArg::Fixed(Shard { index: 1, count: 4 }), Some(8), env(&[])).is_err());
     }
