@@ -34,7 +34,7 @@ def parse_args():
     p.add_argument("--bin", default=str(ROOT / "target/release/supervisor"), help="candidate supervisor (default: %(default)s)")
     p.add_argument("--baseline", help="another build of the supervisor, measured alongside")
     p.add_argument("--reps", type=int, help="runs per measurement (default 5; 3 with --quick)")
-    p.add_argument("--quick", action="store_true", help="sizes / 10 (rss 30k/300k, resume 1M, cpu 100k): a smoke run")
+    p.add_argument("--quick", action="store_true", help="rss on 30k/300k lines, resume on 1M: a smoke run (cpu stays 1M)")
     p.add_argument("--only", default="rss,resume,cpu", help="comma-separated groups: rss, resume, cpu (default: all)")
     p.add_argument("--lines", default="repeated,distinct", help="jobs files for the rss group: repeated (i %% MODULUS), distinct (default: both)")
     p.add_argument("--modulus", type=int, default=1000, help="the repeated file's lines are i %% MODULUS (default 1000)")
@@ -139,7 +139,9 @@ def check_journal_shape(sup, scratch):
 
 # ------------------------------------------------------------------ summary
 def summary(xs, fmt):
-    return f"{fmt(statistics.median(xs))} [{fmt(min(xs))}–{fmt(max(xs))}]" if len(xs) > 1 else fmt(xs[0])
+    """`median [min–max] unit`: fmt turns a number into (text, unit)."""
+    (med, unit), lo, hi = fmt(statistics.median(xs)), fmt(min(xs))[0], fmt(max(xs))[0]
+    return f"{med} [{lo}–{hi}] {unit}" if len(xs) > 1 else f"{med} {unit}"
 
 
 def main():
@@ -167,9 +169,9 @@ def main():
                 sys.exit(f"{src.parent / exe} is missing")
             shutil.copy2(src.parent / exe, dst / exe)
         bins[name] = (dst / "supervisor", src)
-    k = 10 if a.quick else 1
-    small, big, n_resume, n_cpu = 300_000 // k, 3_000_000 // k, 10_000_000 // k, 1_000_000 // k
-    mb = lambda kb: f"{kb / 1024:.1f} MB"
+    k = 10 if a.quick else 1  # cpu keeps 1M: GNU time counts CPU in 10 ms steps, 0.01 µs per job at 1M
+    small, big, n_resume, n_cpu = 300_000 // k, 3_000_000 // k, 10_000_000 // k, 1_000_000
+    mb = lambda kb: (f"{kb / 1024:.1f}", "MB")
     procs = ["-p", str(a.procs)] if a.procs else []
 
     print(f"bench-spine — {time.strftime('%Y-%m-%d %H:%M %Z')}{', QUICK (sizes / 10)' if a.quick else ''}")
@@ -242,7 +244,7 @@ def main():
     rows = []
     rss = lambda key, b: [r["rss"] for r in res[key, b]]
     ratio = lambda k1, k2, b: [x / y for x, y in zip(rss(k1, b), rss(k2, b))]
-    x_fmt = lambda v: f"{v:.2f}×"
+    x_fmt = lambda v: (f"{v:.2f}", "×")
     if "rss" in a.only:
         for kind in a.lines:
             for mode in ("process", "serial"):
@@ -259,13 +261,13 @@ def main():
             label = "all done" if which == "all" else "half done"
             per = lambda b, w=which, o=old: [(x - y) * 1024 / o for x, y in zip(rss(("resume", w), b), rss(("fresh", n_resume), b))]
             rows.append((f"rss --resume {m}, {label}", "", None, lambda b, w=which: rss(("resume", w), b), mb))
-            rows.append((f"  (peak − fresh) / {old / 1e6:g}M old records", "≤ 24 B", lambda v: v <= 24, per, lambda v: f"{v:.1f} B"))
+            rows.append((f"  (peak − fresh) / {old / 1e6:g}M old records", "≤ 24 B", lambda v: v <= 24, per, lambda v: (f"{v:.1f}", "B")))
     if "cpu" in a.only:
         for label, target in (("serial", 0.6), ("process -c 64", 1.2), ("process -c auto", None)):
             rows.append((f"cpu/job {n_cpu / 1e6:g}M {label}", f"≤ {target} µs" if target else "",
                          (lambda v, t=target: v <= t) if target else None,
-                         lambda b, l=label: [r["cpu"] * 1e6 / n_cpu for r in res[("cpu", l), b]], lambda v: f"{v:.3f} µs"))
-            rows.append((f"  wall", "", None, lambda b, l=label: [r["wall"] for r in res[("cpu", l), b]], lambda v: f"{v:.3f} s"))
+                         lambda b, l=label: [r["cpu"] * 1e6 / n_cpu for r in res[("cpu", l), b]], lambda v: (f"{v:.2f}", "µs")))
+            rows.append((f"  wall", "", None, lambda b, l=label: [r["wall"] for r in res[("cpu", l), b]], lambda v: (f"{v:.3f}", "s")))
 
     head = ["row", "target", "candidate"] + (["baseline"] if "base" in bins else []) + ["result"]
     table = [head]
