@@ -545,3 +545,42 @@ fn status_and_merge_refuse_to_report_on_nothing() {
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert!(stderr(&out).contains("at most 9999 shards"), "{}", stderr(&out));
 }
+
+/// Issue 19 (6): `merge -o` refuses what it would destroy rather than
+/// write: the jobs file, run.json (even with --overwrite), a symlink, a
+/// FIFO; each stays as it was.
+#[test]
+fn merge_refuses_outputs_it_would_destroy() {
+    let dir = Dir::new();
+    dir.write("jobs.txt", &cubes(6));
+    for i in 0..2 {
+        let out =
+            run(sup(&dir).args(["-q", "--run-dir", "run", "--shard", &format!("{i}/2"), "jobs.txt"]), None);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+    }
+    dir.write("target.jsonl", "keep me\n");
+    std::os::unix::fs::symlink(dir.join("target.jsonl"), dir.join("link.jsonl")).unwrap();
+    let fifo = std::ffi::CString::new(dir.join("fifo").to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0, "mkfifo");
+    let run_json = std::fs::read(dir.join("run/run.json")).unwrap();
+    for (output, why) in [
+        ("jobs.txt", "is the jobs file"),
+        ("run/run.json", "is the run directory's run.json"),
+        ("link.jsonl", "is a symbolic link"),
+        ("fifo", "is not a regular file"),
+    ] {
+        let out = run(sup(&dir).args(["merge", "run", "--overwrite", "-o", output]), None);
+        assert_eq!(code(&out), 2, "-o {output}: {}", stderr(&out));
+        assert!(stderr(&out).contains(why), "-o {output}: {}", stderr(&out));
+    }
+    assert_eq!(std::fs::read_to_string(dir.join("jobs.txt")).unwrap(), cubes(6));
+    assert_eq!(std::fs::read(dir.join("run/run.json")).unwrap(), run_json);
+    assert!(std::fs::symlink_metadata(dir.join("link.jsonl")).unwrap().file_type().is_symlink());
+    assert_eq!(std::fs::read_to_string(dir.join("target.jsonl")).unwrap(), "keep me\n");
+    use std::os::unix::fs::FileTypeExt as _;
+    assert!(std::fs::symlink_metadata(dir.join("fifo")).unwrap().file_type().is_fifo());
+    // An ordinary output is still written.
+    let out = run(sup(&dir).args(["merge", "run", "-o", "all.jsonl"]), None);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(journal(&dir.join("all.jsonl")).len(), 6);
+}

@@ -1,7 +1,8 @@
 //! `supervisor merge DIR -o all.jsonl`: the shard journals of a batch as one
 //! journal, one record per job, as if one machine had run it.
 //!
-//! Each job's latest record wins, copied byte for byte, so that fields this
+//! Each job's latest record wins, copied byte for byte but for its line (the
+//! job's line in the jobs file now) and its occurrence, so that fields this
 //! version does not know survive. Records come out in jobs-file order. The
 //! result is an ordinary journal: `supervisor --resume -o all.jsonl JOBS`
 //! on one machine runs only what is still missing.
@@ -47,12 +48,12 @@ pub struct MergeArgs {
 
 pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
     let to_stdout = args.output == Path::new("-");
-    if !to_stdout && !args.overwrite && std::fs::metadata(&args.output).is_ok_and(|m| m.len() > 0) {
-        bail!("{} already exists: add --overwrite to replace it", args.output.display());
-    }
     let sources = Sources::from_paths(&args.paths, args.jobs.as_deref(), args.task.as_deref())?;
-    if !to_stdout && sources.journals.iter().any(|s| same_file(&s.path, &args.output)) {
-        bail!("{} is one of the journals being merged: write the merge elsewhere", args.output.display());
+    if !to_stdout {
+        check_output(&args.output, &sources)?;
+        if !args.overwrite && std::fs::metadata(&args.output).is_ok_and(|m| m.len() > 0) {
+            bail!("{} already exists: add --overwrite to replace it", args.output.display());
+        }
     }
     let ledger = Ledger::load(sources)?;
     let (records, missing) = winners(&ledger);
@@ -135,6 +136,45 @@ fn winners(ledger: &Ledger) -> (Vec<(Latest, Option<u64>)>, Option<u64>) {
             (records, None)
         }
     }
+}
+
+/// Refuses an output that the merge would destroy rather than write: one of
+/// the batch's own files (a journal being merged, the jobs file, run.json),
+/// or something that is not a regular file (writing the merge beside it and
+/// renaming would replace a symlink, a FIFO or a device with a file).
+fn check_output(output: &Path, sources: &Sources) -> anyhow::Result<()> {
+    let shown = output.display();
+    if sources.journals.iter().any(|s| same_file(&s.path, output)) {
+        bail!("{shown} is one of the journals being merged: write the merge elsewhere");
+    }
+    if let Some((jobs, _)) = &sources.jobs
+        && same_file(jobs, output)
+    {
+        bail!(
+            "{shown} is the jobs file: writing the merge there would destroy the jobs; name another output"
+        );
+    }
+    if let Some(dir) = &sources.run_dir
+        && same_file(&procmap_batch::rundir::RunDir::new(dir).manifest_path(), output)
+    {
+        bail!("{shown} is the run directory's run.json: name another output");
+    }
+    if let Ok(meta) = std::fs::symlink_metadata(output) {
+        let kind = meta.file_type();
+        let what = if kind.is_symlink() {
+            Some("a symbolic link")
+        } else if kind.is_dir() {
+            Some("a directory")
+        } else if !kind.is_file() {
+            Some("not a regular file (a FIFO, a socket or a device)")
+        } else {
+            None
+        };
+        if let Some(what) = what {
+            bail!("{shown} is {what}: merge writes a regular file; name one, or -o - for standard output");
+        }
+    }
+    Ok(())
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
