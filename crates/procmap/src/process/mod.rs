@@ -241,6 +241,7 @@ impl Dispatcher {
             // An event from a worker already replaced.
             return;
         };
+        let kind = kind.decoded();
         let _span = tracing::debug_span!("worker", slot, pid = worker.pid).entered();
         match kind {
             EventKind::Connected(tx, rx) => {
@@ -299,7 +300,7 @@ impl Dispatcher {
                 worker.kill_now(KillReason::Protocol);
             }
             EventKind::Closed => self.on_death(slot),
-            EventKind::Wake => {}
+            EventKind::Wake | EventKind::Received(_) => {}
         }
     }
 
