@@ -101,10 +101,13 @@ impl Worker {
         std::thread::Builder::new().name(format!("reader-{}", self.pid)).spawn(move || {
             loop {
                 let kind = match rx.recv() {
-                    Ok(bytes) => EventKind::Received(bytes),
+                    Ok(bytes) => match wire::decode(&bytes) {
+                        Ok(msg) => EventKind::Message(msg),
+                        Err(e) => EventKind::Garbled(e),
+                    },
                     Err(_) => EventKind::Closed,
                 };
-                let last = !matches!(kind, EventKind::Received(_));
+                let last = !matches!(kind, EventKind::Message(_));
                 if events.send(Event { slot, generation, kind }).is_err() || last {
                     return;
                 }

@@ -37,7 +37,7 @@ pub(crate) fn catalogue(cfg: &Config) -> Result<Vec<procmap_wire::TaskInfo>, Poo
     };
     loop {
         let wait = deadline.saturating_duration_since(Instant::now()).min(Duration::from_millis(5));
-        match events_rx.recv_timeout(wait).map(|e| Event { kind: e.kind.decoded(), ..e }) {
+        match events_rx.recv_timeout(wait) {
             Ok(Event { kind: EventKind::Connected(tx, rx), .. }) => {
                 let sent = tx.send(&hello_bytes(cfg));
                 worker.tx = Some(tx);

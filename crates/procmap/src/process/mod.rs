@@ -241,7 +241,6 @@ impl Dispatcher {
             // An event from a worker already replaced.
             return;
         };
-        let kind = kind.decoded();
         let _span = tracing::debug_span!("worker", slot, pid = worker.pid).entered();
         match kind {
             EventKind::Connected(tx, rx) => {
@@ -300,7 +299,7 @@ impl Dispatcher {
                 worker.kill_now(KillReason::Protocol);
             }
             EventKind::Closed => self.on_death(slot),
-            EventKind::Wake | EventKind::Received(_) => {}
+            EventKind::Wake => {}
         }
     }
 
