@@ -64,8 +64,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
-/// Records handed to the run's reader at a time, at most (roughly: one
-/// result message may add a chunk's worth).
+/// Records handed to the run's reader at a time, at most (results are cut
+/// at this count, even within one message; the rejected lines of one cut
+/// or the records of one worker's death may add a chunk's worth).
 const OUT_BATCH: usize = 1024;
 
 /// Workers starting (spawned, handshake not done) at once. Spawning a
