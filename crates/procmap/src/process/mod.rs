@@ -64,8 +64,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
-/// Records handed to the run's reader at a time, at most (roughly: one
-/// result message may add a chunk's worth).
+/// Records handed to the run's reader at a time, at most (results are cut
+/// at this count, even within one message; the rejected lines of one cut
+/// or the records of one worker's death may add a chunk's worth).
 const OUT_BATCH: usize = 1024;
 
 /// Workers starting (spawned, handshake not done) at once. Spawning a
@@ -309,27 +310,50 @@ impl Dispatcher {
         results: Vec<JobResult>,
         chunks_done: Vec<u64>,
     ) -> Result<(), Violation> {
+        let count = results.len();
+        let mut nanos = 0;
+        let mut results = results.into_iter();
+        let mut found = Ok(());
+        // Records leave in batches of OUT_BATCH even when one message holds
+        // a chunk of 4,096 results: batches grown to a message's size were
+        // held up to six at a time (queued, being read, being filled), a
+        // few MB of records waiting for the journal.
+        while found.is_ok() && results.len() > 0 {
+            if self.out_buf.len() >= OUT_BATCH {
+                self.flush_out();
+            }
+            let room = OUT_BATCH.saturating_sub(self.out_buf.len()).max(1);
+            let worker = self.slots[slot].as_mut().expect("caller checked");
+            let pid = worker.pid;
+            for result in results.by_ref().take(room) {
+                let tracked = match worker.state.finished(result.id) {
+                    Ok(tracked) => tracked,
+                    Err(violation) => {
+                        found = Err(violation);
+                        break;
+                    }
+                };
+                nanos += result.nanos;
+                let job = Job {
+                    id: tracked.job.id,
+                    task: std::mem::take(&mut tracked.job.task),
+                    args: std::mem::take(&mut tracked.job.args),
+                };
+                self.out_buf.push(JobRecord::finished(job, result, tracked.attempts, pid));
+            }
+        }
+        // Counted as before: every result up to a violation.
+        let taken = (count - results.len() - usize::from(found.is_err())) as u64;
         let worker = self.slots[slot].as_mut().expect("caller checked");
         let pid = worker.pid;
         let stats =
             self.stats.entry(pid).or_insert_with(|| WorkerStats { id: pid, ..WorkerStats::default() });
-        let mut nanos = 0;
-        let count = results.len();
-        let now = self.started.elapsed();
-        self.out_buf.reserve(count);
-        for result in results {
-            let tracked = worker.state.finished(result.id)?;
-            stats.jobs += 1;
-            stats.busy += Duration::from_nanos(result.nanos);
-            stats.last_result = now;
-            nanos += result.nanos;
-            let job = Job {
-                id: tracked.job.id,
-                task: std::mem::take(&mut tracked.job.task),
-                args: std::mem::take(&mut tracked.job.args),
-            };
-            self.out_buf.push(JobRecord::finished(job, result, tracked.attempts, pid));
+        if taken > 0 {
+            stats.jobs += taken;
+            stats.busy += Duration::from_nanos(nanos);
+            stats.last_result = self.started.elapsed();
         }
+        found?;
         self.chunker.observe(count, nanos);
         if count > 0 {
             self.start_failures = 0;
