@@ -256,9 +256,10 @@ fn resume_failed_reruns_only_failures_and_edited_lines_rerun() {
     let journal_path = dir.join("j.jsonl");
     let first = run(dir.supervisor().args(["-q", "-o"]).arg(&journal_path).arg(&jobs), None);
     assert_eq!(code(&first), 1);
-    // Nothing left to do for --resume: every job has a record.
+    // Nothing left to do for --resume: every job has a record, and line 2's
+    // is still an error, so the batch is not all ok (issue 19).
     let again = run(dir.supervisor().args(["--resume", "-o"]).arg(&journal_path).arg(&jobs), None);
-    assert_eq!(code(&again), 0, "{}", stderr(&again));
+    assert_eq!(code(&again), 1, "{}", stderr(&again));
     assert_eq!(journal(&journal_path).len(), 3);
     // Fix line 2 and edit line 3: both run again, line 1 does not.
     std::fs::write(&jobs, "cube 2\ncube 5\ncube 4\n").unwrap();

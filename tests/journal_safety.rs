@@ -131,3 +131,30 @@ fn a_closed_stderr_does_not_end_the_run() {
     assert!(said.contains("exit 0"), "{said} {}", stderr(&out));
     assert_eq!(journal(&dir.join("j.jsonl")).len(), 3000);
 }
+
+/// Issue 19: a resume that leaves failed records as they are has not done
+/// its batch: it exits 1, as a fresh run with the same records would (a
+/// requeued Slurm task must not show COMPLETED); `--resume-failed` decides
+/// on each job's latest record, not its first.
+#[test]
+fn a_resume_exits_as_its_records_say_and_resume_failed_reads_the_latest() {
+    let dir = Dir::new();
+    let jobs = dir.write("jobs.txt", "cube 1\ncube x\ncube 3\n");
+    let out = run(dir.supervisor().args(["-q", "-o", "j.jsonl"]).arg(&jobs), None);
+    assert_eq!(code(&out), 1, "line 2 is an error: {}", stderr(&out));
+    let out = run(dir.supervisor().args(["-q", "--resume", "-o", "j.jsonl"]).arg(&jobs), None);
+    assert_eq!(code(&out), 1, "nothing ran, and line 2 is still an error: {}", stderr(&out));
+    assert_eq!(crate::util::journal(&dir.join("j.jsonl")).len(), 3, "--resume reran nothing");
+    let out = run(dir.supervisor().args(["--resume", "-o", "j.jsonl"]).arg(&jobs), None);
+    assert!(stderr(&out).contains("of which 1 not ok in the journal"), "{}", stderr(&out));
+    // Line 2 errored first and was then done ok (appended by hand, as a
+    // later run would have): --resume-failed leaves it, and all is ok.
+    let mut text = std::fs::read_to_string(dir.join("j.jsonl")).unwrap();
+    text.push_str(
+        "{\"line\":2,\"task\":\"cube\",\"args\":[\"x\"],\"status\":\"ok\",\"value\":0,\"attempts\":1}\n",
+    );
+    std::fs::write(dir.join("j.jsonl"), text).unwrap();
+    let out = run(dir.supervisor().args(["-q", "--resume-failed", "-o", "j.jsonl"]).arg(&jobs), None);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(crate::util::journal(&dir.join("j.jsonl")).len(), 4, "the latest record is ok: nothing reran");
+}

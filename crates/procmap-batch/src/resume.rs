@@ -44,16 +44,25 @@ pub struct Resume {
     rerun_failed: bool,
     /// Counts the jobs skipped.
     skipped: Arc<AtomicU64>,
+    /// Counts the jobs skipped whose latest record is not ok: a run that
+    /// leaves them so has not done its batch, and exits as if it had run
+    /// them and seen them fail.
+    left_failed: Arc<AtomicU64>,
 }
 
 impl Resume {
     pub fn new(previous: Previous, rerun_failed: bool) -> Resume {
-        Resume { previous, rerun_failed, skipped: Arc::default() }
+        Resume { previous, rerun_failed, skipped: Arc::default(), left_failed: Arc::default() }
     }
 
     /// The count of jobs skipped so far, shared with whoever reports it.
     pub fn skipped(&self) -> Arc<AtomicU64> {
         Arc::clone(&self.skipped)
+    }
+
+    /// The count of skipped jobs whose latest record is not ok.
+    pub fn left_failed(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.left_failed)
     }
 
     /// Decides the next job of the batch, in batch order, whose hash is
@@ -66,6 +75,9 @@ impl Resume {
         let decision = decide(latest, self.rerun_failed);
         if decision != Decision::Run {
             self.skipped.fetch_add(1, Ordering::Relaxed);
+        }
+        if decision == Decision::Failed {
+            self.left_failed.fetch_add(1, Ordering::Relaxed);
         }
         Admission { decision, occurrence }
     }

@@ -68,6 +68,7 @@ pub fn run(mut args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
     let repeats = input::Repeats::default();
     let resume = previous.map(|previous| Resume::new(previous, args.resume_failed));
     let skipped = resume.as_ref().map_or_else(Arc::default, Resume::skipped);
+    let left_failed = resume.as_ref().map_or_else(Arc::default, Resume::left_failed);
     let source =
         input::source(JobReader::new(jobs.reader, args.task.clone()), shard, resume, repeats.clone());
     let pool =
@@ -101,6 +102,7 @@ pub fn run(mut args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
     });
     progress.finish();
     tally.skipped = skipped.load(Ordering::Relaxed);
+    tally.left_failed = left_failed.load(Ordering::Relaxed);
     let interrupted = interrupts.load(Ordering::SeqCst) > 0;
     // Without a journal the run stops: dropping our end of the results
     // tells the pool to end its workers.

@@ -8,6 +8,8 @@ use std::time::Duration;
 pub struct Tally {
     pub by_status: BTreeMap<Status, u64>,
     pub skipped: u64,
+    /// Of the skipped, those whose latest record is not ok.
+    pub left_failed: u64,
 }
 
 impl Tally {
@@ -19,8 +21,10 @@ impl Tally {
         self.by_status.values().sum()
     }
 
+    /// Every job of the batch is ok: those that ran, and those a resume
+    /// skipped (a failed record left as it is counts as a failure).
     pub fn all_ok(&self) -> bool {
-        self.by_status.iter().all(|(s, n)| *s == Status::Ok || *n == 0)
+        self.left_failed == 0 && self.by_status.iter().all(|(s, n)| *s == Status::Ok || *n == 0)
     }
 }
 
@@ -64,6 +68,12 @@ pub fn render(tally: &Tally, stats: Option<&Stats>, wall: Duration, setting: &Se
     }
     if tally.skipped > 0 {
         out.push_str(&format!("  skipped {} already in the journal\n", tally.skipped));
+        if tally.left_failed > 0 {
+            out.push_str(&format!(
+                "  of which {} not ok in the journal (--resume-failed reruns them)\n",
+                tally.left_failed
+            ));
+        }
     }
     if let Some(stats) = stats {
         if let Some(startup) = stats.startup {
