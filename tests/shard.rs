@@ -584,3 +584,28 @@ fn merge_refuses_outputs_it_would_destroy() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(journal(&dir.join("all.jsonl")).len(), 6);
 }
+
+/// Issue 19 frictions: the batch is the jobs file, not its spelling (a
+/// shard named `sub/../jobs.txt` or a symlink joins); a typo'd jobs path
+/// leaves no run.json behind; the merge is as readable as the journals.
+#[test]
+fn a_run_directory_knows_its_jobs_file_by_identity_and_merges_readably() {
+    let dir = Dir::new();
+    dir.write("jobs.txt", &cubes(10));
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::os::unix::fs::symlink(dir.join("jobs.txt"), dir.join("link.txt")).unwrap();
+    let out = run(sup(&dir).args(["-q", "--run-dir", "typo", "--shard", "0/3", "jobz.txt"]), None);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(!dir.join("typo/run.json").exists(), "a typo leaves no run.json");
+    for (i, jobs) in ["jobs.txt", "sub/../jobs.txt", "link.txt"].iter().enumerate() {
+        let out = run(sup(&dir).args(["-q", "--run-dir", "run", "--shard", &format!("{i}/3"), jobs]), None);
+        assert_eq!(code(&out), 0, "shard {i} via {jobs}: {}", stderr(&out));
+    }
+    let (status, report) = status_json(&dir, &["run"]);
+    assert_eq!((status, report["total"]["ok"].as_u64()), (0, Some(10)), "{report}");
+    let out = run(sup(&dir).args(["merge", "run", "-o", "all.jsonl"]), None);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = |p: &str| std::fs::metadata(dir.join(p)).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode("all.jsonl"), mode("run/journal/shard-0000-of-0003.jsonl"), "as readable as a journal");
+}

@@ -134,7 +134,8 @@ impl RunDir {
             return Ok(());
         }
         let theirs = self.read_settled(manifest)?;
-        if (&theirs.jobs, &theirs.task, theirs.shards) != (&manifest.jobs, &manifest.task, manifest.shards) {
+        let same_jobs = theirs.jobs == manifest.jobs || same_file(&theirs.jobs, &manifest.jobs);
+        if !same_jobs || (&theirs.task, theirs.shards) != (&manifest.task, manifest.shards) {
             return Err(RunDirError::OtherBatch {
                 dir: self.path.clone(),
                 theirs: describe(&theirs),
@@ -258,6 +259,16 @@ pub enum RunDirError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// Whether two paths name one file (`sub/../jobs.txt`, a symlink): the
+/// batch is the file, not its spelling.
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
 }
 
 /// `jobs.txt in 4 shards, --task cube`, for a message.

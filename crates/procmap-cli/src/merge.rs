@@ -86,13 +86,27 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
 fn write_file(output: &Path, ledger: &Ledger, records: &[(Latest, Option<u64>)]) -> anyhow::Result<()> {
     let cannot = || format!("cannot write {}", output.display());
     let dir = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(cannot)?;
+    // A temporary file is private (0600); the merge is a journal like the
+    // shards', readable as the umask allows.
+    let mut tmp = tempfile::Builder::new()
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666 & !umask()))
+        .tempfile_in(dir)
+        .with_context(cannot)?;
     {
         let mut out = std::io::BufWriter::with_capacity(256 * 1024, tmp.as_file_mut());
         copy_records(ledger, records, &mut out, |e| anyhow::Error::new(e).context(cannot()))?;
     }
     tmp.persist(output).with_context(cannot)?;
     Ok(())
+}
+
+/// The process's file-creation mask, which can only be read by setting it.
+fn umask() -> u32 {
+    // SAFETY: umask has no preconditions; the mask is restored at once, and
+    // merge creates no files on other threads meanwhile.
+    let mask = unsafe { libc::umask(0o022) };
+    unsafe { libc::umask(mask) };
+    u32::from(mask)
 }
 
 /// Writes a header, then each job's record as a journal of the whole batch

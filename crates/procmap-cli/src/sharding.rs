@@ -1,7 +1,7 @@
 //! `--shard`, `--shards` and `--run-dir` resolved for one run: which shard
 //! it runs, and which journal it writes.
 
-use anyhow::bail;
+use anyhow::{Context as _, bail};
 use procmap_batch::rundir::{Manifest, RunDir, absolute};
 use procmap_batch::shard::{Shard, ShardArg, resolve};
 use std::path::{Path, PathBuf};
@@ -37,6 +37,9 @@ pub fn plan(
         if jobs == Path::new("-") {
             bail!("--run-dir needs a jobs file, not standard input: status and merge read it again");
         }
+        // Before run.json names it: a typo would leave a run directory
+        // that refuses the corrected command.
+        std::fs::File::open(jobs).with_context(|| format!("cannot read jobs file {}", jobs.display()))?;
         let manifest = Manifest::new(absolute(jobs)?, task.map(str::to_owned), shard.count);
         let run = RunDir::new(dir);
         run.join(&manifest)?;
