@@ -106,7 +106,7 @@ fn umask() -> u32 {
     // merge creates no files on other threads meanwhile.
     let mask = unsafe { libc::umask(0o022) };
     unsafe { libc::umask(mask) };
-    u32::from(mask)
+    mask
 }
 
 /// Writes a header, then each job's record as a journal of the whole batch
