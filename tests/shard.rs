@@ -609,3 +609,28 @@ fn a_run_directory_knows_its_jobs_file_by_identity_and_merges_readably() {
     let mode = |p: &str| std::fs::metadata(dir.join(p)).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode("all.jsonl"), mode("run/journal/shard-0000-of-0003.jsonl"), "as readable as a journal");
 }
+
+/// Issue 19 friction: `status` of a batch of many shards prints a
+/// screenful, the shards that need a look first, not a row per shard.
+#[test]
+fn status_of_many_shards_lists_those_not_all_ok_within_a_screenful() {
+    let dir = Dir::new();
+    dir.write("jobs.txt", &(cubes(120) + "cube x\n"));
+    for i in 0..60 {
+        let shard = format!("{i}/60");
+        let out = run(
+            sup(&dir).args(["-q", "--mode", "serial", "--run-dir", "run", "--shard", &shard, "jobs.txt"]),
+            None,
+        );
+        assert!(code(&out) <= 1, "shard {shard}: {}", stderr(&out));
+    }
+    let out = run(sup(&dir).args(["status", "run"]), None);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.lines().count() < 60, "{text}");
+    assert!(text.contains("… and 59 more shard(s)"), "{text}");
+    let failing = shard_of(job_hash("cube", &["x".to_owned()]), 60);
+    assert!(text.lines().any(|l| l.split_whitespace().next() == Some(&failing.to_string())), "{text}");
+    let (_, report) = status_json(&dir, &["run"]);
+    assert_eq!(report["shards"].as_array().unwrap().len(), 60, "--json lists every shard");
+}

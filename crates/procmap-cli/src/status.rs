@@ -238,6 +238,9 @@ fn failed_job(ledger: &Ledger, row: usize, latest: &Latest) -> anyhow::Result<Fa
     })
 }
 
+/// At most this many shard rows are printed: a screenful.
+const SHARD_ROWS: usize = 40;
+
 pub fn render(r: &Report) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
@@ -264,8 +267,21 @@ pub fn render(r: &Report) -> String {
             c.jobs, c.ok, c.error, c.crashed, c.timeout, c.missing, c.busy_s
         );
     };
-    for row in &r.shards {
+    // Beyond a screenful, the rows that need a look: shards not all ok.
+    let shown: Vec<&Row> = if r.shards.len() <= SHARD_ROWS {
+        r.shards.iter().collect()
+    } else {
+        r.shards.iter().filter(|row| row.counts.ok < row.counts.jobs).take(SHARD_ROWS).collect()
+    };
+    for row in &shown {
         line(&mut out, &label(row), &row.counts);
+    }
+    if shown.len() < r.shards.len() {
+        let hidden = r.shards.len() - shown.len();
+        let _ = writeln!(
+            out,
+            "… and {hidden} more shard(s): beyond {SHARD_ROWS} shards only those not all ok are listed (--json lists every shard)"
+        );
     }
     line(&mut out, "total", &r.total);
     if r.shards.len() > 1 {
