@@ -158,3 +158,31 @@ fn a_resume_exits_as_its_records_say_and_resume_failed_reads_the_latest() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(crate::util::journal(&dir.join("j.jsonl")).len(), 4, "the latest record is ok: nothing reran");
 }
+
+/// Issue 19: the helper every test reads journals with is itself tested: a
+/// version that dropped lines that are not records would let a corrupt
+/// journal pass.
+#[test]
+#[should_panic(expected = "is not JSON")]
+fn the_tests_journal_reader_rejects_a_line_that_is_not_json() {
+    crate::util::records("{\"journal\":2}\n{\"line\":1}\nHELLO\n{\"line\":2}\n");
+}
+
+#[test]
+#[should_panic(expected = "torn line")]
+fn the_tests_journal_reader_rejects_a_torn_tail() {
+    crate::util::records("{\"journal\":2}\n{\"line\":1}\n{\"line\":2,");
+}
+
+#[test]
+#[should_panic(expected = "a record before any header")]
+fn the_tests_journal_reader_wants_a_header_first() {
+    crate::util::records("{\"line\":1}\n");
+}
+
+#[test]
+fn the_tests_journal_reader_leaves_out_headers_only() {
+    let records = crate::util::records("{\"journal\":2}\n{\"line\":1}\n{\"journal\":2}\n{\"line\":2}\n");
+    assert_eq!(records.iter().map(|r| r["line"].as_u64().unwrap()).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(crate::util::records_allowing_torn_tail("{\"journal\":2}\n{\"line\":1}\n{\"li").len(), 1);
+}
