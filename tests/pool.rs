@@ -218,3 +218,22 @@ fn tasks_lists_a_custom_worker_s_own_tasks() {
     let out = run(dir.supervisor().args(["tasks", "--worker", "/bin/false"]), None);
     assert_eq!(code(&out), 2, "{}", stderr(&out));
 }
+
+/// Issue 19 (17): in thread and serial mode tasks run in the supervisor's
+/// own process; what they print must not land between the records when the
+/// journal is stdout. It goes to stderr instead.
+#[test]
+fn in_process_task_output_never_reaches_a_journal_on_stdout() {
+    let dir = Dir::new();
+    let jobs = "fault print HELLO\ncube 2\nfault print {\"line\":99}\n";
+    for mode in ["thread", "serial"] {
+        let out = run(dir.supervisor().args(["-q", "--mode", mode, "-"]), Some(jobs));
+        assert_eq!(code(&out), 0, "{mode}: {}", stderr(&out));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(text.lines().count(), 1 + 3, "{mode}: the header and three records only:\n{text}");
+        let lines: Vec<u64> =
+            normalized(stdout_records(&out)).iter().map(|r| r["line"].as_u64().unwrap()).collect();
+        assert_eq!(lines, [1, 2, 3], "{mode}");
+        assert!(stderr(&out).contains("HELLO"), "{mode}: the task's text is on stderr: {}", stderr(&out));
+    }
+}

@@ -116,9 +116,10 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// A journal on standard output, starting with `header`.
-    pub fn stdout(header: &Header) -> Self {
-        let mut journal = Self::new(Box::new(io::stdout()));
+    /// A journal on a stream that is not a file of its own (standard
+    /// output), starting with `header`: nothing to lock or repair.
+    pub fn stream(out: Box<dyn Write + Send>, header: &Header) -> Self {
+        let mut journal = Self::new(out);
         journal.begin(header);
         journal
     }

@@ -9,6 +9,7 @@
 //! user made.
 
 use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _};
+use std::os::unix::io::FromRawFd as _;
 
 /// Whether stdout was closed when the process started: it is /dev/null,
 /// opened read-write.
@@ -21,4 +22,25 @@ pub fn stdout_was_closed() -> bool {
     flags != -1
         && flags & libc::O_ACCMODE == libc::O_RDWR
         && device("/dev/stdout").is_some_and(|d| device("/dev/null") == Some(d))
+}
+
+/// Takes stdout for the journal alone: the journal gets a descriptor of its
+/// own on what stdout was, and descriptor 1 becomes stderr. Tasks that run
+/// in this process (thread and serial mode) and print would otherwise put
+/// their text between the records; now it reaches stderr, as a worker
+/// process's does.
+pub fn take_stdout() -> std::io::Result<std::fs::File> {
+    // SAFETY: dup and dup2 act on descriptors only; the new descriptor is
+    // owned by the File from here on, and 1 and 2 stay open throughout.
+    unsafe {
+        let fd = libc::dup(1);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let journal = std::fs::File::from_raw_fd(fd);
+        if libc::dup2(2, 1) < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(journal)
+    }
 }

@@ -180,7 +180,8 @@ fn open_journal(args: &RunArgs) -> anyhow::Result<(Journal, Option<Previous>)> {
         if resuming {
             bail!("--resume needs a journal file: add -o FILE (the journal of the run to resume)");
         }
-        return Ok((Journal::stdout(&header()), None));
+        let out = crate::fds::take_stdout().context("cannot set up the journal on stdout")?;
+        return Ok((Journal::stream(Box::new(out), &header()), None));
     }
     let meta = std::fs::metadata(path).ok();
     if meta.as_ref().is_some_and(|m| m.is_dir()) {
