@@ -44,8 +44,13 @@ pub(crate) fn read_journal_lines(path: PathBuf) -> PyResult<Vec<String>> {
 /// occurrence)` each, from the latest record of each in the journal at
 /// `path`; an item without a record is left out.
 #[pyfunction]
-pub(crate) fn recall(py: Python<'_>, path: PathBuf, items: Vec<(u64, u64, u32)>) -> PyResult<Vec<ItemResult>> {
-    let jobs: Vec<Identity> = items.iter().map(|&(_, hash, occurrence)| Identity { hash, occurrence }).collect();
+pub(crate) fn recall(
+    py: Python<'_>,
+    path: PathBuf,
+    items: Vec<(u64, u64, u32)>,
+) -> PyResult<Vec<ItemResult>> {
+    let jobs: Vec<Identity> =
+        items.iter().map(|&(_, hash, occurrence)| Identity { hash, occurrence }).collect();
     let latest = py.detach(|| latest_records(&path, &jobs)).map_err(|e| read_error(&path, e))?;
     let pickler = codec::pickler(py)?;
     Ok(items
@@ -58,7 +63,11 @@ pub(crate) fn recall(py: Python<'_>, path: PathBuf, items: Vec<(u64, u64, u32)>)
 fn must_exist(path: &Path) -> PyResult<()> {
     match std::fs::metadata(path) {
         Ok(_) => Ok(()),
-        Err(e) => Err(pyo3::exceptions::PyOSError::new_err((e.raw_os_error().unwrap_or(0), e.to_string(), path.to_owned()))),
+        Err(e) => Err(pyo3::exceptions::PyOSError::new_err((
+            e.raw_os_error().unwrap_or(0),
+            e.to_string(),
+            path.to_owned(),
+        ))),
     }
 }
 

@@ -220,13 +220,15 @@ impl NativeRun {
             state.finished = true;
             return Ok(None);
         }
-        let results = records.iter().map(|r| from_record(py, state.pickler, r, r.line.saturating_sub(1))).collect();
+        let results =
+            records.iter().map(|r| from_record(py, state.pickler, r, r.line.saturating_sub(1))).collect();
         if let Some(journal) = state.journal.as_mut() {
             let repeats = &mut state.repeats;
             let batch = records
                 .into_iter()
                 .map(|r| {
-                    let occurrence = if repeats.is_empty() { 0 } else { repeats.remove(&r.line).unwrap_or(0) };
+                    let occurrence =
+                        if repeats.is_empty() { 0 } else { repeats.remove(&r.line).unwrap_or(0) };
                     (r, occurrence)
                 })
                 .collect();
@@ -349,8 +351,9 @@ fn open_journal(path: &Path, append: bool, resume: bool) -> PyResult<(JournalWri
     let resume = match resume {
         // Items whose latest record failed run again: only ok ones are done.
         true => Some(Resume::new(
-            Previous::load(path)
-                .map_err(|e| PyPoolError::new_err(format!("cannot read journal {}: {}", path.display(), chain(&e))))?,
+            Previous::load(path).map_err(|e| {
+                PyPoolError::new_err(format!("cannot read journal {}: {}", path.display(), chain(&e)))
+            })?,
             true,
         )),
         false => None,
