@@ -7,17 +7,7 @@ import os
 import subprocess
 import sys
 
-import pytest
-
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-
-
-def supervisor():
-    for path in (os.environ.get("SUPERVISOR"), f"{ROOT}/target/debug/supervisor", f"{ROOT}/target/release/supervisor"):
-        if path and os.access(path, os.X_OK):
-            return path
-    pytest.skip("no supervisor binary: run `cargo build` (scripts/test.sh runs cargo test first)")
-
+from conftest import supervisor
 
 TASKS = '''
 import os, procmap

@@ -24,14 +24,22 @@ pub struct Read {
     pub torn_lines: usize,
 }
 
-/// Calls `f` with every record of the journal at `path`, in order, with the
-/// number of headers before it (0 for the records of a format-1 journal,
-/// which has none) and the record's occurrence when it names one. A
+/// One record of a journal, as [`for_each_record`] reads it.
+pub struct Found<'a> {
+    /// The headers before it: 0 for the records of a format-1 journal,
+    /// which has none.
+    pub segment: u32,
+    pub record: JobRecord,
+    /// The occurrence, when the record names one.
+    pub occurrence: Option<u32>,
+    /// The line as written, without its newline. (A `"value":null` is
+    /// here only: `record.value` is then `None`.)
+    pub text: &'a [u8],
+}
+
+/// Calls `f` with every record of the journal at `path`, in order. A
 /// journal that does not exist has no records.
-pub fn for_each_record(
-    path: &Path,
-    mut f: impl FnMut(u32, JobRecord, Option<u32>),
-) -> Result<Read, PreviousError> {
+pub fn for_each_record(path: &Path, mut f: impl FnMut(Found<'_>)) -> Result<Read, PreviousError> {
     // JobRecord has no occurrence field, and a flattened struct cannot hold
     // its raw `value`: the occurrence is read on its own.
     #[derive(serde::Deserialize)]
@@ -61,7 +69,7 @@ pub fn for_each_record(
             Line::Unreadable => read.torn_lines += 1,
             Line::Record(record) => {
                 let occurrence = serde_json::from_slice::<Occurrence>(line).ok().and_then(|o| o.occurrence);
-                f(read.segments, record, occurrence)
+                f(Found { segment: read.segments, record, occurrence, text: line })
             }
         }
     }
@@ -69,7 +77,7 @@ pub fn for_each_record(
 
 /// The latest record of each of `jobs` that the journal at `path` has.
 pub fn latest_records(path: &Path, jobs: &[Identity]) -> Result<HashMap<Identity, JobRecord>, PreviousError> {
-    struct Found {
+    struct Job {
         hash: u64,
         seq: u64,
         segment: u32,
@@ -77,7 +85,7 @@ pub fn latest_records(path: &Path, jobs: &[Identity]) -> Result<HashMap<Identity
         occurrence: u32,
         record: JobRecord,
     }
-    impl Recorded for Found {
+    impl Recorded for Job {
         fn hash(&self) -> u64 {
             self.hash
         }
@@ -98,7 +106,7 @@ pub fn latest_records(path: &Path, jobs: &[Identity]) -> Result<HashMap<Identity
     // Only the records of the wanted hashes: occurrences rank within a hash.
     let mut found = Vec::new();
     let mut seq = 0;
-    for_each_record(path, |segment, record, occurrence| {
+    for_each_record(path, |Found { segment, record, occurrence, .. }| {
         seq += 1;
         let hash = job_hash(&record.task, &record.args);
         if !hashes.contains(&hash) {
@@ -110,7 +118,7 @@ pub fn latest_records(path: &Path, jobs: &[Identity]) -> Result<HashMap<Identity
             (None, 0) => Written::Occurrence(0),
             (None, _) => Written::Line(record.line),
         };
-        found.push(Found { hash, seq, segment, written, occurrence: 0, record });
+        found.push(Job { hash, seq, segment, written, occurrence: 0, record });
     })?;
     resolve(&mut found, |f| f.segment);
     let wanted: HashSet<&Identity> = jobs.iter().collect();
@@ -163,7 +171,7 @@ mod tests {
         assert_eq!(got.len(), 2);
         assert_eq!((value(id("2", 0)), value(id("2", 1))), ("20".into(), "52".into()));
         let mut lines = Vec::new();
-        let read = for_each_record(&path, |segment, r, occ| lines.push((segment, r.line, occ))).unwrap();
+        let read = for_each_record(&path, |f| lines.push((f.segment, f.record.line, f.occurrence))).unwrap();
         assert_eq!(read, Read { segments: 2, torn_lines: 1 });
         assert_eq!(lines, [(1, 5, None), (1, 2, None), (1, 1, None), (2, 9, Some(1))]);
     }
@@ -173,6 +181,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("none.jsonl");
         assert!(latest_records(&path, &[id("1", 0)]).unwrap().is_empty());
-        assert_eq!(for_each_record(&path, |_, _, _| unreachable!()).unwrap(), Read::default());
+        assert_eq!(for_each_record(&path, |_| unreachable!()).unwrap(), Read::default());
     }
 }

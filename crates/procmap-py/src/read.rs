@@ -16,9 +16,9 @@ pub(crate) fn read_journal(py: Python<'_>, path: PathBuf) -> PyResult<Vec<ItemRe
     must_exist(&path)?;
     let pickler = codec::pickler(py)?;
     let mut results = Vec::new();
-    for_each_record(&path, |_, record, _| {
-        let index = record.line.saturating_sub(1);
-        results.push(from_record(py, pickler, &record, index));
+    for_each_record(&path, |found| {
+        let index = found.record.line.saturating_sub(1);
+        results.push(from_record(py, pickler, &found.record, index));
     })
     .map_err(|e| read_error(&path, e))?;
     Ok(results)
@@ -30,11 +30,9 @@ pub(crate) fn read_journal(py: Python<'_>, path: PathBuf) -> PyResult<Vec<ItemRe
 pub(crate) fn read_journal_lines(path: PathBuf) -> PyResult<Vec<String>> {
     must_exist(&path)?;
     let mut lines = Vec::new();
-    for_each_record(&path, |_, record, occurrence| {
-        let mut line = Vec::new();
-        procmap_batch::encode::encode_record(&mut line, &record, occurrence.unwrap_or(0));
-        line.pop();
-        lines.push(String::from_utf8(line).expect("the encoder writes UTF-8"));
+    for_each_record(&path, |found| {
+        // A record parsed, so its text is UTF-8.
+        lines.push(String::from_utf8_lossy(found.text).into_owned());
     })
     .map_err(|e| read_error(&path, e))?;
     Ok(lines)

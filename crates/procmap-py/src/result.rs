@@ -119,7 +119,8 @@ pub(crate) fn from_record(py: Python<'_>, pickler: &Pickler, record: &JobRecord,
     if record.status == procmap::Status::Ok {
         let decoded = match &record.value {
             Some(raw) => pickler.value(py, raw.get()).map_err(|e| e.to_string()),
-            None => Err("no value recorded".to_owned()),
+            // `"value":null` reads as no value: a function that returned None.
+            None => Ok(py.None().into_bound(py)),
         };
         match decoded {
             Ok(v) => value = v.unbind(),
