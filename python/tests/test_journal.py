@@ -148,10 +148,13 @@ def test_two_threads_running_one_pool_s_journal_never_truncate_it(tmp_path):
     with procmap.Pool(procs=1, chunksize=1, journal=journal) as pool:
         thread = threading.Thread(target=run_first, args=(pool,))
         thread.start()
-        assert started.wait(60), "the first run yielded nothing within 60 s"
-        with pytest.raises(procmap.PoolError, match="locked"):
-            pool.map(jobs.cube, range(5))
-        thread.join(60)
+        try:
+            assert started.wait(60), "the first run yielded nothing within 60 s"
+            with pytest.raises(procmap.PoolError, match="locked"):
+                pool.map(jobs.cube, range(5))
+        finally:
+            # Leaving the pool stops its runs: the first must have ended.
+            thread.join(60)
         assert not thread.is_alive(), "the first run did not end within 60 s"
         # Once it is done, the pool's next run appends.
         assert pool.map(jobs.cube, range(5)) == [x**3 for x in range(5)]
