@@ -15,7 +15,8 @@ const TRACEBACK_MARK: &str = "\n\nTraceback (most recent call last):\n";
 ///
 /// Attributes:
 ///     index:     the item's position in the input (0-based).
-///     item:      the item itself (unpickled on first access).
+///     item:      the item itself (decoded from its JSON or pickle on first
+///                access).
 ///     ok:        True when the function returned.
 ///     value:     what it returned (None unless ok).
 ///     status:    "ok"; "error" (the function raised, or the item or its
