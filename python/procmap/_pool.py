@@ -4,7 +4,8 @@ import os
 import re
 import weakref
 
-from ._result import JobFailed, read_journal_records, result_from_record
+from . import _native
+from ._result import JobFailed
 from ._run import Run, _chunksize
 from ._spec import check_not_bootstrapping
 
@@ -50,14 +51,28 @@ class Pool:
                    MemoryError in the function: that item's "error".
         max_tasks_per_child: replace each worker after this many items.
         journal:   a path: every item's result is appended to it as a JSON
-                   Lines record as soon as it arrives (procmap.read_journal
-                   reads it back). The first run of a Pool truncates it
-                   unless resume=True; later runs of the same Pool append.
+                   Lines record as soon as it arrives, in the format of the
+                   command line's journal (`supervisor status` and
+                   `supervisor merge` read it; procmap.read_journal reads
+                   it back). An item (args[0]) and a value ("value") that
+                   round-trip exactly through JSON are written as JSON
+                   (None, bool, int within 64 bits, finite float, str, and
+                   lists and dicts of those, a dict's str keys in sorted
+                   order); anything else is pickled: the item as
+                   "pickle:<base64>", the value as {"$pickle": "<base64>"}.
+                   The first run of a Pool truncates it unless resume=True;
+                   later runs of the same Pool append. A run holds a lock
+                   on it: a second run writing it at the same time, from
+                   this process or another, raises PoolError.
         resume:    with a journal, skip the items that already have an "ok"
-                   record there. An item is recognised by its index and
-                   the hash of its pickled bytes (and the function's name);
-                   skipped items are not yielded by imap_unordered (map
-                   takes their values from the journal).
+                   record there (failed ones run again). An item is
+                   recognised by the function's name and its content (its
+                   JSON or pickle text), not by its index: an edited item is
+                   a new one, and equal items are told apart by their order.
+                   A torn last line (the writer was killed mid-write) is
+                   cut off first. Skipped items are not yielded by
+                   imap_unordered (map takes their values from the
+                   journal).
         progress:  True for a progress bar on stderr.
         initializer, initargs: run initializer(*initargs) once in each
                    worker before it takes items, as in ProcessPoolExecutor.
@@ -69,7 +84,8 @@ class Pool:
     each worker imports the script as "__mp_main__", so its
     ``if __name__ == "__main__":`` block does not run. A lambda or a nested
     function raises TypeError before any worker starts. Items and return
-    values are pickled.
+    values travel as JSON when they round-trip exactly through it, else
+    pickled (see journal).
 
     Failures are values: ``imap_unordered`` yields one ``procmap.Result`` per
     item (see ``help(procmap.Result)``) and never raises because an item
@@ -165,16 +181,10 @@ class Pool:
         return out
 
     def _fill_from_journal(self, run, results):
-        wanted = set(run.skipped)
-        for record in read_journal_records(self._journal):
-            index = record["line"] - 1
-            if index in wanted and record["task"] == run.task and record["status"] == "ok":
-                args = record.get("args") or [None]
-                results[index] = result_from_record(
-                    record["line"], "ok", record.get("value"), None, None, None, None,
-                    record.get("attempts", 0), record.get("worker"), record.get("ms"), args[0],
-                )
-                wanted.discard(index)
+        # The latest record of each skipped item's identity (function name,
+        # item content and occurrence), wherever the item stood then.
+        for r in _native.recall(self._journal, run.skipped):
+            results[r.index] = r
 
     def _start(self, fn, items, chunksize):
         if self._closed:

@@ -3,8 +3,10 @@ exception ``map`` raises (``JobFailed``), and reading a journal back
 (``read_journal``)."""
 
 import json
+import os
 
-from ._native import Result, result_from_record
+from . import _native
+from ._native import Result
 
 _TRACEBACK_MARK = "\n\nTraceback (most recent call last):\n"  # as crates/procmap-py/src/result.rs
 
@@ -40,39 +42,21 @@ class JobFailed(Exception):
 def read_journal(path):
     """Every record of a journal written by ``Pool(journal=...)``, as a list
     of Result, in the order they were written. An item rerun by
-    ``resume=True`` appears once per run. A torn last line (the process
-    died while writing it) is skipped. ``read_journal_records`` gives the
-    raw dictionaries, with the function's name in "task"."""
-    results = []
-    for record in read_journal_records(path):
-        args = record.get("args") or [None]
-        results.append(
-            result_from_record(
-                record["line"],
-                record["status"],
-                record.get("value"),
-                record.get("error"),
-                record.get("signal"),
-                record.get("exit_code"),
-                record.get("stderr"),
-                record.get("attempts", 0),
-                record.get("worker"),
-                record.get("ms"),
-                args[0],
-            )
-        )
-    return results
+    ``resume=True`` appears once per run. Items and values come back as the
+    objects they were, whether the journal holds them as JSON or pickled.
+    The journal's header lines (one per run) and a torn last line (the
+    process died while writing it, even inside a UTF-8 character) are
+    skipped; a journal written by a newer procmap raises ValueError.
+    ``read_journal_records`` gives the raw dictionaries, with the
+    function's name in "task"."""
+    return _native.read_journal(os.fspath(path))
 
 
 def read_journal_records(path):
     """The journal's records as dictionaries (the engine's JSON Lines:
-    line, task, args, status, value, error, signal, exit_code, stderr,
-    attempts, worker, ms); ``value`` and ``args[0]`` are base64 pickles."""
-    records = []
-    with open(path, encoding="utf-8") as f:
-        for text in f:
-            try:
-                records.append(json.loads(text))
-            except ValueError:
-                continue
-    return records
+    line, occurrence, task, args, status, value, error, signal, exit_code,
+    stderr, attempts, worker, ms), headers and a torn last line skipped.
+    ``args[0]`` is the item's JSON text, or "pickle:" and the base64 of its
+    pickle; ``value`` is the returned value itself, or {"$pickle":
+    "<base64>"}."""
+    return [json.loads(line) for line in _native.read_journal_lines(os.fspath(path))]

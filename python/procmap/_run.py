@@ -2,15 +2,11 @@
 this thread, yielding Results, and stopping it cleanly on Ctrl-C, on an
 early ``break`` or on an error."""
 
-import functools
 import itertools
-import pickle
 import sys
 
 from . import _native, _spec
 from ._progress import Progress
-
-_dumps = functools.partial(pickle.dumps, protocol=pickle.HIGHEST_PROTOCOL)
 
 # How long one poll waits with the GIL released before this thread looks at
 # its input and at Python signals again.
@@ -45,6 +41,7 @@ class Run:
         # Items that could not be pickled, kept to show in their Result.
         self.unpicklable = {}
         self.count = 0
+        # (index, hash, occurrence) of the items a resume skipped.
         self.skipped = []
         self.finished = False
 
@@ -55,23 +52,13 @@ class Run:
         start = self.count
         items = list(itertools.islice(self.items, room))
         self.count += len(items)
-        try:
-            # One C-level loop for the batch: a Python loop per item would
-            # cost more than a trivial job.
-            pickles = list(map(_dumps, items))
-        except Exception:
-            pickles = None
-        if pickles is not None:
-            self.skipped.extend(self.native.feed(start, pickles))
-        else:
-            for index, item in enumerate(items, start):
-                try:
-                    pickled = _dumps(item)
-                except Exception as e:
-                    self.unpicklable[index] = item
-                    self.native.feed_invalid(index, f"cannot pickle the item: {type(e).__name__}: {e}")
-                else:
-                    self.skipped.extend(self.native.feed(index, [pickled]))
+        # One call for the batch: the extension writes each item as JSON,
+        # or pickles it, and decides a resume's skips (see
+        # crates/procmap-py/src/codec.rs).
+        skipped, invalid = self.native.feed(start, items)
+        self.skipped.extend(skipped)
+        for index in invalid:
+            self.unpicklable[index] = items[index - start]
         if len(items) < room:
             self.items = None
             self.native.close_input()

@@ -16,7 +16,6 @@ on stderr, which the pool reports as a PoolError after a few attempts.
 
 import base64
 import faulthandler
-import functools
 import os
 import pickle
 import runpy
@@ -97,8 +96,7 @@ def main(argv):
         initializer(*pickle.loads(spec["initargs"]))
     from . import _native
 
-    dumps = functools.partial(pickle.dumps, protocol=pickle.HIGHEST_PROTOCOL)
-    _native.serve(spec["task"], fn, dumps, describe)
+    _native.serve(spec["task"], fn, describe)
 
 
 if __name__ == "__main__":

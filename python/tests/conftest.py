@@ -7,6 +7,16 @@ import textwrap
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+
+
+def supervisor():
+    """The `supervisor` binary of this checkout (or $SUPERVISOR); skips the
+    test when there is none."""
+    for path in (os.environ.get("SUPERVISOR"), f"{ROOT}/target/debug/supervisor", f"{ROOT}/target/release/supervisor"):
+        if path and os.access(path, os.X_OK):
+            return path
+    pytest.skip("no supervisor binary: run `cargo build` (scripts/test.sh runs cargo test first)")
 
 
 def children_of(pid):

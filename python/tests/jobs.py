@@ -2,6 +2,8 @@
 that workers can import them by name, as with ProcessPoolExecutor."""
 
 import ctypes
+import dataclasses
+import enum
 import os
 import time
 
@@ -60,3 +62,22 @@ def initialized(_):
 
 def sized(n):
     return b"x" * n
+
+
+def echo(x):
+    return x
+
+
+def slow_echo(x):
+    time.sleep(0.002)
+    return x
+
+
+@dataclasses.dataclass
+class Point:
+    x: int
+    y: float
+
+
+class Color(enum.IntEnum):
+    RED = 1

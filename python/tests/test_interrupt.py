@@ -46,7 +46,9 @@ def test_ctrl_c_stops_the_run_flushes_the_journal_and_leaves_no_worker(script, t
     # Jobs take 50 ms and in-flight ones may finish: it ends promptly.
     assert time.monotonic() - sent < 5
     assert not any(alive(w) for w in workers)
-    records = [json.loads(line) for line in (tmp_path / "j.jsonl").read_text().splitlines()]
+    lines = [json.loads(line) for line in (tmp_path / "j.jsonl").read_text().splitlines()]
+    assert "journal" in lines[0], "a run's segment starts with its header"
+    records = lines[1:]
     assert len(records) >= 21 and all(r["status"] == "ok" for r in records)
     assert len({r["line"] for r in records}) == len(records)
 

@@ -9,7 +9,9 @@
 //!   line reader; [`encode`], the record encoder;
 //! - [`occurrence`]: how readers number identical jobs;
 //! - [`previous`]: an old journal, read for a resume; [`resume`], the
-//!   decision of which jobs a resumed run skips;
+//!   decision of which jobs a resumed run skips; [`lookup`], whole records
+//!   read back (every one, or the latest of given jobs);
+//! - [`writer`]: a journal written on a thread of its own;
 //! - [`source`]: the filters between the reader and the pool (shard,
 //!   resume);
 //! - [`rundir`]: a run directory, the one place that names its files;
@@ -29,9 +31,11 @@ pub mod identity;
 pub mod jobs;
 pub mod journal;
 pub mod ledger;
+pub mod lookup;
 pub mod occurrence;
 pub mod previous;
 pub mod resume;
 pub mod rundir;
 pub mod shard;
 pub mod source;
+pub mod writer;

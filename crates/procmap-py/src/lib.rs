@@ -8,13 +8,16 @@
 //! (`python -m procmap._worker SPEC`) that call [`serve::serve`]: the
 //! engine's worker runtime with one task that calls the user's function.
 //!
-//! Items and return values cross as base64 text of their pickles, because a
-//! job's arguments and a task's output are strings on the wire; the journal
-//! is the engine's JSON Lines record, written here (see [`journal`]).
+//! An item crosses as its record's text: its JSON when it round-trips
+//! exactly, else `pickle:` and the base64 of its pickle; a return value as
+//! JSON, or `{"$pickle": ...}` (see [`codec`]). The journal is the command
+//! line's, written and read through procmap-batch: this crate has no
+//! journal format of its own.
 
 use pyo3::prelude::*;
 
-mod journal;
+mod codec;
+mod read;
 mod result;
 mod run;
 mod serve;
@@ -31,7 +34,9 @@ pyo3::create_exception!(
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<run::NativeRun>()?;
     m.add_class::<result::ItemResult>()?;
-    m.add_function(wrap_pyfunction!(result::result_from_record, m)?)?;
+    m.add_function(wrap_pyfunction!(read::read_journal, m)?)?;
+    m.add_function(wrap_pyfunction!(read::read_journal_lines, m)?)?;
+    m.add_function(wrap_pyfunction!(read::recall, m)?)?;
     m.add_function(wrap_pyfunction!(serve::serve, m)?)?;
     m.add_function(wrap_pyfunction!(serve::serve_tasks, m)?)?;
     m.add("PoolError", m.py().get_type::<PoolError>())?;

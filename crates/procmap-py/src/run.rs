@@ -7,19 +7,29 @@
 //! items as [`NativeRun::room`] says fit. [`NativeRun::poll`] waits for
 //! records with the GIL released, in slices, checking for signals between
 //! them, and hands each batch of records to the journal's writer thread.
+//!
+//! The journal is procmap-batch's, as the command line's is: locked (a
+//! second writer is refused), its torn tail cut before a run appends, a
+//! header starting each run's segment; a resume decides each item with
+//! [`Resume::admit`] by the item's identity (the function's name and the
+//! item's text, see [`crate::codec`]), in input order, and writes the
+//! occurrence it learns into the item's record.
 
 use crate::PoolError as PyPoolError;
-use crate::journal::{self, Journal, JournalError, JournalThread};
-use crate::result::{Fields, ItemResult};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as BASE64;
+use crate::codec::{self, Pickler};
+use crate::read::chain;
+use crate::result::{ItemResult, from_record};
 use crossbeam_channel::Sender;
 use procmap::wire::Job;
 use procmap::{Chunking, Input, JobRecord, Mode, Next, Pool, PoolError, Registry, Run, StopHandle};
+use procmap_batch::identity::job_hash;
+use procmap_batch::journal::{Header, Journal};
+use procmap_batch::previous::Previous;
+use procmap_batch::resume::{Decision, Resume};
+use procmap_batch::writer::JournalWriter;
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
-use std::collections::HashSet;
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -44,10 +54,16 @@ struct State {
     /// Dropped when the Python iterator is exhausted: the engine's input ends.
     input: Option<Sender<Input>>,
     run: Option<Run>,
-    journal: Option<JournalThread>,
-    /// Keys of items with an ok record in the journal (resume).
-    done: HashSet<u64>,
+    journal: Option<JournalWriter>,
+    /// The journal's path, for messages.
+    journal_path: Option<PathBuf>,
+    /// What a resumed run skips.
+    resume: Option<Resume>,
+    /// Occurrences above 0 by line, learnt by a resume, for the records of
+    /// repeated items (see procmap_batch::occurrence).
+    repeats: HashMap<u64, u32>,
     task: String,
+    pickler: &'static Pickler,
     finished: bool,
 }
 
@@ -67,6 +83,7 @@ impl NativeRun {
         stop_grace=10.0, handshake_timeout=60.0))]
     #[expect(clippy::too_many_arguments, reason = "Python keyword arguments, one per pool option")]
     fn new(
+        py: Python<'_>,
         program: PathBuf,
         worker_args: Vec<String>,
         task: String,
@@ -82,16 +99,13 @@ impl NativeRun {
         stop_grace: f64,
         handshake_timeout: f64,
     ) -> PyResult<Self> {
-        let done = match (&journal, resume) {
-            (Some(path), true) => journal::done_keys(path, &task).map_err(journal_error)?,
-            _ => HashSet::new(),
-        };
-        let journal = match &journal {
+        let pickler = codec::pickler(py)?;
+        let (writer, resume) = match &journal {
             Some(path) => {
-                let journal = Journal::open(path, append || resume).map_err(journal_error)?;
-                Some(JournalThread::start(journal).map_err(|e| PyPoolError::new_err(e.to_string()))?)
+                let (writer, resume) = open_journal(path, append, resume)?;
+                (Some(writer), resume)
             }
-            None => None,
+            None => (None, None),
         };
         let pool = Pool::builder(Registry::new())
             .mode(Mode::Process)
@@ -111,7 +125,17 @@ impl NativeRun {
         let (tx, rx) = crossbeam_channel::bounded(INPUT_CAP);
         let run = pool.run(rx).map_err(pool_error)?;
         let stop = run.stop_handle();
-        let state = State { input: Some(tx), run: Some(run), journal, done, task, finished: false };
+        let state = State {
+            input: Some(tx),
+            run: Some(run),
+            journal: writer,
+            journal_path: journal,
+            resume,
+            repeats: HashMap::new(),
+            task,
+            pickler,
+            finished: false,
+        };
         Ok(NativeRun { state: Mutex::new(state), stop })
     }
 
@@ -121,33 +145,50 @@ impl NativeRun {
         state.input.as_ref().map_or(0, |tx| INPUT_CAP.saturating_sub(tx.len()))
     }
 
-    /// Queues the pickles of consecutive items, the first at `start`.
-    /// Returns the indices skipped because the journal has them done
-    /// (resume).
-    fn feed(&self, py: Python<'_>, start: u64, pickles: Vec<Bound<'_, PyBytes>>) -> PyResult<Vec<u64>> {
+    /// Queues consecutive items, the first at index `start`. Returns the
+    /// items skipped because the journal has them done (resume), as
+    /// `(index, hash, occurrence)`, and the indices of the items that could
+    /// not be pickled (each becomes an error record without reaching a
+    /// worker).
+    #[expect(clippy::type_complexity, reason = "a Python tuple of two lists")]
+    fn feed(
+        &self,
+        py: Python<'_>,
+        start: u64,
+        items: Vec<Bound<'_, PyAny>>,
+    ) -> PyResult<(Vec<(u64, u64, u32)>, Vec<u64>)> {
         let mut state = self.lock();
         let state = &mut *state;
-        let mut skipped = Vec::new();
-        let mut inputs = Vec::with_capacity(pickles.len());
-        for (index, pickle) in (start..).zip(&pickles) {
+        let (mut skipped, mut invalid) = (Vec::new(), Vec::new());
+        let mut inputs = Vec::with_capacity(items.len());
+        for (index, item) in (start..).zip(&items) {
             let id = index + 1;
-            let payload = BASE64.encode(pickle.as_bytes());
-            if !state.done.is_empty() && state.done.contains(&journal::item_key(id, &state.task, &payload)) {
-                skipped.push(index);
-                continue;
+            let (args, error) = match state.pickler.item_text(item) {
+                Ok(text) => (vec![text], None),
+                Err(e) => (Vec::new(), Some(format!("cannot pickle the item: {}", e.value(py)))),
+            };
+            if let Some(resume) = state.resume.as_mut() {
+                let hash = job_hash(&state.task, &args);
+                let admission = resume.admit(hash);
+                if admission.decision != Decision::Run {
+                    skipped.push((index, hash, admission.occurrence.unwrap_or(0)));
+                    continue;
+                }
+                if let Some(occurrence) = admission.occurrence.filter(|&k| k > 0) {
+                    state.repeats.insert(id, occurrence);
+                }
             }
-            inputs.push(Input::Job(Job { id, task: state.task.clone(), args: vec![payload] }));
+            let task = state.task.clone();
+            inputs.push(match error {
+                None => Input::Job(Job { id, task, args }),
+                Some(error) => {
+                    invalid.push(index);
+                    Input::Invalid { id, task, args, error }
+                }
+            });
         }
         send(py, state, inputs)?;
-        Ok(skipped)
-    }
-
-    /// Queues an item that could not be pickled: it becomes an error
-    /// record without being sent to a worker.
-    fn feed_invalid(&self, py: Python<'_>, index: u64, error: String) -> PyResult<()> {
-        let mut state = self.lock();
-        let input = Input::Invalid { id: index + 1, task: state.task.clone(), args: Vec::new(), error };
-        send(py, &mut state, vec![input])
+        Ok((skipped, invalid))
     }
 
     /// Ends the input: the run finishes once the queued items are done.
@@ -179,10 +220,20 @@ impl NativeRun {
             state.finished = true;
             return Ok(None);
         }
-        let loads = py.import("pickle")?.getattr("loads")?;
-        let results = records.iter().map(|r| Fields::from_record(r).into_result(py, &loads)).collect();
+        let results =
+            records.iter().map(|r| from_record(py, state.pickler, r, r.line.saturating_sub(1))).collect();
         if let Some(journal) = state.journal.as_mut() {
-            py.detach(|| journal.write(records)).map_err(journal_error)?;
+            let repeats = &mut state.repeats;
+            let batch = records
+                .into_iter()
+                .map(|r| {
+                    let occurrence =
+                        if repeats.is_empty() { 0 } else { repeats.remove(&r.line).unwrap_or(0) };
+                    (r, occurrence)
+                })
+                .collect();
+            let path = state.journal_path.as_deref().unwrap_or(Path::new("?"));
+            py.detach(|| journal.write(batch)).map_err(|e| write_error(path, &e))?;
         }
         Ok(Some(results))
     }
@@ -201,10 +252,12 @@ impl NativeRun {
     /// `PoolError` if the pool could not run. Returns (workers started,
     /// wall seconds).
     fn finish(&self, py: Python<'_>) -> PyResult<(u32, f64)> {
-        let mut state = self.lock();
+        let mut guard = self.lock();
+        let state = &mut *guard;
         state.input = None;
         if let Some(journal) = state.journal.as_mut() {
-            py.detach(|| journal.finish()).map_err(journal_error)?;
+            let path = state.journal_path.as_deref().unwrap_or(Path::new("?"));
+            py.detach(|| journal.finish()).map_err(|e| write_error(path, &e))?;
         }
         let Some(run) = state.run.take() else { return Ok((0, 0.0)) };
         let stats = py.detach(|| run.finish()).map_err(pool_error)?;
@@ -272,12 +325,7 @@ fn send(py: Python<'_>, state: &mut State, inputs: Vec<Input>) -> PyResult<()> {
 }
 
 fn pool_error(e: PoolError) -> PyErr {
-    let mut message = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(s) = source {
-        message.push_str(&format!(": {s}"));
-        source = s.source();
-    }
+    let mut message = chain(&e);
     if let PoolError::WorkerStart { stderr, .. } = &e
         && !stderr.is_empty()
     {
@@ -287,7 +335,33 @@ fn pool_error(e: PoolError) -> PyErr {
     PyPoolError::new_err(message)
 }
 
-fn journal_error(e: JournalError) -> PyErr {
-    let source = std::error::Error::source(&e).map(|s| format!(": {s}")).unwrap_or_default();
-    PyPoolError::new_err(format!("{e}{source}"))
+/// Opens the journal at `path` as the command line does: locked (and its
+/// torn tail cut, when appending) before it is read for a resume.
+fn open_journal(path: &Path, append: bool, resume: bool) -> PyResult<(JournalWriter, Option<Resume>)> {
+    let journal = Journal::file(path, append || resume, &Header::new("procmap-python")).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::ResourceBusy {
+            PyPoolError::new_err(format!(
+                "journal {} is locked: another writer holds it (another run of a Pool, in this process or another, is writing it)",
+                path.display()
+            ))
+        } else {
+            PyPoolError::new_err(format!("cannot open journal {}: {e}", path.display()))
+        }
+    })?;
+    let resume = match resume {
+        // Items whose latest record failed run again: only ok ones are done.
+        true => Some(Resume::new(
+            Previous::load(path).map_err(|e| {
+                PyPoolError::new_err(format!("cannot read journal {}: {}", path.display(), chain(&e)))
+            })?,
+            true,
+        )),
+        false => None,
+    };
+    let writer = JournalWriter::start(journal).map_err(|e| PyPoolError::new_err(e.to_string()))?;
+    Ok((writer, resume))
+}
+
+fn write_error(path: &Path, e: &std::io::Error) -> PyErr {
+    PyPoolError::new_err(format!("cannot write journal {}: {e}", path.display()))
 }

@@ -1,21 +1,18 @@
 //! The worker side: a Python process serving the engine's protocol with one
 //! task that calls the user's function.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as BASE64;
+use crate::codec::{PICKLE_PREFIX, Pickler};
 use procmap::{JobError, Registry, RunContext, Task};
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
 
-/// Calls the user's function on one pickled item and pickles what it
-/// returns. The pickling and base64 steps are calls from here rather than
-/// a Python wrapper: on small jobs the wrapper's own bytecode would cost
-/// more than the job.
+/// Calls the user's function on one item, as its record's text has it (see
+/// [`crate::codec`]), and returns the value as JSON, or pickled. These steps
+/// are calls from here rather than a Python wrapper: on small jobs the
+/// wrapper's own bytecode would cost more than the job.
 struct PyTask {
     name: String,
     function: Py<PyAny>,
-    loads: Py<PyAny>,
-    dumps: Py<PyAny>,
+    pickler: Pickler,
     /// `procmap._worker.describe`: an exception as summary and traceback.
     describe: Py<PyAny>,
 }
@@ -26,30 +23,24 @@ impl Task for PyTask {
     }
 
     fn usage(&self) -> &str {
-        "PICKLE_B64"
+        "ITEM"
     }
 
     fn about(&self) -> &str {
-        "a Python function, called with one pickled item"
+        "a Python function, called with one item (JSON text, or pickle: and base64)"
     }
 
     fn run(&self, args: &[String], _: &RunContext) -> Result<serde_json::Value, JobError> {
-        let [payload] = args else { return Err(JobError::usage(self, args)) };
-        let bytes = BASE64.decode(payload).map_err(|e| JobError::new(format!("corrupt item pickle: {e}")))?;
+        let [text] = args else { return Err(JobError::usage(self, args)) };
         Python::attach(|py| {
-            let item = self
-                .loads
-                .bind(py)
-                .call1((PyBytes::new(py, &bytes),))
-                .map_err(|e| JobError::new(format!("cannot unpickle the item in the worker: {e}")))?;
+            let item = self.pickler.item(py, text).map_err(|e| {
+                let how = if text.starts_with(PICKLE_PREFIX) { "unpickle" } else { "decode" };
+                JobError::new(format!("cannot {how} the item in the worker: {e}"))
+            })?;
             let value = self.function.bind(py).call1((item,)).map_err(|e| self.describe(py, e))?;
-            let pickled = self
-                .dumps
-                .bind(py)
-                .call1((value,))
-                .and_then(|p| p.cast_into::<PyBytes>().map_err(PyErr::from))
-                .map_err(|e| JobError::new(format!("cannot pickle the return value: {e}")))?;
-            Ok(serde_json::Value::String(BASE64.encode(pickled.as_bytes())))
+            self.pickler
+                .value_json(&value)
+                .map_err(|e| JobError::new(format!("cannot pickle the return value: {e}")))
         })
     }
 }
@@ -69,20 +60,13 @@ fn describe(describe: &Py<PyAny>, py: Python<'_>, error: PyErr) -> JobError {
     JobError::new(text.unwrap_or_else(|_| error.to_string()))
 }
 
-/// Serves jobs until the supervisor says stop or goes away. `dumps` is
-/// `pickle.dumps` with the protocol bound. The GIL is released while the
-/// engine waits for chunks; each job takes it back.
+/// Serves jobs until the supervisor says stop or goes away. The GIL is
+/// released while the engine waits for chunks; each job takes it back.
 #[pyfunction]
-pub(crate) fn serve(
-    py: Python<'_>,
-    name: String,
-    function: Py<PyAny>,
-    dumps: Py<PyAny>,
-    describe: Py<PyAny>,
-) -> PyResult<()> {
-    let loads = py.import("pickle")?.getattr("loads")?.unbind();
+pub(crate) fn serve(py: Python<'_>, name: String, function: Py<PyAny>, describe: Py<PyAny>) -> PyResult<()> {
+    let pickler = Pickler::new(py)?;
     let mut registry = Registry::new();
-    registry.register(PyTask { name, function, loads, dumps, describe });
+    registry.register(PyTask { name, function, pickler, describe });
     py.detach(|| procmap::worker::serve(registry))
         .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(format!("procmap worker: {e}")))
 }
