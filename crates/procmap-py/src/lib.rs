@@ -17,18 +17,13 @@
 use pyo3::prelude::*;
 
 mod codec;
+mod error;
 mod read;
 mod result;
 mod run;
 mod serve;
 
-pyo3::create_exception!(
-    procmap,
-    PoolError,
-    pyo3::exceptions::PyRuntimeError,
-    "The pool itself could not run: workers failed to start, or a journal could not be written. \
-     A failing item is never a PoolError; it is that item's result."
-);
+use error::PoolError;
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {

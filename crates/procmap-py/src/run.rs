@@ -15,8 +15,8 @@
 //! item's text, see [`crate::codec`]), in input order, and writes the
 //! occurrence it learns into the item's record.
 
-use crate::PoolError as PyPoolError;
 use crate::codec::{self, Pickler};
+use crate::error::PoolError as PyPoolError;
 use crate::read::chain;
 use crate::result::{ItemResult, from_record};
 use crossbeam_channel::Sender;
