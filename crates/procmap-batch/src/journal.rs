@@ -81,6 +81,41 @@ pub struct NewerFormat {
     pub found: u32,
 }
 
+/// One line of a journal, as [`for_each_line`] hands it over.
+pub struct RawLine<'a> {
+    /// Where the line starts in the file.
+    pub offset: u64,
+    /// Its length in the file, newline included.
+    pub len: usize,
+    /// The line without surrounding whitespace and newline.
+    pub text: &'a [u8],
+}
+
+/// Reads a journal line by line: the one loop of every reader (a resume,
+/// the ledger, the Python package). Blank lines are skipped; `f` gets each
+/// other line with where it sits, and says what it is with [`parse_line`].
+pub fn for_each_line<E: From<io::Error>>(
+    file: impl io::Read,
+    mut f: impl FnMut(RawLine<'_>) -> Result<(), E>,
+) -> Result<(), E> {
+    use io::BufRead as _;
+    let mut reader = io::BufReader::with_capacity(256 * 1024, file);
+    let mut buf = Vec::with_capacity(512);
+    let mut offset = 0u64;
+    loop {
+        buf.clear();
+        let len = reader.read_until(b'\n', &mut buf)?;
+        if len == 0 {
+            return Ok(());
+        }
+        let text = buf.trim_ascii();
+        if !text.is_empty() {
+            f(RawLine { offset, len, text })?;
+        }
+        offset += len as u64;
+    }
+}
+
 /// Reads one line of a journal (without its newline).
 pub fn parse_line<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<Line<T>, NewerFormat> {
     #[derive(Deserialize)]
@@ -155,7 +190,7 @@ impl Journal {
             Err(std::fs::TryLockError::WouldBlock) => {
                 return Err(io::Error::new(
                     io::ErrorKind::ResourceBusy,
-                    "another supervisor is writing this journal",
+                    "another writer (a supervisor or a procmap.Pool) holds this journal's lock",
                 ));
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(e),
@@ -377,7 +412,7 @@ mod tests {
         let path = dir.path().join("j.jsonl");
         let first = Journal::open(&path, false).unwrap();
         let second = Journal::open(&path, true).err().expect("the journal is locked");
-        assert!(second.to_string().contains("another supervisor"), "{second}");
+        assert!(second.to_string().contains("another writer (a supervisor or a procmap.Pool)"), "{second}");
         drop(first);
         assert!(Journal::open(&path, true).is_ok());
     }

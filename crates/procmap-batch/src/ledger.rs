@@ -11,7 +11,7 @@
 
 use crate::identity::{Identity, input_hash, job_hash};
 use crate::jobs::JobReader;
-use crate::journal::{Line, parse_line};
+use crate::journal::{Line, for_each_line, parse_line};
 use crate::occurrence::{Recorded, Written, resolve};
 use crate::rundir::RunDir;
 use crate::shard::Shard;
@@ -19,7 +19,7 @@ use anyhow::{Context as _, bail};
 use procmap::Status;
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 
@@ -227,49 +227,32 @@ impl Ledger {
         segment: &mut u32,
     ) -> anyhow::Result<()> {
         let shard = self.sources.journals[journal as usize].shard;
-        let mut reader = BufReader::with_capacity(256 * 1024, file);
-        let mut buf = Vec::with_capacity(512);
-        let mut offset = 0u64;
         // Format 1 journals (before any header) omitted only occurrence 0.
         let mut format_1 = true;
-        loop {
-            buf.clear();
-            let n = reader.read_until(b'\n', &mut buf)?;
-            if n == 0 {
-                return Ok(());
-            }
-            let start = offset;
-            offset += n as u64;
-            if buf.trim_ascii().is_empty() {
-                continue;
-            }
-            let head = match parse_line::<Head>(buf.trim_ascii())? {
+        for_each_line(file, |raw| -> anyhow::Result<()> {
+            let head = match parse_line::<Head>(raw.text)? {
                 Line::Header => {
                     format_1 = false;
                     *segment += 1;
-                    continue;
+                    return Ok(());
                 }
                 Line::Unreadable => {
                     self.torn += 1;
-                    continue;
+                    return Ok(());
                 }
                 Line::Record(head) => head,
             };
             let hash = job_hash(&head.task, &head.args);
             if shard.is_some_and(|s| !s.owns(hash)) {
                 self.stray += 1;
-                continue;
+                return Ok(());
             }
-            let written = match head.occurrence {
-                Some(k) => Written::Occurrence(k),
-                None if format_1 => Written::Occurrence(0),
-                None => Written::Line(head.line),
-            };
+            let written = Written::of(head.occurrence, head.line, !format_1);
             let latest = Latest {
                 status: head.status,
                 journal,
-                offset: start,
-                len: buf.len() as u32,
+                offset: raw.offset,
+                len: raw.len as u32,
                 line: head.line,
                 occurrence: 0,
                 ms: head.ms.unwrap_or(0.0),
@@ -277,7 +260,8 @@ impl Ledger {
             };
             let seq = records.len() as u64;
             records.push(Read { hash, seq, segment: *segment, written, latest });
-        }
+            Ok(())
+        })
     }
 
     /// The raw JSON line of a record, newline included.

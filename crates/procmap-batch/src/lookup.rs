@@ -6,13 +6,13 @@
 //! [`parse_line`] says, occurrences as [`crate::occurrence`] resolves them.
 
 use crate::identity::{Identity, job_hash};
-use crate::journal::{Line, parse_line};
+use crate::journal::{Line, for_each_line, parse_line};
 use crate::occurrence::{Recorded, Written, resolve};
 use crate::previous::PreviousError;
 use procmap::JobRecord;
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::io::{self, BufRead, BufReader};
+use std::io;
 use std::path::Path;
 
 /// What [`for_each_record`] found besides records.
@@ -53,26 +53,19 @@ pub fn for_each_record(path: &Path, mut f: impl FnMut(Found<'_>)) -> Result<Read
         Err(e) => return Err(PreviousError::Io(e)),
     };
     let mut read = Read::default();
-    let mut reader = BufReader::with_capacity(256 * 1024, file);
-    let mut buf = Vec::with_capacity(512);
-    loop {
-        buf.clear();
-        if reader.read_until(b'\n', &mut buf).map_err(PreviousError::Io)? == 0 {
-            return Ok(read);
-        }
-        let line = buf.trim_ascii();
-        if line.is_empty() {
-            continue;
-        }
-        match parse_line::<JobRecord>(line)? {
+    for_each_line(file, |raw| -> Result<(), PreviousError> {
+        match parse_line::<JobRecord>(raw.text)? {
             Line::Header => read.segments += 1,
             Line::Unreadable => read.torn_lines += 1,
             Line::Record(record) => {
-                let occurrence = serde_json::from_slice::<Occurrence>(line).ok().and_then(|o| o.occurrence);
-                f(Found { segment: read.segments, record, occurrence, text: line })
+                let occurrence =
+                    serde_json::from_slice::<Occurrence>(raw.text).ok().and_then(|o| o.occurrence);
+                f(Found { segment: read.segments, record, occurrence, text: raw.text })
             }
         }
-    }
+        Ok(())
+    })?;
+    Ok(read)
 }
 
 /// The latest record of each of `jobs` that the journal at `path` has.
@@ -112,12 +105,7 @@ pub fn latest_records(path: &Path, jobs: &[Identity]) -> Result<HashMap<Identity
         if !hashes.contains(&hash) {
             return;
         }
-        let written = match (occurrence, segment) {
-            (Some(k), _) => Written::Occurrence(k),
-            // Format 1, before any header: no occurrence meant 0.
-            (None, 0) => Written::Occurrence(0),
-            (None, _) => Written::Line(record.line),
-        };
+        let written = Written::of(occurrence, record.line, segment > 0);
         found.push(Job { hash, seq, segment, written, occurrence: 0, record });
     })?;
     resolve(&mut found, |f| f.segment);

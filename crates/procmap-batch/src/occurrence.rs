@@ -26,6 +26,19 @@ pub enum Written {
     Line(u64),
 }
 
+impl Written {
+    /// What a record says of its occurrence: the `occurrence` it carries,
+    /// its `line`, and whether its journal had a header before it (format
+    /// 2). Before any header (format 1) a missing occurrence meant 0.
+    pub fn of(occurrence: Option<u32>, line: u64, after_header: bool) -> Written {
+        match (occurrence, after_header) {
+            (Some(k), _) => Written::Occurrence(k),
+            (None, false) => Written::Occurrence(0),
+            (None, true) => Written::Line(line),
+        }
+    }
+}
+
 /// A record as [`resolve`] needs it.
 pub trait Recorded {
     fn hash(&self) -> u64;

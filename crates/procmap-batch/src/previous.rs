@@ -10,20 +10,20 @@
 //! says.
 
 use crate::identity::job_hash_of;
-use crate::journal::{Line, NewerFormat, parse_line};
+use crate::journal::{Line, NewerFormat, for_each_line, parse_line};
 use crate::occurrence::{Recorded, Written, resolve};
 use procmap::Status;
 use serde::Deserialize;
 use std::borrow::Cow;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader};
+use std::io;
 use std::path::Path;
 
 /// Why an old journal could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum PreviousError {
     #[error("cannot read the journal")]
-    Io(#[source] io::Error),
+    Io(#[from] io::Error),
     #[error(transparent)]
     Newer(#[from] NewerFormat),
     #[error("the journal is too large to resume: {what} (at most {LOW} are supported)")]
@@ -124,25 +124,15 @@ impl Previous {
         // Where each run's segment starts (see crate::occurrence).
         let mut segments: Vec<u64> = Vec::new();
         let mut torn_lines = 0;
-        let mut reader = BufReader::with_capacity(256 * 1024, file);
-        let mut buf = Vec::with_capacity(512);
-        loop {
-            buf.clear();
-            if reader.read_until(b'\n', &mut buf).map_err(PreviousError::Io)? == 0 {
-                break;
-            }
-            let line = buf.trim_ascii();
-            if line.is_empty() {
-                continue;
-            }
-            let key = match parse_line::<Key>(line)? {
+        for_each_line(file, |raw| -> Result<(), PreviousError> {
+            let key = match parse_line::<Key>(raw.text)? {
                 Line::Header => {
                     segments.push(entries.len() as u64);
-                    continue;
+                    return Ok(());
                 }
                 Line::Unreadable => {
                     torn_lines += 1;
-                    continue;
+                    return Ok(());
                 }
                 Line::Record(key) => key,
             };
@@ -150,18 +140,17 @@ impl Previous {
             let Some(seq) = seq else {
                 return Err(PreviousError::TooLarge { what: "more records".into() });
             };
-            let key_bits = match (key.occurrence, segments.is_empty()) {
-                (Some(k), _) => Some(k).filter(|&k| k < LINE),
-                // Format 1, before any header: no occurrence meant 0.
-                (None, true) => Some(0),
-                (None, false) => u32::try_from(key.line).ok().filter(|&l| l < LINE).map(|l| l | LINE),
+            let key_bits = match Written::of(key.occurrence, key.line, !segments.is_empty()) {
+                Written::Occurrence(k) => Some(k).filter(|&k| k < LINE),
+                Written::Line(line) => u32::try_from(line).ok().filter(|&l| l < LINE).map(|l| l | LINE),
             };
             let Some(key_bits) = key_bits else {
                 return Err(PreviousError::TooLarge { what: format!("line or occurrence {}", key.line) });
             };
             let hash = job_hash_of(&key.task, key.args.iter().map(|a| a.as_ref()));
             entries.push(Entry { hash, key: key_bits, aux: status_bits(key.status) | seq });
-        }
+            Ok(())
+        })?;
         resolve(&mut entries, |e| segments.partition_point(|&s| s <= e.seq()) as u32);
         // One entry per job, its latest: sorted by job, then by time, the
         // last of each run of equal jobs wins.
