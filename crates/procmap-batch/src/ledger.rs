@@ -12,7 +12,7 @@
 use crate::identity::{Identity, input_hash, job_hash};
 use crate::jobs::JobReader;
 use crate::journal::{Line, for_each_line, parse_line};
-use crate::occurrence::{Recorded, Written, resolve};
+use crate::occurrence::{Tagged, Written, resolve_tagged};
 use crate::rundir::RunDir;
 use crate::shard::Shard;
 use anyhow::{Context as _, bail};
@@ -99,30 +99,6 @@ pub struct Latest {
     pub oks: u32,
 }
 
-/// A record while the journals are read: where it sits, and what it says.
-struct Read {
-    hash: u64,
-    seq: u64,
-    segment: u32,
-    written: Written,
-    latest: Latest,
-}
-
-impl Recorded for Read {
-    fn hash(&self) -> u64 {
-        self.hash
-    }
-    fn seq(&self) -> u64 {
-        self.seq
-    }
-    fn written(&self) -> Written {
-        self.written
-    }
-    fn set_occurrence(&mut self, occurrence: u32) {
-        self.latest.occurrence = occurrence;
-    }
-}
-
 pub struct Ledger {
     pub sources: Sources,
     /// Every job of the jobs file in file order, when it is known.
@@ -196,17 +172,18 @@ impl Ledger {
                 n => bail!("{names}: no records, and {n} line(s) that are not records: is it a journal?"),
             }
         }
-        resolve(&mut records, |r| r.segment);
+        resolve_tagged(&mut records);
         // `resolve` leaves each job's records in time order: a later line
         // of a journal is a later attempt.
         for r in records {
-            let id = Identity { hash: r.hash, occurrence: r.latest.occurrence };
-            let ok = r.latest.oks;
+            let latest = Latest { occurrence: r.occurrence, ..r.item };
+            let id = Identity { hash: r.hash, occurrence: r.occurrence };
+            let ok = latest.oks;
             ledger
                 .latest
                 .entry(id)
-                .and_modify(|l| *l = Latest { oks: l.oks + ok, ..r.latest })
-                .or_insert(r.latest);
+                .and_modify(|l| *l = Latest { oks: l.oks + ok, ..latest })
+                .or_insert(latest);
         }
         if let Some((path, task)) = &ledger.sources.jobs {
             let expected = read_jobs(path, task.clone(), &ledger.latest).with_context(|| {
@@ -223,7 +200,7 @@ impl Ledger {
         &mut self,
         journal: u32,
         file: &File,
-        records: &mut Vec<Read>,
+        records: &mut Vec<Tagged<Latest>>,
         segment: &mut u32,
     ) -> anyhow::Result<()> {
         let shard = self.sources.journals[journal as usize].shard;
@@ -259,7 +236,7 @@ impl Ledger {
                 oks: u32::from(head.status == Status::Ok),
             };
             let seq = records.len() as u64;
-            records.push(Read { hash, seq, segment: *segment, written, latest });
+            records.push(Tagged { hash, seq, segment: *segment, written, occurrence: 0, item: latest });
             Ok(())
         })
     }

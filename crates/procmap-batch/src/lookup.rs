@@ -7,7 +7,7 @@
 
 use crate::identity::{Identity, job_hash};
 use crate::journal::{Line, for_each_line, parse_line};
-use crate::occurrence::{Recorded, Written, resolve};
+use crate::occurrence::{Tagged, Written, resolve_tagged};
 use crate::previous::PreviousError;
 use procmap::JobRecord;
 use std::collections::{HashMap, HashSet};
@@ -70,28 +70,6 @@ pub fn for_each_record(path: &Path, mut f: impl FnMut(Found<'_>)) -> Result<Read
 
 /// The latest record of each of `jobs` that the journal at `path` has.
 pub fn latest_records(path: &Path, jobs: &[Identity]) -> Result<HashMap<Identity, JobRecord>, PreviousError> {
-    struct Job {
-        hash: u64,
-        seq: u64,
-        segment: u32,
-        written: Written,
-        occurrence: u32,
-        record: JobRecord,
-    }
-    impl Recorded for Job {
-        fn hash(&self) -> u64 {
-            self.hash
-        }
-        fn seq(&self) -> u64 {
-            self.seq
-        }
-        fn written(&self) -> Written {
-            self.written
-        }
-        fn set_occurrence(&mut self, occurrence: u32) {
-            self.occurrence = occurrence;
-        }
-    }
     let hashes: HashSet<u64> = jobs.iter().map(|j| j.hash).collect();
     if hashes.is_empty() {
         return Ok(HashMap::new());
@@ -106,16 +84,16 @@ pub fn latest_records(path: &Path, jobs: &[Identity]) -> Result<HashMap<Identity
             return;
         }
         let written = Written::of(occurrence, record.line, segment > 0);
-        found.push(Job { hash, seq, segment, written, occurrence: 0, record });
+        found.push(Tagged { hash, seq, segment, written, occurrence: 0, item: record });
     })?;
-    resolve(&mut found, |f| f.segment);
+    resolve_tagged(&mut found);
     let wanted: HashSet<&Identity> = jobs.iter().collect();
     let mut latest = HashMap::new();
     // Sorted by hash, then time: the last record of a job wins.
     for f in found {
         let id = Identity { hash: f.hash, occurrence: f.occurrence };
         if wanted.contains(&id) {
-            latest.insert(id, f.record);
+            latest.insert(id, f.item);
         }
     }
     Ok(latest)

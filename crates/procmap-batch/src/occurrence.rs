@@ -48,6 +48,42 @@ pub trait Recorded {
     fn set_occurrence(&mut self, occurrence: u32);
 }
 
+/// A record being read, with what [`resolve`] needs beside it: readers that
+/// keep more than a hash per record (the ledger, [`crate::lookup`]) tag
+/// what they keep with this.
+#[derive(Debug)]
+pub struct Tagged<T> {
+    pub hash: u64,
+    /// Its place in time: the order the records were read in.
+    pub seq: u64,
+    /// The run (header) that wrote it.
+    pub segment: u32,
+    pub written: Written,
+    /// Set by [`resolve`].
+    pub occurrence: u32,
+    pub item: T,
+}
+
+impl<T> Recorded for Tagged<T> {
+    fn hash(&self) -> u64 {
+        self.hash
+    }
+    fn seq(&self) -> u64 {
+        self.seq
+    }
+    fn written(&self) -> Written {
+        self.written
+    }
+    fn set_occurrence(&mut self, occurrence: u32) {
+        self.occurrence = occurrence;
+    }
+}
+
+/// Resolves tagged records by their own segments (see [`resolve`]).
+pub fn resolve_tagged<T>(records: &mut [Tagged<T>]) {
+    resolve(records, |r| r.segment);
+}
+
 /// Gives every record its occurrence (see the module docs). `segment`
 /// numbers the run that wrote a record. Leaves the
 /// records sorted by hash, and by time within a hash.
@@ -94,41 +130,23 @@ pub fn resolve<R: Recorded>(records: &mut [R], segment: impl Fn(&R) -> u32) {
 mod tests {
     use super::*;
 
-    #[derive(Debug, Clone, Copy)]
-    struct R {
-        hash: u64,
-        seq: u64,
-        written: Written,
-        occurrence: Option<u32>,
-    }
-
-    impl Recorded for R {
-        fn hash(&self) -> u64 {
-            self.hash
-        }
-        fn seq(&self) -> u64 {
-            self.seq
-        }
-        fn written(&self) -> Written {
-            self.written
-        }
-        fn set_occurrence(&mut self, occurrence: u32) {
-            self.occurrence = Some(occurrence);
-        }
-    }
-
     /// Resolves `(hash, written)` records written in that order, with
     /// segments starting at the given seqs; returns (hash, seq, occurrence)
     /// in the input's order.
     fn occurrences(records: &[(u64, Written)], starts: &[u64]) -> Vec<(u64, u32)> {
-        let mut rs: Vec<R> = records
+        // The item: whether `resolve` set the occurrence.
+        let mut rs: Vec<Tagged<bool>> = records
             .iter()
             .enumerate()
-            .map(|(i, &(hash, written))| R { hash, seq: i as u64, written, occurrence: None })
+            .map(|(i, &(hash, written))| {
+                let segment = starts.partition_point(|&s| s <= i as u64) as u32;
+                Tagged { hash, seq: i as u64, segment, written, occurrence: u32::MAX, item: false }
+            })
             .collect();
-        resolve(&mut rs, |r| starts.partition_point(|&s| s <= r.seq) as u32);
+        resolve_tagged(&mut rs);
         rs.sort_by_key(|r| r.seq);
-        rs.iter().map(|r| (r.hash, r.occurrence.expect("every record is resolved"))).collect()
+        assert!(rs.iter().all(|r| r.occurrence != u32::MAX), "every record is resolved");
+        rs.iter().map(|r| (r.hash, r.occurrence)).collect()
     }
 
     use Written::{Line, Occurrence};
