@@ -3,7 +3,8 @@
 # the dispatcher's decisions (blame, chunk sizes, the feeder's claims) and
 # the journal's identity, resume and shard logic. cargo-mutants changes one
 # thing at a time (a condition, a return value, an operator) and checks that
-# some unit test fails. Scoped to the fast unit tests of the two crates, so
+# some unit test fails. Scoped to the fast unit tests of the engine and
+# procmap-batch, so
 # a run takes minutes; not part of CI (scripts/test.sh).
 #
 #   scripts/mutants.sh            all the modules below
@@ -29,11 +30,14 @@ if [ ${#files[@]} = 0 ]; then
     crates/procmap/src/input/mod.rs
     crates/procmap/src/input/admit.rs
     crates/procmap/src/input/source.rs
-    crates/procmap-cli/src/identity.rs
-    crates/procmap-cli/src/journal.rs
-    crates/procmap-cli/src/input.rs
-    crates/procmap-cli/src/jobs.rs
-    crates/procmap-cli/src/shard.rs
+    crates/procmap-batch/src/identity.rs
+    crates/procmap-batch/src/journal.rs
+    crates/procmap-batch/src/occurrence.rs
+    crates/procmap-batch/src/previous.rs
+    crates/procmap-batch/src/resume.rs
+    crates/procmap-batch/src/source.rs
+    crates/procmap-batch/src/jobs.rs
+    crates/procmap-batch/src/shard.rs
   )
 fi
 args=()
