@@ -3,8 +3,9 @@
 
 use crate::previous::Previous;
 use procmap::Status;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// What a resumed run does with one job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,11 +49,19 @@ pub struct Resume {
     /// leaves them so has not done its batch, and exits as if it had run
     /// them and seen them fail.
     left_failed: Arc<AtomicU64>,
+    /// The occurrences learnt, for the journal writer.
+    repeats: Repeats,
 }
 
 impl Resume {
     pub fn new(previous: Previous, rerun_failed: bool) -> Resume {
-        Resume { previous, rerun_failed, skipped: Arc::default(), left_failed: Arc::default() }
+        Resume {
+            previous,
+            rerun_failed,
+            skipped: Arc::default(),
+            left_failed: Arc::default(),
+            repeats: Repeats::default(),
+        }
     }
 
     /// The count of jobs skipped so far, shared with whoever reports it.
@@ -65,9 +74,17 @@ impl Resume {
         Arc::clone(&self.left_failed)
     }
 
+    /// The occurrences above 0 of the jobs that run, by line, shared with
+    /// whoever writes their records.
+    pub fn repeats(&self) -> Repeats {
+        self.repeats.clone()
+    }
+
     /// Decides the next job of the batch, in batch order, whose hash is
-    /// `hash`.
-    pub fn admit(&mut self, hash: u64) -> Admission {
+    /// `hash` and whose line (an item's index + 1 in Python) is `line`. A
+    /// job that runs and repeats an earlier one has its occurrence noted in
+    /// [`Resume::repeats`], for its record.
+    pub fn admit(&mut self, hash: u64, line: u64) -> Admission {
         let (occurrence, latest) = match self.previous.next(hash) {
             Some((occurrence, latest)) => (Some(occurrence), latest),
             None => (None, None),
@@ -79,7 +96,40 @@ impl Resume {
         if decision == Decision::Failed {
             self.left_failed.fetch_add(1, Ordering::Relaxed);
         }
+        if let Some(occurrence) = occurrence.filter(|&k| k > 0 && decision == Decision::Run) {
+            self.repeats.insert(line, occurrence);
+        }
         Admission { decision, occurrence }
+    }
+}
+
+/// Occurrence indices above 0, by line number, passed from the thread that
+/// admits jobs to the journal writer, which writes them into the records of
+/// repeated jobs. Only a resume knows occurrences, and only of the hashes
+/// its old journal holds; empty, and never locked, otherwise.
+#[derive(Clone, Default)]
+pub struct Repeats {
+    any: Arc<AtomicBool>,
+    lines: Arc<Mutex<HashMap<u64, u32>>>,
+}
+
+impl Repeats {
+    fn insert(&self, line: u64, occurrence: u32) {
+        self.lines.lock().unwrap_or_else(|p| p.into_inner()).insert(line, occurrence);
+        self.any.store(true, Ordering::Release);
+    }
+
+    /// Whether no occurrence was ever noted.
+    pub fn is_empty(&self) -> bool {
+        !self.any.load(Ordering::Acquire)
+    }
+
+    /// The occurrence index of the job on `line` (0 for most jobs), once.
+    pub fn take(&self, line: u64) -> u32 {
+        if !self.any.load(Ordering::Acquire) {
+            return 0;
+        }
+        self.lines.lock().unwrap_or_else(|p| p.into_inner()).remove(&line).unwrap_or(0)
     }
 }
 

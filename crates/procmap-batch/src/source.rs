@@ -8,12 +8,9 @@ use crate::resume::{Decision, Resume};
 use crate::shard::Shard;
 use anyhow::{Context as _, bail};
 use procmap::Input;
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::MetadataExt as _;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 
 /// An opened jobs file.
 pub struct JobsFile {
@@ -63,43 +60,17 @@ pub fn check_not_aliased(jobs: &Path, journal: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Occurrence indices above 0, by line number, passed from the input thread
-/// to the journal writer, which writes them into the records of repeated
-/// jobs. Only a resume knows occurrences, and only of the hashes its old
-/// journal holds; empty, and never locked, otherwise.
-#[derive(Clone, Default)]
-pub struct Repeats {
-    any: Arc<AtomicBool>,
-    lines: Arc<Mutex<HashMap<u64, u32>>>,
-}
-
-impl Repeats {
-    fn insert(&self, line: u64, occurrence: u32) {
-        self.lines.lock().unwrap_or_else(|p| p.into_inner()).insert(line, occurrence);
-        self.any.store(true, Ordering::Release);
-    }
-
-    /// The occurrence index of the job on `line` (0 for most jobs), once.
-    pub fn take(&self, line: u64) -> u32 {
-        if !self.any.load(Ordering::Acquire) {
-            return 0;
-        }
-        self.lines.lock().unwrap_or_else(|p| p.into_inner()).remove(&line).unwrap_or(0)
-    }
-}
-
 /// The run's input: every line of the jobs file, hashed once for both
 /// filters. Jobs of other shards, and jobs that a resumed journal already
 /// has as ok, become [`Input::Done`]: they do not run, but their outputs
 /// stay claimed. Jobs whose record failed are dropped under `--resume`.
 /// Nothing is remembered per job: only a resume counts the occurrences of
 /// the hashes its old journal holds, and tells the journal writer, through
-/// `repeats`, those of the jobs that run.
+/// its [`crate::resume::Repeats`], those of the jobs that run.
 pub fn source(
     reader: JobReader<Box<dyn BufRead + Send>>,
     shard: Option<Shard>,
     mut resume: Option<Resume>,
-    repeats: Repeats,
 ) -> Box<dyn Iterator<Item = Input> + Send> {
     Box::new(reader.filter_map(move |input| {
         let hash = input_hash(&input);
@@ -112,8 +83,11 @@ pub fn source(
             };
         }
         if let Some(resume) = &mut resume {
-            let admission = resume.admit(hash);
-            match admission.decision {
+            let line = match &input {
+                Input::Job(j) | Input::Done(j) => j.id,
+                Input::Invalid { id, .. } => *id,
+            };
+            match resume.admit(hash, line).decision {
                 Decision::Run => {}
                 // A job done ok still holds on to its outputs.
                 Decision::Done => {
@@ -123,13 +97,6 @@ pub fn source(
                     };
                 }
                 Decision::Failed => return None,
-            }
-            if let Some(occurrence) = admission.occurrence.filter(|&k| k > 0) {
-                let line = match &input {
-                    Input::Job(j) | Input::Done(j) => j.id,
-                    Input::Invalid { id, .. } => *id,
-                };
-                repeats.insert(line, occurrence);
             }
         }
         Some(input)
@@ -141,6 +108,7 @@ mod tests {
     use super::*;
     use crate::previous::Previous;
     use procmap::wire::Job;
+    use std::sync::atomic::Ordering;
 
     fn reader(text: &str) -> JobReader<Box<dyn BufRead + Send>> {
         JobReader::new(Box::new(std::io::Cursor::new(text.as_bytes().to_vec())), None)
@@ -188,7 +156,7 @@ mod tests {
             let resume =
                 Resume::new(previous(dir.path(), &[(1, "1", "ok", 0), (2, "2", "error", 0)]), rerun_failed);
             let skipped = resume.skipped();
-            let got = kinds(source(reader(text), None, Some(resume), Repeats::default()));
+            let got = kinds(source(reader(text), None, Some(resume)));
             assert_eq!(got, expected, "rerun_failed {rerun_failed}");
             let expected_skips = if rerun_failed { 1 } else { 2 };
             assert_eq!(skipped.load(Ordering::Relaxed), expected_skips);
@@ -200,9 +168,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         // The journal has the second `cube 2` (occurrence 1) only.
         let resume = Resume::new(previous(dir.path(), &[(3, "2", "ok", 1)]), false);
-        let repeats = Repeats::default();
-        let got =
-            kinds(source(reader("cube 1\ncube 2\ncube 2\ncube 2\n"), None, Some(resume), repeats.clone()));
+        let repeats = resume.repeats();
+        let got = kinds(source(reader("cube 1\ncube 2\ncube 2\ncube 2\n"), None, Some(resume)));
         assert_eq!(got, [("job", 1), ("job", 2), ("done", 3), ("job", 4)]);
         // The journal writer learns the occurrence of line 4, once.
         assert_eq!(repeats.take(4), 2);
@@ -213,9 +180,13 @@ mod tests {
 
     #[test]
     fn without_repeats_nothing_is_recorded() {
-        let repeats = Repeats::default();
-        let _ = kinds(source(reader("cube 1\ncube 2\n"), None, None, repeats.clone()));
-        assert!(!repeats.any.load(Ordering::Acquire));
+        // A resume whose journal holds no repeated job learns no occurrence
+        // above 0: the writer's map stays empty, and is never locked.
+        let dir = tempfile::tempdir().unwrap();
+        let resume = Resume::new(previous(dir.path(), &[(1, "1", "ok", 0)]), false);
+        let repeats = resume.repeats();
+        let _ = kinds(source(reader("cube 1\ncube 2\n"), None, Some(resume)));
+        assert!(repeats.is_empty());
         assert_eq!(repeats.take(1), 0);
     }
 
@@ -224,8 +195,8 @@ mod tests {
         let text: String = (1..=40).map(|i| format!("cube {i}\n")).chain(["cube 'x\n".to_owned()]).collect();
         let shard = Shard::new(0, 2).unwrap();
         let other = Shard::new(1, 2).unwrap();
-        let mine = kinds(source(reader(&text), Some(shard), None, Repeats::default()));
-        let theirs = kinds(source(reader(&text), Some(other), None, Repeats::default()));
+        let mine = kinds(source(reader(&text), Some(shard), None));
+        let theirs = kinds(source(reader(&text), Some(other), None));
         assert_eq!(mine.len() + theirs.len(), 41 + 40, "every job is on both sides, the invalid line on one");
         for line in 1..=40 {
             let a = mine.iter().find(|(_, l)| *l == line).unwrap().0;

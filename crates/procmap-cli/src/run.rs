@@ -14,7 +14,7 @@ use procmap::{Mode, Next, Pool, Registry, RunContext, Status};
 use procmap_batch::jobs::{JobReader, count_jobs};
 use procmap_batch::journal::{FLUSH_EVERY, Header, Journal};
 use procmap_batch::previous::Previous;
-use procmap_batch::resume::Resume;
+use procmap_batch::resume::{Repeats, Resume};
 use procmap_batch::source as input;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
@@ -65,12 +65,11 @@ pub fn run(mut args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
     let jobs = input::open_jobs(&jobs_path)?;
     let (mut journal, previous) = open_journal(&args)?;
 
-    let repeats = input::Repeats::default();
     let resume = previous.map(|previous| Resume::new(previous, args.resume_failed));
     let skipped = resume.as_ref().map_or_else(Arc::default, Resume::skipped);
     let left_failed = resume.as_ref().map_or_else(Arc::default, Resume::left_failed);
-    let source =
-        input::source(JobReader::new(jobs.reader, args.task.clone()), shard, resume, repeats.clone());
+    let repeats = resume.as_ref().map_or_else(Repeats::default, Resume::repeats);
+    let source = input::source(JobReader::new(jobs.reader, args.task.clone()), shard, resume);
     let pool =
         build_pool(&args, registry, mode, procs).worker_program(program).worker_args(worker_args).build();
 
@@ -250,7 +249,7 @@ fn build_pool(args: &RunArgs, registry: Registry, mode: Mode, procs: usize) -> p
 fn write_journal(
     run: &mut procmap::Run,
     journal: &mut Journal,
-    repeats: &input::Repeats,
+    repeats: &Repeats,
     mut seen: impl FnMut(Status),
 ) -> Option<std::io::Error> {
     loop {

@@ -25,10 +25,9 @@ use procmap::{Chunking, Input, JobRecord, Mode, Next, Pool, PoolError, Registry,
 use procmap_batch::identity::job_hash;
 use procmap_batch::journal::{Header, Journal};
 use procmap_batch::previous::Previous;
-use procmap_batch::resume::{Decision, Resume};
+use procmap_batch::resume::{Decision, Repeats, Resume};
 use procmap_batch::writer::JournalWriter;
 use pyo3::prelude::*;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -61,7 +60,7 @@ struct State {
     resume: Option<Resume>,
     /// Occurrences above 0 by line, learnt by a resume, for the records of
     /// repeated items (see procmap_batch::occurrence).
-    repeats: HashMap<u64, u32>,
+    repeats: Repeats,
     task: String,
     pickler: &'static Pickler,
     finished: bool,
@@ -125,13 +124,14 @@ impl NativeRun {
         let (tx, rx) = crossbeam_channel::bounded(INPUT_CAP);
         let run = pool.run(rx).map_err(pool_error)?;
         let stop = run.stop_handle();
+        let repeats = resume.as_ref().map_or_else(Repeats::default, Resume::repeats);
         let state = State {
             input: Some(tx),
             run: Some(run),
             journal: writer,
             journal_path: journal,
             resume,
-            repeats: HashMap::new(),
+            repeats,
             task,
             pickler,
             finished: false,
@@ -169,13 +169,10 @@ impl NativeRun {
             };
             if let Some(resume) = state.resume.as_mut() {
                 let hash = job_hash(&state.task, &args);
-                let admission = resume.admit(hash);
+                let admission = resume.admit(hash, id);
                 if admission.decision != Decision::Run {
                     skipped.push((index, hash, admission.occurrence.unwrap_or(0)));
                     continue;
-                }
-                if let Some(occurrence) = admission.occurrence.filter(|&k| k > 0) {
-                    state.repeats.insert(id, occurrence);
                 }
             }
             let task = state.task.clone();
@@ -223,12 +220,11 @@ impl NativeRun {
         let results =
             records.iter().map(|r| from_record(py, state.pickler, r, r.line.saturating_sub(1))).collect();
         if let Some(journal) = state.journal.as_mut() {
-            let repeats = &mut state.repeats;
+            let repeats = &state.repeats;
             let batch = records
                 .into_iter()
                 .map(|r| {
-                    let occurrence =
-                        if repeats.is_empty() { 0 } else { repeats.remove(&r.line).unwrap_or(0) };
+                    let occurrence = repeats.take(r.line);
                     (r, occurrence)
                 })
                 .collect();
