@@ -1,7 +1,8 @@
 //! The resume decision: which jobs a resumed run skips. One function
 //! ([`decide`]) that the CLI's input filter and the Python package both call.
 
-use crate::previous::Previous;
+use crate::journal::{Header, Journal};
+use crate::previous::{Previous, PreviousError};
 use procmap::Status;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -38,6 +39,31 @@ pub struct Admission {
     pub occurrence: Option<u32>,
 }
 
+/// Why a journal could not be opened for a resumed run.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// Locked by another writer (`ErrorKind::ResourceBusy`), or not
+    /// writable.
+    #[error("cannot write the journal")]
+    Write(#[source] std::io::Error),
+    #[error("cannot read the journal")]
+    Read(#[source] PreviousError),
+}
+
+/// Opens the journal at `path` to append to it, and reads what it records
+/// for the resume: locked (and its torn tail cut) before it is read, so
+/// that a second run resuming it is refused before the reading, and never
+/// runs the jobs the first one runs.
+pub fn open(
+    path: &std::path::Path,
+    header: &Header,
+    rerun_failed: bool,
+) -> Result<(Journal, Resume), OpenError> {
+    let journal = Journal::file(path, true, header).map_err(OpenError::Write)?;
+    let previous = Previous::load(path).map_err(OpenError::Read)?;
+    Ok((journal, Resume::new(previous, rerun_failed)))
+}
+
 /// What a resumed run skips.
 pub struct Resume {
     previous: Previous,
@@ -62,6 +88,12 @@ impl Resume {
             left_failed: Arc::default(),
             repeats: Repeats::default(),
         }
+    }
+
+    /// Lines of the old journal that are not records (foreign text; a torn
+    /// tail is cut before reading).
+    pub fn torn_lines(&self) -> usize {
+        self.previous.torn_lines
     }
 
     /// The count of jobs skipped so far, shared with whoever reports it.

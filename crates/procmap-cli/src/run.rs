@@ -13,8 +13,7 @@ use args::{ModeArg, RunArgs};
 use procmap::{Mode, Next, Pool, Registry, RunContext, Status};
 use procmap_batch::jobs::{JobReader, count_jobs};
 use procmap_batch::journal::{FLUSH_EVERY, Header, Journal};
-use procmap_batch::previous::Previous;
-use procmap_batch::resume::{Repeats, Resume};
+use procmap_batch::resume::{OpenError, Repeats, Resume};
 use procmap_batch::source as input;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
@@ -63,9 +62,7 @@ pub fn run(mut args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
         bail!("stdout is closed, and the journal would go there: name a journal with -o FILE");
     }
     let jobs = input::open_jobs(&jobs_path)?;
-    let (mut journal, previous) = open_journal(&args)?;
-
-    let resume = previous.map(|previous| Resume::new(previous, args.resume_failed));
+    let (mut journal, resume) = open_journal(&args)?;
     let skipped = resume.as_ref().map_or_else(Arc::default, Resume::skipped);
     let left_failed = resume.as_ref().map_or_else(Arc::default, Resume::left_failed);
     let repeats = resume.as_ref().map_or_else(Repeats::default, Resume::repeats);
@@ -171,7 +168,7 @@ fn print_summary(
 
 /// Opens the journal the way the flags say (stdout, a new file, a file to
 /// resume or to overwrite), with what it already records when resuming.
-fn open_journal(args: &RunArgs) -> anyhow::Result<(Journal, Option<Previous>)> {
+fn open_journal(args: &RunArgs) -> anyhow::Result<(Journal, Option<Resume>)> {
     let path = &args.results;
     let to_stdout = path == Path::new("-");
     let resuming = args.resume || args.resume_failed;
@@ -196,15 +193,21 @@ fn open_journal(args: &RunArgs) -> anyhow::Result<(Journal, Option<Previous>)> {
             path.display()
         );
     }
-    // Locked (and its torn tail cut) before it is read: another run
-    // resuming it is refused before the reading, not after.
-    let journal = Journal::file(path, resuming, &header())
-        .with_context(|| format!("cannot write journal {}", path.display()))?;
-    let previous = match resuming {
-        true => {
-            Some(Previous::load(path).with_context(|| format!("cannot read journal {}", path.display()))?)
-        }
-        false => None,
+    let (journal, resume) = if resuming {
+        let (journal, resume) =
+            procmap_batch::resume::open(path, &header(), args.resume_failed).map_err(|e| match e {
+                OpenError::Write(e) => {
+                    anyhow::Error::new(e).context(format!("cannot write journal {}", path.display()))
+                }
+                OpenError::Read(e) => {
+                    anyhow::Error::new(e).context(format!("cannot read journal {}", path.display()))
+                }
+            })?;
+        (journal, Some(resume))
+    } else {
+        let journal = Journal::file(path, false, &header())
+            .with_context(|| format!("cannot write journal {}", path.display()))?;
+        (journal, None)
     };
     if journal.repaired_bytes > 0 {
         say!(
@@ -213,12 +216,10 @@ fn open_journal(args: &RunArgs) -> anyhow::Result<(Journal, Option<Previous>)> {
             path.display()
         );
     }
-    if let Some(prev) = &previous
-        && prev.torn_lines > 0
-    {
-        say!("supervisor: ignoring {} unreadable line(s) in {}", prev.torn_lines, path.display());
+    if let Some(torn) = resume.as_ref().map(Resume::torn_lines).filter(|&n| n > 0) {
+        say!("supervisor: ignoring {torn} unreadable line(s) in {}", path.display());
     }
-    Ok((journal, previous))
+    Ok((journal, resume))
 }
 
 /// The header of this run's segment of the journal.

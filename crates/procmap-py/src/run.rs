@@ -24,8 +24,7 @@ use procmap::wire::Job;
 use procmap::{Chunking, Input, JobRecord, Mode, Next, Pool, PoolError, Registry, Run, StopHandle};
 use procmap_batch::identity::job_hash;
 use procmap_batch::journal::{Header, Journal};
-use procmap_batch::previous::Previous;
-use procmap_batch::resume::{Decision, Repeats, Resume};
+use procmap_batch::resume::{Decision, OpenError, Repeats, Resume};
 use procmap_batch::writer::JournalWriter;
 use pyo3::prelude::*;
 use std::path::{Path, PathBuf};
@@ -334,7 +333,8 @@ fn pool_error(e: PoolError) -> PyErr {
 /// Opens the journal at `path` as the command line does: locked (and its
 /// torn tail cut, when appending) before it is read for a resume.
 fn open_journal(path: &Path, append: bool, resume: bool) -> PyResult<(JournalWriter, Option<Resume>)> {
-    let journal = Journal::file(path, append || resume, &Header::new("procmap-python")).map_err(|e| {
+    let header = Header::new("procmap-python");
+    let locked = |e: std::io::Error| {
         if e.kind() == std::io::ErrorKind::ResourceBusy {
             PyPoolError::new_err(format!(
                 "journal {} is locked: another writer holds it (another run of a Pool, in this process or another, is writing it)",
@@ -343,16 +343,18 @@ fn open_journal(path: &Path, append: bool, resume: bool) -> PyResult<(JournalWri
         } else {
             PyPoolError::new_err(format!("cannot open journal {}: {e}", path.display()))
         }
-    })?;
-    let resume = match resume {
+    };
+    let (journal, resume) = if resume {
         // Items whose latest record failed run again: only ok ones are done.
-        true => Some(Resume::new(
-            Previous::load(path).map_err(|e| {
+        let (journal, resume) = procmap_batch::resume::open(path, &header, true).map_err(|e| match e {
+            OpenError::Write(e) => locked(e),
+            OpenError::Read(e) => {
                 PyPoolError::new_err(format!("cannot read journal {}: {}", path.display(), chain(&e)))
-            })?,
-            true,
-        )),
-        false => None,
+            }
+        })?;
+        (journal, Some(resume))
+    } else {
+        (Journal::file(path, append, &header).map_err(locked)?, None)
     };
     let writer = JournalWriter::start(journal).map_err(|e| PyPoolError::new_err(e.to_string()))?;
     Ok((writer, resume))
