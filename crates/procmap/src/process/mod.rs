@@ -311,39 +311,34 @@ impl Dispatcher {
         chunks_done: Vec<u64>,
     ) -> Result<(), Violation> {
         let count = results.len();
-        let mut nanos = 0;
-        let mut results = results.into_iter();
+        let (mut taken, mut nanos) = (0u64, 0u64);
         let mut found = Ok(());
-        // Records leave in batches of OUT_BATCH even when one message holds
-        // a chunk of 4,096 results: batches grown to a message's size were
-        // held up to six at a time (queued, being read, being filled), a
-        // few MB of records waiting for the journal.
-        while found.is_ok() && results.len() > 0 {
+        for result in results {
+            let worker = self.slots[slot].as_mut().expect("caller checked");
+            let tracked = match worker.state.finished(result.id) {
+                Ok(tracked) => tracked,
+                Err(violation) => {
+                    found = Err(violation);
+                    break;
+                }
+            };
+            taken += 1;
+            nanos += result.nanos;
+            let job = Job {
+                id: tracked.job.id,
+                task: std::mem::take(&mut tracked.job.task),
+                args: std::mem::take(&mut tracked.job.args),
+            };
+            self.out_buf.push(JobRecord::finished(job, result, tracked.attempts, worker.pid));
+            // Records leave in batches of OUT_BATCH even when one message
+            // holds a chunk of 4,096 results: batches grown to a message's
+            // size were held up to six at a time (queued, being read, being
+            // filled), a few MB of records waiting for the journal.
             if self.out_buf.len() >= OUT_BATCH {
                 self.flush_out();
             }
-            let room = OUT_BATCH.saturating_sub(self.out_buf.len()).max(1);
-            let worker = self.slots[slot].as_mut().expect("caller checked");
-            let pid = worker.pid;
-            for result in results.by_ref().take(room) {
-                let tracked = match worker.state.finished(result.id) {
-                    Ok(tracked) => tracked,
-                    Err(violation) => {
-                        found = Err(violation);
-                        break;
-                    }
-                };
-                nanos += result.nanos;
-                let job = Job {
-                    id: tracked.job.id,
-                    task: std::mem::take(&mut tracked.job.task),
-                    args: std::mem::take(&mut tracked.job.args),
-                };
-                self.out_buf.push(JobRecord::finished(job, result, tracked.attempts, pid));
-            }
         }
-        // Counted as before: every result up to a violation.
-        let taken = (count - results.len() - usize::from(found.is_err())) as u64;
+        // Every result up to a violation counts.
         let worker = self.slots[slot].as_mut().expect("caller checked");
         let pid = worker.pid;
         let stats =
