@@ -1,8 +1,6 @@
 //! `supervisor`: runs a jobs file on a pool of `supervisor-worker` processes.
 //! Everything lives in `procmap-cli`; see `supervisor --help`.
 
-use std::ffi::{c_int, c_ulong};
-
 // Records are allocated on the dispatcher thread and freed on the journal
 // thread; glibc's malloc spends a third of the run on such frees, mimalloc
 // a fraction of that.
@@ -13,15 +11,6 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// bindings do not name.
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
-/// `PR_SET_THP_DISABLE` in linux/prctl.h.
-const PR_SET_THP_DISABLE: c_int = 41;
-
-unsafe extern "C" {
-    // Declared here rather than taken from the libc crate, which this
-    // binary does not otherwise need.
-    fn prctl(option: c_int, ...) -> c_int;
-}
-
 fn main() -> std::process::ExitCode {
     // No transparent huge pages: mimalloc reserves its arena before main
     // and advises huge pages on all of it, so where the kernel grants them
@@ -31,10 +20,10 @@ fn main() -> std::process::ExitCode {
     // This flag, which MIMALLOC_ALLOW_THP=0 would set but only before
     // main, makes the kernel map 4 KiB pages only. Workers inherit it
     // across exec, and shrink likewise (15-17 MB to about 5 MB for `cube`).
-    let (disable, unused): (c_ulong, c_ulong) = (1, 0);
+    let (disable, unused): (libc::c_ulong, libc::c_ulong) = (1, 0);
     // SAFETY: prctl with this option reads only its integer arguments. It
     // fails only on kernels older than 3.15, which then keep huge pages.
-    unsafe { prctl(PR_SET_THP_DISABLE, disable, unused, unused, unused) };
+    unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, disable, unused, unused, unused) };
     // Return freed memory to the OS at once rather than after 10 ms: with
     // memory freed on other threads than allocated it, the delay alone
     // added a third to the peak RSS of a multi-million-job run.
