@@ -12,6 +12,7 @@
 //! later shard checks that it belongs to the same batch.
 
 use crate::shard::Shard;
+use crate::source::same_file;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -134,6 +135,7 @@ impl RunDir {
             return Ok(());
         }
         let theirs = self.read_settled(manifest)?;
+        // The batch is the file, not its spelling (`sub/../jobs.txt`, a symlink).
         let same_jobs = theirs.jobs == manifest.jobs || same_file(&theirs.jobs, &manifest.jobs);
         if !same_jobs || (&theirs.task, theirs.shards) != (&manifest.task, manifest.shards) {
             return Err(RunDirError::OtherBatch {
@@ -259,16 +261,6 @@ pub enum RunDirError {
         #[source]
         source: std::io::Error,
     },
-}
-
-/// Whether two paths name one file (`sub/../jobs.txt`, a symlink): the
-/// batch is the file, not its spelling.
-fn same_file(a: &Path, b: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt as _;
-    match (std::fs::metadata(a), std::fs::metadata(b)) {
-        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
-        _ => false,
-    }
 }
 
 /// `jobs.txt in 4 shards, --task cube`, for a message.

@@ -60,6 +60,15 @@ pub fn check_not_aliased(jobs: &Path, journal: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Whether two paths name one file (by device and inode: a symlink, a hard
+/// link, `sub/../x`). A path that cannot be read names no file.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
+}
+
 /// The run's input: every line of the jobs file, hashed once for both
 /// filters. Jobs of other shards, and jobs that a resumed journal already
 /// has as ok, become [`Input::Done`]: they do not run, but their outputs

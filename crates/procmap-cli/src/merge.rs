@@ -13,6 +13,7 @@ use anyhow::{Context as _, bail};
 use clap::Args;
 use procmap_batch::journal::Header;
 use procmap_batch::ledger::{Latest, Ledger, Sources};
+use procmap_batch::source::same_file;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -189,12 +190,4 @@ fn check_output(output: &Path, sources: &Sources) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-fn same_file(a: &Path, b: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt as _;
-    match (std::fs::metadata(a), std::fs::metadata(b)) {
-        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
-        _ => false,
-    }
 }
