@@ -195,7 +195,7 @@ fn job_of_words<'a>(id: u64, mut words: impl Iterator<Item = &'a str> + Clone, t
     };
     let mut args = Vec::with_capacity(words.clone().count());
     args.extend(words.map(str::to_owned));
-    Input::Job(Job { id, task: task.to_owned(), args })
+    Input::Job(Job::new(id, task.to_owned(), args))
 }
 
 fn invalid(id: u64, task: &str, error: String) -> Input {
@@ -258,7 +258,7 @@ mod tests {
     }
 
     fn job(id: u64, task: &str, args: &[&str]) -> Input {
-        Input::Job(Job { id, task: task.into(), args: args.iter().map(|s| s.to_string()).collect() })
+        Input::Job(Job::new(id, task, args.iter().map(|s| s.to_string()).collect()))
     }
 
     #[test]
@@ -274,11 +274,11 @@ mod tests {
     fn parse_with_shell_words(id: u64, text: &str, task: Option<&str>) -> Option<Input> {
         let words = shell_words::split(text).ok()?;
         Some(match task {
-            Some(task) => Input::Job(Job { id, task: task.to_owned(), args: words }),
+            Some(task) => Input::Job(Job::new(id, task.to_owned(), words)),
             None => {
                 let mut words = words.into_iter();
                 match words.next() {
-                    Some(task) => Input::Job(Job { id, task, args: words.collect() }),
+                    Some(task) => Input::Job(Job::new(id, task, words.collect())),
                     None => invalid(id, "", "the line has no task name".to_owned()),
                 }
             }

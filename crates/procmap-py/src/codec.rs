@@ -108,6 +108,18 @@ impl Pickler {
         })
     }
 
+    /// `pickle.dumps(obj, HIGHEST_PROTOCOL)`.
+    pub(crate) fn dumps(&self, obj: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+        let py = obj.py();
+        let pickled = self.dumps.bind(py).call1((obj, self.protocol.bind(py)))?;
+        Ok(pickled.cast_into::<PyBytes>()?.as_bytes().to_vec())
+    }
+
+    /// `pickle.loads(bytes)`.
+    pub(crate) fn loads<'py>(&self, py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+        self.loads.bind(py).call1((PyBytes::new(py, bytes),))
+    }
+
     fn dumps_b64(&self, obj: &Bound<'_, PyAny>) -> PyResult<String> {
         let py = obj.py();
         let pickled = self.dumps.bind(py).call1((obj, self.protocol.bind(py)))?;

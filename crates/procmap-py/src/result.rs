@@ -149,3 +149,46 @@ pub(crate) fn from_record(py: Python<'_>, pickler: &Pickler, record: &JobRecord,
         item: None,
     }
 }
+
+/// A Result made by Python (`procmap._calls`) for an item of a chunk.
+#[pyfunction]
+#[pyo3(signature = (index, item, ok, value, status, error=None, traceback=None, signal=None, exit_code=None,
+    stderr=None, attempts=1, worker=None, ms=None))]
+#[expect(clippy::too_many_arguments, reason = "a Result's fields, from Python")]
+pub(crate) fn make_result(
+    index: u64,
+    item: Py<PyAny>,
+    ok: bool,
+    value: Py<PyAny>,
+    status: &str,
+    error: Option<String>,
+    traceback: Option<String>,
+    signal: Option<String>,
+    exit_code: Option<i32>,
+    stderr: Option<String>,
+    attempts: u32,
+    worker: Option<u32>,
+    ms: Option<f64>,
+) -> PyResult<ItemResult> {
+    let status = procmap::Status::ALL
+        .iter()
+        .map(|s| s.as_str())
+        .find(|s| *s == status)
+        .ok_or_else(|| pyo3::exceptions::PyValueError::new_err(format!("unknown status {status:?}")))?;
+    Ok(ItemResult {
+        index,
+        ok,
+        value,
+        status,
+        error,
+        traceback,
+        signal,
+        exit_code,
+        stderr,
+        attempts,
+        worker,
+        ms,
+        payload: None,
+        item: Some(item),
+    })
+}

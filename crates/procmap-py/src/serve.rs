@@ -1,55 +1,16 @@
-//! The worker side: a Python process serving the engine's protocol with one
-//! task that calls the user's function.
+//! The worker side: a Python process serving the engine's protocol, with
+//! one task that runs a pool's chunks ([`serve`]) or with the
+//! `@procmap.task` functions of a file for the command line
+//! ([`serve_tasks`]).
 
-use crate::codec::{PICKLE_PREFIX, Pickler};
+use crate::chunk::Entry;
+use crate::codec::Pickler;
+use crate::marker::Marker;
 use procmap::{JobError, Registry, RunContext, Task};
 use pyo3::prelude::*;
-
-/// Calls the user's function on one item, as its record's text has it (see
-/// [`crate::codec`]), and returns the value as JSON, or pickled. These steps
-/// are calls from here rather than a Python wrapper: on small jobs the
-/// wrapper's own bytecode would cost more than the job.
-struct PyTask {
-    name: String,
-    function: Py<PyAny>,
-    pickler: Pickler,
-    /// `procmap._worker.describe`: an exception as summary and traceback.
-    describe: Py<PyAny>,
-}
-
-impl Task for PyTask {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn usage(&self) -> &str {
-        "ITEM"
-    }
-
-    fn about(&self) -> &str {
-        "a Python function, called with one item (JSON text, or pickle: and base64)"
-    }
-
-    fn run(&self, args: &[String], _: &RunContext) -> Result<serde_json::Value, JobError> {
-        let [text] = args else { return Err(JobError::usage(self, args)) };
-        Python::attach(|py| {
-            let item = self.pickler.item(py, text).map_err(|e| {
-                let how = if text.starts_with(PICKLE_PREFIX) { "unpickle" } else { "decode" };
-                JobError::new(format!("cannot {how} the item in the worker: {e}"))
-            })?;
-            let value = self.function.bind(py).call1((item,)).map_err(|e| self.describe(py, e))?;
-            self.pickler
-                .value_json(&value)
-                .map_err(|e| JobError::new(format!("cannot pickle the return value: {e}")))
-        })
-    }
-}
-
-impl PyTask {
-    fn describe(&self, py: Python<'_>, error: PyErr) -> JobError {
-        describe(&self.describe, py, error)
-    }
-}
+use pyo3::types::{PyDict, PyList, PyTuple};
+use std::path::PathBuf;
+use std::time::Instant;
 
 /// The user's exception as a job error, via `procmap._worker.describe`.
 fn describe(describe: &Py<PyAny>, py: Python<'_>, error: PyErr) -> JobError {
@@ -60,13 +21,138 @@ fn describe(describe: &Py<PyAny>, py: Python<'_>, error: PyErr) -> JobError {
     JobError::new(text.unwrap_or_else(|_| error.to_string()))
 }
 
-/// Serves jobs until the supervisor says stop or goes away. The GIL is
-/// released while the engine waits for chunks; each job takes it back.
+/// The name of the one task a pool's worker serves: chunks of items, each
+/// chunk carrying its function.
+pub(crate) const CHUNK_TASK: &str = "procmap.chunk";
+
+/// Runs a chunk of items (a job's payload, see [`crate::chunk`]): the
+/// payload is the pickle of `(job, kind, function, items, journal)`, where
+/// `kind` says how an item is passed: 0 `fn(item)`, 1 `fn(*item)`, 2
+/// `fn(*item[0], **item[1])`. The loop is here rather than in Python: on
+/// small items the wrapper's own bytecode would cost more than the item.
+struct ChunkTask {
+    pickler: Pickler,
+    /// `procmap._worker.describe`: an exception as summary and traceback.
+    describe: Py<PyAny>,
+    marker: Option<Marker>,
+}
+
+impl Task for ChunkTask {
+    fn name(&self) -> &str {
+        CHUNK_TASK
+    }
+
+    fn usage(&self) -> &str {
+        "(payload)"
+    }
+
+    fn about(&self) -> &str {
+        "a chunk of a Python pool's items"
+    }
+
+    fn run(&self, _: &[String], _: &RunContext) -> Result<serde_json::Value, JobError> {
+        Err(JobError::new("a Python pool's chunk travels as a payload"))
+    }
+
+    fn run_payload(&self, payload: &[u8], _: &[String], _: &RunContext) -> Result<Vec<u8>, JobError> {
+        Python::attach(|py| self.run_chunk(py, payload).map_err(|e| JobError::new(e.to_string())))
+    }
+}
+
+impl ChunkTask {
+    fn run_chunk(&self, py: Python<'_>, payload: &[u8]) -> PyResult<Vec<u8>> {
+        let chunk = self.pickler.loads(py, payload)?;
+        let (job, kind, function, items, journal): (u64, u8, Bound<'_, PyAny>, Bound<'_, PyList>, bool) =
+            chunk.extract()?;
+        let values = PyList::empty(py);
+        let errors = PyList::empty(py);
+        let mut entries = journal.then(|| Vec::with_capacity(items.len()));
+        for (index, item) in items.iter().enumerate() {
+            if let Some(marker) = &self.marker {
+                marker.set(job, index);
+            }
+            let start = Instant::now();
+            let called = match kind {
+                0 => function.call1((&item,)),
+                1 => item.cast::<PyTuple>().map_err(PyErr::from).and_then(|args| function.call1(args)),
+                _ => item.extract::<(Bound<'_, PyTuple>, Bound<'_, PyDict>)>().and_then(|(args, kwargs)| {
+                    function.call(args, Some(&kwargs))
+                }),
+            };
+            let nanos = start.elapsed().as_nanos() as u64;
+            let (value, error) = match called {
+                Ok(value) => (Some(value), None),
+                Err(e) => {
+                    let text = describe(&self.describe, py, e.clone_ref(py)).message().to_owned();
+                    let exception = self.pickler.dumps(e.value(py).as_any()).ok();
+                    errors.append((index, exception, &text))?;
+                    (None, Some(text))
+                }
+            };
+            values.append(value.as_ref().map_or_else(|| py.None().into_bound(py), Bound::clone))?;
+            if let Some(entries) = entries.as_mut() {
+                entries.push(self.entry(&item, value.as_ref(), error, nanos));
+            }
+        }
+        let pickled = match self.pickler.dumps(&(&values, &errors).into_pyobject(py)?.into_any()) {
+            Ok(bytes) => bytes,
+            Err(_) => self.pickle_each(py, &values, &errors, entries.as_mut())?,
+        };
+        crate::chunk::join(&pickled, entries.as_deref()).map_err(pyo3::exceptions::PyValueError::new_err)
+    }
+
+    /// The journal entry of one item.
+    fn entry(&self, item: &Bound<'_, PyAny>, value: Option<&Bound<'_, PyAny>>, error: Option<String>, nanos: u64) -> Entry {
+        let text = self.pickler.item_text(item).unwrap_or_else(|e| format!("<cannot pickle the item: {e}>"));
+        let (value, error) = match (value, error) {
+            (Some(value), _) => match self.pickler.value_json(value) {
+                Ok(json) => (Some(json.to_string()), None),
+                Err(e) => (None, Some(format!("cannot pickle the return value: {e}"))),
+            },
+            (None, error) => (None, error),
+        };
+        Entry { item: text, value, error, nanos }
+    }
+
+    /// The chunk's pickle when some value would not pickle: each such value
+    /// becomes that item's error.
+    fn pickle_each(
+        &self,
+        py: Python<'_>,
+        values: &Bound<'_, PyList>,
+        errors: &Bound<'_, PyList>,
+        mut entries: Option<&mut Vec<Entry>>,
+    ) -> PyResult<Vec<u8>> {
+        for (index, value) in values.iter().enumerate() {
+            if let Err(e) = self.pickler.dumps(&value) {
+                let text = format!("cannot pickle the return value: {}", e.value(py));
+                errors.append((index, py.None(), &text))?;
+                values.set_item(index, py.None())?;
+                if let Some(entry) = entries.as_mut().and_then(|v| v.get_mut(index)) {
+                    entry.value = None;
+                    entry.error = Some(text);
+                }
+            }
+        }
+        self.pickler.dumps(&(values, errors).into_pyobject(py)?.into_any())
+    }
+}
+
+/// Serves a pool's chunks until the supervisor says stop or goes away. The
+/// GIL is released while the engine waits for chunks; each chunk takes it
+/// back. `marks` is the pool's directory for [`Marker`]s.
 #[pyfunction]
-pub(crate) fn serve(py: Python<'_>, name: String, function: Py<PyAny>, describe: Py<PyAny>) -> PyResult<()> {
+#[pyo3(signature = (describe, marks=None))]
+pub(crate) fn serve(py: Python<'_>, describe: Py<PyAny>, marks: Option<PathBuf>) -> PyResult<()> {
     let pickler = Pickler::new(py)?;
+    let marker = match marks {
+        Some(dir) => Some(Marker::create(&dir).map_err(|e| {
+            pyo3::exceptions::PyOSError::new_err(format!("procmap worker: cannot map its marker in {}: {e}", dir.display()))
+        })?),
+        None => None,
+    };
     let mut registry = Registry::new();
-    registry.register(PyTask { name, function, pickler, describe });
+    registry.register(ChunkTask { pickler, describe, marker });
     py.detach(|| procmap::worker::serve(registry))
         .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(format!("procmap worker: {e}")))
 }

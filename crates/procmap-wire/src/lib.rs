@@ -14,7 +14,7 @@
 //!
 //! ```
 //! use procmap_wire::{decode, encode, Job, ToWorker};
-//! let msg = ToWorker::Chunk { chunk: 7, jobs: vec![Job { id: 1, task: "cube".into(), args: vec!["3".into()] }] };
+//! let msg = ToWorker::Chunk { chunk: 7, jobs: vec![Job::new(1, "cube", vec!["3".into()])] };
 //! let bytes = encode(&msg).unwrap();
 //! assert_eq!(decode::<ToWorker>(&bytes).unwrap(), msg);
 //! ```
@@ -23,12 +23,19 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// Bumped on every incompatible change to the types in this crate.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
-/// The largest payload either side will decode. A chunk or a result batch is
-/// far smaller; the limit stops a corrupt length prefix from allocating
-/// gigabytes.
-pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
+/// The largest message either side will decode: room for one
+/// [`MAX_PAYLOAD_BYTES`] payload and its framing. A chunk of job lines or a
+/// result batch is far smaller; the limit stops a corrupt length prefix
+/// from allocating gigabytes.
+pub const MAX_MESSAGE_BYTES: usize = MAX_PAYLOAD_BYTES + (16 << 20);
+
+/// The largest [`Job::payload`] the supervisor dispatches, and the largest
+/// [`Outcome::Bytes`] a worker sends back; a bigger one is that job's
+/// error. Python's pool carries pickled items and values this way, and
+/// promises at least 64 MiB each.
+pub const MAX_PAYLOAD_BYTES: usize = 256 << 20;
 
 /// A worker that finishes a chunk of fewer jobs than this while the next
 /// chunk is already waiting may hold the results back and send them with
@@ -37,8 +44,8 @@ pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
 /// which is what lets the supervisor bound where a crashed worker was.
 pub const COALESCE_BELOW: usize = 16;
 
-/// The largest job (task name and arguments) the supervisor dispatches; a
-/// longer line is that job's error.
+/// The largest job (task name and arguments, not counting its payload) the
+/// supervisor dispatches; a longer line is that job's error.
 pub const MAX_JOB_BYTES: usize = 1 << 20;
 
 /// The largest output (JSON text) a task may return; a bigger one is that
@@ -60,12 +67,24 @@ pub const SERVER_ENV: &str = "PROCMAP_IPC_SERVER";
 /// One unit of work: a task name and its arguments.
 ///
 /// `id` is chosen by the supervisor (the jobs file uses the 1-based line
-/// number) and is echoed in the job's [`JobResult`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// number) and is echoed in the job's [`JobResult`]. `payload` is opaque
+/// bytes for a task that takes them (`Task::run_payload`): Python's pool
+/// sends a chunk of pickled items this way, with no text encoding on the
+/// way. Job lines have none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Job {
     pub id: u64,
     pub task: String,
     pub args: Vec<String>,
+    #[serde(with = "serde_bytes")]
+    pub payload: Vec<u8>,
+}
+
+impl Job {
+    /// A job without a payload, as a job line makes.
+    pub fn new(id: u64, task: impl Into<String>, args: Vec<String>) -> Self {
+        Job { id, task: task.into(), args, payload: Vec::new() }
+    }
 }
 
 /// Settings that every task invocation can see, sent once in [`Hello`].
@@ -162,6 +181,9 @@ pub enum Outcome {
     Error(String),
     /// The task panicked; the worker caught it and lives on.
     Panic(String),
+    /// The output of a task run on a [`Job::payload`]: opaque bytes for the
+    /// caller to decode (Python's pool: one pickle of a chunk's results).
+    Bytes(#[serde(with = "serde_bytes")] Vec<u8>),
 }
 
 /// Why a payload could not be encoded or decoded.
@@ -213,7 +235,7 @@ mod tests {
 
     #[test]
     fn borrowed_chunks_encode_like_owned_ones() {
-        let jobs = vec![Job { id: 1, task: "cube".into(), args: vec!["3".into()] }];
+        let jobs = vec![Job::new(1, "cube", vec!["3".into()])];
         let owned = encode(&ToWorker::Chunk { chunk: 4, jobs: jobs.clone() }).unwrap();
         let borrowed = encode(&ToWorkerRef::Chunk { chunk: 4, jobs: &jobs[..] }).unwrap();
         assert_eq!(owned, borrowed);

@@ -33,10 +33,23 @@ pub(crate) struct Config {
     pub context: RunContext,
     pub retries: u32,
     pub timeout: Option<Duration>,
+    /// Workers report each job's start even without a timeout, so that a
+    /// death blames exactly the job that was running (see
+    /// [`Config::start_reports`]).
+    pub exact_blame: bool,
     pub mem_limit: Option<u64>,
     pub max_tasks_per_child: Option<u64>,
     pub flush_interval: Duration,
     pub handshake_timeout: Duration,
     pub kill_grace: Duration,
     pub stop_grace: Duration,
+}
+
+impl Config {
+    /// Whether workers report each job's start: needed for a timeout's
+    /// clock, and asked for by a caller that wants exact blame. A report
+    /// costs a message per job, which is why it is not always on.
+    pub(crate) fn start_reports(&self) -> bool {
+        self.timeout.is_some() || self.exact_blame
+    }
 }

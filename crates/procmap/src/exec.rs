@@ -45,6 +45,12 @@ pub(crate) fn run_job(registry: &Registry, ctx: &RunContext, job: &Job) -> JobRe
         None => Outcome::Error(unknown_task_message(&job.task)),
         Some(task) => {
             IN_JOB.with(|f| f.set(true));
+            if !job.payload.is_empty() {
+                let caught =
+                    panic::catch_unwind(AssertUnwindSafe(|| task.run_payload(&job.payload, &job.args, ctx)));
+                IN_JOB.with(|f| f.set(false));
+                return JobResult { id: job.id, outcome: bytes_outcome(caught), nanos: start.elapsed().as_nanos() as u64 };
+            }
             let caught = panic::catch_unwind(AssertUnwindSafe(|| task.run(&job.args, ctx)));
             IN_JOB.with(|f| f.set(false));
             match caught {
@@ -63,6 +69,21 @@ pub(crate) fn run_job(registry: &Registry, ctx: &RunContext, job: &Job) -> JobRe
         }
     };
     JobResult { id: job.id, outcome, nanos: start.elapsed().as_nanos() as u64 }
+}
+
+/// The outcome of [`crate::Task::run_payload`]: its bytes as they are,
+/// within [`procmap_wire::MAX_PAYLOAD_BYTES`].
+fn bytes_outcome(caught: std::thread::Result<Result<Vec<u8>, crate::JobError>>) -> Outcome {
+    match caught {
+        Ok(Ok(bytes)) if bytes.len() > procmap_wire::MAX_PAYLOAD_BYTES => Outcome::Error(format!(
+            "the task's output is {} bytes; at most {} are allowed",
+            bytes.len(),
+            procmap_wire::MAX_PAYLOAD_BYTES
+        )),
+        Ok(Ok(bytes)) => Outcome::Bytes(bytes),
+        Ok(Err(e)) => Outcome::Error(e.message().to_owned()),
+        Err(payload) => Outcome::Panic(panic_message(payload.as_ref())),
+    }
 }
 
 /// Runs a chunk's jobs one after another on this thread, as serial and
@@ -132,7 +153,7 @@ mod tests {
         install_panic_hook();
         let mut registry = Registry::new();
         registry.register(Boom);
-        let job = Job { id: 9, task: "boom".into(), args: vec![] };
+        let job = Job::new(9, "boom", vec![]);
         let result = run_job(&registry, &RunContext::default(), &job);
         match result.outcome {
             Outcome::Panic(msg) => {
@@ -145,7 +166,7 @@ mod tests {
 
     #[test]
     fn an_unknown_task_is_an_error() {
-        let job = Job { id: 1, task: "nope".into(), args: vec![] };
+        let job = Job::new(1, "nope", vec![]);
         let result = run_job(&Registry::new(), &RunContext::default(), &job);
         assert!(matches!(result.outcome, Outcome::Error(m) if m.contains("unknown task \"nope\"")));
     }

@@ -23,7 +23,7 @@
 //! use procmap::wire::Job;
 //!
 //! let pool = Pool::builder(Registry::new()).procs(2).mode(Mode::Process).build();
-//! let jobs = vec![Input::Job(Job { id: 1, task: "cube".into(), args: vec!["3".into()] })];
+//! let jobs = vec![Input::Job(Job::new(1, "cube", vec!["3".into()]))];
 //! for record in pool.run(jobs).unwrap() {
 //!     println!("{}", serde_json::to_string(&record).unwrap());
 //! }

@@ -32,7 +32,7 @@ const RECORD_BATCHES: usize = 4;
 /// use procmap::wire::Job;
 ///
 /// let pool = Pool::builder(Registry::new()).procs(4).chunksize(64).mode(Mode::Process).build();
-/// let jobs = (1..=1000).map(|i| Job { id: i, task: "cube".into(), args: vec![i.to_string()] }.into());
+/// let jobs = (1..=1000).map(|i| Job::new(i, "cube", vec![i.to_string()]).into());
 /// let mut run = pool.run(jobs).unwrap();
 /// for record in &mut run {
 ///     println!("{} {:?}", record.line, record.status);
@@ -68,6 +68,7 @@ impl Pool {
                     context: RunContext::default(),
                     retries: 2,
                     timeout: None,
+                    exact_blame: false,
                     mem_limit: None,
                     max_tasks_per_child: None,
                     flush_interval: Duration::from_millis(10),
@@ -249,6 +250,15 @@ impl PoolBuilder {
     /// How long in-flight jobs may run after a stop request.
     pub fn stop_grace(mut self, grace: Duration) -> Self {
         self.pool.cfg.stop_grace = grace;
+        self
+    }
+
+    /// Has workers report the start of every job, so that a worker's death
+    /// blames exactly the job it was running and no neighbour is rerun as a
+    /// suspect. Costs one message per job; on with a timeout anyway.
+    /// Python's pool, whose jobs are whole chunks, turns it on.
+    pub fn exact_blame(mut self, on: bool) -> Self {
+        self.pool.cfg.exact_blame = on;
         self
     }
 

@@ -63,6 +63,11 @@ pub struct JobRecord {
     /// finished.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ms: Option<f64>,
+    /// The bytes a task returned for a job with a payload (see
+    /// `Task::run_payload`), when `status` is ok. Never journaled: the
+    /// caller decodes them.
+    #[serde(skip)]
+    pub output: Option<Vec<u8>>,
 }
 
 impl JobRecord {
@@ -81,6 +86,7 @@ impl JobRecord {
             attempts: 0,
             worker: None,
             ms: None,
+            output: None,
         }
     }
 
@@ -108,6 +114,11 @@ impl JobRecord {
                     }
                     None => record.error = Some("the task's output is not valid JSON".into()),
                 }
+            }
+            Outcome::Bytes(bytes) => {
+                record.status = Status::Ok;
+                record.output = Some(bytes);
+                record.error = None;
             }
             Outcome::Error(msg) | Outcome::Panic(msg) => record.error = Some(msg),
         }

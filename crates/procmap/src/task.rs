@@ -49,6 +49,15 @@ pub trait Task: Send + Sync + 'static {
 
     /// Runs one job.
     fn run(&self, args: &[String], ctx: &RunContext) -> Result<serde_json::Value, JobError>;
+
+    /// Runs one job that carries a payload (`Job::payload`) and returns
+    /// opaque bytes, which reach the caller as [`crate::JobRecord::output`]
+    /// without being read as JSON. Python's pool uses this to send a chunk
+    /// of pickled items as one job. The default refuses payloads.
+    fn run_payload(&self, payload: &[u8], args: &[String], ctx: &RunContext) -> Result<Vec<u8>, JobError> {
+        let _ = (args, ctx);
+        Err(JobError::new(format!("task {:?} takes no payload ({} bytes given)", self.name(), payload.len())))
+    }
 }
 
 /// A job's failure, as the message that ends up in its record.

@@ -52,7 +52,15 @@ impl Feeder {
                 return Err(Box::new(JobRecord::rejected(id, task, args, error)));
             }
         };
-        let size = job_bytes(&job);
+        if job.payload.len() > procmap_wire::MAX_PAYLOAD_BYTES {
+            let error = format!(
+                "the job's payload is {} bytes; at most {} are allowed",
+                job.payload.len(),
+                procmap_wire::MAX_PAYLOAD_BYTES
+            );
+            return Err(Box::new(JobRecord::rejected(job.id, job.task, job.args, error)));
+        }
+        let size = job_bytes(&job) - job.payload.len();
         if size > procmap_wire::MAX_JOB_BYTES {
             let error =
                 format!("the job is {size} bytes long; at most {} are allowed", procmap_wire::MAX_JOB_BYTES);

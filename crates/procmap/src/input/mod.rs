@@ -151,7 +151,7 @@ impl std::ops::Deref for Cut {
 }
 
 pub(crate) fn job_bytes(job: &Job) -> usize {
-    16 + job.task.len() + job.args.iter().map(|a| a.len() + 2).sum::<usize>()
+    16 + job.task.len() + job.args.iter().map(|a| a.len() + 2).sum::<usize>() + job.payload.len()
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ impl Task for Writes {
 }
 
 fn job(id: u64, output: &str) -> Input {
-    Input::Job(Job { id, task: "writes".into(), args: vec![output.into()] })
+    Input::Job(Job::new(id, "writes", vec![output.into()]))
 }
 
 fn feeder(inputs: Vec<Input>) -> Feeder {
@@ -66,7 +66,7 @@ fn a_failed_job_releases_its_outputs_but_only_its_own() {
 }
 
 fn cube(id: u64, arg: &str) -> Input {
-    Input::Job(Job { id, task: "writes".into(), args: vec![arg.into()] })
+    Input::Job(Job::new(id, "writes", vec![arg.into()]))
 }
 
 fn ids(jobs: &[Job]) -> Vec<u64> {
@@ -75,7 +75,7 @@ fn ids(jobs: &[Job]) -> Vec<u64> {
 
 #[test]
 fn a_job_costs_its_text_and_a_fixed_overhead() {
-    let job = Job { id: 1, task: "abc".into(), args: vec!["de".into(), "f".into()] };
+    let job = Job::new(1, "abc", vec!["de".into(), "f".into()]);
     assert_eq!(job_bytes(&job), 16 + 3 + (2 + 2) + (1 + 2));
 }
 
@@ -144,7 +144,7 @@ fn a_job_over_the_size_limit_is_refused_and_one_at_it_is_not() {
 #[test]
 fn tasks_a_worker_names_are_the_known_ones() {
     let mut feeder =
-        feeder(vec![cube(1, "a"), Input::Job(Job { id: 2, task: "other".into(), args: vec![] })]);
+        feeder(vec![cube(1, "a"), Input::Job(Job::new(2, "other", vec![]))]);
     // The worker has "other" (a custom task) and not "writes".
     feeder.set_known(["other".to_owned()]);
     let mut rejected = Vec::new();
@@ -155,9 +155,9 @@ fn tasks_a_worker_names_are_the_known_ones() {
 
 #[test]
 fn a_done_job_keeps_its_outputs_claimed_and_plans_them() {
-    let done = Input::Done(Job { id: 1, task: "writes".into(), args: vec!["x.png".into()] });
+    let done = Input::Done(Job::new(1, "writes", vec!["x.png".into()]));
     let mut feeder = feeder(vec![done, cube(2, "x.png"), cube(3, "y.png")]);
-    let job = Job { id: 3, task: "writes".into(), args: vec!["y.png".into()] };
+    let job = Job::new(3, "writes", vec!["y.png".into()]);
     assert_eq!(feeder.outputs(&job), [std::path::PathBuf::from("y.png")]);
     let mut rejected = Vec::new();
     assert_eq!(ids(&feeder.next_chunk(10, true, &mut rejected)), [3]);

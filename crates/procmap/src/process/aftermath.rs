@@ -34,7 +34,7 @@ impl Dispatcher {
         let death = death::classify(&exit, worker.state.kill, &stderr, self.cfg.mem_limit);
         tracing::debug!(pid = worker.pid, phase = ?worker.state.phase, cause = %death, "worker ended");
 
-        let failed_start = worker.state.failed_start(self.cfg.timeout.is_some());
+        let failed_start = worker.state.failed_start(self.cfg.start_reports());
         if failed_start && !worker.state.end_expected() && self.stopping.is_none() {
             self.start_failures += 1;
             if self.start_failures >= MAX_START_FAILURES {
@@ -94,7 +94,7 @@ impl Dispatcher {
         let running = worker.state.running_ids();
         let how = blame::Circumstances {
             threads: self.cfg.threads,
-            running: self.cfg.timeout.is_some().then_some(&running[..]),
+            running: self.cfg.start_reports().then_some(&running[..]),
             kill: worker.state.kill,
             retries: self.cfg.retries,
         };

@@ -15,7 +15,7 @@ pub(super) fn hello_bytes(cfg: &Config) -> Vec<u8> {
         protocol: PROTOCOL_VERSION,
         context: cfg.context.clone(),
         flush_interval_us: cfg.flush_interval.as_micros() as u64,
-        report_starts: cfg.timeout.is_some(),
+        report_starts: cfg.start_reports(),
         threads: cfg.threads as u32,
     };
     wire::encode(&ToWorkerRef::<()>::Hello(&hello)).expect("a hello always encodes")

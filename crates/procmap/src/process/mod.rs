@@ -324,11 +324,13 @@ impl Dispatcher {
             };
             taken += 1;
             nanos += result.nanos;
-            let job = Job {
-                id: tracked.job.id,
-                task: std::mem::take(&mut tracked.job.task),
-                args: std::mem::take(&mut tracked.job.args),
-            };
+            // The record needs the job's name and arguments, not its
+            // payload: leave that with the tracked job, to be dropped.
+            let job = Job::new(
+                tracked.job.id,
+                std::mem::take(&mut tracked.job.task),
+                std::mem::take(&mut tracked.job.args),
+            );
             self.out_buf.push(JobRecord::finished(job, result, tracked.attempts, worker.pid));
             // Records leave in batches of OUT_BATCH even when one message
             // holds a chunk of 4,096 results: batches grown to a message's

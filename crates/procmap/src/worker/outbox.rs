@@ -53,7 +53,7 @@ impl Outbox {
         if state.unsent.is_empty() {
             state.oldest = Some(Instant::now());
         }
-        if let wire::Outcome::Ok(bytes) = &result.outcome {
+        if let wire::Outcome::Ok(bytes) | wire::Outcome::Bytes(bytes) = &result.outcome {
             state.unsent_bytes += bytes.len();
         }
         state.unsent.push(result);

@@ -7,7 +7,7 @@ use crate::process::blame::{self, Circumstances, Decision, summary};
 const LIMITS: Limits = Limits { threads: 1, chunk_bytes: 48 * 1024, max_jobs: None };
 
 fn job(id: u64) -> Tracked {
-    Tracked::new(Job { id, task: "t".into(), args: vec![] })
+    Tracked::new(Job::new(id, "t", vec![]))
 }
 
 fn jobs(ids: std::ops::RangeInclusive<u64>) -> Vec<Tracked> {

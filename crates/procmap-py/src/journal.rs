@@ -1,0 +1,215 @@
+//! A pool call's journal (`procmap.Pool(journal=...)`): procmap-batch's,
+//! as the command line's is. It is locked (a second writer is refused), its
+//! torn tail cut before a call appends, a header starting each call's
+//! segment. A resume decides each item with [`Resume::admit`] by its
+//! identity (the function's name and the item's text, see
+//! [`crate::codec`]), in input order, and the occurrence it learns goes
+//! into the item's record.
+//!
+//! Records of items that ran come from the worker already encoded
+//! ([`crate::chunk::Entry`]); this side only assembles and queues them, with
+//! the GIL released, for the journal's own writer thread.
+
+use crate::chunk::Entry;
+use crate::codec;
+use crate::error::PoolError as PyPoolError;
+use crate::read::chain;
+use procmap::{JobRecord, Status};
+use procmap_batch::identity::job_hash;
+use procmap_batch::journal::{Header, Journal};
+use procmap_batch::resume::{Decision, OpenError, Repeats, Resume};
+use procmap_batch::writer::JournalWriter;
+use pyo3::prelude::*;
+use serde_json::value::RawValue;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// A chunk's journal entries, handed from [`crate::pool::NativePool::poll`]
+/// to [`NativeJournal::write_chunk`] without becoming Python objects.
+#[pyclass(module = "procmap._native")]
+pub(crate) struct Entries(pub Mutex<Vec<Entry>>);
+
+struct State {
+    writer: JournalWriter,
+    resume: Option<Resume>,
+    /// Occurrences above 0 by line, learnt by the resume.
+    repeats: Repeats,
+}
+
+/// One call's journal. Not for direct use: `procmap.Pool` drives it.
+#[pyclass(module = "procmap._native")]
+pub(crate) struct NativeJournal {
+    path: PathBuf,
+    state: Mutex<Option<State>>,
+}
+
+#[pymethods]
+impl NativeJournal {
+    /// Opens (and locks) the journal: truncated, or appended to when
+    /// `append`; read first for a resume when `resume`.
+    #[new]
+    fn new(py: Python<'_>, path: PathBuf, append: bool, resume: bool) -> PyResult<Self> {
+        let (writer, resume) = py.detach(|| open(&path, append, resume))?;
+        let repeats = resume.as_ref().map_or_else(Repeats::default, Resume::repeats);
+        Ok(NativeJournal { path, state: Mutex::new(Some(State { writer, resume, repeats })) })
+    }
+
+    /// Decides, for a resume, which of `items` (at `indices` of the call's
+    /// input, in input order) are done already. Returns the skipped ones as
+    /// `(position in items, hash, occurrence)`. Without a resume, none.
+    fn admit(
+        &self,
+        py: Python<'_>,
+        task: &str,
+        indices: Vec<u64>,
+        items: Vec<Bound<'_, PyAny>>,
+    ) -> PyResult<Vec<(usize, u64, u32)>> {
+        let pickler = codec::pickler(py)?;
+        let mut guard = self.lock();
+        let Some(resume) = guard.as_mut().and_then(|s| s.resume.as_mut()) else { return Ok(Vec::new()) };
+        let mut skipped = Vec::new();
+        for (position, (index, item)) in indices.iter().zip(&items).enumerate() {
+            // An item that cannot be pickled fails later, as in a fresh run.
+            let Ok(text) = pickler.item_text(item) else { continue };
+            let hash = job_hash(task, std::slice::from_ref(&text));
+            let admission = resume.admit(hash, index + 1);
+            if admission.decision != Decision::Run {
+                skipped.push((position, hash, admission.occurrence.unwrap_or(0)));
+            }
+        }
+        Ok(skipped)
+    }
+
+    /// Queues the records of a chunk that ran: item `k` of the chunk is the
+    /// input's item `indices[k]`.
+    fn write_chunk(
+        &self,
+        py: Python<'_>,
+        task: String,
+        indices: Vec<u64>,
+        entries: &Entries,
+        worker: Option<u32>,
+        attempts: Vec<u32>,
+    ) -> PyResult<()> {
+        let entries = std::mem::take(&mut *entries.0.lock().unwrap_or_else(|p| p.into_inner()));
+        let path = self.path.clone();
+        let mut guard = self.lock();
+        let Some(state) = guard.as_mut() else { return Err(closed(&path)) };
+        py.detach(|| {
+            let batch = entries
+                .into_iter()
+                .zip(indices)
+                .zip(attempts)
+                .map(|((entry, index), attempts)| {
+                    let line = index + 1;
+                    (record(line, &task, entry, attempts, worker), state.repeats.take(line))
+                })
+                .collect();
+            state.writer.write(batch)
+        })
+        .map_err(|e| write_error(&path, &e))
+    }
+
+    /// Queues the record of an item that did not run to a value in a
+    /// worker: it crashed, timed out, or could not be sent.
+    #[pyo3(signature = (task, index, item, status, error, signal=None, exit_code=None, stderr=None, attempts=0, worker=None))]
+    #[expect(clippy::too_many_arguments, reason = "a record's fields, from Python")]
+    fn write_failed(
+        &self,
+        py: Python<'_>,
+        task: String,
+        index: u64,
+        item: &Bound<'_, PyAny>,
+        status: &str,
+        error: String,
+        signal: Option<String>,
+        exit_code: Option<i32>,
+        stderr: Option<String>,
+        attempts: u32,
+        worker: Option<u32>,
+    ) -> PyResult<()> {
+        let text = codec::pickler(py)?.item_text(item).ok();
+        let mut record = JobRecord::rejected(index + 1, task, text.into_iter().collect(), error);
+        record.status = match status {
+            "crashed" => Status::Crashed,
+            "timeout" => Status::Timeout,
+            _ => Status::Error,
+        };
+        (record.signal, record.exit_code, record.stderr) = (signal, exit_code, stderr);
+        (record.attempts, record.worker) = (attempts, worker);
+        let path = self.path.clone();
+        let mut guard = self.lock();
+        let Some(state) = guard.as_mut() else { return Err(closed(&path)) };
+        let occurrence = state.repeats.take(index + 1);
+        py.detach(|| state.writer.write(vec![(record, occurrence)])).map_err(|e| write_error(&path, &e))
+    }
+
+    /// Writes everything queued and closes the journal (its lock is
+    /// released). Later calls do nothing.
+    fn finish(&self, py: Python<'_>) -> PyResult<()> {
+        let state = self.lock().take();
+        match state {
+            Some(mut state) => py.detach(|| state.writer.finish()).map_err(|e| write_error(&self.path, &e)),
+            None => Ok(()),
+        }
+    }
+}
+
+impl NativeJournal {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<State>> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The record of an item that ran.
+fn record(line: u64, task: &str, entry: Entry, attempts: u32, worker: Option<u32>) -> JobRecord {
+    let Entry { item, value, error, nanos } = entry;
+    let mut record = JobRecord::rejected(line, task.to_owned(), vec![item], String::new());
+    (record.attempts, record.worker, record.ms) = (attempts, worker, Some(nanos as f64 / 1e6));
+    match (value.map(RawValue::from_string), error) {
+        (Some(Ok(raw)), _) => {
+            (record.status, record.value, record.error) = (Status::Ok, Some(raw), None);
+        }
+        (Some(Err(e)), _) => record.error = Some(format!("the value's JSON is invalid: {e}")),
+        (None, error) => record.error = Some(error.unwrap_or_default()),
+    }
+    record
+}
+
+/// Opens the journal at `path` as the command line does: locked (and its
+/// torn tail cut, when appending) before it is read for a resume.
+fn open(path: &Path, append: bool, resume: bool) -> PyResult<(JournalWriter, Option<Resume>)> {
+    let header = Header::new("procmap-python");
+    let locked = |e: std::io::Error| {
+        if e.kind() == std::io::ErrorKind::ResourceBusy {
+            PyPoolError::new_err(format!(
+                "journal {} is locked: another writer holds it (another run of a Pool, in this process or another, is writing it)",
+                path.display()
+            ))
+        } else {
+            PyPoolError::new_err(format!("cannot open journal {}: {e}", path.display()))
+        }
+    };
+    let (journal, resume) = if resume {
+        // Items whose latest record failed run again: only ok ones are done.
+        let (journal, resume) = procmap_batch::resume::open(path, &header, true).map_err(|e| match e {
+            OpenError::Write(e) => locked(e),
+            OpenError::Read(e) => {
+                PyPoolError::new_err(format!("cannot read journal {}: {}", path.display(), chain(&e)))
+            }
+        })?;
+        (journal, Some(resume))
+    } else {
+        (Journal::file(path, append, &header).map_err(locked)?, None)
+    };
+    let writer = JournalWriter::start(journal).map_err(|e| PyPoolError::new_err(e.to_string()))?;
+    Ok((writer, resume))
+}
+
+fn write_error(path: &Path, e: &std::io::Error) -> PyErr {
+    PyPoolError::new_err(format!("cannot write journal {}: {e}", path.display()))
+}
+
+fn closed(path: &Path) -> PyErr {
+    PyPoolError::new_err(format!("journal {} is closed", path.display()))
+}
