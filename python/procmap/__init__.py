@@ -1,10 +1,10 @@
 """procmap: a crash-proof process pool for Python functions.
 
-``procmap.Pool`` is a drop-in for ``ProcessPoolExecutor.map`` and
-``multiprocessing.Pool.imap_unordered`` in which a crash (segfault,
-``os._exit``), a hang (``timeout``) or an out-of-memory (``mem_limit``) costs
-only the item that caused it; every result can be written to a JSON Lines
-journal and a run resumed from it.
+``procmap.Pool`` has the ``multiprocessing.Pool`` surface and
+``procmap.Executor`` is a ``concurrent.futures.Executor``; in both a crash
+(segfault, ``os._exit``), a hang (``timeout``) or an out-of-memory
+(``mem_limit``) costs only the item that caused it, and every result can be
+written to a JSON Lines journal and a run resumed from it.
 
     import procmap
 
@@ -20,13 +20,33 @@ journal and a run resumed from it.
                     print(r.item, r.status, r.error)
 
 The pool is procmap's Rust engine: its supervisor runs on threads of this
-process, its workers are ``python -m procmap._worker`` processes. See
-``help(procmap.Pool)`` and ``help(procmap.Result)``.
+process, its workers are ``python -m procmap._worker`` processes that live
+as long as the pool. See ``help(procmap.Pool)``, ``help(procmap.Executor)``
+and ``help(procmap.Result)``.
 """
 
+import sys as _sys
+
 from ._native import PoolError
+from ._executor import Executor
 from ._pool import Pool
-from ._result import JobFailed, Result, read_journal
+from ._result import JobFailed, JobTimeout, RemoteTraceback, Result, WorkerCrashed, read_journal
 from ._tasks import task
 
-__all__ = ["Pool", "Result", "JobFailed", "PoolError", "read_journal", "task"]
+# As multiprocessing does: a worker imports the main script as __mp_main__,
+# so a class defined there pickles under that name; let it unpickle here.
+if "__main__" in _sys.modules and "__mp_main__" not in _sys.modules:
+    _sys.modules["__mp_main__"] = _sys.modules["__main__"]
+
+__all__ = [
+    "Pool",
+    "Executor",
+    "Result",
+    "JobFailed",
+    "WorkerCrashed",
+    "JobTimeout",
+    "RemoteTraceback",
+    "PoolError",
+    "read_journal",
+    "task",
+]

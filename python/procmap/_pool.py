@@ -1,13 +1,15 @@
-"""procmap.Pool: the user-facing pool."""
+"""procmap.Pool: the multiprocessing.Pool surface on procmap's engine."""
 
 import os
 import re
-import weakref
+import threading
 
 from . import _native
-from ._result import JobFailed
-from ._run import Run, _chunksize
-from ._spec import check_not_bootstrapping
+from ._async import AsyncResult
+from ._calls import KIND_ONE, KIND_STAR, Call, Stream, _Failure
+from ._core import Core
+from ._progress import Progress
+from ._spec import check_function, check_not_bootstrapping, task_name
 
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
@@ -23,9 +25,27 @@ def _bytes(value):
     return int(float(m.group(1)) * _UNITS[m.group(2).upper()])
 
 
+def _chunksize(value):
+    if value is None or value == "auto":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"procmap: chunksize must be 'auto' or a positive int, got {value!r}")
+    return value
+
+
+def _count(name, value, minimum):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"procmap: {name} must be an int >= {minimum}, got {value!r}")
+    return value
+
+
 class Pool:
-    """A crash-proof process pool: a drop-in for
-    ``ProcessPoolExecutor.map`` and ``multiprocessing.Pool.imap_unordered``.
+    """A crash-proof process pool with the ``multiprocessing.Pool`` surface:
+    ``map``, ``imap``, ``imap_unordered``, ``starmap``, ``apply``,
+    ``apply_async``, ``map_async``, ``starmap_async``, ``close``, ``join``,
+    ``terminate``, and the context manager.
 
         with procmap.Pool(procs=8, timeout=60, retries=2, journal="results.jsonl") as pool:
             for r in pool.imap_unordered(generate_rgb, images):
@@ -35,82 +55,95 @@ class Pool:
                     print(r.item, r.status, r.error)
             values = pool.map(cube, range(1000))
 
-    Options (all keyword arguments):
-        procs:     worker processes (default: one per CPU).
-        chunksize: items sent to a worker at a time: "auto" (default) sizes
-                   chunks from measured run times; an int fixes it. Either
-                   way a crash is pinned on the one item that caused it.
+    How it differs from multiprocessing.Pool:
+    - A crash (segfault, ``os._exit``), a hang (``timeout``) or running out
+      of memory (``mem_limit``) costs only the item that caused it; the pool
+      and every other item go on. Where a value is expected, such an item
+      raises ``procmap.WorkerCrashed`` or ``procmap.JobTimeout``.
+    - ``imap`` and ``imap_unordered`` yield a ``procmap.Result`` per item by
+      default, and never raise for a failed item; pass ``results=False``
+      for plain values and the item's own exception, exactly as
+      multiprocessing's do.
+    - The input is pulled as workers need it, a few chunks ahead, never
+      swallowed whole; ``chunksize="auto"`` (the default) sizes chunks from
+      measured run times.
+    - Workers start with the first item (none for an empty input) and
+      serve every later call, as multiprocessing's do; they start as
+      ``spawn`` children would, importing your main script as
+      ``__mp_main__``.
+    - ``maxtasksperchild`` counts chunks, as multiprocessing's counts tasks.
+    - A journal records every item's result as it arrives, and a run can be
+      resumed from it.
+
+    Options (keyword arguments, after multiprocessing's four):
+        processes: worker processes (default: one per CPU); ``procs`` is
+                   the same.
+        initializer, initargs: run initializer(*initargs) once in each
+                   worker before it takes items.
+        maxtasksperchild: replace each worker after this many chunks
+                   (``max_tasks_per_child`` is the same).
+        chunksize: items sent to a worker at a time: "auto" (default) or an
+                   int; a call's own chunksize overrides it. Either way a
+                   crash is pinned on the one item that caused it.
         timeout:   seconds one item may run; a longer one is killed with its
-                   worker and recorded as "timeout" (default: none).
+                   worker and recorded as "timeout" (default: none). Items
+                   then travel one per chunk, each on its own clock.
         retries:   how many more times an item that killed its worker is run
-                   before it is recorded as "crashed" (default 2). Items
-                   that merely shared the dead worker's chunk are rerun
-                   without counting against them.
+                   before it is recorded as "crashed" (default 2): an item
+                   runs at most retries + 1 times. Items that merely shared
+                   the dead worker's chunk are rerun without counting
+                   against them.
         mem_limit: a cap on each worker's memory (RLIMIT_DATA), in bytes or
                    as "512M", "4G". An allocation beyond it raises
                    MemoryError in the function: that item's "error".
-        max_tasks_per_child: replace each worker after this many items.
-        journal:   a path: every item's result is appended to it as a JSON
-                   Lines record as soon as it arrives, in the format of the
-                   command line's journal (`supervisor status` and
-                   `supervisor merge` read it; procmap.read_journal reads
+        journal:   a path: every item's result (of map, imap,
+                   imap_unordered and starmap; not apply_async) is appended
+                   to it as a JSON Lines record as soon as it arrives, in the
+                   format of the command line's journal (`supervisor status`
+                   and `supervisor merge` read it; procmap.read_journal reads
                    it back). An item (args[0]) and a value ("value") that
                    round-trip exactly through JSON are written as JSON
                    (None, bool, int within 64 bits, finite float, str, and
                    lists and dicts of those, a dict's str keys in sorted
                    order); anything else is pickled: the item as
                    "pickle:<base64>", the value as {"$pickle": "<base64>"}.
-                   The first run of a Pool truncates it unless resume=True;
-                   later runs of the same Pool append. A run holds a lock
-                   on it: a second run writing it at the same time, from
-                   this process or another, raises PoolError.
+                   The first call of a Pool truncates it unless
+                   resume=True; later calls append. A call holds a lock on
+                   it: a second call writing it at the same time, from this
+                   process or another, raises PoolError.
         resume:    with a journal, skip the items that already have an "ok"
                    record there (failed ones run again). An item is
                    recognised by the function's name and its content (its
                    JSON or pickle text), not by its index: an edited item is
                    a new one, and equal items are told apart by their order.
                    A torn last line (the writer was killed mid-write) is
-                   cut off first. Skipped items are not yielded by
-                   imap_unordered (map takes their values from the
-                   journal).
+                   cut off first. imap_unordered does not yield skipped
+                   items; map and imap take their values from the journal.
         progress:  True for a progress bar on stderr.
-        initializer, initargs: run initializer(*initargs) once in each
-                   worker before it takes items, as in ProcessPoolExecutor.
-        stop_grace: seconds jobs in flight may still run after Ctrl-C
+        stop_grace: seconds items in flight may still run after Ctrl-C
                    (default 10); a second Ctrl-C kills them at once.
 
     Functions are found as ProcessPoolExecutor (spawn) finds them: by
-    module and qualified name. A function defined in the main script works:
-    each worker imports the script as "__mp_main__", so its
-    ``if __name__ == "__main__":`` block does not run. A lambda or a nested
-    function raises TypeError before any worker starts. Items and return
-    values travel as JSON when they round-trip exactly through it, else
-    pickled (see journal).
+    module and qualified name, sent with each chunk. A lambda or a nested
+    function raises TypeError before anything runs. Items and values are
+    pickled, a chunk at a time; each may be up to 256 MiB pickled.
 
-    Failures are values: ``imap_unordered`` yields one ``procmap.Result`` per
-    item (see ``help(procmap.Result)``) and never raises because an item
-    failed. ``map`` returns values in input order and, after the whole run
-    is recorded, raises ``procmap.JobFailed`` for the first failed item
-    (``return_failures=True`` puts failed items' Results in the list
-    instead). ``procmap.PoolError`` means the pool itself could not run,
-    e.g. workers could not start (their stderr is in the message).
-
-    The input is streamed: a generator of millions of items is pulled as
-    workers need it, never held in memory. The engine's threads never hold
-    the GIL while they wait. Ctrl-C stops the run cleanly: no new items are
-    started, items in flight finish within stop_grace and are journaled,
-    workers are gone, and KeyboardInterrupt is raised. Breaking out of
-    ``imap_unordered`` early, or leaving the ``with`` block, kills the
-    workers of unfinished runs.
-
-    Each ``imap_unordered`` or ``map`` call starts its own workers, which
-    end with the call.
+    Ctrl-C stops cleanly: no new items start, items in flight finish within
+    stop_grace and are journaled, workers are gone, and KeyboardInterrupt
+    is raised; the pool starts fresh workers for its next call. Breaking
+    out of an ``imap`` loop stops pulling its input; the chunks already in
+    flight finish and are journaled. Leaving the ``with`` block terminates
+    the pool, as multiprocessing's does.
     """
 
     def __init__(
         self,
-        procs=None,
+        processes=None,
+        initializer=None,
+        initargs=(),
+        maxtasksperchild=None,
         *,
+        procs=None,
         chunksize="auto",
         timeout=None,
         retries=2,
@@ -119,94 +152,189 @@ class Pool:
         journal=None,
         resume=False,
         progress=False,
-        initializer=None,
-        initargs=(),
         stop_grace=10.0,
     ):
         check_not_bootstrapping()
+        if processes is not None and procs is not None and processes != procs:
+            raise ValueError("procmap: give processes or procs, not both")
+        procs = processes if processes is not None else procs
         if procs is None:
             procs = os.cpu_count() or 1
         if isinstance(procs, bool) or not isinstance(procs, int) or procs < 1:
             raise ValueError(f"procmap: procs must be a positive int, got {procs!r}")
-        _chunksize(chunksize)
         if timeout is not None and not timeout > 0:
             raise ValueError(f"procmap: timeout must be positive seconds, got {timeout!r}")
-        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-            raise ValueError(f"procmap: retries must be an int >= 0, got {retries!r}")
+        _count("retries", retries, 0)
+        if maxtasksperchild is not None and max_tasks_per_child is not None:
+            raise ValueError("procmap: give maxtasksperchild or max_tasks_per_child, not both")
+        max_tasks = _count("maxtasksperchild", maxtasksperchild if maxtasksperchild is not None else max_tasks_per_child, 1)
         if resume and journal is None:
             raise ValueError("procmap: resume=True needs a journal")
+        if initializer is not None and not callable(initializer):
+            raise TypeError("procmap: initializer must be a callable")
         self._procs = procs
-        self._chunksize = chunksize
-        self._timeout = None if timeout is None else float(timeout)
-        self._retries = retries
-        self._mem_limit = _bytes(mem_limit)
-        self._max_tasks_per_child = max_tasks_per_child
+        self._chunksize = _chunksize(chunksize)
         self._journal = None if journal is None else os.fspath(journal)
         self._journal_opened = False
         self._resume = bool(resume)
         self._progress = bool(progress)
-        self._initializer = initializer
-        self._initargs = tuple(initargs)
-        self._stop_grace = float(stop_grace)
-        self._runs = weakref.WeakSet()
-        self._closed = False
+        self._core = Core(
+            procs=procs,
+            retries=retries,
+            timeout=None if timeout is None else float(timeout),
+            mem_limit=_bytes(mem_limit),
+            max_tasks_per_child=max_tasks,
+            stop_grace=float(stop_grace),
+            initializer=initializer,
+            initargs=tuple(initargs),
+        )
+        self._stream = None
+        self._lock = threading.Lock()
+        self._state = "run"
 
-    def imap_unordered(self, fn, items, chunksize=None):
-        """Calls ``fn(item)`` for every item in worker processes and yields a
-        ``procmap.Result`` per item, in completion order, as results arrive.
-        A failing item is a Result with ``ok`` False; nothing is raised for
-        it. ``chunksize`` overrides the pool's for this call."""
-        return iter(self._start(fn, items, chunksize))
+    def _check_running(self):
+        if self._state != "run":
+            raise ValueError("Pool not running")
 
-    def map(self, fn, items, chunksize=None, *, return_failures=False):
-        """Calls ``fn(item)`` for every item and returns the values in input
-        order, like ``ProcessPoolExecutor.map``, but only after every item
-        has run and been recorded. If any item failed, raises
-        ``procmap.JobFailed`` for the first one in input order (its
-        ``.result`` has the details), unless ``return_failures=True``: then
-        a failed item's place in the list holds its ``procmap.Result``."""
-        run = self._start(fn, items, chunksize)
-        results = {}
-        for r in run:
-            results[r.index] = r
-        if run.skipped:
-            self._fill_from_journal(run, results)
+    def _call(self, fn, items, kind, *, ordered, results, chunksize=None, deadline=None):
+        self._check_running()
+        check_function(fn)
+        chunksize = _chunksize(chunksize) if chunksize is not None else self._chunksize
+        total = len(items) if hasattr(items, "__len__") else None
+        task = task_name(fn)
+        journal = None
+        if self._journal is not None:
+            with self._lock:
+                append = self._journal_opened
+                journal = _native.NativeJournal(self._journal, append, self._resume)
+                self._journal_opened = True
+        progress = Progress(total) if self._progress else None
+        try:
+            return Call(self._core, fn, items, kind, ordered=ordered, results=results, chunksize=chunksize,
+                        task=task, journal=journal, journal_path=self._journal, resume=self._resume,
+                        progress=progress, total=total, deadline=deadline)
+        except BaseException:
+            if journal is not None:
+                journal.finish()
+            raise
+
+    def imap(self, func, iterable, chunksize=None, *, results=True):
+        """Calls ``func(item)`` for every item in worker processes and yields
+        the outcomes in input order, lazily, as they arrive: a
+        ``procmap.Result`` per item (``results=False``: the value, and the
+        item's own exception when the loop reaches a failed item, as
+        multiprocessing's imap). An input iterable that raises: the items
+        already pulled run and are yielded first, then its exception is
+        raised."""
+        return iter(self._call(func, iterable, KIND_ONE, ordered=True, results=results, chunksize=chunksize))
+
+    def imap_unordered(self, func, iterable, chunksize=None, *, results=True):
+        """As ``imap``, in completion order: a ``procmap.Result`` per item,
+        whose ``index`` is its place in the input (``results=False``:
+        values, as multiprocessing's imap_unordered). A failing item is a
+        Result with ``ok`` False; nothing is raised for it."""
+        return iter(self._call(func, iterable, KIND_ONE, ordered=False, results=results, chunksize=chunksize))
+
+    def map(self, func, iterable, chunksize=None, *, return_failures=False):
+        """Calls ``func(item)`` for every item and returns the values in input
+        order, after every item has run and been recorded. If an item
+        failed, raises the first one's exception in input order: its own,
+        with the worker's traceback as ``__cause__``, or
+        ``procmap.WorkerCrashed``/``JobTimeout`` (``return_failures=True``
+        puts failed items' Results in the list instead)."""
+        return self._gather(func, iterable, KIND_ONE, chunksize, return_failures)
+
+    def starmap(self, func, iterable, chunksize=None, *, return_failures=False):
+        """As ``map``, calling ``func(*args)`` for each tuple of arguments."""
+        return self._gather(func, iterable, KIND_STAR, chunksize, return_failures)
+
+    def _gather(self, func, iterable, kind, chunksize, return_failures):
+        call = self._call(func, iterable, kind, ordered=True, results=True, chunksize=chunksize)
         out = []
-        failures = [results[i] for i in range(run.count) if not results[i].ok]
-        if failures and not return_failures:
-            raise JobFailed(failures[0], len(failures))
-        for i in range(run.count):
-            r = results[i]
-            out.append(r.value if r.ok else r)
+        first = None
+        for r in call:
+            if r.ok:
+                out.append(r.value)
+            else:
+                if first is None:
+                    first = r
+                out.append(r)
+        if first is not None and not return_failures:
+            raise _Failure(first, call.exceptions.get(first.index)).exception()
         return out
 
-    def _fill_from_journal(self, run, results):
-        # The latest record of each skipped item's identity (function name,
-        # item content and occurrence), wherever the item stood then.
-        for r in _native.recall(self._journal, run.skipped):
-            results[r.index] = r
+    def apply(self, func, args=(), kwds={}):
+        """``func(*args, **kwds)`` in a worker; its value, or its exception."""
+        return self.apply_async(func, args, kwds).get()
 
-    def _start(self, fn, items, chunksize):
-        if self._closed:
-            raise ValueError("procmap: the pool is closed")
-        run = Run(self, fn, items, chunksize)
-        self._runs.add(run)
-        return run
+    def apply_async(self, func, args=(), kwds={}, callback=None, error_callback=None):
+        """As multiprocessing's: an ``AsyncResult`` for ``func(*args,
+        **kwds)``. Calls made this way are chunked together as they come."""
+        self._check_running()
+        check_function(func)
+        result = AsyncResult(callback, error_callback)
+        with self._lock:
+            if self._stream is None:
+                self._stream = Stream(self._core)
+            stream = self._stream
+        stream.put(result, func, tuple(args), dict(kwds))
+        return result
 
-    def close(self, *, kill=True):
-        """Stops any run not finished yet (an abandoned imap_unordered) and
-        waits for its workers to be gone: at once, or with ``kill=False``
-        after jobs in flight finish (within stop_grace) and are journaled.
-        The pool cannot be used after."""
-        self._closed = True
-        for run in list(self._runs):
-            run.abort(kill=kill)
+    def map_async(self, func, iterable, chunksize=None, callback=None, error_callback=None):
+        """``map`` on a thread of its own: an ``AsyncResult`` of the list."""
+        return self._async(self.map, func, iterable, chunksize, callback, error_callback)
+
+    def starmap_async(self, func, iterable, chunksize=None, callback=None, error_callback=None):
+        """``starmap`` on a thread of its own: an ``AsyncResult`` of the list."""
+        return self._async(self.starmap, func, iterable, chunksize, callback, error_callback)
+
+    def _async(self, method, func, iterable, chunksize, callback, error_callback):
+        self._check_running()
+        check_function(func)
+        if not hasattr(iterable, "__len__"):
+            iterable = list(iterable)
+        result = AsyncResult(callback, error_callback)
+
+        def run():
+            try:
+                value = method(func, iterable, chunksize)
+            except BaseException as e:
+                result.fail(e)
+            else:
+                result.succeed(value)
+
+        threading.Thread(target=run, name="procmap-map-async", daemon=True).start()
+        return result
+
+    def close(self):
+        """No more calls; workers exit once the calls made are done."""
+        if self._state == "run":
+            self._state = "close"
+            if self._stream is not None:
+                self._stream.close()
+            self._core.close()
+
+    def join(self):
+        """Waits for the workers to exit, after ``close`` or ``terminate``."""
+        if self._state == "run":
+            raise ValueError("Pool is still running")
+        self._core.join()
+
+    def terminate(self):
+        """Stops now: workers are killed, unfinished calls fail."""
+        self._state = "terminate"
+        if self._stream is not None:
+            self._stream.close(cancel=True)
+        self._core.terminate()
 
     def __enter__(self):
+        self._check_running()
         return self
 
     def __exit__(self, exc_type, exc, tb):
         # Ctrl-C in the body of the user's loop stops like Ctrl-C inside
-        # the pool: in-flight jobs finish and are recorded.
-        self.close(kill=not (exc_type is not None and issubclass(exc_type, KeyboardInterrupt)))
+        # the pool: in-flight items finish and are recorded.
+        if exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
+            self._core.stop(kill=False)
+        self.terminate()
         return False

@@ -13,10 +13,9 @@ class Progress:
         self.start = time.monotonic()
         self.last = 0.0
 
-    def update(self, results):
-        for r in results:
-            self.done += 1
-            self.failed += not r.ok
+    def add(self, done, failed):
+        self.done += done
+        self.failed += failed
         now = time.monotonic()
         if now - self.last >= 0.2:
             self.last = now

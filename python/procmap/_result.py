@@ -20,10 +20,13 @@ class RemoteTraceback(Exception):
 
 
 class JobFailed(Exception):
-    """Raised by ``Pool.map`` (unless ``return_failures=True``) after the
-    whole run is recorded, for the first item in input order that failed.
-    ``.result`` is that item's ``Result``; ``.failures`` is how many items
-    failed in all."""
+    """An item failed and there is no exception of its own to raise: it
+    crashed its worker (``WorkerCrashed``), ran out of time
+    (``JobTimeout``), or raised an exception that could not be pickled
+    back. ``.result`` is that item's ``Result`` (status, error, signal,
+    stderr tail, attempts); ``.failures`` how many items failed in all, where
+    known. An exception the function raised is raised as itself instead,
+    with the worker's traceback as its ``__cause__``."""
 
     def __init__(self, result, failures=1):
         self.result = result
@@ -37,6 +40,18 @@ class JobFailed(Exception):
         super().__init__(f"{where} {result.status}: {detail}{more}")
         if result.traceback:
             self.__cause__ = RemoteTraceback(result.traceback)
+
+
+class WorkerCrashed(JobFailed):
+    """The item killed its worker process on every attempt (a segfault,
+    ``os._exit``, the kernel's OOM killer): ``.result.signal`` or
+    ``.result.exit_code`` says how, ``.result.stderr`` ends with what the
+    worker printed last."""
+
+
+class JobTimeout(JobFailed):
+    """The item ran longer than the pool's ``timeout`` and its worker was
+    killed."""
 
 
 def read_journal(path):

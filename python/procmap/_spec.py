@@ -52,33 +52,40 @@ def _main_info():
     return {}
 
 
-def build(fn, initializer=None, initargs=()):
-    """The worker's command-line argument (base64 of a pickled dict) and the
-    task name. Raises TypeError for a function workers could not find."""
-    fn_bytes = _pickled_reference("function", fn)
-    init_bytes = _pickled_reference("initializer", initializer) if initializer is not None else None
-    main = _main_info()
-    for what, obj in (("function", fn), ("initializer", initializer)):
-        if getattr(obj, "__module__", None) == "__main__" and not main:
-            raise TypeError(
-                f"procmap: the {what} {obj!r} is defined in an interactive session, which worker "
-                f"processes cannot import; put it in a module or a script file"
-            )
+def check_function(fn, what="function"):
+    """Raises TypeError, before anything runs, for a function that workers
+    could not find by module and name (a lambda, a nested function, one
+    defined in an interactive session)."""
+    _pickled_reference(what, fn)
+    if getattr(fn, "__module__", None) == "__main__" and not _main_info():
+        raise TypeError(
+            f"procmap: the {what} {fn!r} is defined in an interactive session, which worker "
+            f"processes cannot import; put it in a module or a script file"
+        )
+
+
+def build(initializer=None, initargs=(), marks=None):
+    """The worker's command-line argument (base64 of a pickled dict).
+    Functions travel with each chunk; this carries what every worker needs
+    before its first chunk."""
+    init_bytes = None
+    if initializer is not None:
+        check_function(initializer, "initializer")
+        init_bytes = _pickled_reference("initializer", initializer)
     try:
         initargs_bytes = pickle.dumps(tuple(initargs), pickle.HIGHEST_PROTOCOL)
     except Exception as e:
         raise TypeError(f"procmap: initargs cannot be pickled: {type(e).__name__}: {e}") from e
     spec = {
-        "task": task_name(fn),
-        "fn": fn_bytes,
         "initializer": init_bytes,
         "initargs": initargs_bytes,
         "sys_path": list(sys.path),
         "cwd": os.getcwd(),
-        **main,
+        "marks": marks,
+        **_main_info(),
     }
     arg = base64.b64encode(pickle.dumps(spec, pickle.HIGHEST_PROTOCOL)).decode("ascii")
     # One argv string may hold at most 128 KiB on Linux.
     if len(arg) > 100_000:
         raise ValueError("procmap: initargs are too large to pass to workers (keep them under ~64 KiB)")
-    return arg, spec["task"]
+    return arg

@@ -6,7 +6,7 @@ working directory, imports the parent's main script as ``__mp_main__`` (so
 its ``if __name__ == "__main__":`` block does not run) and aliases it as
 ``__main__``, so that a function defined there unpickles. Then it runs the
 initializer and serves jobs through the engine's worker runtime until told
-to stop. A failure here, before serving, ends the process with a traceback
+to stop: each chunk brings its function. A failure here, before serving, ends the process with a traceback
 on stderr, which the pool reports as a PoolError after a few attempts.
 
 ``python -m procmap._worker --tasks FILE`` instead serves the
@@ -90,13 +90,12 @@ def main(argv):
     elif spec.get("main_path"):
         _fixup_main_from_path(spec["main_path"])
     _spec.BOOTSTRAPPING = False
-    fn = pickle.loads(spec["fn"])
     if spec.get("initializer"):
         initializer = pickle.loads(spec["initializer"])
         initializer(*pickle.loads(spec["initargs"]))
     from . import _native
 
-    _native.serve(spec["task"], fn, describe)
+    _native.serve(describe, spec.get("marks"))
 
 
 if __name__ == "__main__":

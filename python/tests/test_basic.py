@@ -22,20 +22,25 @@ def test_map_is_ordered_and_imap_yields_every_item_once():
         assert r.attempts == 1 and r.worker > 0 and r.ms >= 0
 
 
-def test_map_raises_the_first_failure_after_recording_everything(tmp_path):
+def test_map_raises_the_first_failures_own_exception_after_recording_everything(tmp_path):
     journal = tmp_path / "j.jsonl"
     with procmap.Pool(procs=2, journal=journal) as pool:
-        with pytest.raises(procmap.JobFailed) as caught:
+        with pytest.raises(ValueError, match="bad item") as caught:
             pool.map(jobs.faulty, [1, "raise", 3, "exit3", 5])
+        with pytest.raises(procmap.WorkerCrashed) as crashed:
+            pool.map(jobs.faulty, [1, "exit3", 3, "raise"])
         values = pool.map(jobs.faulty, [1, "raise", 3], return_failures=True)
-    failed = caught.value.result
-    assert (failed.index, failed.status, failed.error) == (1, "error", "ValueError: bad item")
-    assert caught.value.failures == 2
-    assert "in faulty" in failed.traceback and 'raise ValueError("bad item")' in failed.traceback
-    assert isinstance(caught.value.__cause__, Exception) and "bad item" in str(caught.value.__cause__)
+    # As concurrent.futures: the worker's traceback is the cause.
+    cause = caught.value.__cause__
+    assert isinstance(cause, procmap.RemoteTraceback)
+    assert "in faulty" in str(cause) and 'raise ValueError("bad item")' in str(cause)
+    failed = crashed.value.result
+    assert (failed.index, failed.status, failed.exit_code) == (1, "crashed", 3)
+    assert failed.attempts == 3 and "each of its 3 attempts" in failed.error
     assert values[0] == 1 and values[2] == 27 and values[1].status == "error"
-    # Both runs are in the journal: 5 records, then 3 more appended.
-    assert len(procmap.read_journal(journal)) == 8
+    assert values[1].error == "ValueError: bad item" and "in faulty" in values[1].traceback
+    # Every run is in the journal: 5 records, 4, then 3 more appended.
+    assert len(procmap.read_journal(journal)) == 12
 
 
 def test_a_lambda_or_nested_function_fails_before_any_worker_starts():
@@ -109,8 +114,11 @@ def test_workers_that_cannot_start_raise_pool_error():
 
 def test_help_answers_the_users_questions():
     doc = procmap.Pool.__doc__
-    for word in ("timeout", "mem_limit", "journal", "resume", "JobFailed", "lambda", "Ctrl-C", "streamed"):
+    for word in ("timeout", "mem_limit", "journal", "resume", "WorkerCrashed", "lambda", "Ctrl-C", "pulled",
+                 "multiprocessing", "results=False", "maxtasksperchild"):
         assert word in doc
+    for word in ("ProcessPoolExecutor", "BrokenProcessPool", "WorkerCrashed", "lazily", "chunksize"):
+        assert word in procmap.Executor.__doc__
     for field in ("status", "traceback", "signal", "exit_code", "stderr"):
         assert field in procmap.Result.__doc__
 
@@ -122,17 +130,16 @@ def test_the_worker_module_refuses_to_run_by_hand():
     assert out.returncode != 0
 
 
-def test_big_items_and_values_work_up_to_the_engines_limits():
+def test_items_and_values_of_64_mib_travel_and_a_bigger_value_is_that_items_error():
+    # Issue 18: pebble's tests send 100 MB; procmap promises 64 MiB each way
+    # and a clear error beyond its 256 MiB message limit.
+    big = b"y" * (64 << 20)
     with procmap.Pool(procs=1) as pool:
-        results = sorted(
-            pool.imap_unordered(jobs.sized, [5 << 20, 7 << 20]), key=lambda r: r.index
-        )
-        assert results[0].ok and len(results[0].value) == 5 << 20
-        assert results[1].status == "error" and "at most" in results[1].error
-        big = [b"y" * (600 << 10), b"z" * (900 << 10)]
-        results = sorted(pool.imap_unordered(len, big), key=lambda r: r.index)
-        assert results[0].value == 600 << 10
-        assert results[1].status == "error" and "bytes long" in results[1].error
+        assert pool.map(len, [big, b"z"]) == [64 << 20, 1]
+        results = sorted(pool.imap_unordered(jobs.sized, [64 << 20, 257 << 20, 3]), key=lambda r: r.index)
+        assert results[0].ok and results[0].value == b"x" * (64 << 20)
+        assert results[1].status == "error" and "at most" in results[1].error, results[1]
+        assert results[2].value == b"xxx"
 
 
 def test_max_tasks_per_child_replaces_workers():

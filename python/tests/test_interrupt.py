@@ -7,6 +7,7 @@ import signal
 import time
 
 import jobs
+import pytest
 from conftest import alive, children_of, readline
 
 import procmap
@@ -109,28 +110,46 @@ def test_resume_reruns_only_failed_items_and_map_fills_in_the_rest(tmp_path, mon
     assert os.path.exists(journal)
 
 
-def test_breaking_out_early_kills_the_workers_at_once():
+def test_breaking_out_early_stops_pulling_and_leaving_the_pool_kills_the_workers_at_once():
+    pulled = []
+
+    def items():
+        for i in range(100_000):
+            pulled.append(i)
+            yield i
+
     with procmap.Pool(procs=2, chunksize=1) as pool:
-        results = pool.imap_unordered(jobs.sleepy, range(100_000))
+        results = pool.imap_unordered(jobs.sleepy, items())
         first = [next(results) for _ in range(5)]
         assert len({r.worker for r in first}) >= 1 and children_of(os.getpid())
-        started = time.monotonic()
         results.close()
-        assert time.monotonic() - started < 5
-        assert children_of(os.getpid()) == []
+        # A few chunks ahead, never the whole input.
+        assert len(pulled) < 50
+        # The workers serve the next call.
+        workers = set(children_of(os.getpid()))
+        assert pool.map(jobs.cube, range(10)) == [x**3 for x in range(10)]
+        assert workers & set(children_of(os.getpid()))
+        started = time.monotonic()
+    assert time.monotonic() - started < 5
+    assert children_of(os.getpid()) == []
 
 
-def test_an_error_in_the_input_reaches_the_caller_and_stops_the_run():
+def test_an_input_that_raises_runs_and_yields_what_was_pulled_then_raises():
     def items():
         yield from range(100)
         raise LookupError("input broke")
 
     with procmap.Pool(procs=2) as pool:
+        seen = []
         try:
-            for _ in pool.imap_unordered(jobs.cube, items()):
-                pass
+            for r in pool.imap_unordered(jobs.cube, items()):
+                seen.append(r.index)
         except LookupError as e:
             assert str(e) == "input broke"
         else:
             raise AssertionError("the input's error was swallowed")
-        assert children_of(os.getpid()) == []
+        # As multiprocessing's imap: every item pulled before the error.
+        assert sorted(seen) == list(range(100))
+        with pytest.raises(LookupError):
+            list(pool.imap(jobs.cube, items(), results=False))
+    assert children_of(os.getpid()) == []

@@ -8,7 +8,7 @@ use crate::codec::Pickler;
 use crate::marker::Marker;
 use procmap::{JobError, Registry, RunContext, Task};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -27,8 +27,9 @@ pub(crate) const CHUNK_TASK: &str = "procmap.chunk";
 
 /// Runs a chunk of items (a job's payload, see [`crate::chunk`]): the
 /// payload is the pickle of `(job, kind, function, items, journal)`, where
-/// `kind` says how an item is passed: 0 `fn(item)`, 1 `fn(*item)`, 2
-/// `fn(*item[0], **item[1])`. The loop is here rather than in Python: on
+/// `kind` says how an item is passed: 0 `function(item)`, 1
+/// `function(*item)`; 2 `item[0](*item[1], **item[2])` (each item brings its
+/// own function: `submit` and `apply_async`). The loop is here rather than in Python: on
 /// small items the wrapper's own bytecode would cost more than the item.
 struct ChunkTask {
     pickler: Pickler,
@@ -66,6 +67,7 @@ impl ChunkTask {
             chunk.extract()?;
         let values = PyList::empty(py);
         let errors = PyList::empty(py);
+        let times = PyList::empty(py);
         let mut entries = journal.then(|| Vec::with_capacity(items.len()));
         for (index, item) in items.iter().enumerate() {
             if let Some(marker) = &self.marker {
@@ -75,28 +77,32 @@ impl ChunkTask {
             let called = match kind {
                 0 => function.call1((&item,)),
                 1 => item.cast::<PyTuple>().map_err(PyErr::from).and_then(|args| function.call1(args)),
-                _ => item.extract::<(Bound<'_, PyTuple>, Bound<'_, PyDict>)>().and_then(|(args, kwargs)| {
-                    function.call(args, Some(&kwargs))
-                }),
+                _ => item
+                    .extract::<(Bound<'_, PyAny>, Bound<'_, PyTuple>, Bound<'_, PyDict>)>()
+                    .and_then(|(function, args, kwargs)| function.call(args, Some(&kwargs))),
             };
             let nanos = start.elapsed().as_nanos() as u64;
             let (value, error) = match called {
                 Ok(value) => (Some(value), None),
                 Err(e) => {
                     let text = describe(&self.describe, py, e.clone_ref(py)).message().to_owned();
-                    let exception = self.pickler.dumps(e.value(py).as_any()).ok();
+                    let exception = self.pickler.dumps(e.value(py).as_any()).ok().map(|b| PyBytes::new(py, &b));
                     errors.append((index, exception, &text))?;
                     (None, Some(text))
                 }
             };
             values.append(value.as_ref().map_or_else(|| py.None().into_bound(py), Bound::clone))?;
+            times.append(nanos)?;
             if let Some(entries) = entries.as_mut() {
                 entries.push(self.entry(&item, value.as_ref(), error, nanos));
             }
         }
-        let pickled = match self.pickler.dumps(&(&values, &errors).into_pyobject(py)?.into_any()) {
+        let pickled = match self.pickler.dumps(&(&values, &errors, &times).into_pyobject(py)?.into_any()) {
             Ok(bytes) => bytes,
-            Err(_) => self.pickle_each(py, &values, &errors, entries.as_mut())?,
+            Err(_) => {
+                self.unpicklable_to_errors(py, &values, &errors, entries.as_mut())?;
+                self.pickler.dumps(&(&values, &errors, &times).into_pyobject(py)?.into_any())?
+            }
         };
         crate::chunk::join(&pickled, entries.as_deref()).map_err(pyo3::exceptions::PyValueError::new_err)
     }
@@ -114,15 +120,15 @@ impl ChunkTask {
         Entry { item: text, value, error, nanos }
     }
 
-    /// The chunk's pickle when some value would not pickle: each such value
-    /// becomes that item's error.
-    fn pickle_each(
+    /// When some value would not pickle: each such value becomes that
+    /// item's error.
+    fn unpicklable_to_errors(
         &self,
         py: Python<'_>,
         values: &Bound<'_, PyList>,
         errors: &Bound<'_, PyList>,
         mut entries: Option<&mut Vec<Entry>>,
-    ) -> PyResult<Vec<u8>> {
+    ) -> PyResult<()> {
         for (index, value) in values.iter().enumerate() {
             if let Err(e) = self.pickler.dumps(&value) {
                 let text = format!("cannot pickle the return value: {}", e.value(py));
@@ -134,7 +140,7 @@ impl ChunkTask {
                 }
             }
         }
-        self.pickler.dumps(&(values, errors).into_pyobject(py)?.into_any())
+        Ok(())
     }
 }
 

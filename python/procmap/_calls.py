@@ -1,0 +1,506 @@
+"""One call on a pool: its items pulled in chunks, its results handed out.
+
+``Call`` serves map, imap, imap_unordered and starmap: it pulls items from
+the user's iterable a chunk at a time, only while fewer than ``window``
+chunks are in flight and fewer than ``limit`` results wait to be taken, so
+that memory stays flat whatever the input's length. ``Stream`` serves
+submit and apply_async: a queue of single calls, chunked as they come.
+
+Both run on three threads: the caller's (which pulls the first chunks and
+takes results), the collector's (``on_chunk``: unpickles a chunk's results,
+journals them, decides what a dead worker's chunk becomes, and pulls more
+items), and the engine's, which never touches Python. One re-entrant
+condition per call guards its state; the core's lock is only ever taken
+inside it, never the other way round.
+"""
+
+import collections
+import itertools
+import pickle
+import threading
+import time
+
+from . import _native
+from ._blame import ALONE, FAIL, RERUN, after_death
+from ._result import JobFailed, JobTimeout, RemoteTraceback, WorkerCrashed
+
+# Work per chunk that chunksize="auto" aims at, as the engine's own
+# (crates/procmap/src/input/chunking.rs): a chunk's round trip costs tens of
+# microseconds, so 10 ms keeps it well under 1%.
+_TARGET_NS = 10_000_000
+_MAX_CHUNK = 4096
+
+KIND_ONE = 0  # fn(item)
+KIND_STAR = 1  # fn(*item)
+KIND_APPLY = 2  # item = (fn, args, kwargs)
+
+
+class _Failure:
+    """A failed item where a value is expected; raised as its exception."""
+
+    __slots__ = ("result", "exc_bytes")
+
+    def __init__(self, result, exc_bytes=None):
+        self.result = result
+        self.exc_bytes = exc_bytes
+
+    def exception(self):
+        r = self.result
+        exc = None
+        if self.exc_bytes is not None:
+            try:
+                exc = pickle.loads(self.exc_bytes)
+            except Exception:
+                exc = None
+            if not isinstance(exc, BaseException):
+                exc = None
+        if exc is None:
+            cls = {"crashed": WorkerCrashed, "timeout": JobTimeout}.get(r.status, JobFailed)
+            return cls(r)
+        if r.traceback:
+            exc.__cause__ = RemoteTraceback(r.traceback)
+        return exc
+
+
+def _split_error(text):
+    mark = "\n\nTraceback (most recent call last):\n"
+    if text and mark in text:
+        summary, rest = text.split(mark, 1)
+        return summary, "Traceback (most recent call last):\n" + rest
+    return text, None
+
+
+class _Base:
+    """What a call and a stream share: chunks out, results in."""
+
+    def __init__(self, core, fn, kind, *, chunksize, journal=None, task=None, progress=None):
+        self.core = core
+        self.fn = fn
+        self.kind = kind
+        self.task = task
+        self.journal = journal
+        self.progress = progress
+        self.cond = threading.Condition(threading.RLock())
+        self.inflight = 0
+        self.window = 2 * core.procs + 2
+        self.chunksize = 1 if core.timeout is not None else chunksize
+        self.error = None
+        self.done = False
+        self.abandoned = False
+        core.begin(self)
+
+    # Sizing
+
+    def _size(self, remaining=None):
+        if self.chunksize is not None:
+            return self.chunksize
+        ns, last = self.core.pace.get(self.task, (None, 1))
+        size = 1 if ns is None else max(1, min(_MAX_CHUNK, int(_TARGET_NS / max(ns, 1.0))))
+        size = min(size, 2 * last)
+        if remaining is not None:
+            # Spread a known input over the workers, as Pool.map does.
+            size = min(size, max(1, -(-remaining // (4 * self.core.procs))))
+        self.core.pace[self.task] = (ns, size)
+        return size
+
+    def _measure(self, n, ms):
+        if ms is None or n <= 0 or self.chunksize is not None:
+            return
+        per = ms * 1e6 / n
+        ns, last = self.core.pace.get(self.task, (None, 1))
+        self.core.pace[self.task] = (per if ns is None else 0.7 * ns + 0.3 * per, last)
+
+    # From the collector
+
+    def on_chunk(self, chunk, finished):
+        (_, status, pickled, entries, error, signal, exit_code, stderr, worker, ms, marked) = finished
+        with self.cond:
+            self.inflight -= 1
+            try:
+                if status == "ok":
+                    self._ok(chunk, pickled, entries, worker, ms)
+                elif status in ("crashed", "timeout"):
+                    self._death(chunk, status, error, signal, exit_code, stderr, worker, marked)
+                elif len(chunk.items) > 1:
+                    # The chunk as a whole failed (e.g. an item would not
+                    # unpickle in the worker): each item alone finds out.
+                    self._resubmit(chunk, range(len(chunk.items)), alone=True)
+                else:
+                    self._fail(chunk.indices[0], chunk.items[0], "error", error, attempts=chunk.runs[0] + 1,
+                               worker=worker, ms=ms)
+                self._pump()
+            except Exception as e:
+                if self.error is None:
+                    self.error = e
+            self._check_done()
+            self.cond.notify_all()
+
+    def orphaned(self, chunk, error):
+        """The engine ended without running the chunk: Ctrl-C, or the pool
+        could not run."""
+        with self.cond:
+            self.inflight -= 1
+            if self.error is None:
+                self.error = error or _native.PoolError(
+                    "procmap: the pool stopped before these items ran (Ctrl-C, or terminate())")
+            self._stop_pulling()
+            self._check_done()
+            self.cond.notify_all()
+
+    def _ok(self, chunk, pickled, entries, worker, ms):
+        try:
+            values, errors, nanos = pickle.loads(pickled)
+        except Exception as e:
+            if len(chunk.items) > 1:
+                self._resubmit(chunk, range(len(chunk.items)), alone=True)
+                return
+            text = f"cannot unpickle the value in the parent process: {type(e).__name__}: {e}"
+            self._fail(chunk.indices[0], chunk.items[0], "error", text, attempts=chunk.runs[0] + 1,
+                       worker=worker, ms=ms)
+            return
+        if self.journal is not None and entries is not None:
+            self.journal.write_chunk(self.task, chunk.indices, entries, worker, [r + 1 for r in chunk.runs])
+        self._measure(len(values), ms)
+        if self.abandoned:
+            return
+        failed = {}
+        for k, exc_bytes, text in errors:
+            failed[k] = (exc_bytes, text)
+        if self.results or failed:
+            out = []
+            for k, (index, item, value) in enumerate(zip(chunk.indices, chunk.items, values)):
+                attempts = chunk.runs[k] + 1
+                item_ms = nanos[k] / 1e6
+                if k in failed:
+                    exc_bytes, text = failed[k]
+                    summary, tb = _split_error(text)
+                    r = _native.make_result(index, item, False, None, "error", summary, tb, attempts=attempts,
+                                            worker=worker, ms=item_ms)
+                    if self.results:
+                        # For map, which raises the first failure's own
+                        # exception after the run.
+                        self.exceptions[index] = exc_bytes
+                        out.append(r)
+                    else:
+                        out.append(_Failure(r, exc_bytes))
+                elif self.results:
+                    out.append(_native.make_result(index, item, True, value, "ok", attempts=attempts,
+                                                   worker=worker, ms=item_ms))
+                else:
+                    out.append(value)
+            values = out
+        self._deliver(chunk.indices, values, len(failed))
+
+    def _death(self, chunk, status, error, signal, exit_code, stderr, worker, marked):
+        decisions = after_death(len(chunk.items), marked, chunk.runs, self.core.retries,
+                                timed_out=status == "timeout")
+        for decision in decisions:
+            if decision[0] == FAIL:
+                _, p, runs = decision
+                if status == "crashed" and runs > 1 and error and ";" in error:
+                    # The engine saw one run of this chunk; the item had more.
+                    error = f"its worker died on each of its {runs} attempts;" + error.split(";", 1)[1]
+                self._fail(chunk.indices[p], chunk.items[p], status, error, signal=signal, exit_code=exit_code,
+                           stderr=stderr, attempts=runs, worker=worker)
+            elif self.abandoned:
+                continue
+            elif decision[0] == ALONE:
+                _, p, runs = decision
+                self.core.submit(self, [chunk.indices[p]], [chunk.items[p]], [runs])
+            else:
+                assert decision[0] == RERUN
+                self._resubmit(chunk, decision[1], alone=False)
+
+    def _resubmit(self, chunk, positions, alone):
+        if self.abandoned:
+            return
+        if alone:
+            for p in positions:
+                self.core.submit(self, [chunk.indices[p]], [chunk.items[p]], [chunk.runs[p]])
+        else:
+            positions = list(positions)
+            self.core.submit(self, [chunk.indices[p] for p in positions], [chunk.items[p] for p in positions],
+                             [chunk.runs[p] for p in positions])
+
+    def unsendable(self, index, item, payload):
+        """An item that cannot be pickled, or pickles too big."""
+        if payload is None:
+            try:
+                pickle.dumps(item, pickle.HIGHEST_PROTOCOL)
+                text = "cannot pickle the item with the function"
+            except Exception as e:
+                text = f"cannot pickle the item: {type(e).__name__}: {e}"
+        else:
+            text = (f"the item pickles to {len(payload)} bytes; at most {_native.MAX_PAYLOAD_BYTES} "
+                    f"can be sent to a worker")
+        self._fail(index, item, "error", text, attempts=0)
+
+    def _fail(self, index, item, status, error, *, signal=None, exit_code=None, stderr=None, attempts=1,
+              worker=None, ms=None):
+        if self.journal is not None:
+            self.journal.write_failed(self.task, index, item, status, error or "", signal, exit_code, stderr,
+                                      attempts, worker)
+        if self.abandoned:
+            return
+        summary, tb = _split_error(error)
+        r = _native.make_result(index, item, False, None, status, summary, tb, signal, exit_code, stderr,
+                                attempts, worker, ms)
+        self._deliver([index], [r if self.results else _Failure(r)], 1)
+
+    def _check_done(self):
+        if self.done or self.inflight > 0 or not self._exhausted():
+            return
+        self.done = True
+        try:
+            if self.journal is not None:
+                self.journal.finish()
+        except Exception as e:
+            if self.error is None:
+                self.error = e
+        if self.progress is not None:
+            self.progress.close()
+        self.core.end(self)
+        self.cond.notify_all()
+
+
+class Call(_Base):
+    """map, imap, imap_unordered, starmap: one pass over an iterable."""
+
+    def __init__(self, core, fn, items, kind, *, ordered, results, chunksize, task, journal=None,
+                 journal_path=None, resume=False, progress=None, total=None, deadline=None):
+        self.source = iter(items)
+        self.source_error = None
+        self.ordered = ordered
+        self.results = results
+        self.resume = resume
+        self.journal_path = journal_path
+        self.total = total
+        self.deadline = deadline
+        self.pulled = 0
+        self.next_index = 0
+        self.ready = {} if ordered else collections.deque()
+        self.ready_count = 0
+        self.skipped = {}
+        self.exceptions = {}
+        super().__init__(core, fn, kind, chunksize=chunksize, journal=journal, task=task, progress=progress)
+        self.limit = 16 * 1024
+        with self.cond:
+            self._pump()
+            self._check_done()
+
+    def _exhausted(self):
+        return self.source is None
+
+    def _stop_pulling(self):
+        self.source = None
+
+    def _pump(self):
+        while (self.source is not None and self.inflight < self.window and self.ready_count < self.limit
+               and not self.abandoned):
+            remaining = None if self.total is None else max(self.total - self.pulled, 1)
+            n = self._size(remaining)
+            items = []
+            try:
+                for item in itertools.islice(self.source, n):
+                    items.append(item)
+            except Exception as e:
+                # Run what was pulled, then raise this (see _take).
+                self.source_error = e
+                self.source = None
+            else:
+                if len(items) < n:
+                    self.source = None
+            if not items:
+                continue
+            start = self.pulled
+            self.pulled += len(items)
+            indices = list(range(start, start + len(items)))
+            if self.resume and self.journal is not None:
+                skipped = self.journal.admit(self.task, indices, items)
+                if skipped:
+                    drop = set()
+                    for p, h, o in skipped:
+                        drop.add(p)
+                        if self.ordered:
+                            self.skipped[indices[p]] = (h, o)
+                    indices = [i for p, i in enumerate(indices) if p not in drop]
+                    items = [x for p, x in enumerate(items) if p not in drop]
+            if items:
+                self.core.submit(self, indices, items, [0] * len(items))
+
+    def _deliver(self, indices, values, failed):
+        if self.ordered:
+            ready = self.ready
+            for i, v in zip(indices, values):
+                ready[i] = v
+        else:
+            self.ready.append(values)
+        self.ready_count += len(values)
+        if self.progress is not None:
+            self.progress.add(len(values), failed)
+
+    # The caller's side
+
+    def __iter__(self):
+        try:
+            while True:
+                batch = self._take()
+                if batch is None:
+                    return
+                if self.results:
+                    yield from batch
+                    continue
+                for v in batch:
+                    if type(v) is _Failure:
+                        raise v.exception()
+                    yield v
+        except KeyboardInterrupt:
+            # Like the command line's first Ctrl-C: chunks in flight finish
+            # (within stop_grace) and are journaled; the engine ends.
+            self.core.stop(kill=False)
+            self.abandon()
+            raise
+        except BaseException:
+            self.abandon()
+            raise
+
+    def abandon(self):
+        """Stops pulling items and drops undelivered results; chunks in
+        flight still finish and are journaled."""
+        with self.cond:
+            self.abandoned = True
+            self.source = None
+            self.ready.clear()
+            self.ready_count = 0
+            self._check_done()
+
+    def _take(self):
+        with self.cond:
+            while True:
+                if self.ordered:
+                    out = []
+                    ready = self.ready
+                    i = self.next_index
+                    while True:
+                        if i in ready:
+                            out.append(ready.pop(i))
+                            i += 1
+                        elif i in self.skipped:
+                            self._recall()
+                        else:
+                            break
+                    self.next_index = i
+                    if out:
+                        self.ready_count -= len(out)
+                        self._pump()
+                        return out
+                    finished = self.done and i >= self.pulled
+                elif self.ready:
+                    out = self.ready.popleft()
+                    self.ready_count -= len(out)
+                    self._pump()
+                    return out
+                else:
+                    finished = self.done
+                if self.error is not None:
+                    raise self.error
+                if finished:
+                    if self.source_error is not None:
+                        raise self.source_error
+                    return None
+                wait = 1.0
+                if self.deadline is not None:
+                    wait = self.deadline - time.monotonic()
+                    if wait <= 0:
+                        raise TimeoutError("procmap: the next result was not ready within the timeout")
+                self.cond.wait(min(wait, 1.0))
+
+    def _recall(self):
+        """Results of the items a resume skipped, from the journal."""
+        pending = [(i, h, o) for i, (h, o) in self.skipped.items()]
+        self.skipped.clear()
+        found = {}
+        for r in _native.recall(self.journal_path, pending):
+            found[r.index] = r
+        for i, _, _ in pending:
+            r = found.get(i)
+            if r is None:
+                r = _native.make_result(i, None, False, None, "error", "procmap: its record vanished from the journal")
+            self.ready[i] = r if self.results else (r.value if r.ok else _Failure(r))
+            self.ready_count += 1
+
+    def values(self):
+        """Every value, in input order (map)."""
+        return list(self)
+
+
+class Stream(_Base):
+    """submit and apply_async: single calls queued as they come, sent in
+    chunks; each ends in its sink (a Future, or an AsyncResult)."""
+
+    def __init__(self, core, *, chunksize=None):
+        self.queue = collections.deque()
+        self.sinks = {}
+        self.closed = False
+        self.results = False
+        self.counter = itertools.count()
+        super().__init__(core, None, KIND_APPLY, chunksize=chunksize, task="procmap.submit")
+
+    def put(self, sink, fn, args, kwargs):
+        with self.cond:
+            if self.closed:
+                raise RuntimeError("procmap: cannot schedule new work after shutdown")
+            self.queue.append((sink, fn, args, kwargs))
+            self._pump()
+
+    def close(self, cancel=False):
+        with self.cond:
+            self.closed = True
+            if cancel:
+                while self.queue:
+                    self.queue.popleft()[0].cancel()
+            self._check_done()
+
+    def _exhausted(self):
+        return self.closed and not self.queue
+
+    def _stop_pulling(self):
+        while self.queue:
+            self.queue.popleft()[0].fail(_native.PoolError("procmap: the pool stopped before this call ran"))
+        self.closed = True
+
+    def _pump(self):
+        while self.queue and self.inflight < self.window:
+            n = self._size()
+            indices, items = [], []
+            while self.queue and len(items) < n:
+                sink, fn, args, kwargs = self.queue.popleft()
+                if not sink.start():
+                    continue
+                index = next(self.counter)
+                self.sinks[index] = sink
+                indices.append(index)
+                items.append((fn, args, kwargs))
+            if items:
+                self.core.submit(self, indices, items, [0] * len(items))
+
+    def _deliver(self, indices, values, failed):
+        for i, v in zip(indices, values):
+            sink = self.sinks.pop(i, None)
+            if sink is None:
+                continue
+            if type(v) is _Failure:
+                sink.fail(v.exception())
+            else:
+                sink.succeed(v)
+
+    def orphaned(self, chunk, error):
+        with self.cond:
+            self.inflight -= 1
+            err = error or _native.PoolError("procmap: the pool stopped before this call ran")
+            for i in chunk.indices:
+                sink = self.sinks.pop(i, None)
+                if sink is not None:
+                    sink.fail(err)
+            self._check_done()
+            self.cond.notify_all()

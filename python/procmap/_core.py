@@ -1,0 +1,215 @@
+"""A pool's engine, shared by every call on the pool, and its collector.
+
+One ``Core`` per ``procmap.Pool`` or ``procmap.Executor``. Its engine
+(``_native.NativePool``) starts with the first chunk, so an empty input
+starts no worker, and then serves every later call with the same workers,
+as ``multiprocessing.Pool`` does. Calls (``procmap._calls``) pickle their
+chunks and hand them to ``submit``; one daemon thread, the collector, waits
+for finished chunks with the GIL released and routes each to its call.
+
+After Ctrl-C (``interrupt``) or a failure to start workers the engine ends;
+the next chunk starts a fresh one.
+"""
+
+import atexit
+import itertools
+import os
+import pickle
+import shutil
+import sys
+import tempfile
+import threading
+import weakref
+
+from . import _native, _spec
+
+# How long one poll waits with the GIL released.
+_POLL_SECONDS = 0.05
+
+_LIVE = weakref.WeakSet()
+
+
+def _marks_dir():
+    # The markers are written once per item: memory, not a disk.
+    shm = "/dev/shm"
+    base = shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
+    return tempfile.mkdtemp(prefix="procmap-marks-", dir=base)
+
+
+class Chunk:
+    """Items of one call sent as one engine job: ``indices`` are their
+    positions in the call's input, ``runs`` their counted runs so far."""
+
+    __slots__ = ("call", "indices", "items", "runs")
+
+    def __init__(self, call, indices, items, runs):
+        self.call = call
+        self.indices = indices
+        self.items = items
+        self.runs = runs
+
+
+class Core:
+    def __init__(self, *, procs, retries, timeout, mem_limit, max_tasks_per_child, stop_grace,
+                 initializer, initargs):
+        self.procs = procs
+        self.retries = retries
+        self.timeout = timeout
+        self.marks = _marks_dir()
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self.marks, True)
+        try:
+            worker_arg = _spec.build(initializer, initargs, self.marks)
+        except BaseException:
+            self._cleanup()
+            raise
+        self.native = _native.NativePool(
+            program=sys.executable,
+            worker_args=["-m", "procmap._worker", worker_arg],
+            procs=procs,
+            marks=self.marks,
+            timeout=timeout,
+            mem_limit=mem_limit,
+            max_tasks_per_child=max_tasks_per_child,
+            stop_grace=stop_grace,
+        )
+        self.lock = threading.Lock()
+        self.chunks = {}
+        self.ids = itertools.count(1)
+        # Per function: (nanoseconds per item, last chunk size), for
+        # chunksize="auto" (see _calls._Base._size).
+        self.pace = {}
+        self.collector = None
+        # Set by close(): the engine ends once no call is active.
+        self.closing = False
+        self.active = set()
+        _LIVE.add(self)
+
+    # Calls
+
+    def begin(self, call):
+        with self.lock:
+            if self.closing:
+                raise ValueError("procmap: the pool is closed")
+            self.active.add(call)
+
+    def end(self, call):
+        """A call has delivered everything (or was abandoned and has nothing
+        in flight)."""
+        with self.lock:
+            self.active.discard(call)
+            idle = self.closing and not self.active
+        if idle:
+            self.native.close_input()
+
+    def submit(self, call, indices, items, runs):
+        """Pickles and queues one chunk of ``call``. Items that cannot be
+        pickled become that item's error, without reaching a worker; a
+        chunk too big for one message is split."""
+        job = next(self.ids)
+        try:
+            payload = pickle.dumps((job, call.kind, call.fn, items, call.journal is not None),
+                                   pickle.HIGHEST_PROTOCOL)
+        except Exception:
+            if len(items) == 1:
+                payload = None
+            else:
+                # Find the bad items: each on its own.
+                for i, item, r in zip(indices, items, runs):
+                    self.submit(call, [i], [item], [r])
+                return
+        if payload is None or len(payload) > _native.MAX_PAYLOAD_BYTES:
+            if payload is not None and len(items) > 1:
+                half = len(items) // 2
+                self.submit(call, indices[:half], items[:half], runs[:half])
+                self.submit(call, indices[half:], items[half:], runs[half:])
+                return
+            call.unsendable(indices[0], items[0], payload)
+            return
+        chunk = Chunk(call, indices, items, runs)
+        with self.lock:
+            self._ensure_running()
+            self.chunks[job] = chunk
+        call.inflight += 1
+        try:
+            self.native.submit(job, payload)
+        except BaseException:
+            with self.lock:
+                self.chunks.pop(job, None)
+            call.inflight -= 1
+            raise
+
+    def _ensure_running(self):
+        # Holding self.lock.
+        if self.collector is None:
+            self.native.start()
+            self.collector = threading.Thread(target=self._collect, name="procmap-collector", daemon=True)
+            self.collector.start()
+
+    # The collector
+
+    def _collect(self):
+        native = self.native
+        while True:
+            batch = native.poll(_POLL_SECONDS)
+            if batch is None:
+                break
+            for finished in batch:
+                with self.lock:
+                    chunk = self.chunks.pop(finished[0], None)
+                if chunk is not None:
+                    chunk.call.on_chunk(chunk, finished)
+        error = None
+        try:
+            native.finish()
+        except _native.PoolError as e:
+            error = e
+        with self.lock:
+            orphans = list(self.chunks.values())
+            self.chunks.clear()
+            self.collector = None
+        for chunk in orphans:
+            chunk.call.orphaned(chunk, error)
+
+    # Stopping
+
+    def close(self):
+        """No new calls; the engine ends once the active ones are done."""
+        with self.lock:
+            self.closing = True
+            idle = not self.active
+        if idle:
+            self.native.close_input()
+
+    def join(self, timeout=None):
+        collector = self.collector
+        if collector is not None and collector is not threading.current_thread():
+            collector.join(timeout)
+
+    def stop(self, kill):
+        """Stops the engine: chunks in flight finish within the stop grace
+        and are delivered (or, with ``kill``, their workers are killed at
+        once), then the collector ends. Waits for that; a second Ctrl-C
+        meanwhile kills at once."""
+        self.native.stop(kill=kill)
+        while True:
+            try:
+                self.join()
+                break
+            except KeyboardInterrupt:
+                self.native.stop(kill=True)
+
+    def terminate(self):
+        with self.lock:
+            self.closing = True
+        self.stop(kill=True)
+        self._cleanup()
+
+
+@atexit.register
+def _stop_all():
+    # An unclosed pool at exit: its workers go now, not when they notice.
+    for core in list(_LIVE):
+        try:
+            core.native.stop(kill=True)
+        except Exception:
+            pass

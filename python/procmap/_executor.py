@@ -1,0 +1,106 @@
+"""procmap.Executor: the concurrent.futures surface on procmap's engine."""
+
+import concurrent.futures
+import os
+import threading
+import time
+
+from ._async import FutureSink
+from ._calls import KIND_STAR, Call, Stream
+from ._core import Core
+from ._pool import _bytes, _chunksize, _count
+from ._spec import check_function, check_not_bootstrapping, task_name
+
+
+class Executor(concurrent.futures.Executor):
+    """A crash-proof ``concurrent.futures.Executor``: a drop-in for
+    ``ProcessPoolExecutor`` that works with ``as_completed``, ``wait`` and
+    ``asyncio``'s ``loop.run_in_executor``.
+
+        with procmap.Executor(max_workers=4, timeout=60) as ex:
+            future = ex.submit(cube, 3)
+            for value in ex.map(cube, range(1000)):
+                ...
+
+    How it differs from ProcessPoolExecutor:
+    - A worker that dies (segfault, ``os._exit``, the OOM killer) costs
+      only the call that killed it, which raises ``procmap.WorkerCrashed``
+      after ``retries + 1`` runs; the executor is never broken
+      (ProcessPoolExecutor raises BrokenProcessPool for every pending
+      future). ``timeout=`` kills a call that runs longer
+      (``procmap.JobTimeout``); ``mem_limit=`` caps each worker's memory.
+    - ``map`` pulls its iterables lazily, a few chunks ahead of the
+      workers, instead of submitting everything at once, and sizes chunks
+      from measured run times unless you pass ``chunksize``.
+    - ``submit`` calls are chunked together as they come.
+
+    Arguments: ``max_workers`` (default: one per CPU), ``initializer``,
+    ``initargs``, ``max_tasks_per_child`` (counts chunks), and procmap's
+    ``timeout``, ``retries`` (default 2), ``mem_limit``, ``stop_grace``
+    (see ``help(procmap.Pool)``). ``mp_context`` is accepted and ignored:
+    workers always start as spawn children do.
+    """
+
+    def __init__(self, max_workers=None, mp_context=None, initializer=None, initargs=(), *,
+                 max_tasks_per_child=None, timeout=None, retries=2, mem_limit=None, stop_grace=10.0):
+        check_not_bootstrapping()
+        if max_workers is None:
+            max_workers = os.cpu_count() or 1
+        if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
+            raise ValueError("max_workers must be greater than 0")
+        if initializer is not None and not callable(initializer):
+            raise TypeError("initializer must be a callable")
+        if timeout is not None and not timeout > 0:
+            raise ValueError(f"procmap: timeout must be positive seconds, got {timeout!r}")
+        _count("retries", retries, 0)
+        self._core = Core(
+            procs=max_workers,
+            retries=retries,
+            timeout=None if timeout is None else float(timeout),
+            mem_limit=_bytes(mem_limit),
+            max_tasks_per_child=_count("max_tasks_per_child", max_tasks_per_child, 1),
+            stop_grace=float(stop_grace),
+            initializer=initializer,
+            initargs=tuple(initargs),
+        )
+        self._stream = Stream(self._core)
+        self._shutdown = False
+        self._lock = threading.Lock()
+
+    def submit(self, fn, /, *args, **kwargs):
+        """Schedules ``fn(*args, **kwargs)``; returns its ``Future``."""
+        with self._lock:
+            if self._shutdown:
+                raise RuntimeError("cannot schedule new futures after shutdown")
+            check_function(fn)
+            future = concurrent.futures.Future()
+            self._stream.put(FutureSink(future), fn, args, kwargs)
+            return future
+
+    def map(self, fn, *iterables, timeout=None, chunksize=None):
+        """``fn(*args)`` for each tuple of the iterables, zipped: the values
+        in input order, lazily. The first failed call raises its own
+        exception (the worker's traceback as ``__cause__``) when the
+        iterator reaches it; ``timeout`` (seconds, from this call) raises
+        TimeoutError if a value is not ready by then."""
+        if self._shutdown:
+            raise RuntimeError("cannot schedule new futures after shutdown")
+        check_function(fn)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        size = None if chunksize in (None, 1) and not isinstance(chunksize, bool) else _chunksize(chunksize)
+        if chunksize == 1:
+            size = None
+        items = zip(*iterables)
+        call = Call(self._core, fn, items, KIND_STAR, ordered=True, results=False, chunksize=size,
+                    task=task_name(fn), deadline=deadline)
+        return iter(call)
+
+    def shutdown(self, wait=True, *, cancel_futures=False):
+        """No new calls; ``cancel_futures`` cancels the calls not yet sent
+        to a worker; ``wait`` waits for the rest and the workers' exit."""
+        with self._lock:
+            self._shutdown = True
+        self._stream.close(cancel=cancel_futures)
+        self._core.close()
+        if wait:
+            self._core.join()
