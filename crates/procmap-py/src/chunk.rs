@@ -28,7 +28,9 @@ pub(crate) struct Entry {
 /// endian), the pickle, then the entries (bincode) if there is a journal.
 pub(crate) fn join(pickle: &[u8], entries: Option<&[Entry]>) -> Result<Vec<u8>, String> {
     let tail = match entries {
-        Some(entries) => procmap::wire::encode(&entries).map_err(|e| format!("cannot encode journal entries: {e}"))?,
+        Some(entries) => {
+            procmap::wire::encode(&entries).map_err(|e| format!("cannot encode journal entries: {e}"))?
+        }
         None => Vec::new(),
     };
     let mut out = Vec::with_capacity(8 + pickle.len() + tail.len());

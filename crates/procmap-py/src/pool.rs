@@ -210,8 +210,9 @@ impl NativePool {
         }
         // Where a dead worker was: only a crash or a timeout asks.
         let marked = match (record.status, record.worker) {
-            (Status::Crashed | Status::Timeout, Some(pid)) => marker::take(&self.marks, pid)
-                .and_then(|(job, index)| (job == record.line).then_some(index)),
+            (Status::Crashed | Status::Timeout, Some(pid)) => {
+                marker::take(&self.marks, pid).and_then(|(job, index)| (job == record.line).then_some(index))
+            }
             _ => None,
         };
         Ok((

@@ -86,7 +86,8 @@ impl ChunkTask {
                 Ok(value) => (Some(value), None),
                 Err(e) => {
                     let text = describe(&self.describe, py, e.clone_ref(py)).message().to_owned();
-                    let exception = self.pickler.dumps(e.value(py).as_any()).ok().map(|b| PyBytes::new(py, &b));
+                    let exception =
+                        self.pickler.dumps(e.value(py).as_any()).ok().map(|b| PyBytes::new(py, &b));
                     errors.append((index, exception, &text))?;
                     (None, Some(text))
                 }
@@ -108,7 +109,13 @@ impl ChunkTask {
     }
 
     /// The journal entry of one item.
-    fn entry(&self, item: &Bound<'_, PyAny>, value: Option<&Bound<'_, PyAny>>, error: Option<String>, nanos: u64) -> Entry {
+    fn entry(
+        &self,
+        item: &Bound<'_, PyAny>,
+        value: Option<&Bound<'_, PyAny>>,
+        error: Option<String>,
+        nanos: u64,
+    ) -> Entry {
         let text = self.pickler.item_text(item).unwrap_or_else(|e| format!("<cannot pickle the item: {e}>"));
         let (value, error) = match (value, error) {
             (Some(value), _) => match self.pickler.value_json(value) {
@@ -153,7 +160,10 @@ pub(crate) fn serve(py: Python<'_>, describe: Py<PyAny>, marks: Option<PathBuf>)
     let pickler = Pickler::new(py)?;
     let marker = match marks {
         Some(dir) => Some(Marker::create(&dir).map_err(|e| {
-            pyo3::exceptions::PyOSError::new_err(format!("procmap worker: cannot map its marker in {}: {e}", dir.display()))
+            pyo3::exceptions::PyOSError::new_err(format!(
+                "procmap worker: cannot map its marker in {}: {e}",
+                dir.display()
+            ))
         })?),
         None => None,
     };

@@ -49,7 +49,11 @@ pub(crate) fn run_job(registry: &Registry, ctx: &RunContext, job: &Job) -> JobRe
                 let caught =
                     panic::catch_unwind(AssertUnwindSafe(|| task.run_payload(&job.payload, &job.args, ctx)));
                 IN_JOB.with(|f| f.set(false));
-                return JobResult { id: job.id, outcome: bytes_outcome(caught), nanos: start.elapsed().as_nanos() as u64 };
+                return JobResult {
+                    id: job.id,
+                    outcome: bytes_outcome(caught),
+                    nanos: start.elapsed().as_nanos() as u64,
+                };
             }
             let caught = panic::catch_unwind(AssertUnwindSafe(|| task.run(&job.args, ctx)));
             IN_JOB.with(|f| f.set(false));

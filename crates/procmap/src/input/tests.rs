@@ -143,8 +143,7 @@ fn a_job_over_the_size_limit_is_refused_and_one_at_it_is_not() {
 
 #[test]
 fn tasks_a_worker_names_are_the_known_ones() {
-    let mut feeder =
-        feeder(vec![cube(1, "a"), Input::Job(Job::new(2, "other", vec![]))]);
+    let mut feeder = feeder(vec![cube(1, "a"), Input::Job(Job::new(2, "other", vec![]))]);
     // The worker has "other" (a custom task) and not "writes".
     feeder.set_known(["other".to_owned()]);
     let mut rejected = Vec::new();
