@@ -251,6 +251,8 @@ class _Base:
         if self.done or self.inflight > 0 or not self._exhausted():
             return
         self.done = True
+        if not self.stream:
+            self._undrive()
         try:
             if self.journal is not None:
                 self.journal.finish()
@@ -282,6 +284,9 @@ class Call(_Base):
         self.ready_count = 0
         self.skipped = {}
         self.exceptions = {}
+        self.stream = False
+        self.driving = True
+        core.attach(1)
         super().__init__(core, fn, kind, chunksize=chunksize, journal=journal, task=task, progress=progress)
         self.limit = 16 * 1024
         with self.cond:
@@ -293,6 +298,11 @@ class Call(_Base):
 
     def _stop_pulling(self):
         self.source = None
+
+    def _undrive(self):
+        if self.driving:
+            self.driving = False
+            self.core.attach(-1)
 
     def _pump(self):
         while (self.source is not None and self.inflight < self.window and self.ready_count < self.limit
@@ -372,6 +382,7 @@ class Call(_Base):
             self.source = None
             self.ready.clear()
             self.ready_count = 0
+            self._undrive()
             self._check_done()
 
     def _take(self):
@@ -408,12 +419,12 @@ class Call(_Base):
                     if self.source_error is not None:
                         raise self.source_error
                     return None
-                wait = 1.0
-                if self.deadline is not None:
-                    wait = self.deadline - time.monotonic()
-                    if wait <= 0:
-                        raise TimeoutError("procmap: the next result was not ready within the timeout")
-                self.cond.wait(min(wait, 1.0))
+                if self.deadline is not None and self.deadline <= time.monotonic():
+                    raise TimeoutError("procmap: the next result was not ready within the timeout")
+                # Poll the engine on this thread, unless another one is;
+                # then its routing wakes us.
+                if not self.core.drive():
+                    self.cond.wait(0.005)
 
     def _recall(self):
         """Results of the items a resume skipped, from the journal."""
@@ -441,6 +452,7 @@ class Stream(_Base):
     def __init__(self, core, *, chunksize=None):
         self.queue = collections.deque()
         self.sinks = {}
+        self.stream = True
         self.closed = False
         self.results = False
         self.counter = itertools.count()

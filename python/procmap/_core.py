@@ -79,6 +79,11 @@ class Core:
         # chunksize="auto" (see _calls._Base._size).
         self.pace = {}
         self.collector = None
+        self.poll_lock = threading.Lock()
+        self.idle = threading.Condition(self.lock)
+        self.drivers = 0
+        self.streams = 0
+        self.joining = False
         # Set by close(): the engine ends once no call is active.
         self.closing = False
         self.active = set()
@@ -129,6 +134,9 @@ class Core:
         with self.lock:
             self._ensure_running()
             self.chunks[job] = chunk
+            if call.stream:
+                self.streams += 1
+                self.idle.notify_all()
         call.inflight += 1
         try:
             self.native.submit(job, payload)
@@ -148,27 +156,67 @@ class Core:
     # The collector
 
     def _collect(self):
-        native = self.native
+        """The collector thread: polls while no caller's thread does (see
+        ``drive``), which is when futures or async results wait."""
         while True:
-            batch = native.poll(_POLL_SECONDS)
-            if batch is None:
-                break
+            with self.lock:
+                while self.drivers > 0 and self.streams == 0 and not self.joining and self.collector is not None:
+                    self.idle.wait(0.5)
+            with self.poll_lock:
+                if self._poll(_POLL_SECONDS):
+                    return
+
+    def drive(self):
+        """Polls the engine once from a caller's thread that waits for
+        results, unless another thread is polling (then returns False at
+        once). One thread does the work in the common case: a second one
+        would fight it for the GIL on every chunk."""
+        if not self.poll_lock.acquire(blocking=False):
+            return False
+        try:
+            self._poll(_POLL_SECONDS)
+        finally:
+            self.poll_lock.release()
+        return True
+
+    def _poll(self, timeout):
+        """Routes what the engine delivers within ``timeout``; returns True
+        once the engine has ended (and wraps it up). Holding poll_lock."""
+        if self.collector is None:
+            return True
+        batch = self.native.poll(timeout)
+        if batch is not None:
             for finished in batch:
                 with self.lock:
                     chunk = self.chunks.pop(finished[0], None)
+                    if chunk is not None and chunk.call.stream:
+                        self.streams -= 1
                 if chunk is not None:
                     chunk.call.on_chunk(chunk, finished)
+            return False
         error = None
         try:
-            native.finish()
+            self.native.finish()
         except _native.PoolError as e:
             error = e
         with self.lock:
             orphans = list(self.chunks.values())
             self.chunks.clear()
+            self.streams = 0
+            self.joining = False
             self.collector = None
+            self.idle.notify_all()
         for chunk in orphans:
             chunk.call.orphaned(chunk, error)
+        return True
+
+    def attach(self, driver):
+        """A call that a caller's thread iterates (``driver`` 1) or no
+        longer (-1): the collector stays out while callers' threads poll,
+        unless a stream's chunks (futures, async results) are in flight."""
+        with self.lock:
+            self.drivers += driver
+            self.idle.notify_all()
 
     # Stopping
 
@@ -183,6 +231,10 @@ class Core:
     def join(self, timeout=None):
         collector = self.collector
         if collector is not None and collector is not threading.current_thread():
+            with self.lock:
+                # Nobody else may be polling now: the collector takes over.
+                self.joining = True
+                self.idle.notify_all()
             collector.join(timeout)
 
     def stop(self, kill):
