@@ -38,14 +38,18 @@ KIND_APPLY = 2  # item = (fn, args, kwargs)
 class _Failure:
     """A failed item where a value is expected; raised as its exception."""
 
-    __slots__ = ("result", "exc_bytes")
+    __slots__ = ("result", "exc_bytes", "local")
 
-    def __init__(self, result, exc_bytes=None):
+    def __init__(self, result, exc_bytes=None, local=None):
         self.result = result
         self.exc_bytes = exc_bytes
+        # An exception raised here, in the parent (pickling the item).
+        self.local = local
 
     def exception(self):
         r = self.result
+        if self.local is not None:
+            return self.local
         exc = None
         if self.exc_bytes is not None:
             try:
@@ -57,8 +61,9 @@ class _Failure:
         if exc is None:
             cls = {"crashed": WorkerCrashed, "timeout": JobTimeout}.get(r.status, JobFailed)
             return cls(r)
-        if r.traceback:
-            exc.__cause__ = RemoteTraceback(r.traceback)
+        # As concurrent.futures: the worker's side of the story is the
+        # cause (the summary alone when no Python frame was involved).
+        exc.__cause__ = RemoteTraceback(r.traceback or r.error or "")
         return exc
 
 
@@ -224,19 +229,21 @@ class _Base:
 
     def unsendable(self, index, item, payload):
         """An item that cannot be pickled, or pickles too big."""
+        local = None
         if payload is None:
             try:
                 pickle.dumps(item, pickle.HIGHEST_PROTOCOL)
                 text = "cannot pickle the item with the function"
             except Exception as e:
                 text = f"cannot pickle the item: {type(e).__name__}: {e}"
+                local = e
         else:
             text = (f"the item pickles to {len(payload)} bytes; at most {_native.MAX_PAYLOAD_BYTES} "
                     f"can be sent to a worker")
-        self._fail(index, item, "error", text, attempts=0)
+        self._fail(index, item, "error", text, attempts=0, local=local)
 
     def _fail(self, index, item, status, error, *, signal=None, exit_code=None, stderr=None, attempts=1,
-              worker=None, ms=None):
+              worker=None, ms=None, local=None):
         if self.journal is not None:
             self.journal.write_failed(self.task, index, item, status, error or "", signal, exit_code, stderr,
                                       attempts, worker)
@@ -245,7 +252,9 @@ class _Base:
         summary, tb = _split_error(error)
         r = _native.make_result(index, item, False, None, status, summary, tb, signal, exit_code, stderr,
                                 attempts, worker, ms)
-        self._deliver([index], [r if self.results else _Failure(r)], 1)
+        if local is not None and self.results:
+            self.exceptions[index] = local
+        self._deliver([index], [r if self.results else _Failure(r, local=local)], 1)
 
     def _check_done(self):
         if self.done or self.inflight > 0 or not self._exhausted():

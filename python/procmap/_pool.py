@@ -260,7 +260,10 @@ class Pool:
                     first = r
                 out.append(r)
         if first is not None and not return_failures:
-            raise _Failure(first, call.exceptions.get(first.index)).exception()
+            saved = call.exceptions.get(first.index)
+            if isinstance(saved, BaseException):
+                raise saved
+            raise _Failure(first, saved).exception()
         return out
 
     def apply(self, func, args=(), kwds={}):

@@ -152,6 +152,8 @@ impl NativePool {
             if got || ended || Instant::now() >= deadline {
                 break ended;
             }
+            // Ctrl-C reaches the caller's thread between slices.
+            py.check_signals()?;
         };
         if ended && records.is_empty() {
             return Ok(None);
