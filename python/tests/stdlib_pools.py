@@ -85,3 +85,9 @@ def worker_crashed():
 def procmap_only(reason):
     """Marks a test of a behaviour the stdlib pools do not have."""
     return pytest.mark.skipif(STDLIB, reason=f"procmap's own behaviour, not the stdlib's: {reason}")
+
+
+def stdlib_only(reason):
+    """Marks a test of a stdlib behaviour that procmap deliberately does
+    not copy; the README names each difference."""
+    return pytest.mark.skipif(not STDLIB, reason=f"a deliberate difference of procmap's: {reason}")

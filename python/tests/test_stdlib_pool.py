@@ -54,7 +54,7 @@ import pytest
 import stdlib_funcs as f
 from conftest import alive
 from stdlib_funcs import SayWhenError, exception_throwing_generator
-from stdlib_pools import STDLIB, TIMEOUT, imap, imap_unordered, make_pool, procmap_only, worker_crashed
+from stdlib_pools import STDLIB, TIMEOUT, imap, imap_unordered, make_pool, procmap_only, stdlib_only, worker_crashed
 
 
 @pytest.fixture
@@ -273,6 +273,10 @@ def test_imap(pool):
         next(it)
 
 
+@stdlib_only(
+    "the engine queues the next chunk to a worker before it is free (to hide the round trip), so a "
+    "chunk can wait behind a long one in the same worker; multiprocessing's workers share one queue"
+)
 def test_imap_keeps_order_when_later_items_finish_first(pool, tmp_path):
     gate, marks = str(tmp_path / "gate"), tmp_path / "marks"
     marks.mkdir()
@@ -333,6 +337,10 @@ def test_imap_unordered(pool):
     assert sorted(values) == [x * x for x in range(1000)]
 
 
+@stdlib_only(
+    "the engine queues the next chunk to a worker before it is free (to hide the round trip), so a "
+    "chunk can wait behind a long one in the same worker; multiprocessing's workers share one queue"
+)
 def test_imap_unordered_yields_results_as_they_complete(pool, tmp_path):
     gate = str(tmp_path / "gate")
     jobs = [(0, gate, None)] + [(x, None, None) for x in range(1, 4)]
@@ -436,6 +444,7 @@ def test_initializer_state_is_seen_by_tasks(make):
 # ---- worker lifetime ---------------------------------------------------------
 
 
+@stdlib_only("maxtasksperchild counts chunks, and apply_async calls are chunked together as they come")
 def test_pool_worker_lifetime(make):
     pool = make(2, maxtasksperchild=2)
     results = [pool.apply_async(f.sqr_and_pid, (i,)) for i in range(12)]
