@@ -12,6 +12,7 @@ mod orient;
 pub mod png;
 mod tiff;
 mod tiff_lenient;
+mod tiff_orient;
 mod webp;
 
 use crate::pil::PilImage;
