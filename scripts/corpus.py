@@ -259,8 +259,8 @@ def main():
         shutil.rmtree(root)
     imgs = base_images()
     steps = [("png", [pillow_png, cv2_png, magick_png]),
-             ("jpeg", [pillow_jpeg, cv2_jpeg, magick_jpeg]),
-             ("gif", [gifs]), ("bmp", [bmps]),
+             ("jpeg", [pillow_jpeg, cv2_jpeg, magick_jpeg, corpus_tail.jpeg_junk]),
+             ("gif", [gifs, corpus_tail.gif_no_palette]), ("bmp", [bmps, corpus_tail.bmp_bitfields]),
              ("webp", [webps]), ("tiff", [tiffs, corpus_tail.tiff_orientation])]
     for sub, fns in steps:
         (root / sub).mkdir(parents=True)

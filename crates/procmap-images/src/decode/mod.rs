@@ -4,6 +4,7 @@
 //! (`tiff_read.rs` reads the multiband TIFFs of `eurosat-rgb` and `ms-rgb`.)
 
 mod bmp;
+mod bmp_masks;
 mod fax;
 mod gif;
 mod header;
