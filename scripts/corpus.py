@@ -15,7 +15,9 @@ microscopy), scaled down so that the whole check stays fast:
   libtiff `tiffcp -c g3|g4|lzw|zip|packbits|jpeg` (Debian libtiff-tools)
   ImageMagick `convert`: interlaced PNG, PNG bit depths, BMP variants
           (1/4/8/24/32-bit, RLE, RGB565, BMP2/BMP3), GIF, WebP, CMYK JPEG
-plus a truncated and a bit-flipped copy of a sample of them (broken files
+plus the long tail of issue 20 (corpus_tail.py: TIFF orientations, BMP
+bitfields, GIFs without a palette, JPEGs with junk between markers), and a
+truncated and a bit-flipped copy of a sample of them (broken files
 must give a clean error, never a crash).
 
 Usage: corpus.py DIR. Prints how many files it wrote per format. Fails if a
@@ -33,6 +35,8 @@ import numpy as np
 import skimage
 import tifffile
 from PIL import Image
+
+import corpus_tail
 
 SKIMAGE = Path(skimage.__file__).parent / "data"
 MPL = Path(matplotlib.__file__).parent / "mpl-data" / "sample_data"
@@ -247,15 +251,17 @@ def broken(d, rng):
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: corpus.py DIR")
-    for tool in ["convert", "tiffcp"]:
+    for tool in ["convert", "tiffcp", "tiffset"]:
         if shutil.which(tool) is None:
             sys.exit(f"corpus: {tool} not found (scripts/setup-images.sh installs it)")
     root = Path(sys.argv[1])
     if root.exists():
         shutil.rmtree(root)
     imgs = base_images()
-    steps = [("png", [pillow_png, cv2_png, magick_png]), ("jpeg", [pillow_jpeg, cv2_jpeg, magick_jpeg]),
-             ("gif", [gifs]), ("bmp", [bmps]), ("webp", [webps]), ("tiff", [tiffs])]
+    steps = [("png", [pillow_png, cv2_png, magick_png]),
+             ("jpeg", [pillow_jpeg, cv2_jpeg, magick_jpeg, corpus_tail.jpeg_junk]),
+             ("gif", [gifs, corpus_tail.gif_no_palette]), ("bmp", [bmps, corpus_tail.bmp_bitfields]),
+             ("webp", [webps]), ("tiff", [tiffs, corpus_tail.tiff_orientation])]
     for sub, fns in steps:
         (root / sub).mkdir(parents=True)
         for fn in fns:

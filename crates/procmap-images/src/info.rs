@@ -63,10 +63,13 @@ fn info(path: &Path) -> Result<Value, JobError> {
         caught.unwrap_or_else(|_| Err("malformed header (the decoder gave up)".into())).map_err(fail)?;
     if value.get("mode").is_none() {
         // A TIFF layout Pillow has no mode for (13 bands, say) has none
-        // here either.
+        // here either. Pillow's size is the header's, turned by the
+        // Orientation tag (5–8 swap width and height).
         let bytes = tiff_read::read_file(path)?;
         if let Some(Ok(h)) = crate::decode::probe(format, &bytes) {
             value["mode"] = json!(h.mode.name());
+            value["width"] = json!(h.width);
+            value["height"] = json!(h.height);
         }
     }
     value["pil_format"] = json!(format.pillow_name());

@@ -13,6 +13,7 @@
 //! end-of-line code moves on again, so such files come out with their rows
 //! interleaved with nearly empty ones (measured).
 
+use super::bmp_masks;
 use super::header::{Header, check_size};
 use crate::pil::{Data, Mode, Palette, PilImage};
 
@@ -23,7 +24,7 @@ const BITFIELDS: u32 = 3;
 
 /// How the pixel bytes are laid out, as Pillow's rawmode names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Raw {
+pub enum Raw {
     /// Palette indices of 1, 4 or 8 bits.
     Indexed(u16),
     Bgr15,
@@ -31,6 +32,9 @@ enum Raw {
     Bgr,
     /// Four bytes a pixel; byte offsets of R, G, B and alpha if any.
     Four([usize; 3], Option<usize>),
+    /// Four bytes a pixel read through red, green, blue and alpha masks,
+    /// as OpenCV does (`bmp_masks`).
+    Masked([u32; 4]),
 }
 
 struct Layout {
@@ -57,34 +61,31 @@ fn truncated() -> String {
     "truncated file: the data ends before the image does".into()
 }
 
-/// The 32-bit bitfield layouts Pillow accepts, as byte offsets.
-fn four_from_masks(masks: [u32; 4]) -> Option<Raw> {
-    Some(match masks {
-        [0xFF0000, 0xFF00, 0xFF, 0] => Raw::Four([2, 1, 0], None),
-        [0xFF000000, 0xFF0000, 0xFF00, 0] => Raw::Four([3, 2, 1], None),
-        [0xFF000000, 0xFF00, 0xFF, 0] => Raw::Four([3, 1, 0], None),
-        [0xFF, 0xFF00, 0xFF0000, 0xFF000000] => Raw::Four([0, 1, 2], Some(3)),
-        [0xFF0000, 0xFF00, 0xFF, 0xFF000000] | [0, 0, 0, 0] => Raw::Four([2, 1, 0], Some(3)),
-        _ => return None,
-    })
+/// Width, height, top-down, bits, compression, colours used and palette
+/// entry size from a Windows info header (after its size field).
+type Fields = (u32, u32, bool, u16, u32, u32, usize);
+
+fn windows(h: &[u8]) -> Result<Fields, String> {
+    let raw_h = u32_at(h, 4)?;
+    // Pillow takes the height as top-down when its top byte is 0xFF.
+    let top_down = h[7] == 0xFF;
+    let height = if top_down { raw_h.wrapping_neg() } else { raw_h };
+    Ok((u32_at(h, 0)?, height, top_down, u16_at(h, 10)?, u32_at(h, 12)?, u32_at(h, 28)?, 4))
 }
 
-fn layout(b: &[u8]) -> Result<Layout, String> {
+fn layout(b: &[u8], cv: bool) -> Result<Layout, String> {
     if !b.starts_with(b"BM") {
         return Err("not a bmp file".into());
     }
     let data_offset = u32_at(b, 10)? as usize;
     let header_size = u32_at(b, 14)? as usize;
     let h = b.get(18..14 + header_size).ok_or_else(truncated)?;
-    let (width, height, top_down, bits, compression, colors, entry) = match header_size {
+    let (width, height, top_down, bits, compression, colors, entry): Fields = match header_size {
         12 => (u32::from(u16_at(h, 0)?), u32::from(u16_at(h, 2)?), false, u16_at(h, 6)?, RAW, 0, 3),
-        40 | 52 | 56 | 64 | 108 | 124 => {
-            let raw_h = u32_at(h, 4)?;
-            // Pillow takes the height as top-down when its top byte is 0xFF.
-            let top_down = h[7] == 0xFF;
-            let height = if top_down { raw_h.wrapping_neg() } else { raw_h };
-            (u32_at(h, 0)?, height, top_down, u16_at(h, 10)?, u32_at(h, 12)?, u32_at(h, 28)?, 4)
-        }
+        // OpenCV reads any header from 36 bytes up the same way.
+        40 | 52 | 56 | 64 | 108 | 124 => windows(h)?,
+        // OpenCV reads any header from 36 bytes up the same way.
+        n if cv && n >= 36 => windows(h)?,
         n => {
             return Err(format!(
                 "bmp: header size {n} is not supported (Pillow reads 12, 40, 52, 56, 64, 108, 124)"
@@ -113,7 +114,13 @@ fn layout(b: &[u8]) -> Result<Layout, String> {
         RAW | RLE8 | RLE4 => {}
         BITFIELDS => {
             raw = match (bits, masks) {
-                (32, m) => four_from_masks(m).ok_or("bmp: this 32-bit bitfields layout is not supported")?,
+                // OpenCV takes masks from a header that holds all four,
+                // and ignores them otherwise.
+                (32, m) if cv && header_size >= 56 => Raw::Masked(m),
+                (32, _) if cv => Raw::Four([2, 1, 0], None),
+                (32, m) => {
+                    bmp_masks::pillow(m).ok_or("bmp: this 32-bit bitfields layout is not supported")?
+                }
                 (24, [0xFF0000, 0xFF00, 0xFF, _]) => Raw::Bgr,
                 (16, [0xF800, 0x7E0, 0x1F, _]) => Raw::Bgr16,
                 (16, [0x7C00, 0x3E0, 0x1F, _]) => Raw::Bgr15,
@@ -155,12 +162,12 @@ fn layout(b: &[u8]) -> Result<Layout, String> {
 }
 
 pub fn probe(bytes: &[u8]) -> Result<Header, String> {
-    let l = layout(bytes)?;
+    let l = layout(bytes, false)?;
     Ok(Header { width: l.width, height: l.height, mode: l.mode })
 }
 
 pub fn decode(bytes: &[u8], cv: bool) -> Result<PilImage, String> {
-    let l = layout(bytes)?;
+    let l = layout(bytes, cv)?;
     let (w, h) = (l.width as usize, l.height as usize);
     check_size(l.width, l.height, l.mode.channels() as u64)?;
     let data = bytes.get(l.data_offset..).ok_or_else(truncated)?;
@@ -225,6 +232,7 @@ fn unpack_row(row: &[u8], w: usize, raw: Raw, mode: Mode, cv: bool, out: &mut Ve
                 out.extend([p[2], p[1], p[0]]);
             }
         }
+        Raw::Masked(masks) => bmp_masks::opencv_row(row, w, masks, out),
         Raw::Four([r, g, b], alpha) => {
             for p in row[..w * 4].chunks_exact(4) {
                 out.extend([p[r], p[g], p[b]]);

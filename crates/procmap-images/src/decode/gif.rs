@@ -4,6 +4,12 @@
 //! has the logical screen's size, grown to hold the frame; pixels outside
 //! the frame are the transparent index if there is one, else 0.
 //! `info["transparency"]` is the frame's transparent index.
+//!
+//! A file with no colour table at all (neither global nor local) is "L",
+//! the indices read as grey, as Pillow's default palette has it; OpenCV
+//! shows the same grey except that index 1 is white (measured on every
+//! index with OpenCV 5.0). The `gif` crate refuses such a file, so it reads
+//! a copy given a grey-ramp global table, which changes nothing else.
 
 use super::header::{Header, check_size};
 use crate::limits::MAX_DECODED_BYTES;
@@ -35,6 +41,30 @@ fn palette_needed(p: &[u8]) -> bool {
 /// The header and the first frame's descriptor only, as `Image.open` reads
 /// them: a file whose image data is damaged still opens.
 pub fn probe(bytes: &[u8]) -> Result<Header, String> {
+    match probe_tables(bytes) {
+        Err(e) if e.contains(NO_TABLE) => probe_tables(&with_grey_table(bytes)),
+        other => other,
+    }
+}
+
+/// The `gif` crate's error for a frame with no colour table to use.
+const NO_TABLE: &str = "no color table available";
+
+/// A copy of `bytes` whose logical screen descriptor announces a global
+/// table of 256 entries, and has the identity grey ramp inserted as that
+/// table.
+fn with_grey_table(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len() + 768);
+    out.extend_from_slice(&bytes[..13.min(bytes.len())]);
+    if let Some(flags) = out.get_mut(10) {
+        *flags |= 0x87;
+    }
+    out.extend((0..=255u8).flat_map(|v| [v, v, v]));
+    out.extend_from_slice(bytes.get(13..).unwrap_or_default());
+    out
+}
+
+fn probe_tables(bytes: &[u8]) -> Result<Header, String> {
     let mut dec = options().read_info(bytes).map_err(describe)?;
     let global = dec.global_palette().map(<[u8]>::to_vec);
     let (screen_w, screen_h) = (u32::from(dec.width()), u32::from(dec.height()));
@@ -48,6 +78,19 @@ pub fn probe(bytes: &[u8]) -> Result<Header, String> {
 /// The first frame. With `cv`, the transparent index is given the colour
 /// `cv2.imread` shows there: the global palette's background colour.
 pub fn decode(bytes: &[u8], cv: bool) -> Result<PilImage, String> {
+    match decode_tables(bytes, cv) {
+        Err(e) if e.contains(NO_TABLE) => {
+            let mut img = decode_tables(&with_grey_table(bytes), cv)?;
+            if let (true, Data::U8(v)) = (cv, &mut img.data) {
+                v.iter_mut().filter(|p| **p == 1).for_each(|p| *p = 255);
+            }
+            Ok(img)
+        }
+        other => other,
+    }
+}
+
+fn decode_tables(bytes: &[u8], cv: bool) -> Result<PilImage, String> {
     let mut dec = options().read_info(bytes).map_err(describe)?;
     let global = dec.global_palette().map(<[u8]>::to_vec);
     let background = dec.bg_color();

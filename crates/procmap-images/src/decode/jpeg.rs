@@ -48,7 +48,10 @@ pub fn probe(bytes: &[u8]) -> Result<Header, String> {
     loop {
         let marker = bytes.get(pos..pos + 2).ok_or("truncated file: no frame header before the end")?;
         if marker[0] != 0xFF {
-            return Err(malformed("expected a marker"));
+            // JpegImagePlugin skips bytes other than 0xFF between
+            // segments, as libjpeg-turbo does (with a warning).
+            pos += 1;
+            continue;
         }
         let kind = marker[1];
         if kind == 0xFF {

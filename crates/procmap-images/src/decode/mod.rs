@@ -4,6 +4,7 @@
 //! (`tiff_read.rs` reads the multiband TIFFs of `eurosat-rgb` and `ms-rgb`.)
 
 mod bmp;
+mod bmp_masks;
 mod fax;
 mod gif;
 mod header;
@@ -12,6 +13,7 @@ mod orient;
 pub mod png;
 mod tiff;
 mod tiff_lenient;
+mod tiff_orient;
 mod webp;
 
 use crate::pil::PilImage;

@@ -29,14 +29,28 @@ pub fn from_app1(app1: &[u8]) -> Option<u16> {
     })
 }
 
-/// Applies orientation `o` the way OpenCV's `ApplyExifOrientation` does:
-/// flips for 2–4, a transpose followed by a flip for 5–8.
+/// Applies orientation `o` the way OpenCV's `ApplyExifOrientation` does
+/// (and Pillow's `ImageOps.exif_transpose`, which moves pixels the same
+/// way): flips for 2–4, a transpose followed by a flip for 5–8.
 pub fn apply(img: &mut PilImage, o: u16) {
     if o <= 1 || o > 8 {
         return;
     }
-    let Data::U8(v) = &img.data else { return };
     let (w, h, ch) = (img.width as usize, img.height as usize, img.mode.channels());
+    let transposed = o >= 5;
+    match &mut img.data {
+        Data::U8(v) => *v = moved(v, w, h, ch, o),
+        Data::U16(v) => *v = moved(v, w, h, ch, o),
+        Data::I32(v) => *v = moved(v, w, h, ch, o),
+        Data::F32(v) => *v = moved(v, w, h, ch, o),
+    }
+    if transposed {
+        std::mem::swap(&mut img.width, &mut img.height);
+    }
+}
+
+/// The samples of a `w`×`h` image of `ch` channels under orientation `o`.
+fn moved<T: Copy + Default>(v: &[T], w: usize, h: usize, ch: usize, o: u16) -> Vec<T> {
     let transposed = o >= 5;
     let (ow, oh) = if transposed { (h, w) } else { (w, h) };
     // Flip after the (optional) transpose: 2/6 horizontal, 4/8 vertical,
@@ -47,7 +61,7 @@ pub fn apply(img: &mut PilImage, o: u16) {
         3 | 7 => (true, true),
         _ => (false, false),
     };
-    let mut out = vec![0u8; v.len()];
+    let mut out = vec![T::default(); v.len()];
     for y in 0..oh {
         for x in 0..ow {
             let (tx, ty) = (if flip_x { ow - 1 - x } else { x }, if flip_y { oh - 1 - y } else { y });
@@ -55,12 +69,12 @@ pub fn apply(img: &mut PilImage, o: u16) {
             let (sx, sy) = if transposed { (ty, tx) } else { (tx, ty) };
             let s = (sy * w + sx) * ch;
             let d = (y * ow + x) * ch;
-            out[d..d + ch].copy_from_slice(&v[s..s + ch]);
+            if let (Some(src), Some(dst)) = (v.get(s..s + ch), out.get_mut(d..d + ch)) {
+                dst.copy_from_slice(src);
+            }
         }
     }
-    img.data = Data::U8(out);
-    img.width = ow as u32;
-    img.height = oh as u32;
+    out
 }
 
 #[cfg(test)]

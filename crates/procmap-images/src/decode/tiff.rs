@@ -14,7 +14,7 @@
 //! scaled by `(v·255 + 32767) / 65535` (grey keeps its high byte).
 
 use super::header::{Header, check_size};
-use super::{fax, tiff_lenient};
+use super::{fax, tiff_lenient, tiff_orient};
 use crate::pil::{Data, Mode, Palette, PilImage};
 use crate::tiff_read;
 use std::io::Cursor;
@@ -29,6 +29,8 @@ struct Layout {
     extra: Vec<u16>,
     compression: u16,
     mode: Mode,
+    /// The Orientation tag when it turns the image (2–8).
+    orientation: Option<u16>,
     /// Why the pixels cannot be decoded although Pillow opens the file (its
     /// header alone gives `info`).
     unsupported: Option<String>,
@@ -104,7 +106,8 @@ fn layout(dec: &mut Reader<'_>, big_endian: bool) -> Result<Layout, String> {
         _ => None,
     };
     let unsupported = problem.map(|p| format!("tiff: {p} is not supported"));
-    Ok(Layout { width, height, bits, extra, compression, mode, unsupported })
+    let orientation = tiff_orient::orientation(dec);
+    Ok(Layout { width, height, bits, extra, compression, mode, orientation, unsupported })
 }
 
 type Reader<'a> = Decoder<Cursor<&'a [u8]>>;
@@ -118,21 +121,34 @@ fn open(bytes: &[u8]) -> Result<(Reader<'_>, Layout), String> {
 
 pub fn probe(bytes: &[u8]) -> Result<Header, String> {
     let (_, l) = open(bytes)?;
-    Ok(Header { width: l.width, height: l.height, mode: l.mode })
+    let (width, height) =
+        if tiff_orient::swaps(l.orientation) { (l.height, l.width) } else { (l.width, l.height) };
+    Ok(Header { width, height, mode: l.mode })
 }
 
 pub fn decode(bytes: &[u8], cv: bool) -> Result<PilImage, String> {
     let (mut dec, l) = open(bytes)?;
+    let mut img = decode_unturned(&mut dec, &l, bytes, cv)?;
+    if cv {
+        tiff_orient::for_opencv(&mut dec, &mut img, l.orientation)?;
+    } else {
+        tiff_orient::for_pillow(&mut dec, bytes, &mut img, l.orientation, l.compression)?;
+    }
+    Ok(img)
+}
+
+/// The first page at the file's own size, before any orientation.
+fn decode_unturned(dec: &mut Reader<'_>, l: &Layout, bytes: &[u8], cv: bool) -> Result<PilImage, String> {
     if let Some(why) = &l.unsupported {
         return Err(why.clone());
     }
     let (w, h) = (l.width as usize, l.height as usize);
     check_size(l.width, l.height, (l.mode.channels() * usize::from(l.bits.div_ceil(8))) as u64)?;
     if l.compression == 7 {
-        return jpeg_strips(&mut dec, &l);
+        return jpeg_strips(dec, l);
     }
     if matches!(l.compression, 3 | 4)
-        && let Some(result) = fax_strips(&mut dec, &l, cv)
+        && let Some(result) = fax_strips(dec, l, cv)
     {
         return result;
     }
@@ -156,7 +172,7 @@ pub fn decode(bytes: &[u8], cv: bool) -> Result<PilImage, String> {
         if !cv {
             return Err(e);
         }
-        result = tiff_lenient::read(&mut dec, bytes).map_err(|_| e)?;
+        result = tiff_lenient::read(dec, bytes).map_err(|_| e)?;
     }
     let planar: u16 = dec.find_tag_unsigned(Tag::PlanarConfiguration).map_err(d)?.unwrap_or(1);
     let channels = l.mode.channels();

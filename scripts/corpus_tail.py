@@ -1,0 +1,188 @@
+"""The long tail of the parity corpus (issue 20): layouts real files have
+and the common encoders rarely write, each made by a tool independent of
+ours or, where no tool writes it, by a header built here byte by byte.
+
+  tiff_orientation  Orientation tag 2-8 on RGB, grey, 16-bit, RGBA, CMYK,
+                    palette and G4 files (Pillow's tiffinfo, tifffile,
+                    libtiff's tiffset, ImageMagick's -orient)
+  bmp_bitfields     32-bit BITFIELDS in every byte order Pillow knows, with
+                    and without an alpha mask, 11-11-10 and 10-10-10-2
+                    masks, V4/V5 headers, an unusual 66-byte header
+  gif_no_palette    GIFs with no colour table at all
+  jpeg_junk         JPEGs with bytes before the first marker or between
+                    markers, which libjpeg-turbo skips with a warning
+
+Each function takes the corpus folder of its format and the base images of
+corpus.py, and writes into the folder.
+"""
+
+import struct
+import subprocess
+
+import numpy as np
+import tifffile
+from PIL import Image
+
+
+def run(*cmd):
+    subprocess.run([str(c) for c in cmd], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def tiff_orientation(d, imgs):
+    for i, (name, rgb, gray, orig) in enumerate(imgs[:3]):
+        a, g = np.array(rgb), np.array(gray)
+        for o in range(2, 9):
+            tag = [(274, "H", 1, o, True)]
+            stem = d / f"{name}-orient{o}"
+            # Pillow writes one strip per image: the layout Pillow memory-maps.
+            rgb.save(f"{stem}-pil-rgb.tif", tiffinfo={274: o})
+            gray.save(f"{stem}-pil-l.tif", tiffinfo={274: o})
+            if i == 0:
+                rgb.quantize(32).save(f"{stem}-pil-p.tif", tiffinfo={274: o})
+                rgb.convert("CMYK").save(f"{stem}-pil-cmyk.tif", tiffinfo={274: o})
+                tifffile.imwrite(f"{stem}-tf-l16.tif", g.astype(np.uint16) * 257, photometric="minisblack",
+                                 extratags=tag)
+                tifffile.imwrite(f"{stem}-tf-l16be-strips.tif", g.astype(np.uint16) * 251,
+                                 photometric="minisblack", byteorder=">", rowsperstrip=7, extratags=tag)
+                rgba = np.dstack([a, (g ^ 0x5A)])
+                tifffile.imwrite(f"{stem}-tf-rgba.tif", rgba, photometric="rgb", extrasamples=[2], extratags=tag)
+                tifffile.imwrite(f"{stem}-tf-rgb-tiled.tif", a, photometric="rgb", tile=(16, 16),
+                                 compression="zlib", extratags=tag)
+                tifffile.imwrite(f"{stem}-tf-l-strips.tif", g, photometric="minisblack", rowsperstrip=5,
+                                 extratags=tag)
+            # Bilevel: libtiff's G4 and G3 coders, the tag set by tiffset.
+            bw = d / f"{stem.name}-bw.tif"
+            gray.convert("1").save(bw)
+            for c in ["g4", "g3"] if i == 0 else ["g4"]:
+                out = f"{stem}-tiffcp-1-{c}.tif"
+                run("tiffcp", "-c", c, bw, out)
+                run("tiffset", "-s", "274", str(o), out)
+            bw.unlink()
+        # ImageMagick names the orientations; it writes the tag, not the pixels.
+        src = d.parent / "png" / f"{name}-rgb.png"
+        for o, label in [(2, "TopRight"), (6, "RightTop"), (7, "RightBottom")]:
+            run("convert", src, "-orient", label, d / f"{name}-orient{o}-im-rgb.tif")
+
+
+def _bmp(width, height, bits, compression, header_size, masks, pixels, palette=b""):
+    """A BMP with an info header of `header_size` bytes: masks inside it
+    when it has room (52 bytes and up), else after it (40-byte BITFIELDS)."""
+    info = struct.pack("<IiiHHIIiiII", header_size, width, height, 1, bits, compression, len(pixels), 2835, 2835,
+                       len(palette) // 4, 0)
+    after = b""
+    if masks is not None:
+        if header_size >= 52:
+            info += struct.pack("<III", *masks[:3])
+            if header_size >= 56:
+                info += struct.pack("<I", masks[3])
+        else:
+            after = struct.pack("<III", *masks[:3])
+    if header_size >= 108 and len(info) < 60:
+        info = info.ljust(56, b"\0")
+    if header_size >= 108:
+        info += b"BGRs"  # LCS_sRGB, as V4/V5 writers put it
+    info = info.ljust(header_size, b"\0")
+    offset = 14 + header_size + len(after) + len(palette)
+    head = b"BM" + struct.pack("<IHHI", offset + len(pixels), 0, 0, offset)
+    return head + info + after + palette + pixels
+
+
+def bmp_bitfields(d, imgs):
+    layouts = {
+        # Pillow's MASK_MODES, by the name of its raw mode.
+        "bgrx": (0xFF0000, 0xFF00, 0xFF, 0), "xbgr": (0xFF000000, 0xFF0000, 0xFF00, 0),
+        "bgxr": (0xFF000000, 0xFF00, 0xFF, 0), "abgr": (0xFF000000, 0xFF0000, 0xFF00, 0xFF),
+        "rgba": (0xFF, 0xFF00, 0xFF0000, 0xFF000000), "bgra": (0xFF0000, 0xFF00, 0xFF, 0xFF000000),
+        "bgar": (0xFF000000, 0xFF00, 0xFF, 0xFF0000),
+        # Pillow refuses these; OpenCV reads them through the masks.
+        "r11g11b10": (0xFFE00000, 0x1FFC00, 0x3FF, 0), "r10g10b10a2": (0x3FF00000, 0xFFC00, 0x3FF, 0xC0000000),
+        "argb": (0xFF00, 0xFF0000, 0xFF000000, 0xFF),
+    }
+    for name, rgb, gray, orig in imgs[:2]:
+        a = np.array(rgb).astype(np.uint32)
+        h, w = a.shape[:2]
+        alpha = (np.array(gray).astype(np.uint32) * 7) & 0xFF
+        for label, masks in layouts.items():
+            # Spread each channel over its mask, from 8 bits.
+            px = np.zeros((h, w), np.uint32)
+            for c, m in zip([a[..., 0], a[..., 1], a[..., 2], alpha], masks):
+                if m:
+                    shift = (m & -m).bit_length() - 1
+                    top = m >> shift
+                    px |= ((c * top + 127) // 255).astype(np.uint32) << shift
+            rows = px[::-1].astype("<u4").tobytes()
+            for hs in (40, 56, 124):
+                if hs == 40 and masks[3]:
+                    continue  # a 40-byte header has no room for an alpha mask
+                (d / f"{name}-bf32-{label}-h{hs}.bmp").write_bytes(_bmp(w, h, 32, 3, hs, masks, rows))
+        # V5 without bitfields (Pillow: RGB, the fourth byte ignored) and
+        # headers only OpenCV reads (it takes any size from 36 up).
+        bgr = np.array(rgb)[::-1, :, ::-1]
+        pad = (-w * 3) % 4
+        rows24 = b"".join(r.tobytes() + b"\0" * pad for r in bgr)
+        for hs in (64, 66, 100):
+            (d / f"{name}-h{hs}.bmp").write_bytes(_bmp(w, h, 24, 0, hs, None, rows24))
+        bgra = np.dstack([bgr, np.array(gray)[::-1]]).tobytes()
+        (d / f"{name}-v5-32.bmp").write_bytes(_bmp(w, h, 32, 0, 124, None, bgra))
+
+
+def gif_no_palette(d, imgs):
+    """GIFs with no global and no local colour table: Pillow reads the
+    indices as grey ("L"). LZW data written here (no tool leaves the table
+    out): a CLEAR before every code keeps the code width fixed."""
+    for name, rgb, gray, orig in imgs[:4]:
+        g = np.array(gray)
+        for bits in (8, 4, 2):
+            px = (g >> (8 - bits)).ravel()
+            (d / f"{name}-nopal-{bits}.gif").write_bytes(_gif_no_palette(g.shape[1], g.shape[0], px, bits))
+
+
+def _gif_no_palette(w, h, pixels, bits):
+    clear, eoi, width = 1 << bits, (1 << bits) + 1, bits + 1
+    codes = []
+    for p in pixels:
+        codes += [clear, int(p)]
+    codes.append(eoi)
+    acc = nbits = 0
+    data = bytearray()
+    for c in codes:
+        acc |= c << nbits
+        nbits += width
+        while nbits >= 8:
+            data.append(acc & 0xFF)
+            acc >>= 8
+            nbits -= 8
+    if nbits:
+        data.append(acc)
+    blocks = b"".join(bytes([len(data[i:i + 255])]) + data[i:i + 255] for i in range(0, len(data), 255))
+    screen = struct.pack("<6sHHBBB", b"GIF89a", w, h, 0, 0, 0)
+    image = b"\x2c" + struct.pack("<HHHHB", 0, 0, w, h, 0)
+    return screen + image + bytes([bits]) + blocks + b"\x00\x3b"
+
+
+def jpeg_junk(d, imgs):
+    """Pillow's and OpenCV's JPEGs with junk bytes that libjpeg-turbo skips
+    ("extraneous bytes before marker"): before the first marker after SOI,
+    between two segments, and before the start of scan."""
+    for name, rgb, gray, orig in imgs[:6]:
+        for src in (d / f"{name}-q90.jpg", d / f"{name}-gray.jpg"):
+            data = src.read_bytes()
+            segs = _segments(data)
+            dqt = next(p for m, p in segs if m == 0xDB)
+            sos = next(p for m, p in segs if m == 0xDA)
+            stem = src.stem
+            (d / f"{stem}-junk-after-soi.jpg").write_bytes(data[:2] + b"\x00\x13\x37junk" + data[2:])
+            (d / f"{stem}-junk-before-dqt.jpg").write_bytes(data[:dqt] + b"\x00" * 5 + data[dqt:])
+            (d / f"{stem}-junk-before-sos.jpg").write_bytes(data[:sos] + b"\xAA\x55\x00" + data[sos:])
+
+
+def _segments(data):
+    """(marker, offset) of each marker segment up to the start of scan."""
+    out, pos = [], 2
+    while pos + 4 <= len(data):
+        marker = data[pos + 1]
+        out.append((marker, pos))
+        if marker == 0xDA:
+            break
+        pos += 2 + struct.unpack(">H", data[pos + 2:pos + 4])[0]
+    return out
