@@ -154,3 +154,40 @@ def test_progress_draws_a_bar_on_stderr(capsys):
         assert pool.map(jobs.cube, range(100)) == [x**3 for x in range(100)]
     err = capsys.readouterr().err
     assert "procmap [" in err and "100/100" in err
+
+
+MAIN_CLASSES_SCRIPT = """
+import dataclasses, enum
+import procmap
+
+
+@dataclasses.dataclass
+class Point:
+    x: int
+    y: int
+
+
+class Colour(enum.Enum):
+    RED = 1
+
+
+def make(i):
+    return Point(i, -i), Colour.RED
+
+
+if __name__ == "__main__":
+    # No `import multiprocessing` here: procmap must make __mp_main__ resolve.
+    with procmap.Pool(procs=2) as pool:
+        values = pool.map(make, range(4))
+        assert values == [(Point(i, -i), Colour.RED) for i in range(4)], values
+        assert all(type(p) is Point for p, _ in values)
+    print("ok", flush=True)
+"""
+
+
+def test_values_of_classes_defined_in_the_main_script_come_back_as_themselves(script):
+    # Issue 19, #2: workers import the script as __mp_main__, so its classes
+    # pickle under that name; the parent must resolve it.
+    proc = script(MAIN_CLASSES_SCRIPT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and out.strip() == "ok", out + err
