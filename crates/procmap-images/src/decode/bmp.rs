@@ -22,20 +22,9 @@ const RLE8: u32 = 1;
 const RLE4: u32 = 2;
 const BITFIELDS: u32 = 3;
 
-/// How the pixel bytes are laid out, as Pillow's rawmode names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Raw {
-    /// Palette indices of 1, 4 or 8 bits.
-    Indexed(u16),
-    Bgr15,
-    Bgr16,
-    Bgr,
-    /// Four bytes a pixel; byte offsets of R, G, B and alpha if any.
-    Four([usize; 3], Option<usize>),
-    /// Four bytes a pixel read through red, green, blue and alpha masks,
-    /// as OpenCV does (`bmp_masks`).
-    Masked([u32; 4]),
-}
+// The layouts live beside the mask rules that produce most of them, so
+// that bmp_masks does not import this file back.
+pub use super::bmp_masks::Raw;
 
 struct Layout {
     width: u32,

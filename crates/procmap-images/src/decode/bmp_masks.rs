@@ -7,7 +7,20 @@
 //! `(pixel & mask) >> shift`, times the single-precision factor
 //! `255.0f / (mask >> shift)`, truncated to a byte; a zero mask gives 0.
 
-use super::bmp::Raw;
+/// How the pixel bytes are laid out, as Pillow's rawmode names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Raw {
+    /// Palette indices of 1, 4 or 8 bits.
+    Indexed(u16),
+    Bgr15,
+    Bgr16,
+    Bgr,
+    /// Four bytes a pixel; byte offsets of R, G, B and alpha if any.
+    Four([usize; 3], Option<usize>),
+    /// Four bytes a pixel read through red, green, blue and alpha masks,
+    /// as OpenCV does (`bmp_masks`).
+    Masked([u32; 4]),
+}
 
 /// Pillow's supported 32-bit masks (red, green, blue, alpha) as the byte
 /// offsets of R, G, B and alpha in a little-endian pixel.
