@@ -18,18 +18,19 @@ import procmap, jobs
 from conftest import children_of
 
 if __name__ == "__main__":
-    with procmap.Pool(procs=2, chunksize=1, journal="j.jsonl") as pool:
-        seen = set()
-        try:
+    seen = set()
+    try:
+        with procmap.Pool(procs=2, chunksize=1, journal="j.jsonl") as pool:
             for n, r in enumerate(pool.imap_unordered(jobs.sleepy, range(100000))):
                 seen.add(r.worker)
                 if n == 20:
                     print("workers", *sorted(seen), flush=True)
             print("finished without an interrupt", flush=True)
-        except KeyboardInterrupt:
-            # The run is over when KeyboardInterrupt arrives: no worker is left.
-            print("interrupted; children", len(children_of(os.getpid())), flush=True)
-            time.sleep(0.5)
+    except KeyboardInterrupt:
+        # Wherever it landed (the pool's wait or the loop's body), the pool
+        # has stopped once its block is left: no worker is left.
+        print("interrupted; children", len(children_of(os.getpid())), flush=True)
+        time.sleep(0.5)
 """
 
 
