@@ -79,9 +79,9 @@ def sleep_then_return(pair):
     return value
 
 
-def sleep_and_print(seconds, message):
+def sleep_and_append(seconds, path, text):
     time.sleep(seconds)
-    print(message, flush=True)
+    append_line(path, text)
 
 
 # ---- gates -------------------------------------------------------------------
@@ -100,7 +100,9 @@ def gated_sqr(job):
 
 
 def wait_for_gate(gate, value=None):
-    wait_for_file(gate)
+    """Waits for the file `gate` (not at all when it is None), returns value."""
+    if gate is not None:
+        wait_for_file(gate)
     return value
 
 
@@ -153,6 +155,13 @@ def segfault():
     # inherits it): the crash itself is the point.
     faulthandler.disable()
     ctypes.string_at(0)
+
+
+def sqr_or_exit(x):
+    """Squares x; kills its worker instead when x is None."""
+    if x is None:
+        os._exit(3)
+    return x * x
 
 
 def count_run_then_exit(path):

@@ -24,6 +24,7 @@ in one place:
 import concurrent.futures
 import multiprocessing
 import os
+import threading
 
 import pytest
 
@@ -85,3 +86,24 @@ def worker_crashed():
 def procmap_only(reason):
     """Marks a test of a behaviour the stdlib pools do not have."""
     return pytest.mark.skipif(STDLIB, reason=f"procmap's own behaviour, not the stdlib's: {reason}")
+
+
+def bounded(call, what, timeout=TIMEOUT):
+    """Runs call() on a thread and fails if it has not returned within
+    `timeout` seconds: a fixture's cleanup must not hang the whole run when a
+    pool under test deadlocks."""
+    errors = []
+
+    def run():
+        try:
+            call()
+        except BaseException as e:  # handed to the test's thread
+            errors.append(e)
+
+    thread = threading.Thread(target=run, name=f"bounded {what}", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise AssertionError(f"{what} did not return within {timeout} s")
+    if errors:
+        raise errors[0]

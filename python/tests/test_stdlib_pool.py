@@ -54,7 +54,7 @@ import pytest
 import stdlib_funcs as f
 from conftest import alive
 from stdlib_funcs import SayWhenError, exception_throwing_generator
-from stdlib_pools import STDLIB, TIMEOUT, imap, imap_unordered, make_pool, procmap_only, worker_crashed
+from stdlib_pools import STDLIB, TIMEOUT, bounded, imap, imap_unordered, make_pool, procmap_only, worker_crashed
 
 
 @pytest.fixture
@@ -70,8 +70,8 @@ def make():
 
     yield build
     for pool in pools:
-        pool.terminate()
-        pool.join()
+        bounded(pool.terminate, "terminate")
+        bounded(pool.join, "join after terminate")
 
 
 @pytest.fixture
