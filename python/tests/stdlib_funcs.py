@@ -134,6 +134,8 @@ def raising():
 
 
 def raise_runtime_error():
+    # The tests look for this exact line, spacing and all, in the worker's
+    # traceback (as CPython's test_traceback does).
     raise RuntimeError(123) # some comment
 
 
@@ -162,6 +164,10 @@ def sqr_or_exit(x):
     if x is None:
         os._exit(3)
     return x * x
+
+
+# Ways for a task to kill its worker: name -> (function, args).
+CRASHES = {"os._exit": (exit_now, (3,)), "SIGSEGV": (segfault, ())}
 
 
 def count_run_then_exit(path):

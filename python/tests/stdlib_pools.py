@@ -25,6 +25,7 @@ import concurrent.futures
 import multiprocessing
 import os
 import threading
+import time
 
 import pytest
 
@@ -107,3 +108,12 @@ def bounded(call, what, timeout=TIMEOUT):
         raise AssertionError(f"{what} did not return within {timeout} s")
     if errors:
         raise errors[0]
+
+
+def wait_until(predicate, what, timeout=TIMEOUT):
+    """Polls predicate() until it is true; fails after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout} s for {what}")
+        time.sleep(0.01)

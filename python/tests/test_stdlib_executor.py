@@ -72,7 +72,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 import pytest
 import stdlib_funcs as f
-from stdlib_pools import STDLIB, TIMEOUT, bounded, make_executor, procmap_only, worker_crashed
+from stdlib_pools import STDLIB, TIMEOUT, bounded, make_executor, procmap_only, wait_until, worker_crashed
 
 
 @pytest.fixture
@@ -94,14 +94,6 @@ def make():
 @pytest.fixture
 def executor(make):
     return make()
-
-
-def wait_until(predicate, what, timeout=TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"waited {timeout} s for {what}")
-        time.sleep(0.01)
 
 
 # Futures in each state, made through Future's public methods (CPython's
@@ -638,12 +630,10 @@ def test_run_in_executor(executor):
 
 # ---- a worker that dies ------------------------------------------------------
 
-CRASHES = {"os._exit": (f.exit_now, (3,)), "SIGSEGV": (f.segfault, ())}
 
-
-@pytest.mark.parametrize("kind", sorted(CRASHES))
+@pytest.mark.parametrize("kind", sorted(f.CRASHES))
 def test_a_dead_workers_future(executor, kind):
-    fn, args = CRASHES[kind]
+    fn, args = f.CRASHES[kind]
     future = executor.submit(fn, *args)
     if STDLIB:
         # The whole executor breaks: this future and every later submit.

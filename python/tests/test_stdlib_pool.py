@@ -47,14 +47,23 @@ import itertools
 import multiprocessing
 import os
 import sys
-import time
 import weakref
 
 import pytest
 import stdlib_funcs as f
 from conftest import alive
 from stdlib_funcs import SayWhenError, exception_throwing_generator
-from stdlib_pools import STDLIB, TIMEOUT, bounded, imap, imap_unordered, make_pool, procmap_only, worker_crashed
+from stdlib_pools import (
+    STDLIB,
+    TIMEOUT,
+    bounded,
+    imap,
+    imap_unordered,
+    make_pool,
+    procmap_only,
+    wait_until,
+    worker_crashed,
+)
 
 
 @pytest.fixture
@@ -77,14 +86,6 @@ def make():
 @pytest.fixture
 def pool(make):
     return make()
-
-
-def wait_until(predicate, what, timeout=TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"waited {timeout} s for {what}")
-        time.sleep(0.01)
 
 
 # ---- apply, map, starmap -----------------------------------------------------
@@ -609,12 +610,10 @@ def test_large_item_and_large_value(pool):
 
 # ---- a worker that dies ------------------------------------------------------
 
-CRASHES = {"os._exit": (f.exit_now, (3,)), "SIGSEGV": (f.segfault, ())}
 
-
-@pytest.mark.parametrize("kind", sorted(CRASHES))
+@pytest.mark.parametrize("kind", sorted(f.CRASHES))
 def test_a_dead_workers_item_fails_and_the_pool_keeps_working(pool, kind):
-    fn, args = CRASHES[kind]
+    fn, args = f.CRASHES[kind]
     result = pool.apply_async(fn, args)
     if STDLIB:
         # The stdlib replaces the worker but never completes its task.
