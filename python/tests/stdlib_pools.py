@@ -9,14 +9,17 @@ variable PROCMAP_TEST_AGAINST:
 procmap is imported only when it is the pool under test, so the stdlib mode
 runs without the extension built.
 
-Where procmap differs from the stdlib on purpose, the difference lives here,
-in one place:
+Where procmap differs from the stdlib on purpose (the tests use the helpers
+below, or branch on STDLIB where a test asserts each side's behaviour):
 
 - ``imap``/``imap_unordered``: procmap yields ``procmap.Result`` objects
   unless asked for plain values with ``results=False``;
 - a worker that dies: procmap fails only that item, with
   ``procmap.WorkerCrashed``, and keeps working; the stdlib's executor breaks
   (``BrokenProcessPool``) and its Pool never completes the item;
+- an input that raises part-way: procmap runs and yields every item it had
+  pulled before raising, the stdlib's imap drops the last, incomplete chunk
+  (``yielded_before_input_error``);
 - ``retries``, and workers started only when there is work, are procmap's own:
   tests of them are skipped under the stdlib (``procmap_only``).
 """
@@ -75,6 +78,14 @@ def imap_unordered(pool, fn, iterable, *args, **kwargs):
     if not STDLIB:
         kwargs["results"] = False
     return pool.imap_unordered(fn, iterable, *args, **kwargs)
+
+
+def yielded_before_input_error(when, chunksize):
+    """How many results imap yields before it raises the exception of an
+    input that fails in place of item `when`. The stdlib drops the chunk the
+    failure cut short; procmap runs every item it pulled (issue 18: lossless
+    failure paths)."""
+    return when - when % chunksize if STDLIB else when
 
 
 def worker_crashed():

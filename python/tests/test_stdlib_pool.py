@@ -63,6 +63,7 @@ from stdlib_pools import (
     procmap_only,
     wait_until,
     worker_crashed,
+    yielded_before_input_error,
 )
 
 
@@ -315,12 +316,9 @@ def test_imap_handle_iterable_exception(pool, chunksize):
             next(it)
 
     # The input raises at item 7: the results of the items before it come
-    # first, in order, then the input's exception. The stdlib drops the
-    # chunk that the input's exception cut short (so with chunksize 2 it
-    # yields 6 values, with 4 it yields 4); procmap runs every item it has
-    # pulled (issue 18: lossless failure paths) and yields all 7.
+    # first, in order, then the input's exception.
     when = 7
-    expected = when - when % chunksize if STDLIB else when
+    expected = yielded_before_input_error(when, chunksize)
     it = imap(pool, f.sqr, exception_throwing_generator(20, when), chunksize)
     for i in range(expected):
         assert next(it) == i * i
