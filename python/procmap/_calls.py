@@ -194,6 +194,9 @@ class _Base:
                 else:
                     out.append(value)
             values = out
+        # The items are the caller's objects: hold them no longer than the
+        # results (a Future's argument is freed once its result is set).
+        chunk.items = None
         self._deliver(chunk.indices, values, len(failed))
 
     def _death(self, chunk, status, error, signal, exit_code, stderr, worker, marked):
@@ -366,13 +369,18 @@ class Call(_Base):
                 batch = self._take()
                 if batch is None:
                     return
+                # Popped, not iterated: a value handed out is referenced
+                # from here no longer (neither by the list nor by a loop
+                # variable while the generator is suspended).
+                batch.reverse()
                 if self.results:
-                    yield from batch
+                    while batch:
+                        yield batch.pop()
                     continue
-                for v in batch:
-                    if type(v) is _Failure:
-                        raise v.exception()
-                    yield v
+                while batch:
+                    if type(batch[-1]) is _Failure:
+                        raise batch.pop().exception()
+                    yield batch.pop()
         except KeyboardInterrupt:
             # Like the command line's first Ctrl-C: chunks in flight finish
             # (within stop_grace) and are journaled; the engine ends.

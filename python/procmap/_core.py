@@ -57,6 +57,10 @@ class Core:
         self.timeout = timeout
         self.marks = _marks_dir()
         self._cleanup = weakref.finalize(self, shutil.rmtree, self.marks, True)
+        # Not at exit by itself: an executor's work still runs then (see
+        # _executor._python_exit), and its workers need the directory.
+        # _stop_all removes it after them.
+        self._cleanup.atexit = False
         try:
             worker_arg = _spec.build(initializer, initargs, self.marks)
         except BaseException:
@@ -265,3 +269,4 @@ def _stop_all():
             core.native.stop(kill=True)
         except Exception:
             pass
+        core._cleanup()

@@ -1,15 +1,31 @@
 """procmap.Executor: the concurrent.futures surface on procmap's engine."""
 
+import atexit
 import concurrent.futures
 import os
 import threading
 import time
+import weakref
 
 from ._async import FutureSink
 from ._calls import KIND_STAR, Call, Stream
 from ._core import Core
 from ._pool import _bytes, _chunksize, _count
 from ._spec import check_function, check_not_bootstrapping, task_name
+
+_LIVE = weakref.WeakSet()
+
+
+@atexit.register
+def _python_exit():
+    # As concurrent.futures.process: work submitted to an executor that was
+    # never shut down still runs before the interpreter exits. (Registered
+    # after _core's handler, so it runs before that one kills workers.)
+    for executor in list(_LIVE):
+        try:
+            executor.shutdown(wait=True)
+        except Exception:
+            pass
 
 
 class Executor(concurrent.futures.Executor):
@@ -66,6 +82,7 @@ class Executor(concurrent.futures.Executor):
         self._stream = Stream(self._core)
         self._shutdown = False
         self._lock = threading.Lock()
+        _LIVE.add(self)
 
     def submit(self, fn, /, *args, **kwargs):
         """Schedules ``fn(*args, **kwargs)``; returns its ``Future``."""

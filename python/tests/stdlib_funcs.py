@@ -79,9 +79,9 @@ def sleep_then_return(pair):
     return value
 
 
-def sleep_and_print(seconds, message):
+def sleep_and_append(seconds, path, text):
     time.sleep(seconds)
-    print(message, flush=True)
+    append_line(path, text)
 
 
 # ---- gates -------------------------------------------------------------------
@@ -100,7 +100,9 @@ def gated_sqr(job):
 
 
 def wait_for_gate(gate, value=None):
-    wait_for_file(gate)
+    """Waits for the file `gate` (not at all when it is None), returns value."""
+    if gate is not None:
+        wait_for_file(gate)
     return value
 
 
@@ -132,6 +134,8 @@ def raising():
 
 
 def raise_runtime_error():
+    # The tests look for this exact line, spacing and all, in the worker's
+    # traceback (as CPython's test_traceback does).
     raise RuntimeError(123) # some comment
 
 
@@ -153,6 +157,17 @@ def segfault():
     # inherits it): the crash itself is the point.
     faulthandler.disable()
     ctypes.string_at(0)
+
+
+def sqr_or_exit(x):
+    """Squares x; kills its worker instead when x is None."""
+    if x is None:
+        os._exit(3)
+    return x * x
+
+
+# Ways for a task to kill its worker: name -> (function, args).
+CRASHES = {"os._exit": (exit_now, (3,)), "SIGSEGV": (segfault, ())}
 
 
 def count_run_then_exit(path):

@@ -9,14 +9,17 @@ variable PROCMAP_TEST_AGAINST:
 procmap is imported only when it is the pool under test, so the stdlib mode
 runs without the extension built.
 
-Where procmap differs from the stdlib on purpose, the difference lives here,
-in one place:
+Where procmap differs from the stdlib on purpose (the tests use the helpers
+below, or branch on STDLIB where a test asserts each side's behaviour):
 
 - ``imap``/``imap_unordered``: procmap yields ``procmap.Result`` objects
   unless asked for plain values with ``results=False``;
 - a worker that dies: procmap fails only that item, with
   ``procmap.WorkerCrashed``, and keeps working; the stdlib's executor breaks
   (``BrokenProcessPool``) and its Pool never completes the item;
+- an input that raises part-way: procmap runs and yields every item it had
+  pulled before raising, the stdlib's imap drops the last, incomplete chunk
+  (``yielded_before_input_error``);
 - ``retries``, and workers started only when there is work, are procmap's own:
   tests of them are skipped under the stdlib (``procmap_only``).
 """
@@ -24,6 +27,8 @@ in one place:
 import concurrent.futures
 import multiprocessing
 import os
+import threading
+import time
 
 import pytest
 
@@ -75,6 +80,14 @@ def imap_unordered(pool, fn, iterable, *args, **kwargs):
     return pool.imap_unordered(fn, iterable, *args, **kwargs)
 
 
+def yielded_before_input_error(when, chunksize):
+    """How many results imap yields before it raises the exception of an
+    input that fails in place of item `when`. The stdlib drops the chunk the
+    failure cut short; procmap runs every item it pulled (issue 18: lossless
+    failure paths)."""
+    return when - when % chunksize if STDLIB else when
+
+
 def worker_crashed():
     """The exception a dead worker's item raises under procmap."""
     import procmap
@@ -91,3 +104,33 @@ def stdlib_only(reason):
     """Marks a test of a stdlib behaviour that procmap deliberately does
     not copy; the README names each difference."""
     return pytest.mark.skipif(not STDLIB, reason=f"a deliberate difference of procmap's: {reason}")
+
+
+def bounded(call, what, timeout=TIMEOUT):
+    """Runs call() on a thread and fails if it has not returned within
+    `timeout` seconds: a fixture's cleanup must not hang the whole run when a
+    pool under test deadlocks."""
+    errors = []
+
+    def run():
+        try:
+            call()
+        except BaseException as e:  # handed to the test's thread
+            errors.append(e)
+
+    thread = threading.Thread(target=run, name=f"bounded {what}", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise AssertionError(f"{what} did not return within {timeout} s")
+    if errors:
+        raise errors[0]
+
+
+def wait_until(predicate, what, timeout=TIMEOUT):
+    """Polls predicate() until it is true; fails after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout} s for {what}")
+        time.sleep(0.01)

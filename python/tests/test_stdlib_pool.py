@@ -47,14 +47,25 @@ import itertools
 import multiprocessing
 import os
 import sys
-import time
 import weakref
 
 import pytest
 import stdlib_funcs as f
 from conftest import alive
 from stdlib_funcs import SayWhenError, exception_throwing_generator
-from stdlib_pools import STDLIB, TIMEOUT, imap, imap_unordered, make_pool, procmap_only, stdlib_only, worker_crashed
+from stdlib_pools import (
+    STDLIB,
+    TIMEOUT,
+    bounded,
+    imap,
+    imap_unordered,
+    make_pool,
+    procmap_only,
+    stdlib_only,
+    wait_until,
+    worker_crashed,
+    yielded_before_input_error,
+)
 
 
 @pytest.fixture
@@ -70,21 +81,13 @@ def make():
 
     yield build
     for pool in pools:
-        pool.terminate()
-        pool.join()
+        bounded(pool.terminate, "terminate")
+        bounded(pool.join, "join after terminate")
 
 
 @pytest.fixture
 def pool(make):
     return make()
-
-
-def wait_until(predicate, what, timeout=TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"waited {timeout} s for {what}")
-        time.sleep(0.01)
 
 
 # ---- apply, map, starmap -----------------------------------------------------
@@ -318,12 +321,9 @@ def test_imap_handle_iterable_exception(pool, chunksize):
             next(it)
 
     # The input raises at item 7: the results of the items before it come
-    # first, in order, then the input's exception. The stdlib drops the
-    # chunk that the input's exception cut short (so with chunksize 2 it
-    # yields 6 values, with 4 it yields 4); procmap runs every item it has
-    # pulled (issue 18: lossless failure paths) and yields all 7.
+    # first, in order, then the input's exception.
     when = 7
-    expected = when - when % chunksize if STDLIB else when
+    expected = yielded_before_input_error(when, chunksize)
     it = imap(pool, f.sqr, exception_throwing_generator(20, when), chunksize)
     for i in range(expected):
         assert next(it) == i * i
@@ -618,12 +618,10 @@ def test_large_item_and_large_value(pool):
 
 # ---- a worker that dies ------------------------------------------------------
 
-CRASHES = {"os._exit": (f.exit_now, (3,)), "SIGSEGV": (f.segfault, ())}
 
-
-@pytest.mark.parametrize("kind", sorted(CRASHES))
+@pytest.mark.parametrize("kind", sorted(f.CRASHES))
 def test_a_dead_workers_item_fails_and_the_pool_keeps_working(pool, kind):
-    fn, args = CRASHES[kind]
+    fn, args = f.CRASHES[kind]
     result = pool.apply_async(fn, args)
     if STDLIB:
         # The stdlib replaces the worker but never completes its task.

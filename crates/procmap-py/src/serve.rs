@@ -139,7 +139,10 @@ impl ChunkTask {
         for (index, value) in values.iter().enumerate() {
             if let Err(e) = self.pickler.dumps(&value) {
                 let text = format!("cannot pickle the return value: {}", e.value(py));
-                errors.append((index, py.None(), &text))?;
+                // The pickling error itself (a TypeError or PicklingError)
+                // is what the caller gets, as with the stdlib's pools.
+                let exception = self.pickler.dumps(e.value(py).as_any()).ok().map(|b| PyBytes::new(py, &b));
+                errors.append((index, exception, &text))?;
                 values.set_item(index, py.None())?;
                 if let Some(entry) = entries.as_mut().and_then(|v| v.get_mut(index)) {
                     entry.value = None;
