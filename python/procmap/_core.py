@@ -16,17 +16,53 @@ import itertools
 import os
 import pickle
 import shutil
+import signal
 import sys
 import tempfile
 import threading
 import weakref
 
-from . import _native, _spec
+from . import _native, _spec, _zygote
 
 # How long one poll waits with the GIL released.
 _POLL_SECONDS = 0.05
 
 _LIVE = weakref.WeakSet()
+
+
+START_METHODS = ("auto", "fork", "spawn")
+
+
+def _threads():
+    """Threads of this process other than the caller's that fork would
+    leave behind half-way: Python threads, and procmap engines' threads."""
+    others = len(threading.enumerate()) - 1
+    engines = sum(1 for core in list(_LIVE) if core.native.running())
+    return others + engines
+
+
+def resolve_start_method(method):
+    """"fork" (workers forked from a template forked from this process) or
+    "spawn" (fresh interpreters). "auto" is fork while this process runs no
+    other Python thread and no procmap engine, spawn otherwise: forking a
+    process whose other threads hold locks can deadlock the child. Threads
+    of C libraries (OpenBLAS's, say) are not counted; they register their
+    own fork handlers, and multiprocessing's fork makes the same bet."""
+    if method not in START_METHODS:
+        raise ValueError(f"procmap: start_method must be one of {START_METHODS}, got {method!r}")
+    if method == "auto":
+        return "fork" if _threads() == 0 else "spawn"
+    return method
+
+
+def _kill(pid, alive):
+    """Ends the template (its workers die with it) and reaps it."""
+    try:
+        os.close(alive)
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    except OSError:
+        pass
 
 
 def _marks_dir():
@@ -51,7 +87,7 @@ class Chunk:
 
 class Core:
     def __init__(self, *, procs, retries, timeout, mem_limit, max_tasks_per_child, stop_grace,
-                 initializer, initargs):
+                 initializer, initargs, start_method="auto"):
         self.procs = procs
         self.retries = retries
         self.timeout = timeout
@@ -61,8 +97,16 @@ class Core:
         # _executor._python_exit), and its workers need the directory.
         # _stop_all removes it after them.
         self._cleanup.atexit = False
+        self.zygote = None
+        socket_path = None
         try:
-            worker_arg = _spec.build(initializer, initargs, self.marks)
+            worker_arg, spec = _spec.build(initializer, initargs, self.marks)
+            self.start_method = start_method = resolve_start_method(start_method)
+            if start_method == "fork":
+                pid, socket_path, alive = _zygote.start(spec, self.marks)
+                self.zygote = pid
+                self._reap_zygote = weakref.finalize(self, _kill, pid, alive)
+                self._reap_zygote.atexit = False
         except BaseException:
             self._cleanup()
             raise
@@ -71,6 +115,7 @@ class Core:
             worker_args=["-m", "procmap._worker", worker_arg],
             procs=procs,
             marks=self.marks,
+            zygote=socket_path,
             timeout=timeout,
             mem_limit=mem_limit,
             max_tasks_per_child=max_tasks_per_child,
@@ -240,6 +285,9 @@ class Core:
                 self.joining = True
                 self.idle.notify_all()
             collector.join(timeout)
+        if self.closing and self.zygote and self.collector is None:
+            # Closed and done: the template has no more workers to fork.
+            self._reap_zygote()
 
     def stop(self, kill):
         """Stops the engine: chunks in flight finish within the stop grace
@@ -258,6 +306,8 @@ class Core:
         with self.lock:
             self.closing = True
         self.stop(kill=True)
+        if self.zygote:
+            self._reap_zygote()
         self._cleanup()
 
 
@@ -269,4 +319,6 @@ def _stop_all():
             core.native.stop(kill=True)
         except Exception:
             pass
+        if core.zygote:
+            core._reap_zygote()
         core._cleanup()

@@ -53,12 +53,13 @@ class Executor(concurrent.futures.Executor):
     Arguments: ``max_workers`` (default: one per CPU), ``initializer``,
     ``initargs``, ``max_tasks_per_child`` (counts chunks), and procmap's
     ``timeout``, ``retries`` (default 2), ``mem_limit``, ``stop_grace``
-    (see ``help(procmap.Pool)``). ``mp_context`` is accepted and ignored:
-    workers always start as spawn children do.
+    and ``start_method`` (see ``help(procmap.Pool)``). ``mp_context`` is
+    accepted and ignored: ``start_method`` says how workers start.
     """
 
     def __init__(self, max_workers=None, mp_context=None, initializer=None, initargs=(), *,
-                 max_tasks_per_child=None, timeout=None, retries=2, mem_limit=None, stop_grace=10.0):
+                 max_tasks_per_child=None, timeout=None, retries=2, mem_limit=None, stop_grace=10.0,
+                 start_method="auto"):
         check_not_bootstrapping()
         if max_workers is None:
             max_workers = os.cpu_count() or 1
@@ -78,6 +79,7 @@ class Executor(concurrent.futures.Executor):
             stop_grace=float(stop_grace),
             initializer=initializer,
             initargs=tuple(initargs),
+            start_method=start_method,
         )
         self._stream = Stream(self._core)
         self._shutdown = False

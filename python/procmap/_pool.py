@@ -68,9 +68,9 @@ class Pool:
       swallowed whole; ``chunksize="auto"`` (the default) sizes chunks from
       measured run times.
     - Workers start with the first item (none for an empty input) and
-      serve every later call, as multiprocessing's do; they start as
-      ``spawn`` children would, importing your main script as
-      ``__mp_main__``.
+      serve every later call, as multiprocessing's do; they are forked from
+      a template of this process made when the pool is created, or spawned
+      (see start_method).
     - ``maxtasksperchild`` counts chunks, as multiprocessing's counts tasks.
     - A journal records every item's result as it arrives, and a run can be
       resumed from it.
@@ -122,6 +122,15 @@ class Pool:
         progress:  True for a progress bar on stderr.
         stop_grace: seconds items in flight may still run after Ctrl-C
                    (default 10); a second Ctrl-C kills them at once.
+        start_method: how workers start. "fork": from a template process
+                   forked from this one when the pool is created, so a
+                   worker costs a fork and has every module this process
+                   had imported; "spawn": fresh interpreters that import
+                   your main script as "__mp_main__" (as
+                   multiprocessing's spawn). "auto" (default) is fork
+                   while this process runs no other Python thread and no
+                   other procmap pool's engine, spawn otherwise. Either
+                   way each worker has its own process group and limits.
 
     Functions are found as ProcessPoolExecutor (spawn) finds them: by
     module and qualified name, sent with each chunk. A lambda or a nested
@@ -153,6 +162,7 @@ class Pool:
         resume=False,
         progress=False,
         stop_grace=10.0,
+        start_method="auto",
     ):
         check_not_bootstrapping()
         if processes is not None and procs is not None and processes != procs:
@@ -187,6 +197,7 @@ class Pool:
             stop_grace=float(stop_grace),
             initializer=initializer,
             initargs=tuple(initargs),
+            start_method=start_method,
         )
         self._stream = None
         self._lock = threading.Lock()

@@ -65,9 +65,9 @@ def check_function(fn, what="function"):
 
 
 def build(initializer=None, initargs=(), marks=None):
-    """The worker's command-line argument (base64 of a pickled dict).
-    Functions travel with each chunk; this carries what every worker needs
-    before its first chunk."""
+    """The worker's command-line argument (base64 of a pickled dict), and
+    the dict. Functions travel with each chunk; this carries what every
+    worker needs before its first chunk."""
     init_bytes = None
     if initializer is not None:
         check_function(initializer, "initializer")
@@ -88,4 +88,4 @@ def build(initializer=None, initargs=(), marks=None):
     # One argv string may hold at most 128 KiB on Linux.
     if len(arg) > 100_000:
         raise ValueError("procmap: initargs are too large to pass to workers (keep them under ~64 KiB)")
-    return arg
+    return arg, spec

@@ -90,6 +90,13 @@ def main(argv):
     elif spec.get("main_path"):
         _fixup_main_from_path(spec["main_path"])
     _spec.BOOTSTRAPPING = False
+    serve(spec)
+
+
+def serve(spec):
+    """Runs the initializer, then serves chunks: the end of a spawned
+    worker's start, and all of a worker forked by the template
+    (procmap._zygote), which has the parent's modules already."""
     if spec.get("initializer"):
         initializer = pickle.loads(spec["initializer"])
         initializer(*pickle.loads(spec["initargs"]))

@@ -36,6 +36,17 @@ def children_of(pid):
     return found
 
 
+def descendants_of(pid):
+    """Pids of the live processes below `pid`: a pool's workers are its
+    children (spawn) or its template's (fork)."""
+    found, frontier = [], [pid]
+    while frontier:
+        children = children_of(frontier.pop())
+        found.extend(children)
+        frontier.extend(children)
+    return found
+
+
 def readline(proc, timeout=60):
     """The next line of proc's stdout, waiting at most `timeout` seconds
     (call it before anything else reads stdout: select() cannot see lines

@@ -65,9 +65,10 @@ def test_an_unpicklable_item_is_that_items_error():
     assert [results[0].value, results[2].value] == [1, 27]
 
 
-def test_a_function_from_main_works_without_rerunning_the_main_block(script, tmp_path):
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_a_function_from_main_works_without_rerunning_the_main_block(script, tmp_path, start_method):
     proc = script(
-        """
+        f"""
         import procmap
 
         def square(x):
@@ -76,7 +77,7 @@ def test_a_function_from_main_works_without_rerunning_the_main_block(script, tmp
         if __name__ == "__main__":
             with open("main-block-ran", "a") as f:
                 f.write("once\\n")
-            with procmap.Pool(procs=2) as pool:
+            with procmap.Pool(procs=2, start_method={start_method!r}) as pool:
                 print(pool.map(square, range(10)))
         """
     )
@@ -86,17 +87,29 @@ def test_a_function_from_main_works_without_rerunning_the_main_block(script, tmp
     assert (tmp_path / "main-block-ran").read_text() == "once\n"
 
 
-def test_a_main_script_without_a_main_guard_gets_a_clear_error(script):
+def test_a_main_script_without_a_main_guard_gets_a_clear_error_when_spawning(script):
+    # Spawned workers import the script; fork needs no guard (as
+    # multiprocessing's fork).
     proc = script(
         """
         import procmap, jobs
-        with procmap.Pool(procs=1) as pool:
+        with procmap.Pool(procs=1, start_method="spawn") as pool:
             print(pool.map(jobs.cube, range(3)))
         """
     )
     out, err = proc.communicate(timeout=60)
     assert proc.returncode != 0 and out == ""
     assert "PoolError" in err and 'Start pools under `if __name__ == "__main__":`' in err, err
+    proc = script(
+        """
+        import procmap, jobs
+        with procmap.Pool(procs=1, start_method="fork") as pool:
+            print(pool.map(jobs.cube, range(3)))
+        """,
+        name="forked.py",
+    )
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and out.strip() == "[0, 1, 8]", err
 
 
 def test_the_initializer_runs_once_in_each_worker():

@@ -8,14 +8,14 @@ import time
 
 import jobs
 import pytest
-from conftest import alive, children_of, readline
+from conftest import alive, descendants_of, readline
 
 import procmap
 
 INTERRUPTED_SCRIPT = """
 import os, sys, time
 import procmap, jobs
-from conftest import children_of
+from conftest import descendants_of
 
 if __name__ == "__main__":
     seen = set()
@@ -29,7 +29,7 @@ if __name__ == "__main__":
     except KeyboardInterrupt:
         # Wherever it landed (the pool's wait or the loop's body), the pool
         # has stopped once its block is left: no worker is left.
-        print("interrupted; children", len(children_of(os.getpid())), flush=True)
+        print("interrupted; children", len(descendants_of(os.getpid())), flush=True)
         time.sleep(0.5)
 """
 
@@ -70,7 +70,7 @@ def test_resume_after_the_supervisor_died_completes_with_one_ok_per_item(script,
     # to clean up. Its workers die with it (parent-death signal).
     proc = script(KILLED_SCRIPT)
     assert readline(proc) == "running\n"
-    children = children_of(proc.pid)
+    children = descendants_of(proc.pid)
     proc.kill()
     proc.wait(timeout=10)
     deadline = time.monotonic() + 5
@@ -122,17 +122,17 @@ def test_breaking_out_early_stops_pulling_and_leaving_the_pool_kills_the_workers
     with procmap.Pool(procs=2, chunksize=1) as pool:
         results = pool.imap_unordered(jobs.sleepy, items())
         first = [next(results) for _ in range(5)]
-        assert len({r.worker for r in first}) >= 1 and children_of(os.getpid())
+        assert len({r.worker for r in first}) >= 1 and descendants_of(os.getpid())
         results.close()
         # A few chunks ahead, never the whole input.
         assert len(pulled) < 50
-        # The workers serve the next call.
-        workers = set(children_of(os.getpid()))
-        assert pool.map(jobs.cube, range(10)) == [x**3 for x in range(10)]
-        assert workers & set(children_of(os.getpid()))
+        # The same workers serve the next call.
+        workers = {r.worker for r in first}
+        assert set(pool.map(jobs.pid, range(20), chunksize=1)) <= workers | set(descendants_of(os.getpid()))
+        assert set(pool.map(jobs.pid, range(20), chunksize=1)) & workers
         started = time.monotonic()
     assert time.monotonic() - started < 5
-    assert children_of(os.getpid()) == []
+    assert descendants_of(os.getpid()) == []
 
 
 def test_an_input_that_raises_runs_and_yields_what_was_pulled_then_raises():
@@ -153,4 +153,4 @@ def test_an_input_that_raises_runs_and_yields_what_was_pulled_then_raises():
         assert sorted(seen) == list(range(100))
         with pytest.raises(LookupError):
             list(pool.imap(jobs.cube, items(), results=False))
-    assert children_of(os.getpid()) == []
+    assert descendants_of(os.getpid()) == []

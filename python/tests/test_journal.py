@@ -13,7 +13,7 @@ import time
 
 import jobs
 import pytest
-from conftest import alive, children_of, readline, supervisor
+from conftest import alive, descendants_of, readline, supervisor
 
 import procmap
 from procmap._result import read_journal_records
@@ -241,7 +241,7 @@ def test_a_python_parent_killed_mid_run_resumes_to_one_ok_per_item(script, tmp_p
     # record, as a kill mid-write leaves it.
     proc = script(KILLED_SCRIPT)
     assert readline(proc) == "running\n"
-    children = children_of(proc.pid)
+    children = descendants_of(proc.pid)
     proc.kill()
     proc.wait(timeout=10)
     deadline = time.monotonic() + 10

@@ -46,5 +46,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(serve::serve_tasks, m)?)?;
     m.add("PoolError", m.py().get_type::<PoolError>())?;
     m.add("MAX_PAYLOAD_BYTES", procmap::wire::MAX_PAYLOAD_BYTES)?;
+    m.add("SERVER_ENV", procmap::wire::SERVER_ENV)?;
     Ok(())
 }

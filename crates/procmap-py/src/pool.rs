@@ -67,7 +67,7 @@ pub(crate) struct NativePool {
 #[pymethods]
 impl NativePool {
     #[new]
-    #[pyo3(signature = (*, program, worker_args, procs, marks, timeout=None, mem_limit=None,
+    #[pyo3(signature = (*, program, worker_args, procs, marks, zygote=None, timeout=None, mem_limit=None,
         max_tasks_per_child=None, stop_grace=10.0, handshake_timeout=60.0))]
     #[expect(clippy::too_many_arguments, reason = "Python keyword arguments, one per pool option")]
     fn new(
@@ -75,6 +75,7 @@ impl NativePool {
         worker_args: Vec<String>,
         procs: usize,
         marks: PathBuf,
+        zygote: Option<PathBuf>,
         timeout: Option<f64>,
         mem_limit: Option<u64>,
         max_tasks_per_child: Option<u64>,
@@ -97,6 +98,7 @@ impl NativePool {
             .handshake_timeout(Duration::from_secs_f64(handshake_timeout.max(1.0)))
             .worker_program(program)
             .worker_args(worker_args)
+            .zygote(zygote)
             .build();
         NativePool { pool, marks, input: Mutex::new(None), run: Mutex::new(None), stop: Mutex::new(None) }
     }

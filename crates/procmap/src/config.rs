@@ -30,6 +30,9 @@ pub(crate) struct Config {
     /// Arguments for `program`, e.g. `-m procmap._worker` for a Python
     /// interpreter.
     pub worker_args: Vec<OsString>,
+    /// A template process's socket: workers are forked by it rather than
+    /// spawned from `program` (see `process/zygote.rs`).
+    pub zygote: Option<PathBuf>,
     pub context: RunContext,
     pub retries: u32,
     pub timeout: Option<Duration>,

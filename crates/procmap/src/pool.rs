@@ -69,6 +69,7 @@ impl Pool {
                     retries: 2,
                     timeout: None,
                     exact_blame: false,
+                    zygote: None,
                     mem_limit: None,
                     max_tasks_per_child: None,
                     flush_interval: Duration::from_millis(10),
@@ -259,6 +260,15 @@ impl PoolBuilder {
     /// Python's pool, whose jobs are whole chunks, turns it on.
     pub fn exact_blame(mut self, on: bool) -> Self {
         self.pool.cfg.exact_blame = on;
+        self
+    }
+
+    /// Forks workers from the template process listening on `socket`
+    /// instead of spawning `program` (see the protocol in
+    /// `process/zygote.rs`). Python's pool uses this so that a worker costs
+    /// a fork rather than an interpreter's start and the user's imports.
+    pub fn zygote(mut self, socket: Option<PathBuf>) -> Self {
+        self.pool.cfg.zygote = socket;
         self
     }
 

@@ -17,6 +17,31 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// A worker's process: our child, or forked by a template process.
+pub(crate) enum Proc {
+    Child(Child),
+    /// Not our child: its status comes from the template (see `zygote.rs`).
+    Forked { status: Arc<super::zygote::Status> },
+}
+
+impl Proc {
+    /// Its exit status, if it has ended (and, for a child, is reaped).
+    fn try_wait(&mut self) -> std::io::Result<Option<unix::Exit>> {
+        match self {
+            Proc::Child(child) => Ok(child.try_wait()?.map(Into::into)),
+            Proc::Forked { status } => Ok(status.get()),
+        }
+    }
+
+    /// Waits for its end, after a SIGKILL.
+    fn wait(&mut self) -> unix::Exit {
+        match self {
+            Proc::Child(child) => child.wait().map_or(unix::Exit::Code(-1), Into::into),
+            Proc::Forked { status } => status.wait(Duration::from_secs(10)).unwrap_or(unix::Exit::Code(-1)),
+        }
+    }
+}
+
 /// How much of a worker's stderr is kept to explain its death.
 const STDERR_TAIL_BYTES: usize = 4096;
 
@@ -24,7 +49,7 @@ pub(crate) struct Worker {
     pub slot: usize,
     pub generation: u64,
     pub pid: u32,
-    pub child: Child,
+    pub child: Proc,
     pub state: WorkerState,
     pub server_name: String,
     pub tx: Option<IpcBytesSender>,
@@ -46,6 +71,7 @@ impl Worker {
     pub(crate) fn spawn(
         program: &Path,
         args: &[std::ffi::OsString],
+        zygote: Option<&Path>,
         mem_limit: Option<u64>,
         slot: usize,
         generation: u64,
@@ -53,19 +79,28 @@ impl Worker {
     ) -> std::io::Result<Worker> {
         let (server, server_name) = IpcOneShotServer::<Bootstrap>::new()?;
         let (stderr_read, stderr_write) = std::io::pipe()?;
-        let mut cmd = Command::new(program);
-        cmd.args(args)
-            .env(wire::SERVER_ENV, &server_name)
-            // Symbolizing a backtrace on every caught panic costs 50-210 ms.
-            .env("RUST_BACKTRACE", "0")
-            .stdin(Stdio::null())
-            // A task's prints must never reach the journal on our stdout.
-            .stdout(stderr_write.try_clone()?)
-            .stderr(stderr_write);
-        unix::configure(&mut cmd, mem_limit);
-        let child = cmd.spawn()?;
-        drop(cmd);
-        let pid = child.id();
+        let (child, pid) = match zygote {
+            Some(socket) => {
+                let (pid, status) = super::zygote::fork(socket, &server_name, mem_limit, stderr_write.into())?;
+                (Proc::Forked { status }, pid)
+            }
+            None => {
+                let mut cmd = Command::new(program);
+                cmd.args(args)
+                    .env(wire::SERVER_ENV, &server_name)
+                    // Symbolizing a backtrace on every caught panic costs 50-210 ms.
+                    .env("RUST_BACKTRACE", "0")
+                    .stdin(Stdio::null())
+                    // A task's prints must never reach the journal on our stdout.
+                    .stdout(stderr_write.try_clone()?)
+                    .stderr(stderr_write);
+                unix::configure(&mut cmd, mem_limit);
+                let child = cmd.spawn()?;
+                drop(cmd);
+                let pid = child.id();
+                (Proc::Child(child), pid)
+            }
+        };
 
         let stderr = Arc::new(Mutex::new(Tail::default()));
         spawn_stderr_reader(pid, stderr_read, Arc::clone(&stderr))?;
@@ -175,15 +210,12 @@ impl Worker {
         loop {
             self.has_exited();
             match self.child.try_wait() {
-                Ok(Some(status)) => return status.into(),
+                Ok(Some(status)) => return status,
                 Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(1)),
                 Ok(None) => {
                     // Still unreaped, so the pid is still this process's.
                     unix::signal_group(self.pid, libc::SIGKILL);
-                    match self.child.wait() {
-                        Ok(status) => return status.into(),
-                        Err(_) => return unix::Exit::Code(-1),
-                    }
+                    return self.child.wait();
                 }
                 Err(_) => return unix::Exit::Code(-1),
             }

@@ -41,6 +41,7 @@ mod flow;
 mod handshake;
 mod shutdown;
 mod state;
+mod zygote;
 
 use batch::Batch;
 pub(crate) use event::{Event, EventKind};
@@ -209,6 +210,7 @@ impl Dispatcher {
         let worker = Worker::spawn(
             &self.cfg.program,
             &self.cfg.worker_args,
+            self.cfg.zygote.as_deref(),
             self.cfg.mem_limit,
             slot,
             self.generations[slot],

@@ -1,0 +1,207 @@
+"""The template process that forks a pool's workers: ``start_method="fork"``.
+
+A worker spawned afresh costs an interpreter's start and the import of the
+main script and its modules (about 100 ms with numpy); one forked from a
+process that has them costs a fork. The template is forked from the user's
+process when the pool is created, while that process runs no other Python
+thread and no procmap engine (see ``_core.start_method``), and then serves
+the engine's requests over a Unix socket: the protocol is in
+crates/procmap/src/process/zygote.rs. Each worker it forks gets its own
+process group, the pool's memory limit, its stderr on the engine's pipe, and
+dies with the template (PR_SET_PDEATHSIG); the template dies with the
+user's process. When a worker ends, the template kills what is left in its
+process group, reaps it, and sends its status to the engine.
+"""
+
+import ctypes
+import faulthandler
+import os
+import resource
+import select
+import signal
+import socket
+import sys
+import threading
+
+from . import _native
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent):
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    # The parent may have died before prctl took effect.
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def start(spec, directory):
+    """Forks the template from this process; returns its pid and socket.
+    Call only while no other thread runs (see _core.start_method)."""
+    path = os.path.join(directory, "zygote.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    # Bound and listening before the fork: the engine may connect at once.
+    listener.listen(64)
+    # What this process buffered must not be written twice.
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    # The template watches this pipe: when this process is gone, however
+    # it died, the pipe reads end-of-file and the template exits (and its
+    # workers with it). PR_SET_PDEATHSIG would not do: it follows the
+    # thread that forked, which ends at once.
+    alive_r, alive_w = os.pipe()
+    forked = []
+    # Forked from a thread of its own, so that the template's (and its
+    # workers') Python stack starts there, a few frames deep, rather than
+    # under every frame of the caller's: faulthandler's dump of a worker's
+    # crash then fits the stderr tail a record keeps.
+    thread = threading.Thread(target=_fork_template, args=(listener, spec, alive_r, alive_w, forked),
+                              name="procmap-fork")
+    thread.start()
+    thread.join()
+    listener.close()
+    os.close(alive_r)
+    if not forked:
+        os.close(alive_w)
+        raise OSError("procmap: could not fork the worker template")
+    return forked[0], path, alive_w
+
+
+def _fork_template(listener, spec, alive_r, alive_w, forked):
+    pid = os.fork()
+    if pid:
+        forked.append(pid)
+        return
+    code = 1
+    try:
+        os.close(alive_w)
+        _template(listener, spec, alive_r)
+        code = 0
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        os._exit(code)
+
+
+def _template(listener, spec, alive):
+    os.setpgid(0, 0)
+    # Ctrl-C is the user's process's to handle; the template goes when it
+    # goes.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    signal.set_wakeup_fd(wake_w)
+    children = {}
+    while True:
+        ready, _, _ = select.select([listener, wake_r, alive], [], [], 1.0)
+        if alive in ready:
+            # The pool's process is gone; so are we, and our workers with
+            # us (their PR_SET_PDEATHSIG).
+            return
+        if wake_r in ready:
+            os.read(wake_r, 4096)
+        if listener in ready:
+            conn, _ = listener.accept()
+            _fork_worker(conn, listener, (wake_r, wake_w, alive), children, spec)
+        _reap(children)
+
+
+def _fork_worker(conn, listener, wake, children, spec):
+    try:
+        message, fds, _, _ = socket.recv_fds(conn, 4096, 1)
+        server, mem_limit = message.decode().split()
+        if len(fds) != 1:
+            raise ValueError(f"expected one stderr descriptor, got {len(fds)}")
+    except Exception as e:
+        try:
+            conn.sendall(f"error {type(e).__name__}: {e}\n".encode())
+        finally:
+            conn.close()
+        return
+    err = fds[0]
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            listener.close()
+            conn.close()
+            for fd in wake:
+                os.close(fd)
+            for other in children.values():
+                other.close()
+            _worker(server, int(mem_limit), err, spec)
+            code = 0
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 1
+        except BaseException:
+            import traceback
+
+            traceback.print_exc()
+        finally:
+            os._exit(code)
+    os.close(err)
+    conn.sendall(f"pid {pid}\n".encode())
+    children[pid] = conn
+
+
+def _worker(server, mem_limit, err, spec):
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    os.setpgid(0, 0)
+    _die_with_parent(os.getppid())
+    if mem_limit:
+        resource.setrlimit(resource.RLIMIT_DATA, (mem_limit, mem_limit))
+    # A task's prints go where the engine reads the worker's stderr, never
+    # to the user's stdout.
+    os.dup2(err, 1)
+    os.dup2(err, 2)
+    os.close(err)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    # sys.stdout and sys.stderr may not be fds 1 and 2 any more (pytest's
+    # capture, a notebook's streams): the worker's are.
+    sys.stdout = open(1, "w", buffering=1, closefd=False, errors="backslashreplace")
+    sys.stderr = open(2, "w", buffering=1, closefd=False, errors="backslashreplace")
+    os.environ[_native.SERVER_ENV] = server
+    os.environ["RUST_BACKTRACE"] = "0"
+    # This thread's stack only: the template's caller is not the worker's.
+    faulthandler.enable(sys.stderr, all_threads=False)
+    from . import _worker as worker
+
+    worker.serve(spec)
+
+
+def _reap(children):
+    for pid, conn in list(children.items()):
+        try:
+            info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            info = None
+        if info is None:
+            continue
+        # Nothing a worker left running may outlive it.
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+        _, status = os.waitpid(pid, 0)
+        if os.WIFSIGNALED(status):
+            line = f"signal {os.WTERMSIG(status)}\n"
+        else:
+            line = f"exit {os.waitstatus_to_exitcode(status)}\n"
+        try:
+            conn.sendall(line.encode())
+        except OSError:
+            pass
+        conn.close()
+        del children[pid]
