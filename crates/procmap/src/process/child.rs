@@ -21,7 +21,9 @@ use std::time::{Duration, Instant};
 pub(crate) enum Proc {
     Child(Child),
     /// Not our child: its status comes from the template (see `zygote.rs`).
-    Forked { status: Arc<super::zygote::Status> },
+    Forked {
+        status: Arc<super::zygote::Status>,
+    },
 }
 
 impl Proc {
@@ -81,7 +83,8 @@ impl Worker {
         let (stderr_read, stderr_write) = std::io::pipe()?;
         let (child, pid) = match zygote {
             Some(socket) => {
-                let (pid, status) = super::zygote::fork(socket, &server_name, mem_limit, stderr_write.into())?;
+                let (pid, status) =
+                    super::zygote::fork(socket, &server_name, mem_limit, stderr_write.into())?;
                 (Proc::Forked { status }, pid)
             }
             None => {

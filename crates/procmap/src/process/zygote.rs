@@ -62,7 +62,12 @@ impl Status {
 
 /// Asks the template at `socket` for a worker; returns its pid and where
 /// its exit status will arrive.
-pub(crate) fn fork(socket: &Path, server: &str, mem_limit: Option<u64>, stderr: OwnedFd) -> io::Result<(u32, Arc<Status>)> {
+pub(crate) fn fork(
+    socket: &Path,
+    server: &str,
+    mem_limit: Option<u64>,
+    stderr: OwnedFd,
+) -> io::Result<(u32, Arc<Status>)> {
     let stream = UnixStream::connect(socket)?;
     stream.set_read_timeout(Some(ANSWER_TIMEOUT))?;
     let request = format!("{server} {}\n", mem_limit.unwrap_or(0));
@@ -73,7 +78,9 @@ pub(crate) fn fork(socket: &Path, server: &str, mem_limit: Option<u64>, stderr: 
     reader.read_line(&mut line)?;
     let pid = match line.trim_end().split_once(' ') {
         Some(("pid", pid)) => pid.parse::<u32>().map_err(|_| bad_answer(&line))?,
-        Some(("error", text)) => return Err(io::Error::other(format!("the worker template could not fork: {text}"))),
+        Some(("error", text)) => {
+            return Err(io::Error::other(format!("the worker template could not fork: {text}")));
+        }
         _ => return Err(bad_answer(&line)),
     };
     reader.get_ref().set_read_timeout(None)?;
@@ -126,7 +133,11 @@ fn send_with_fd(stream: &UnixStream, bytes: &[u8], fd: &OwnedFd) -> io::Result<(
         (*cmsg).cmsg_level = libc::SOL_SOCKET;
         (*cmsg).cmsg_type = libc::SCM_RIGHTS;
         (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<libc::c_int>() as u32) as _;
-        std::ptr::copy_nonoverlapping(&raw as *const libc::c_int as *const u8, libc::CMSG_DATA(cmsg), std::mem::size_of::<libc::c_int>());
+        std::ptr::copy_nonoverlapping(
+            &raw as *const libc::c_int as *const u8,
+            libc::CMSG_DATA(cmsg),
+            std::mem::size_of::<libc::c_int>(),
+        );
         libc::sendmsg(stream.as_raw_fd(), &msg, libc::MSG_NOSIGNAL)
     };
     if sent < 0 {
