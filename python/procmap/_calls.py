@@ -96,16 +96,24 @@ class _Base:
 
     # Sizing
 
-    def _size(self, remaining=None):
+    def _size(self, total=None):
         if self.chunksize is not None:
             return self.chunksize
         ns, last = self.core.pace.get(self.task, (None, 1))
-        size = 1 if ns is None else max(1, min(_MAX_CHUNK, int(_TARGET_NS / max(ns, 1.0))))
-        size = min(size, 2 * last)
-        if remaining is not None:
-            # Spread a known input over the workers, as Pool.map does.
-            size = min(size, max(1, -(-remaining // (4 * self.core.procs))))
+        if ns is None and total is not None:
+            # Nothing measured yet, but the input's length is known: as
+            # Pool.map, start at its share (capped below) rather than ramp up.
+            size = last = _MAX_CHUNK
+        else:
+            size = 1 if ns is None else max(1, min(_MAX_CHUNK, int(_TARGET_NS / max(ns, 1.0))))
+            size = min(size, 2 * last)
+        # The growth limit applies to what was measured, not to what the end
+        # of an input cut: the next call starts where this one had got to.
         self.core.pace[self.task] = (ns, size)
+        if total is not None:
+            # Spread a known input over the workers, as Pool.map does: at
+            # least four chunks per worker.
+            size = min(size, max(1, -(-total // (4 * self.core.procs))))
         return size
 
     def _measure(self, n, ms):
@@ -319,8 +327,7 @@ class Call(_Base):
     def _pump(self):
         while (self.source is not None and self.inflight < self.window and self.ready_count < self.limit
                and not self.abandoned):
-            remaining = None if self.total is None else max(self.total - self.pulled, 1)
-            n = self._size(remaining)
+            n = self._size(self.total)
             items = []
             try:
                 for item in itertools.islice(self.source, n):

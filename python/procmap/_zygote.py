@@ -92,6 +92,14 @@ def _fork_template(listener, spec, alive_r, alive_w, forked):
 
 def _template(listener, spec, alive):
     os.setpgid(0, 0)
+    # What every worker imports, imported once here rather than after each
+    # fork.
+    import json  # noqa: F401  (the extension's codec)
+    import pickle  # noqa: F401
+    import resource  # noqa: F401
+    import traceback  # noqa: F401
+
+    from . import _worker  # noqa: F401
     # Ctrl-C is the user's process's to handle; the template goes when it
     # goes.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
