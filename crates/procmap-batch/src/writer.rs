@@ -16,12 +16,18 @@ use std::thread::JoinHandle;
 /// A batch: each record with its occurrence (see [`Journal::write`]).
 pub type Batch = Vec<(JobRecord, u32)>;
 
+/// What the writer thread is given: records, or the work that makes them.
+enum Message {
+    Batch(Batch),
+    Later(Box<dyn FnOnce() -> Batch + Send>),
+}
+
 /// Batches that may wait for the writer; beyond them, [`JournalWriter::write`]
 /// waits rather than letting records pile up in memory.
 const QUEUED_BATCHES: usize = 8;
 
 pub struct JournalWriter {
-    tx: Option<SyncSender<Batch>>,
+    tx: Option<SyncSender<Message>>,
     handle: Option<JoinHandle<io::Result<()>>>,
 }
 
@@ -35,7 +41,18 @@ impl JournalWriter {
 
     /// Queues a batch; returns the writer's error if it has stopped.
     pub fn write(&mut self, batch: Batch) -> io::Result<()> {
-        let sent = self.tx.as_ref().is_some_and(|tx| tx.send(batch).is_ok());
+        self.send(Message::Batch(batch))
+    }
+
+    /// Queues the making of a batch, which the writer's thread does: for a
+    /// caller whose records need assembling (the Python pool's come from
+    /// its workers as text) and whose own thread is the pool's bottleneck.
+    pub fn write_later(&mut self, make: impl FnOnce() -> Batch + Send + 'static) -> io::Result<()> {
+        self.send(Message::Later(Box::new(make)))
+    }
+
+    fn send(&mut self, message: Message) -> io::Result<()> {
+        let sent = self.tx.as_ref().is_some_and(|tx| tx.send(message).is_ok());
         if sent { Ok(()) } else { self.finish() }
     }
 
@@ -59,19 +76,23 @@ impl Drop for JournalWriter {
     }
 }
 
-fn drain(mut journal: Journal, rx: Receiver<Batch>) -> io::Result<()> {
+fn drain(mut journal: Journal, rx: Receiver<Message>) -> io::Result<()> {
     loop {
-        let batch = match rx.try_recv() {
-            Ok(batch) => batch,
+        let message = match rx.try_recv() {
+            Ok(message) => message,
             Err(TryRecvError::Disconnected) => break,
             Err(TryRecvError::Empty) => {
                 // Nothing more is coming for now: make what came durable.
                 journal.flush()?;
                 match rx.recv() {
-                    Ok(batch) => batch,
+                    Ok(message) => message,
                     Err(_) => break,
                 }
             }
+        };
+        let batch = match message {
+            Message::Batch(batch) => batch,
+            Message::Later(make) => make(),
         };
         for (record, occurrence) in &batch {
             journal.write(record, *occurrence)?;
@@ -93,7 +114,7 @@ mod tests {
         let mut writer = JournalWriter::start(journal).unwrap();
         let record = |line| JobRecord::rejected(line, "cube".into(), vec!["2".into()], "x".into());
         writer.write(vec![(record(1), 0), (record(2), 1)]).unwrap();
-        writer.write(vec![(record(3), 0)]).unwrap();
+        writer.write_later(move || vec![(record(3), 0)]).unwrap();
         assert!(Journal::file(&path, true, &Header::new("test")).is_err(), "locked while writing");
         writer.finish().unwrap();
         writer.finish().unwrap();

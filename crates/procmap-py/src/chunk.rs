@@ -40,14 +40,16 @@ pub(crate) fn join(pickle: &[u8], entries: Option<&[Entry]>) -> Result<Vec<u8>, 
     Ok(out)
 }
 
-/// The pickle and the entries of an answer made by [`join`].
-pub(crate) fn split(bytes: &[u8]) -> Result<(&[u8], Option<Vec<Entry>>), String> {
+/// The pickle and the encoded entries (see [`entries`]) of an answer made
+/// by [`join`].
+pub(crate) fn split(bytes: &[u8]) -> Result<(&[u8], Option<&[u8]>), String> {
     let (len, rest) = bytes.split_at_checked(8).ok_or("a chunk's answer is shorter than its header")?;
     let len = u64::from_le_bytes(len.try_into().expect("8 bytes")) as usize;
     let (pickle, tail) = rest.split_at_checked(len).ok_or("a chunk's answer is shorter than its pickle")?;
-    if tail.is_empty() {
-        return Ok((pickle, None));
-    }
-    let entries = procmap::wire::decode(tail).map_err(|e| format!("cannot decode journal entries: {e}"))?;
-    Ok((pickle, Some(entries)))
+    Ok((pickle, (!tail.is_empty()).then_some(tail)))
+}
+
+/// The entries of an answer's tail, decoded on the journal's thread.
+pub(crate) fn entries(tail: &[u8]) -> Result<Vec<Entry>, String> {
+    procmap::wire::decode(tail).map_err(|e| format!("cannot decode journal entries: {e}"))
 }

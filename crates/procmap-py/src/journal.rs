@@ -24,10 +24,11 @@ use serde_json::value::RawValue;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-/// A chunk's journal entries, handed from [`crate::pool::NativePool::poll`]
-/// to [`NativeJournal::write_chunk`] without becoming Python objects.
+/// A chunk's journal entries, still encoded, handed from
+/// [`crate::pool::NativePool::poll`] to [`NativeJournal::write_chunk`]
+/// without becoming Python objects.
 #[pyclass(module = "procmap._native")]
-pub(crate) struct Entries(pub Mutex<Vec<Entry>>);
+pub(crate) struct Entries(pub Mutex<Vec<u8>>);
 
 struct State {
     writer: JournalWriter,
@@ -95,17 +96,30 @@ impl NativeJournal {
         let path = self.path.clone();
         let mut guard = self.lock();
         let Some(state) = guard.as_mut() else { return Err(closed(&path)) };
+        let repeats = state.repeats.clone();
+        // The records are assembled on the journal's thread: this one is
+        // the one that feeds the pool.
         py.detach(|| {
-            let batch = entries
-                .into_iter()
-                .zip(indices)
-                .zip(attempts)
-                .map(|((entry, index), attempts)| {
-                    let line = index + 1;
-                    (record(line, &task, entry, attempts, worker), state.repeats.take(line))
-                })
-                .collect();
-            state.writer.write(batch)
+            state.writer.write_later(move || {
+                let entries = match crate::chunk::entries(&entries) {
+                    Ok(entries) => entries,
+                    // Our own worker's encoding: a bug, said in the journal
+                    // rather than lost.
+                    Err(e) => {
+                        let error = Entry { item: String::new(), value: None, error: Some(e), nanos: 0 };
+                        vec![error; indices.len()]
+                    }
+                };
+                entries
+                    .into_iter()
+                    .zip(indices)
+                    .zip(attempts)
+                    .map(|((entry, index), attempts)| {
+                        let line = index + 1;
+                        (record(line, &task, entry, attempts, worker), repeats.take(line))
+                    })
+                    .collect()
+            })
         })
         .map_err(|e| write_error(&path, &e))
     }

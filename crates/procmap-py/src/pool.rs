@@ -202,9 +202,9 @@ impl NativePool {
         let mut error = record.error;
         if let Some(output) = &record.output {
             match chunk::split(output) {
-                Ok((bytes, found)) => {
+                Ok((bytes, tail)) => {
                     pickle = Some(PyBytes::new(py, bytes).unbind());
-                    entries = found.map(|e| Py::new(py, Entries(Mutex::new(e)))).transpose()?;
+                    entries = tail.map(|t| Py::new(py, Entries(Mutex::new(t.to_vec())))).transpose()?;
                 }
                 Err(e) => {
                     status = Status::Error.as_str();
