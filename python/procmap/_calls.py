@@ -304,6 +304,9 @@ class Call(_Base):
         self.ready_count = 0
         self.skipped = {}
         self.exceptions = {}
+        # Failed items delivered and not yet taken: while there are none,
+        # handing out a batch checks nothing per value.
+        self.failures_ready = 0
         self.stream = False
         self.driving = True
         core.attach(1)
@@ -365,6 +368,7 @@ class Call(_Base):
         else:
             self.ready.append(values)
         self.ready_count += len(values)
+        self.failures_ready += failed
         if self.progress is not None:
             self.progress.add(len(values), failed)
 
@@ -379,15 +383,17 @@ class Call(_Base):
                 # Popped, not iterated: a value handed out is referenced
                 # from here no longer (neither by the list nor by a loop
                 # variable while the generator is suspended).
+                batch, checked = batch
                 batch.reverse()
-                if self.results:
+                pop = batch.pop
+                if self.results or not checked:
                     while batch:
-                        yield batch.pop()
+                        yield pop()
                     continue
                 while batch:
                     if type(batch[-1]) is _Failure:
-                        raise batch.pop().exception()
-                    yield batch.pop()
+                        raise pop().exception()
+                    yield pop()
         except KeyboardInterrupt:
             # Like the command line's first Ctrl-C: chunks in flight finish
             # (within stop_grace) and are journaled; the engine ends.
@@ -406,6 +412,7 @@ class Call(_Base):
             self.source = None
             self.ready.clear()
             self.ready_count = 0
+            self.failures_ready = 0
             self._undrive()
             self._check_done()
 
@@ -427,14 +434,20 @@ class Call(_Base):
                     self.next_index = i
                     if out:
                         self.ready_count -= len(out)
+                        checked = self.failures_ready > 0
+                        if checked:
+                            self.failures_ready -= sum(1 for v in out if type(v) is _Failure)
                         self._pump()
-                        return out
+                        return out, checked
                     finished = self.done and i >= self.pulled
                 elif self.ready:
                     out = self.ready.popleft()
                     self.ready_count -= len(out)
+                    checked = self.failures_ready > 0
+                    if checked:
+                        self.failures_ready -= sum(1 for v in out if type(v) is _Failure)
                     self._pump()
-                    return out
+                    return out, checked
                 else:
                     finished = self.done
                 if self.error is not None:
@@ -463,6 +476,7 @@ class Call(_Base):
                 r = _native.make_result(i, None, False, None, "error", "procmap: its record vanished from the journal")
             self.ready[i] = r if self.results else (r.value if r.ok else _Failure(r))
             self.ready_count += 1
+            self.failures_ready += not r.ok
 
     def values(self):
         """Every value, in input order (map)."""
