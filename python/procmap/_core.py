@@ -20,6 +20,7 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 import weakref
 
 from . import _native, _spec, _zygote
@@ -56,9 +57,21 @@ def resolve_start_method(method):
 
 
 def _kill(pid, alive):
-    """Ends the template (its workers die with it) and reaps it."""
+    """Ends the template: closing its pipe makes it kill its workers and
+    what they left, and exit; SIGKILL if it has not within 5 s. Reaps it."""
     try:
         os.close(alive)
+    except OSError:
+        pass
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0]:
+                return
+        except ChildProcessError:
+            return
+        time.sleep(0.002)
+    try:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
     except OSError:

@@ -26,6 +26,13 @@ import threading
 from . import _native
 
 _PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def _subreaper():
+    """Orphans below this process are re-parented to it, not to init: a
+    job's daemon (start_new_session=True, a double fork) stays findable."""
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 
 def _die_with_parent(parent):
@@ -92,6 +99,10 @@ def _fork_template(listener, spec, alive_r, alive_w, forked):
 
 def _template(listener, spec, alive):
     os.setpgid(0, 0)
+    # A dead worker's leftovers in other sessions (start_new_session=True)
+    # come here, where _reap kills them; workers are subreapers too, so
+    # that a live worker's are not taken for a dead one's.
+    _subreaper()
     # What every worker imports, imported once here rather than after each
     # fork.
     import json  # noqa: F401  (the extension's codec)
@@ -111,8 +122,9 @@ def _template(listener, spec, alive):
     while True:
         ready, _, _ = select.select([listener, wake_r, alive], [], [], 1.0)
         if alive in ready:
-            # The pool's process is gone; so are we, and our workers with
-            # us (their PR_SET_PDEATHSIG).
+            # The pool is closed, or its process is gone: so are we, with
+            # our workers and everything they left.
+            _end(children)
             return
         if wake_r in ready:
             os.read(wake_r, 4096)
@@ -166,6 +178,7 @@ def _worker(server, mem_limit, err, spec):
     signal.signal(signal.SIGINT, signal.default_int_handler)
     os.setpgid(0, 0)
     _die_with_parent(os.getppid())
+    _subreaper()
     if mem_limit:
         resource.setrlimit(resource.RLIMIT_DATA, (mem_limit, mem_limit))
     # A task's prints go where the engine reads the worker's stderr, never
@@ -189,7 +202,52 @@ def _worker(server, mem_limit, err, spec):
     worker.serve(spec)
 
 
+def _orphans(workers):
+    """Our children that are not workers: what dead workers left behind,
+    re-parented to us (we are a subreaper)."""
+    me = str(os.getpid())
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) in workers:
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1] == me:
+            found.append(int(entry))
+    return found
+
+
+def _kill_orphans(workers):
+    for pid in _orphans(workers):
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except OSError:
+            pass
+
+
+def _end(children):
+    """Kills every worker and what it left, and reaps them all."""
+    for pid in children:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    for pid, conn in children.items():
+        try:
+            os.waitpid(pid, 0)
+        except OSError:
+            pass
+        conn.close()
+    children.clear()
+    _kill_orphans(set())
+
+
 def _reap(children):
+    died = False
     for pid, conn in list(children.items()):
         try:
             info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
@@ -213,3 +271,7 @@ def _reap(children):
             pass
         conn.close()
         del children[pid]
+        died = True
+    if died:
+        # Reaped: what it left in other sessions is ours now.
+        _kill_orphans(children)

@@ -81,3 +81,17 @@ class Point:
 
 class Color(enum.IntEnum):
     RED = 1
+
+
+def detach(job):
+    """Starts `sleep 60` in a session of its own (start_new_session=True),
+    writes its pid to the file `path`, then dies (os._exit) or returns."""
+    import subprocess
+
+    path, die = job
+    child = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    with open(path, "w") as f:
+        f.write(str(child.pid))
+    if die:
+        os._exit(3)
+    return child.pid

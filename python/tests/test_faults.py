@@ -6,10 +6,12 @@ import collections
 import os
 import random
 import signal
+import time
 
 import jobs
 
 import procmap
+from conftest import alive
 
 FAULTS = ["segfault", "exit3", "raise", "hang", "oom"]
 
@@ -62,3 +64,28 @@ def test_a_worker_killed_from_outside_loses_nothing():
     assert sorted(r.index for r in results) == list(range(1500))
     assert all(r.ok and r.value == r.index**3 for r in results)
     assert len({r.worker for r in results}) >= 3  # the killed workers were replaced
+
+
+def _gone(pid, within=10):
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if not alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_what_a_job_starts_in_a_session_of_its_own_does_not_outlive_its_worker(tmp_path):
+    # Issue 19 #11: the worker's process group does not hold a
+    # start_new_session child. The template (start_method="fork") and each
+    # worker are subreapers: a dead worker's leftovers are re-parented to
+    # the template, which kills them; a live worker's stay until the pool
+    # ends.
+    crashed, kept = tmp_path / "crashed.pid", tmp_path / "kept.pid"
+    with procmap.Pool(procs=1, retries=0, start_method="fork") as pool:
+        [r] = list(pool.imap_unordered(jobs.detach, [(str(crashed), True)]))
+        assert r.status == "crashed" and r.exit_code == 3
+        assert _gone(int(crashed.read_text())), "a dead worker's detached child is still running after 10 s"
+        [pid] = pool.map(jobs.detach, [(str(kept), False)])
+        assert alive(pid), "a live worker's child was killed"
+    assert _gone(pid), "a detached child outlived its pool by 10 s"
