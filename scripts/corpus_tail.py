@@ -186,3 +186,109 @@ def _segments(data):
             break
         pos += 2 + struct.unpack(">H", data[pos + 2:pos + 4])[0]
     return out
+
+
+def tiff_samples(d, imgs):
+    """Sample formats and layouts past the common ones, written by tifffile
+    and libtiff's tools: signed 8/16-bit, 12-bit grey, RGB/grey/palette/
+    CMYK with unspecified extra samples, planar files with extra samples,
+    tiled planar 16-bit RGB(A), float with MinIsWhite, a page chain that
+    loops back to the first page."""
+    for i, (name, rgb, gray, orig) in enumerate(imgs[:3]):
+        a, g = np.array(rgb), np.array(gray)
+        h, w = g.shape
+        ramp = np.arange(w, dtype=np.int32)[None, :] % 97
+        s8 = (g.astype(np.int16) - 128 + ramp % 3).clip(-128, 127).astype(np.int8)
+        s16 = (g.astype(np.int32) * 257 - 32768 + ramp).clip(-32768, 32767).astype(np.int16)
+        tifffile.imwrite(d / f"{name}-tf-s8.tif", s8, photometric="minisblack")
+        tifffile.imwrite(d / f"{name}-tf-s16.tif", s16, photometric="minisblack")
+        tifffile.imwrite(d / f"{name}-tf-s16be-lzw.tif", s16, photometric="minisblack", byteorder=">",
+                         compression="lzw", rowsperstrip=9)
+        u12 = (g.astype(np.uint16) << 4) | (ramp.astype(np.uint16) & 15)
+        tifffile.imwrite(d / f"{name}-tf-u12.tif", u12, photometric="minisblack", bitspersample=12)
+        tifffile.imwrite(d / f"{name}-tf-u12-strips.tif", u12, photometric="minisblack", bitspersample=12,
+                         rowsperstrip=5)
+        tifffile.imwrite(d / f"{name}-tf-u12be.tif", u12, photometric="minisblack", bitspersample=12,
+                         byteorder=">")
+        x = (g ^ 0x33)[..., None]
+        tifffile.imwrite(d / f"{name}-tf-rgbx.tif", np.dstack([a, x]), photometric="rgb", extrasamples=[0])
+        tifffile.imwrite(d / f"{name}-tf-lx.tif", np.dstack([g, x]), photometric="minisblack", extrasamples=[0],
+                         planarconfig="contig")
+        tifffile.imwrite(d / f"{name}-tf-la.tif", np.dstack([g, x]), photometric="minisblack", extrasamples=[2],
+                         planarconfig="contig")
+        # tifffile writes no palette image with an extra sample: write it as
+        # grey with a ColorMap tag, then turn the photometric to palette.
+        q = rgb.quantize(40)
+        pal = q.getpalette()[:768]
+        cmap = np.array(pal + [0] * (768 - len(pal)), np.uint16).reshape(256, 3).T.ravel() * 257
+        px = d / f"{name}-tf-px.tif"
+        tifffile.imwrite(px, np.dstack([np.array(q), x]), photometric="minisblack", extrasamples=[0],
+                         planarconfig="contig", extratags=[(320, "H", 768, cmap.tolist(), True)])
+        _set_tag(px, 262, 3)
+        cmyk = np.array(rgb.convert("CMYK"))
+        tifffile.imwrite(d / f"{name}-tf-cmykx.tif", np.dstack([cmyk, x]), photometric="separated",
+                         extrasamples=[0])
+        tifffile.imwrite(d / f"{name}-tf-rgbx-planar.tif", np.dstack([a, x]).transpose(2, 0, 1), photometric="rgb",
+                         planarconfig="separate", extrasamples=[0])
+        tifffile.imwrite(d / f"{name}-tf-rgbx-planar-zip.tif", np.dstack([a, x]).transpose(2, 0, 1),
+                         photometric="rgb", planarconfig="separate", extrasamples=[0], compression="zlib")
+        tifffile.imwrite(d / f"{name}-tf-rgba-planar.tif", np.dstack([a, x]).transpose(2, 0, 1), photometric="rgb",
+                         planarconfig="separate", extrasamples=[2])
+        a16 = a.astype(np.uint16) * 257 + ramp[..., None].astype(np.uint16)
+        tifffile.imwrite(d / f"{name}-tf-rgb16-tiled-planar.tif", a16.transpose(2, 0, 1), photometric="rgb",
+                         planarconfig="separate", tile=(16, 32))
+        tifffile.imwrite(d / f"{name}-tf-rgb16-planar-strips.tif", a16.transpose(2, 0, 1), photometric="rgb",
+                         planarconfig="separate", rowsperstrip=10, byteorder=">")
+        x16 = x.astype(np.uint16) * 257
+        tifffile.imwrite(d / f"{name}-tf-rgba16-tiled-planar.tif", np.dstack([a16, x16]).transpose(2, 0, 1),
+                         photometric="rgb", planarconfig="separate", tile=(32, 16), extrasamples=[2],
+                         compression="zlib")
+        tifffile.imwrite(d / f"{name}-tf-f32-miniswhite.tif", g.astype(np.float32) / 255, photometric="miniswhite")
+        tifffile.imwrite(d / f"{name}-tf-f32be-miniswhite.tif", g.astype(np.float32) - 100, photometric="miniswhite",
+                         byteorder=">")
+        # Big-endian signed and float samples, compressed: Pillow's libtiff path.
+        tifffile.imwrite(d / f"{name}-tf-s32be-zip.tif", s16.astype(np.int32) * 3, photometric="minisblack",
+                         byteorder=">", compression="zlib")
+        tifffile.imwrite(d / f"{name}-tf-f32be-lzw.tif", g.astype(np.float32) / 7, photometric="minisblack",
+                         byteorder=">", compression="lzw")
+        looped = d / f"{name}-tf-loop.tif"
+        tifffile.imwrite(looped, g, photometric="minisblack")
+        tifffile.imwrite(looped, a, photometric="rgb", append=True)
+        _loop_pages(looped)
+        if i == 0:
+            run("tiffcp", "-p", "separate", d / f"{name}-tf-rgba-planar.tif", d / f"{name}-tiffcp-rgba-sep.tif")
+            run("tiffcp", "-t", "-w", "48", "-l", "32", "-c", "lzw:2", d / f"{name}-tf-rgb16-tiled-planar.tif",
+                d / f"{name}-tiffcp-rgb16-tiled-sep.tif")
+
+
+def _loop_pages(path):
+    """Points the last page's next-IFD offset back at the first page."""
+    data = bytearray(path.read_bytes())
+    le = data[:2] == b"II"
+    fmt = "<" if le else ">"
+    first = struct.unpack(fmt + "I", data[4:8])[0]
+    ifd = first
+    while True:
+        n = struct.unpack(fmt + "H", data[ifd:ifd + 2])[0]
+        at = ifd + 2 + 12 * n
+        nxt = struct.unpack(fmt + "I", data[at:at + 4])[0]
+        if nxt == 0:
+            data[at:at + 4] = struct.pack(fmt + "I", first)
+            break
+        ifd = nxt
+    path.write_bytes(bytes(data))
+
+
+def _set_tag(path, tag, value):
+    """Sets a SHORT tag of the first IFD, in place."""
+    data = bytearray(path.read_bytes())
+    fmt = "<" if data[:2] == b"II" else ">"
+    ifd = struct.unpack(fmt + "I", data[4:8])[0]
+    n = struct.unpack(fmt + "H", data[ifd:ifd + 2])[0]
+    for k in range(n):
+        at = ifd + 2 + 12 * k
+        if struct.unpack(fmt + "H", data[at:at + 2])[0] == tag:
+            data[at + 8:at + 10] = struct.pack(fmt + "H", value)
+            path.write_bytes(bytes(data))
+            return
+    raise ValueError(f"{path}: no tag {tag}")

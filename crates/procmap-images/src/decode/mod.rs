@@ -13,7 +13,9 @@ mod orient;
 pub mod png;
 mod tiff;
 mod tiff_lenient;
+mod tiff_modes;
 mod tiff_orient;
+mod tiff_pillow_quirks;
 mod webp;
 
 use crate::pil::PilImage;

@@ -14,7 +14,8 @@
 //! scaled by `(v·255 + 32767) / 65535` (grey keeps its high byte).
 
 use super::header::{Header, check_size};
-use super::{fax, tiff_lenient, tiff_orient};
+use super::tiff_modes::{self, Pick, Tags};
+use super::{fax, tiff_lenient, tiff_orient, tiff_pillow_quirks};
 use crate::pil::{Data, Mode, Palette, PilImage};
 use crate::tiff_read;
 use std::io::Cursor;
@@ -25,8 +26,11 @@ use tiff::tags::Tag;
 struct Layout {
     width: u32,
     height: u32,
-    bits: u16,
-    extra: Vec<u16>,
+    pick: Pick,
+    photometric: u16,
+    planar: u16,
+    tiled: bool,
+    big_endian: bool,
     compression: u16,
     mode: Mode,
     /// The Orientation tag when it turns the image (2–8).
@@ -42,72 +46,46 @@ fn d(e: tiff::TiffError) -> String {
 
 fn layout(dec: &mut Reader<'_>, big_endian: bool) -> Result<Layout, String> {
     let (width, height) = dec.dimensions().map_err(d)?;
-    let photometric: u16 = dec.find_tag_unsigned(Tag::PhotometricInterpretation).map_err(d)?.unwrap_or(1);
-    let samples: u16 = dec.find_tag_unsigned(Tag::SamplesPerPixel).map_err(d)?.unwrap_or(1);
-    let bits: u16 = dec
-        .find_tag_unsigned_vec::<u16>(Tag::BitsPerSample)
-        .map_err(d)?
-        .and_then(|v| v.first().copied())
-        .unwrap_or(1);
-    let format: u16 = dec
-        .find_tag_unsigned_vec::<u16>(Tag::SampleFormat)
-        .map_err(d)?
-        .and_then(|v| v.first().copied())
-        .unwrap_or(1);
-    let extra = dec.find_tag_unsigned_vec::<u16>(Tag::ExtraSamples).map_err(d)?.unwrap_or_default();
-    let compression: u16 = dec.find_tag_unsigned(Tag::Compression).map_err(d)?.unwrap_or(1);
-    let float = format == 3;
-    let unsupported = |what: String| Err(format!("tiff: {what} is not supported"));
-    if format == 2 && bits != 32 {
-        return unsupported(format!("signed {bits}-bit samples"));
-    }
-    let mode = match (photometric, samples, bits, extra.as_slice()) {
-        (0 | 1, 1, 1, _) => Mode::Bilevel,
-        (0 | 1, 1, 2 | 4 | 8, _) if !float => Mode::L,
-        (0 | 1, 1, 16, _) if !float => {
-            if big_endian {
-                Mode::I16B
-            } else {
-                Mode::I16
-            }
-        }
-        (0 | 1, 1, 32, _) if float => Mode::F,
-        (0 | 1, 1, 32, _) => Mode::I,
-        (1, 2, 8, [_]) => Mode::LA,
-        (2, 3, 8 | 16, _) => Mode::Rgb,
-        (2, 4, 8 | 16, [1 | 2]) => Mode::Rgba,
-        (2, 4, 8, [0]) => {
-            return unsupported("RGB with an unspecified extra sample (Pillow mode RGBX)".into());
-        }
-        (3, 1, 1 | 2 | 4 | 8, _) => Mode::P,
-        (5, 4, 8, _) => Mode::Cmyk,
-        (6, 3, 8, _) if compression == 7 => Mode::Rgb,
-        (p, s, b, _) => {
-            let name = match p {
-                0 => "MinIsWhite",
-                1 => "MinIsBlack",
-                2 => "RGB",
-                3 => "palette",
-                4 => "transparency mask",
-                5 => "separated (CMYK)",
-                6 => "YCbCr",
-                8 => "CIELab",
-                32844 | 32845 => "LogLuv",
-                _ => "unknown",
-            };
-            return unsupported(format!("photometric {name} ({p}) with {s} samples of {b} bits"));
-        }
+    let vec = |dec: &mut Reader<'_>, t| {
+        dec.find_tag_unsigned_vec::<u16>(t).map_err(d).map(Option::unwrap_or_default)
     };
+    let tags = Tags {
+        photometric: dec.find_tag_unsigned(Tag::PhotometricInterpretation).map_err(d)?.unwrap_or(1),
+        formats: vec(dec, Tag::SampleFormat)?,
+        bits: vec(dec, Tag::BitsPerSample)?,
+        extra: vec(dec, Tag::ExtraSamples)?,
+        samples: dec.find_tag_unsigned(Tag::SamplesPerPixel).map_err(d)?,
+        planar: dec.find_tag_unsigned(Tag::PlanarConfiguration).map_err(d)?.unwrap_or(1),
+        big_endian,
+        compression: dec.find_tag_unsigned(Tag::Compression).map_err(d)?.unwrap_or(1),
+    };
+    let pick = tiff_modes::pick(&tags)?;
+    let (mode, bits, compression) = (pick.mode, pick.bits, tags.compression);
     let problem = match compression {
         2 => Some("CCITT modified Huffman (RLE) compression"),
         3 if bits != 1 => Some("CCITT Group 3 fax compression of more than 1 bit"),
         6 => Some("old-style JPEG compression"),
-        7 if mode != Mode::Rgb => Some("JPEG compression of a layout other than RGB or YCbCr"),
+        7 if mode != Mode::Rgb || pick.file_samples != 3 => {
+            Some("JPEG compression of a layout other than RGB or YCbCr")
+        }
         _ => None,
     };
     let unsupported = problem.map(|p| format!("tiff: {p} is not supported"));
     let orientation = tiff_orient::orientation(dec);
-    Ok(Layout { width, height, bits, extra, compression, mode, orientation, unsupported })
+    let tiled = dec.find_tag(Tag::TileWidth).map_err(d)?.is_some();
+    Ok(Layout {
+        width,
+        height,
+        photometric: tags.photometric,
+        planar: tags.planar,
+        tiled,
+        big_endian,
+        compression,
+        mode,
+        pick,
+        orientation,
+        unsupported,
+    })
 }
 
 type Reader<'a> = Decoder<Cursor<&'a [u8]>>;
@@ -121,6 +99,9 @@ fn open(bytes: &[u8]) -> Result<(Reader<'_>, Layout), String> {
 
 pub fn probe(bytes: &[u8]) -> Result<Header, String> {
     let (_, l) = open(bytes)?;
+    if let Some(why) = l.pick.pillow_fails {
+        return Err(why.into());
+    }
     let (width, height) =
         if tiff_orient::swaps(l.orientation) { (l.height, l.width) } else { (l.width, l.height) };
     Ok(Header { width, height, mode: l.mode })
@@ -142,8 +123,19 @@ fn decode_unturned(dec: &mut Reader<'_>, l: &Layout, bytes: &[u8], cv: bool) -> 
     if let Some(why) = &l.unsupported {
         return Err(why.clone());
     }
+    let p = &l.pick;
+    if let (false, Some(why)) = (cv, p.pillow_fails) {
+        return Err(why.into());
+    }
+    if cv {
+        opencv_refuses(l)?;
+    }
+    if cv && p.bits == 12 {
+        // libtiff's RGBA reader, which OpenCV uses for these, has no 12-bit path.
+        return Err("tiff: OpenCV cannot read 12-bit samples: cv2.imread returns nothing".into());
+    }
     let (w, h) = (l.width as usize, l.height as usize);
-    check_size(l.width, l.height, (l.mode.channels() * usize::from(l.bits.div_ceil(8))) as u64)?;
+    check_size(l.width, l.height, (p.file_samples * usize::from(p.bits.div_ceil(8))) as u64)?;
     if l.compression == 7 {
         return jpeg_strips(dec, l);
     }
@@ -152,67 +144,41 @@ fn decode_unturned(dec: &mut Reader<'_>, l: &Layout, bytes: &[u8], cv: bool) -> 
     {
         return result;
     }
-    let mut result = DecodingResult::U8(Vec::new());
-    let read = if l.mode == Mode::P {
-        // The crate refuses palette images; read the indices as grey from
-        // a copy whose photometric tag says so. The ColorMap comes from
-        // the original.
-        let mut copy = bytes.to_vec();
-        if !tiff_read::set_photometric(&mut copy, 1) {
-            return Err("malformed tiff: cannot locate the photometric tag".into());
-        }
-        let mut grey = Decoder::new(Cursor::new(&copy[..])).map_err(d)?.with_limits(tiff_read::limits());
-        grey.read_image_to_buffer(&mut result).map_err(d)
-    } else {
-        dec.read_image_to_buffer(&mut result).map_err(d)
-    };
-    if let Err(e) = read {
-        // OpenCV's libtiff ignores a strip it cannot decode and keeps what
-        // it decoded of it (see tiff_lenient); Pillow's reader fails.
-        if !cv {
-            return Err(e);
-        }
-        result = tiff_lenient::read(dec, bytes).map_err(|_| e)?;
+    if !cv
+        && !p.associated
+        && tiff_pillow_quirks::is_planar16(l.mode, p.bits, l.planar, l.compression, p.file_samples)
+    {
+        let data = Data::U8(tiff_pillow_quirks::planar16(dec, bytes, w, h, l.mode.channels())?);
+        return Ok(PilImage { mode: l.mode, width: l.width, height: l.height, data, palette: None });
     }
-    let planar: u16 = dec.find_tag_unsigned(Tag::PlanarConfiguration).map_err(d)?.unwrap_or(1);
-    let channels = l.mode.channels();
-    if planar == 2 && channels > 1 {
-        // The crate returns planar files plane after plane.
-        result = match result {
-            DecodingResult::U8(v) => DecodingResult::U8(interleave(&v, channels, w * h)?),
-            DecodingResult::U16(v) => DecodingResult::U16(interleave(&v, channels, w * h)?),
-            _ => return Err("tiff: planar layout of this sample type is not supported".into()),
-        };
+    let mut result = samples(dec, l, bytes, cv)?;
+    if !cv && tiff_pillow_quirks::swaps(l.big_endian, l.compression, p.format, p.bits) {
+        result = tiff_pillow_quirks::swap_big_endian(result);
     }
+    let result = keep(result, p, w * h);
     let mut palette = None;
+    let signed = p.format == 2;
     let data = match (l.mode, result) {
+        // OpenCV shows signed 16-bit grey by the high byte of its bits.
+        (Mode::I, DecodingResult::U16(v)) if cv && signed => Data::U16(v),
+        (Mode::I, DecodingResult::U16(v)) if signed => {
+            Data::I32(v.into_iter().map(|s| i32::from(s as i16)).collect())
+        }
         (Mode::I16 | Mode::I16B, DecodingResult::U16(v)) => Data::U16(v),
         // Pillow reads unsigned 32-bit samples into its signed "I".
         (Mode::I, DecodingResult::U32(v)) => Data::I32(v.into_iter().map(|s| s as i32).collect()),
         (Mode::I, DecodingResult::I32(v)) => Data::I32(v),
         (Mode::F, DecodingResult::F32(v)) => Data::F32(v),
         (Mode::Bilevel | Mode::L | Mode::P, DecodingResult::U8(v)) => {
-            let scale = match (l.mode, l.bits) {
+            let scale = match (l.mode, p.bits) {
                 (Mode::Bilevel, _) => 255,
                 (Mode::L, 2) => 85,
                 (Mode::L, 4) => 17,
                 _ => 1,
             };
-            let out = unpack(&v, w, h, l.bits, scale);
+            let out = unpack(&v, w, h, p.bits, scale);
             if l.mode == Mode::P {
-                let map = dec
-                    .find_tag_unsigned_vec::<u16>(Tag::ColorMap)
-                    .map_err(d)?
-                    .ok_or("tiff: palette image without a ColorMap")?;
-                let n = 1usize << l.bits;
-                if map.len() < 3 * n {
-                    return Err("malformed tiff: ColorMap is too short".into());
-                }
-                // ColorMap holds all reds, then greens, then blues.
-                // Pillow and libtiff (OpenCV) both keep the high byte.
-                let to8 = |c: u16| (c >> 8) as u8;
-                let rgb = (0..n).flat_map(|i| [to8(map[i]), to8(map[n + i]), to8(map[2 * n + i])]).collect();
-                palette = Some(Palette { rgb, ..Palette::default() });
+                palette = Some(colormap(dec, p.bits)?);
             }
             Data::U8(out)
         }
@@ -222,7 +188,7 @@ fn decode_unturned(dec: &mut Reader<'_>, l: &Layout, bytes: &[u8], cv: bool) -> 
         (Mode::Rgb | Mode::Rgba, DecodingResult::U16(v)) if cv => {
             Data::U8(v.iter().map(|&s| ((u32::from(s) * 255 + 32767) / 65535) as u8).collect())
         }
-        (Mode::Rgb | Mode::Rgba, DecodingResult::U16(v)) => {
+        (Mode::Rgb | Mode::Rgba | Mode::Cmyk, DecodingResult::U16(v)) => {
             Data::U8(v.iter().map(|&s| (s >> 8) as u8).collect())
         }
         (Mode::LA | Mode::Rgb | Mode::Rgba | Mode::Cmyk, DecodingResult::U8(v)) => Data::U8(v),
@@ -230,17 +196,18 @@ fn decode_unturned(dec: &mut Reader<'_>, l: &Layout, bytes: &[u8], cv: bool) -> 
             return Err(format!("tiff: unexpected samples for mode {} ({})", mode.name(), kind(&other)));
         }
     };
-    let mut img = PilImage { mode: l.mode, width: l.width, height: l.height, data, palette };
+    let mode = if matches!(data, Data::U16(_)) && l.mode == Mode::I { Mode::I16 } else { l.mode };
+    let mut img = PilImage { mode, width: l.width, height: l.height, data, palette };
     if let Data::U8(v) = &mut img.data {
         if v.len() < w * h * l.mode.channels() {
             return Err("truncated file: the data ends before the image does".into());
         }
-        if l.mode == Mode::Rgba && l.extra.first() == Some(&1) {
+        if l.mode == Mode::Rgba && p.associated {
             unassociate(v);
         }
         if cv {
             match l.mode {
-                Mode::Rgba if l.extra.first() == Some(&2) => premultiply(v),
+                Mode::Rgba if !p.associated => premultiply(v),
                 Mode::Cmyk => {
                     // OpenCV's gray of this comes through libtiff's RGBA.
                     for p in v.chunks_exact_mut(4) {
@@ -258,6 +225,138 @@ fn decode_unturned(dec: &mut Reader<'_>, l: &Layout, bytes: &[u8], cv: bool) -> 
         }
     }
     Ok(img)
+}
+
+/// What `TiffDecoder::readHeader` in OpenCV 5.0 refuses (measured: its
+/// messages name the rule): more than 4 samples per pixel, and bit depths
+/// other than 1, 8, 10, 12, 14, 16, 32 and 64 (4 only for a palette).
+fn opencv_refuses(l: &Layout) -> Result<(), String> {
+    let p = &l.pick;
+    if p.file_samples > 4 {
+        return Err(format!("tiff: OpenCV reads 1 to 4 samples per pixel, not {}", p.file_samples));
+    }
+    match (p.bits, l.photometric) {
+        (1 | 8 | 10 | 12 | 14 | 16 | 32 | 64, _) | (4, 3) => Ok(()),
+        (b, _) => Err(format!("tiff: OpenCV does not read {b}-bit samples (1, 8, 10, 12, 14, 16, 32, 64)")),
+    }
+}
+
+/// The ColorMap as Pillow's palette: all reds, then greens, then blues in
+/// the tag; Pillow and libtiff (OpenCV) both keep the high byte.
+fn colormap(dec: &mut Reader<'_>, bits: u16) -> Result<Palette, String> {
+    let map = dec
+        .find_tag_unsigned_vec::<u16>(Tag::ColorMap)
+        .map_err(d)?
+        .ok_or("tiff: palette image without a ColorMap")?;
+    let n = 1usize << bits;
+    if map.len() < 3 * n {
+        return Err("malformed tiff: ColorMap is too short".into());
+    }
+    let to8 = |c: u16| (c >> 8) as u8;
+    let rgb = (0..n).flat_map(|i| [to8(map[i]), to8(map[n + i]), to8(map[2 * n + i])]).collect();
+    Ok(Palette { rgb, ..Palette::default() })
+}
+
+/// Every sample of the first page, pixel by pixel (a planar file's planes
+/// interleaved), as unsigned bit patterns; sub-byte samples in byte-padded
+/// rows, 12-bit samples unpacked as Pillow's "I;12" does.
+fn samples(dec: &mut Reader<'_>, l: &Layout, bytes: &[u8], cv: bool) -> Result<DecodingResult, String> {
+    let p = &l.pick;
+    let (w, h) = (l.width as usize, l.height as usize);
+    // The crate reads no 12-bit samples and panics on tiled planar 16-bit
+    // files; libtiff's way of reading strips and tiles (tiff_lenient, strict
+    // for Pillow) reads both.
+    let raw = p.bits == 12 || (l.tiled && l.planar == 2 && p.file_samples > 1);
+    let mut result = DecodingResult::U8(Vec::new());
+    let read = if raw {
+        tiff_lenient::read(dec, bytes, !cv).map(|r| result = r)
+    } else if needs_min_is_black(l) {
+        // The crate refuses palette images, inverts MinIsWhite samples
+        // Pillow does not invert, and gives RGB and CMYK files only their
+        // colour samples: it reads every sample of a copy whose
+        // photometric tag says MinIsBlack.
+        let mut copy = bytes.to_vec();
+        if !tiff_read::set_photometric(&mut copy, 1) {
+            return Err("malformed tiff: cannot locate the photometric tag".into());
+        }
+        let mut grey = Decoder::new(Cursor::new(&copy[..])).map_err(d)?.with_limits(tiff_read::limits());
+        grey.read_image_to_buffer(&mut result).map(drop).map_err(d)
+    } else {
+        dec.read_image_to_buffer(&mut result).map(drop).map_err(d)
+    };
+    if let Err(e) = read {
+        // OpenCV's libtiff ignores a strip it cannot decode and keeps what
+        // it decoded of it (see tiff_lenient); Pillow's reader fails.
+        if !cv || raw {
+            return Err(e);
+        }
+        result = tiff_lenient::read(dec, bytes, false).map_err(|_| e)?;
+    }
+    result = match result {
+        DecodingResult::I8(v) => DecodingResult::U8(v.into_iter().map(|s| s as u8).collect()),
+        DecodingResult::I16(v) => DecodingResult::U16(v.into_iter().map(|s| s as u16).collect()),
+        DecodingResult::U8(v) if p.bits == 12 => DecodingResult::U16(unpack12(&v, w, h)),
+        other => other,
+    };
+    if l.planar == 2 && p.file_samples > 1 {
+        // Planar files come plane after plane.
+        let n = p.file_samples;
+        result = match result {
+            DecodingResult::U8(v) => DecodingResult::U8(interleave(&v, n, w * h)?),
+            DecodingResult::U16(v) => DecodingResult::U16(interleave(&v, n, w * h)?),
+            _ => return Err("tiff: planar layout of this sample type is not supported".into()),
+        };
+    }
+    Ok(result)
+}
+
+fn needs_min_is_black(l: &Layout) -> bool {
+    let p = &l.pick;
+    let colour = match l.photometric {
+        2 => 3,
+        5 => 4,
+        _ => 0,
+    };
+    match l.photometric {
+        0 => p.bits > 8 || p.format == 3,
+        3 | 6 => true,
+        2 | 5 => {
+            p.file_samples != colour && !(l.photometric == 2 && p.file_samples == 4 && p.mode == Mode::Rgba)
+        }
+        _ => false,
+    }
+}
+
+/// Only the samples Pillow keeps of each pixel (unspecified extra samples
+/// dropped).
+fn keep(r: DecodingResult, p: &Pick, pixels: usize) -> DecodingResult {
+    let n = p.file_samples;
+    if p.keep.len() == n || n <= 1 {
+        return r;
+    }
+    fn pick<T: Copy>(v: &[T], n: usize, keep: &[usize], pixels: usize) -> Vec<T> {
+        v.chunks_exact(n).take(pixels).flat_map(|px| keep.iter().map(|&k| px[k])).collect()
+    }
+    match r {
+        DecodingResult::U8(v) => DecodingResult::U8(pick(&v, n, &p.keep, pixels)),
+        DecodingResult::U16(v) => DecodingResult::U16(pick(&v, n, &p.keep, pixels)),
+        other => other,
+    }
+}
+
+/// Pillow's "I;12" unpacker on byte-padded rows: two samples in three
+/// bytes, high bits first.
+fn unpack12(v: &[u8], w: usize, h: usize) -> Vec<u16> {
+    let stride = (w * 12).div_ceil(8);
+    let mut out = Vec::with_capacity(w * h);
+    for row in v.chunks_exact(stride).take(h) {
+        for x in 0..w {
+            let bit = x * 12;
+            let (a, b) = (u16::from(row[bit / 8]), u16::from(row[bit / 8 + 1]));
+            out.push(if x % 2 == 0 { (a << 4) | (b >> 4) } else { ((a & 0x0F) << 8) | b });
+        }
+    }
+    out
 }
 
 /// JPEG-in-TIFF ("new style", compression 7), strip by strip through
