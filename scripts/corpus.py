@@ -251,7 +251,7 @@ def broken(d, rng):
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: corpus.py DIR")
-    for tool in ["convert", "tiffcp", "tiffset"]:
+    for tool in ["convert", "tiffcp", "tiffset", "img2webp", "gif2webp"]:
         if shutil.which(tool) is None:
             sys.exit(f"corpus: {tool} not found (scripts/setup-images.sh installs it)")
     root = Path(sys.argv[1])
@@ -261,7 +261,7 @@ def main():
     steps = [("png", [pillow_png, cv2_png, magick_png]),
              ("jpeg", [pillow_jpeg, cv2_jpeg, magick_jpeg, corpus_tail.jpeg_junk]),
              ("gif", [gifs, corpus_tail.gif_no_palette]), ("bmp", [bmps, corpus_tail.bmp_bitfields]),
-             ("webp", [webps]), ("tiff", [tiffs, corpus_tail.tiff_orientation, corpus_tail.tiff_samples])]
+             ("webp", [webps, corpus_tail.webp_animated]), ("tiff", [tiffs, corpus_tail.tiff_orientation, corpus_tail.tiff_samples])]
     for sub, fns in steps:
         (root / sub).mkdir(parents=True)
         for fn in fns:

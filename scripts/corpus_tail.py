@@ -292,3 +292,29 @@ def _set_tag(path, tag, value):
             path.write_bytes(bytes(data))
             return
     raise ValueError(f"{path}: no tag {tag}")
+
+
+def webp_animated(d, imgs):
+    """Animated WebPs: Pillow's save_all (libwebp's WebPAnimEncoder, which
+    crops frames to what changed), img2webp (lossy and lossless frames) and
+    gif2webp (from the animated GIF of the scikit-image wheel)."""
+    for name, rgb, gray, orig in imgs[:3]:
+        w, h = rgb.size
+        frames = [rgb, rgb.transpose(Image.Transpose.FLIP_LEFT_RIGHT), rgb.rotate(7)]
+        frames[0].save(d / f"{name}-anim.webp", save_all=True, append_images=frames[1:], duration=80, lossless=True)
+        rgba = [f.convert("RGBA") for f in frames]
+        for f in rgba[1:]:
+            f.putalpha(gray.point(lambda v: v // 2 + 60))
+        rgba[0].save(d / f"{name}-anim-alpha.webp", save_all=True, append_images=rgba[1:], quality=70)
+        parts = []
+        for k, f in enumerate(frames):
+            part = d / f"{name}-frame{k}.png"
+            f.save(part)
+            parts.append(part)
+        run("img2webp", "-loop", "2", "-lossy", "-q", "60", *parts[:2], "-lossless", parts[2], "-o",
+            d / f"{name}-img2webp.webp")
+        for part in parts:
+            part.unlink()
+    gif = d.parent / "gif" / "skimage-animated.gif"
+    run("gif2webp", "-q", "70", gif, "-o", d / "skimage-gif2webp.webp")
+    run("gif2webp", "-lossy", "-mixed", gif, "-o", d / "skimage-gif2webp-mixed.webp")

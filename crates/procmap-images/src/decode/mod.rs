@@ -17,6 +17,7 @@ mod tiff_modes;
 mod tiff_orient;
 mod tiff_pillow_quirks;
 mod webp;
+mod webp_anim;
 
 use crate::pil::PilImage;
 use crate::sniff::{self, Format};
