@@ -318,3 +318,17 @@ def webp_animated(d, imgs):
     gif = d.parent / "gif" / "skimage-animated.gif"
     run("gif2webp", "-q", "70", gif, "-o", d / "skimage-gif2webp.webp")
     run("gif2webp", "-lossy", "-mixed", gif, "-o", d / "skimage-gif2webp-mixed.webp")
+
+
+def tiff_jpeg(d, imgs):
+    """JPEG-compressed TIFFs beyond RGB strips: CMYK and grey, in strips and
+    tiles (libtiff's tiffcp, ImageMagick)."""
+    for i, (name, rgb, gray, orig) in enumerate(imgs[:3]):
+        for kind in ("cmyk", "l", "rgb"):
+            src = d / f"{name}-pil-{kind}.tif"
+            run("tiffcp", "-c", "jpeg", "-t", "-w", "32", "-l", "16", src, d / f"{name}-tiffcp-jpeg-tiles-{kind}.tif")
+            if kind != "rgb":
+                run("tiffcp", "-c", "jpeg", "-r", "24", src, d / f"{name}-tiffcp-jpeg-strips-{kind}.tif")
+        src = d.parent / "png" / f"{name}-rgb.png"
+        run("convert", src, "-colorspace", "CMYK", "-compress", "JPEG", "-quality", "80",
+            d / f"{name}-im-jpeg-cmyk.tif")

@@ -12,6 +12,8 @@ mod jpeg;
 mod orient;
 pub mod png;
 mod tiff;
+mod tiff_header;
+mod tiff_jpeg;
 mod tiff_lenient;
 mod tiff_modes;
 mod tiff_orient;

@@ -15,7 +15,7 @@
 
 use super::header::{Header, check_size};
 use super::tiff_modes::{self, Pick, Tags};
-use super::{fax, tiff_lenient, tiff_orient, tiff_pillow_quirks};
+use super::{fax, tiff_header, tiff_jpeg, tiff_lenient, tiff_orient, tiff_pillow_quirks};
 use crate::pil::{Data, Mode, Palette, PilImage};
 use crate::tiff_read;
 use std::io::Cursor;
@@ -65,8 +65,12 @@ fn layout(dec: &mut Reader<'_>, big_endian: bool) -> Result<Layout, String> {
         2 => Some("CCITT modified Huffman (RLE) compression"),
         3 if bits != 1 => Some("CCITT Group 3 fax compression of more than 1 bit"),
         6 => Some("old-style JPEG compression"),
-        7 if mode != Mode::Rgb || pick.file_samples != 3 => {
-            Some("JPEG compression of a layout other than RGB or YCbCr")
+        7 if !matches!(
+            (mode, pick.file_samples, tags.planar),
+            (Mode::L, 1, _) | (Mode::Rgb, 3, 1) | (Mode::Cmyk, 4, 1)
+        ) =>
+        {
+            Some("JPEG compression of a layout other than grey, RGB, YCbCr or CMYK in one plane")
         }
         _ => None,
     };
@@ -98,13 +102,21 @@ fn open(bytes: &[u8]) -> Result<(Reader<'_>, Layout), String> {
 }
 
 pub fn probe(bytes: &[u8]) -> Result<Header, String> {
-    let (_, l) = open(bytes)?;
-    if let Some(why) = l.pick.pillow_fails {
+    let (width, height, pick, orientation) = match open(bytes) {
+        Ok((_, l)) => (l.width, l.height, l.pick, l.orientation),
+        Err(e) => {
+            // The crate refuses damaged files whose first IFD Pillow still
+            // reads (it skips a tag whose value is past the end, and knows
+            // no planar configuration check): read it as Pillow does.
+            let ifd = tiff_header::read(bytes).map_err(|_| e)?;
+            (ifd.width, ifd.height, tiff_modes::pick(&ifd.tags)?, ifd.orientation)
+        }
+    };
+    if let Some(why) = pick.pillow_fails {
         return Err(why.into());
     }
-    let (width, height) =
-        if tiff_orient::swaps(l.orientation) { (l.height, l.width) } else { (l.width, l.height) };
-    Ok(Header { width, height, mode: l.mode })
+    let (width, height) = if tiff_orient::swaps(orientation) { (height, width) } else { (width, height) };
+    Ok(Header { width, height, mode: pick.mode })
 }
 
 pub fn decode(bytes: &[u8], cv: bool) -> Result<PilImage, String> {
@@ -136,9 +148,6 @@ fn decode_unturned(dec: &mut Reader<'_>, l: &Layout, bytes: &[u8], cv: bool) -> 
     }
     let (w, h) = (l.width as usize, l.height as usize);
     check_size(l.width, l.height, (p.file_samples * usize::from(p.bits.div_ceil(8))) as u64)?;
-    if l.compression == 7 {
-        return jpeg_strips(dec, l);
-    }
     if matches!(l.compression, 3 | 4)
         && let Some(result) = fax_strips(dec, l, cv)
     {
@@ -262,6 +271,9 @@ fn colormap(dec: &mut Reader<'_>, bits: u16) -> Result<Palette, String> {
 /// rows, 12-bit samples unpacked as Pillow's "I;12" does.
 fn samples(dec: &mut Reader<'_>, l: &Layout, bytes: &[u8], cv: bool) -> Result<DecodingResult, String> {
     let p = &l.pick;
+    if l.compression == 7 {
+        return tiff_jpeg::read(dec, bytes, l.width, l.height, p.file_samples).map(DecodingResult::U8);
+    }
     let (w, h) = (l.width as usize, l.height as usize);
     // The crate reads no 12-bit samples and panics on tiled planar 16-bit
     // files; libtiff's way of reading strips and tiles (tiff_lenient, strict
@@ -357,51 +369,6 @@ fn unpack12(v: &[u8], w: usize, h: usize) -> Vec<u16> {
         }
     }
     out
-}
-
-/// JPEG-in-TIFF ("new style", compression 7), strip by strip through
-/// libjpeg-turbo, as Pillow's libtiff does: each strip is a JPEG stream,
-/// completed by the JPEGTables tag's tables. libjpeg converts YCbCr to RGB
-/// and leaves RGB (components named R, G, B) alone.
-fn jpeg_strips(dec: &mut Reader<'_>, l: &Layout) -> Result<PilImage, String> {
-    let offsets = dec.find_tag_unsigned_vec::<u64>(Tag::StripOffsets).map_err(d)?;
-    let counts = dec.find_tag_unsigned_vec::<u64>(Tag::StripByteCounts).map_err(d)?;
-    let (Some(offsets), Some(counts)) = (offsets, counts) else {
-        return Err("tiff: tiled JPEG compression is not supported".into());
-    };
-    let tables = dec.find_tag(Tag::JPEGTables).map_err(d)?.map(|v| v.into_u8_vec()).transpose().map_err(d)?;
-    let rows_per_strip: u64 =
-        dec.find_tag_unsigned(Tag::RowsPerStrip).map_err(d)?.unwrap_or(u64::from(l.height));
-    let bytes = dec.inner().get_ref();
-    let (w, h) = (l.width as usize, l.height as usize);
-    let mut data = Vec::with_capacity(w * h * 3);
-    for (&off, &len) in offsets.iter().zip(&counts) {
-        if data.len() >= w * h * 3 {
-            break;
-        }
-        let strip = bytes
-            .get(off as usize..(off + len) as usize)
-            .ok_or("truncated file: the data ends before the image does")?;
-        let mut stream = Vec::with_capacity(strip.len() + tables.as_ref().map_or(0, Vec::len));
-        match &tables {
-            // Tables end with EOI and the strip starts with SOI: join them.
-            Some(t) if t.len() >= 4 && strip.len() >= 2 => {
-                stream.extend_from_slice(&t[..t.len() - 2]);
-                stream.extend_from_slice(&strip[2..]);
-            }
-            _ => stream.extend_from_slice(strip),
-        }
-        let part = super::jpeg::decode(&stream, false)?;
-        let rows = (rows_per_strip as usize).min(h - data.len() / (w * 3)).min(part.height as usize);
-        match (&part.data, part.mode, part.width as usize == w) {
-            (Data::U8(v), Mode::Rgb, true) => data.extend_from_slice(&v[..rows * w * 3]),
-            _ => return Err("tiff: a JPEG strip does not match the image".into()),
-        }
-    }
-    if data.len() < w * h * 3 {
-        return Err("truncated file: the data ends before the image does".into());
-    }
-    Ok(PilImage { mode: Mode::Rgb, width: l.width, height: l.height, data: Data::U8(data), palette: None })
 }
 
 /// CCITT Group 3 (1-D or 2-D) and Group 4 strips, decoded as libtiff

@@ -129,7 +129,7 @@ pub fn pick(t: &Tags) -> Result<Pick, String> {
         (3, 1, 8, 2, [2]) => refuse("palette with alpha (Pillow mode PA)"),
         (5, 1, 8, 4, []) | (5, 1, 16, 4, []) => ok(Mode::Cmyk, first(4)),
         (5, 1, 8, 5..=6, [0, ..]) if extra.iter().all(|&e| e == 0) => ok(Mode::Cmyk, first(4)),
-        (6, 1, 8, 3, []) if t.compression == 7 => ok(Mode::Rgb, first(3)),
+        (6, 1, 8, 3, []) if t.compression == 7 && t.planar == 1 => ok(Mode::Rgb, first(3)),
         (6, 1, 8, 3, []) => refuse("YCbCr without JPEG compression"),
         (8, 1, 8, 3, []) => refuse("CIELab (Pillow mode LAB)"),
         (p, f, b, s, _) => Err(format!(
