@@ -260,7 +260,7 @@ def main():
     imgs = base_images()
     steps = [("png", [pillow_png, cv2_png, magick_png]),
              ("jpeg", [pillow_jpeg, cv2_jpeg, magick_jpeg, corpus_tail.jpeg_junk]),
-             ("gif", [gifs, corpus_tail.gif_no_palette]), ("bmp", [bmps, corpus_tail.bmp_bitfields]),
+             ("gif", [gifs, corpus_tail.gif_no_palette]), ("bmp", [bmps, corpus_tail.bmp_bitfields, corpus_tail.bmp_rle]),
              ("webp", [webps, corpus_tail.webp_animated]), ("tiff", [tiffs, corpus_tail.tiff_orientation, corpus_tail.tiff_samples,
                        corpus_tail.tiff_jpeg])]
     for sub, fns in steps:

@@ -332,3 +332,69 @@ def tiff_jpeg(d, imgs):
         src = d.parent / "png" / f"{name}-rgb.png"
         run("convert", src, "-colorspace", "CMYK", "-compress", "JPEG", "-quality", "80",
             d / f"{name}-im-jpeg-cmyk.tif")
+
+
+def bmp_rle(d, imgs):
+    """RLE4 and RLE8 BMPs written here, with what ImageMagick's encoder
+    never writes: absolute runs of odd length, deltas, encoded runs that
+    run past the row's end, rows ended early."""
+    for k, (name, rgb, gray, orig) in enumerate(imgs[:4]):
+        for rle4 in (True, False):
+            colours = 16 if rle4 else 200
+            q = rgb.quantize(colours)
+            idx = np.array(q)
+            pal = q.getpalette()[: colours * 3]
+            pal += [0] * (colours * 3 - len(pal))
+            table = b"".join(bytes([pal[3 * i + 2], pal[3 * i + 1], pal[3 * i], 0]) for i in range(colours))
+            data = _rle_rows(idx[::-1], rle4, seed=k)
+            h, w = idx.shape
+            info = struct.pack("<IiiHHIIiiII", 40, w, h, 1, 4 if rle4 else 8, 2 if rle4 else 1, len(data), 2835,
+                               2835, colours, 0)
+            offset = 14 + 40 + len(table)
+            head = b"BM" + struct.pack("<IHHI", offset + len(data), 0, 0, offset)
+            (d / f"{name}-rle{4 if rle4 else 8}-mixed.bmp").write_bytes(head + info + table + data)
+
+
+def _rle_rows(rows, rle4, seed):
+    """RLE data for index rows (bottom-up): per row, a pseudo-random mix of
+    absolute runs (odd and even lengths), encoded runs (some longer than
+    what is left of the row), a delta now and then, EOL, and EOB."""
+    rng = np.random.default_rng(seed)
+    out = bytearray()
+    h, w = rows.shape
+    y = 0
+    while y < h:
+        row, x = rows[y], 0
+        while x < w:
+            kind = rng.integers(0, 10)
+            if kind < 5 and w - x >= 3:
+                n = int(min(w - x, rng.integers(3, 40)))
+                vals = row[x:x + n]
+                out += bytes([0, n])
+                if rle4:
+                    packed = [(int(vals[i]) << 4) | (int(vals[i + 1]) if i + 1 < n else 0) for i in range(0, n, 2)]
+                    out += bytes(packed)
+                    if len(packed) % 2:
+                        out += b"\0"
+                else:
+                    out += bytes(int(v) for v in vals)
+                    if n % 2:
+                        out += b"\0"
+                x += n
+            elif kind < 9:
+                n = int(rng.integers(1, 30))
+                a, b = int(row[x]), int(row[min(x + 1, w - 1)])
+                out += bytes([n, (a << 4) | b if rle4 else a])
+                x += n
+            elif y + 1 < h:
+                dx, dy = int(min(w - 1 - x, rng.integers(0, 5))) if x < w - 1 else 0, int(rng.integers(0, 2))
+                out += bytes([0, 2, max(dx, 0), dy])
+                x += max(dx, 0)
+                if dy:
+                    y += dy
+                    row = rows[min(y, h - 1)]
+            else:
+                break
+        out += b"\0\0"
+        y += 1
+    return bytes(out + b"\0\1")

@@ -120,7 +120,15 @@ pub fn probe(bytes: &[u8]) -> Result<Header, String> {
 }
 
 pub fn decode(bytes: &[u8], cv: bool) -> Result<PilImage, String> {
-    let (mut dec, l) = open(bytes)?;
+    let (mut dec, l) = match open(bytes) {
+        Err(e) if e.contains("BitsPerSample") => {
+            // More BitsPerSample values than samples: Pillow and libtiff
+            // use the first ones; the crate refuses the tag.
+            let fixed = tiff_header::with_bits_cut_to_samples(bytes).ok_or(e)?;
+            return decode(&fixed, cv);
+        }
+        other => other?,
+    };
     let mut img = decode_unturned(&mut dec, &l, bytes, cv)?;
     if cv {
         tiff_orient::for_opencv(&mut dec, &mut img, l.orientation)?;

@@ -105,6 +105,39 @@ pub fn read(bytes: &[u8]) -> Result<Ifd, String> {
     Ok(Ifd { width: width as u32, height: height as u32, tags, orientation })
 }
 
+/// A copy whose BitsPerSample has no more values than SamplesPerPixel, or
+/// `None` when it already has no more. Pillow (and libtiff) use the first
+/// SamplesPerPixel values and ignore the rest; the `tiff` crate refuses the
+/// tag. Classic (not Big) TIFF only.
+pub fn with_bits_cut_to_samples(bytes: &[u8]) -> Option<Vec<u8>> {
+    let big_endian = match bytes.get(..2)? {
+        b"MM" => true,
+        b"II" => false,
+        _ => return None,
+    };
+    let c = Cursor { bytes, big_endian };
+    let ifd = usize::try_from(c.uint(4, 4)?).ok()?;
+    let n = c.uint(ifd, 2)? as usize;
+    let entry = |tag: u64| (0..n.min(4096)).map(|i| ifd + 2 + 12 * i).find(|&at| c.uint(at, 2) == Some(tag));
+    let samples = entry(277).and_then(|at| c.uint(at + 8, 2))?;
+    let bits = entry(258)?;
+    if c.uint(bits + 4, 4)? <= samples || c.uint(bits + 2, 2)? != 3 {
+        return None;
+    }
+    let mut out = bytes.to_vec();
+    let count = samples as u32;
+    let field = if big_endian { count.to_be_bytes() } else { count.to_le_bytes() };
+    out[bits + 4..bits + 8].copy_from_slice(&field);
+    if samples <= 2 {
+        // The values now fit in the entry: copy them there.
+        let offset = usize::try_from(c.uint(bits + 8, 4)?).ok()?;
+        let values = bytes.get(offset..offset + 2 * samples as usize)?.to_vec();
+        out[bits + 8..bits + 12].fill(0);
+        out[bits + 8..bits + 8 + values.len()].copy_from_slice(&values);
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
