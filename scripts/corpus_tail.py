@@ -398,3 +398,15 @@ def _rle_rows(rows, rle4, seed):
         out += b"\0\0"
         y += 1
     return bytes(out + b"\0\1")
+
+
+def tiff_lzma(d, imgs):
+    """LZMA-compressed TIFFs (libtiff's tiffcp, tifffile through
+    imagecodecs' liblzma), with and without a predictor, strips and tiles."""
+    for name, rgb, gray, orig in imgs[:3]:
+        a, g = np.array(rgb), np.array(gray)
+        run("tiffcp", "-c", "lzma", d / f"{name}-pil-rgb.tif", d / f"{name}-tiffcp-lzma-rgb.tif")
+        run("tiffcp", "-c", "lzma:2", "-r", "16", d / f"{name}-pil-l.tif", d / f"{name}-tiffcp-lzma-pred-l.tif")
+        tifffile.imwrite(d / f"{name}-tf-lzma-l16.tif", g.astype(np.uint16) * 257, photometric="minisblack",
+                         compression="lzma", predictor=True)
+        tifffile.imwrite(d / f"{name}-tf-lzma-rgb-tiled.tif", a, photometric="rgb", compression="lzma", tile=(32, 32))

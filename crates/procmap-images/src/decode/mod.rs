@@ -15,6 +15,7 @@ mod tiff;
 mod tiff_header;
 mod tiff_jpeg;
 mod tiff_lenient;
+mod tiff_lzma;
 mod tiff_modes;
 mod tiff_orient;
 mod tiff_pillow_quirks;

@@ -249,6 +249,9 @@ fn decode_unturned(dec: &mut Reader<'_>, l: &Layout, bytes: &[u8], cv: bool) -> 
 /// other than 1, 8, 10, 12, 14, 16, 32 and 64 (4 only for a palette).
 fn opencv_refuses(l: &Layout) -> Result<(), String> {
     let p = &l.pick;
+    if l.compression == 34925 {
+        return Err("tiff: OpenCV's libtiff is built without LZMA: cv2.imread returns nothing".into());
+    }
     if p.file_samples > 4 {
         return Err(format!("tiff: OpenCV reads 1 to 4 samples per pixel, not {}", p.file_samples));
     }
@@ -283,10 +286,10 @@ fn samples(dec: &mut Reader<'_>, l: &Layout, bytes: &[u8], cv: bool) -> Result<D
         return tiff_jpeg::read(dec, bytes, l.width, l.height, p.file_samples).map(DecodingResult::U8);
     }
     let (w, h) = (l.width as usize, l.height as usize);
-    // The crate reads no 12-bit samples and panics on tiled planar 16-bit
-    // files; libtiff's way of reading strips and tiles (tiff_lenient, strict
-    // for Pillow) reads both.
-    let raw = p.bits == 12 || (l.tiled && l.planar == 2 && p.file_samples > 1);
+    // The crate reads no 12-bit samples or LZMA, and panics on tiled planar
+    // 16-bit files; libtiff's way of reading strips and tiles (tiff_lenient,
+    // strict for Pillow) reads them.
+    let raw = p.bits == 12 || (l.tiled && l.planar == 2 && p.file_samples > 1) || l.compression == 34925;
     let mut result = DecodingResult::U8(Vec::new());
     let read = if raw {
         tiff_lenient::read(dec, bytes, !cv).map(|r| result = r)

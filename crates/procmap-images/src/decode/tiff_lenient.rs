@@ -24,7 +24,8 @@
 //! no CLEAR first, no EOI before the data ends), Deflate through zlib (as
 //! `tif_zip.c`'s `ZIPDecode`: output stops when the strip is full, a data
 //! error or a short stream fails the strip), and no compression as
-//! `DumpModeDecode` (a short strip is not copied at all). Other codecs are
+//! `DumpModeDecode` (a short strip is not copied at all), LZMA as
+//! `LZMADecode` (`tiff_lzma`). Other codecs are
 //! not handled here: the caller keeps its own error for them.
 //!
 //! Read `strict`ly, a strip or tile that fails is an error, as it is for
@@ -104,7 +105,7 @@ impl Geometry {
         let planar = tag(dec, Tag::PlanarConfiguration)?.unwrap_or(1) == 2 && spp > 1;
         let compression = tag(dec, Tag::Compression)?.unwrap_or(1) as u16;
         let predictor = tag(dec, Tag::Predictor)?.unwrap_or(1) as u16;
-        if !matches!(compression, 1 | 5 | 8 | 32946) {
+        if !matches!(compression, 1 | 5 | 8 | 32946 | 34925) {
             return Err(format!("tiff: compression {compression} is not read leniently"));
         }
         if !matches!(bits, 1 | 2 | 4 | 8 | 12 | 16) || spp == 0 || (planar && bits < 8) {
@@ -161,6 +162,7 @@ impl Geometry {
                 return Err(Skip::Unsupported("tiff: old-style LZW codes are not read leniently"));
             }
             5 => lzw(raw, buf),
+            34925 => super::tiff_lzma::decode(raw, buf),
             _ => deflate(raw, buf),
         };
         if !ok && self.strict {
