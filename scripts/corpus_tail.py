@@ -50,7 +50,7 @@ def tiff_orientation(d, imgs):
                                  compression="zlib", extratags=tag)
                 tifffile.imwrite(f"{stem}-tf-l-strips.tif", g, photometric="minisblack", rowsperstrip=5,
                                  extratags=tag)
-            # Bilevel: libtiff's G4 and G3 coders, the tag set by tiffset.
+            # Bilevel: libtiff's G4, G3 and RLE coders, the tag set by tiffset.
             bw = d / f"{stem.name}-bw.tif"
             gray.convert("1").save(bw)
             for c in ["g4", "g3"] if i == 0 else ["g4"]:
@@ -62,6 +62,22 @@ def tiff_orientation(d, imgs):
         src = d.parent / "png" / f"{name}-rgb.png"
         for o, label in [(2, "TopRight"), (6, "RightTop"), (7, "RightBottom")]:
             run("convert", src, "-orient", label, d / f"{name}-orient{o}-im-rgb.tif")
+    # A square image, which OpenCV turns for 5-8 (it fails on any other).
+    name, rgb, gray, orig = imgs[3]
+    a = np.array(rgb)
+    assert a.shape[0] == a.shape[1], "corpus_tail expects the fourth base image to be square"
+    for o in range(2, 9):
+        tag = [(274, "H", 1, o, True)]
+        rgb.save(d / f"{name}-orient{o}-pil-rgb.tif", tiffinfo={274: o})
+        tifffile.imwrite(d / f"{name}-orient{o}-tf-rgb-tiled.tif", a, photometric="rgb", tile=(16, 16),
+                         compression="zlib", extratags=tag)
+        tifffile.imwrite(d / f"{name}-orient{o}-tf-rgb-tiled-overhang.tif", a[:60, :60], photometric="rgb",
+                         tile=(16, 16), extratags=tag)
+        bw = d / f"{name}-orient{o}-bw.tif"
+        gray.convert("1").save(bw)
+        run("tiffcp", "-c", "g4", bw, f"{d / name}-orient{o}-tiffcp-1-g4.tif")
+        run("tiffset", "-s", "274", str(o), f"{d / name}-orient{o}-tiffcp-1-g4.tif")
+        bw.unlink()
 
 
 def _bmp(width, height, bits, compression, header_size, masks, pixels, palette=b""):
@@ -410,3 +426,13 @@ def tiff_lzma(d, imgs):
         tifffile.imwrite(d / f"{name}-tf-lzma-l16.tif", g.astype(np.uint16) * 257, photometric="minisblack",
                          compression="lzma", predictor=True)
         tifffile.imwrite(d / f"{name}-tf-lzma-rgb-tiled.tif", a, photometric="rgb", compression="lzma", tile=(32, 32))
+
+
+def tiff_rle(d, imgs):
+    """CCITT modified Huffman (RLE, compression 2), written by Pillow through
+    libtiff (tiffcp has no option for it), in one strip and in several."""
+    for name, rgb, gray, orig in imgs[:6]:
+        bw = gray.convert("1")
+        bw.save(d / f"{name}-pil-ccitt-rle.tif", compression="tiff_ccitt")
+        bw.save(d / f"{name}-pil-ccitt-rle-strips.tif", compression="tiff_ccitt", tiffinfo={278: 7})
+        bw.save(d / f"{name}-pil-ccitt-rle-o6.tif", compression="tiff_ccitt", tiffinfo={274: 6})

@@ -62,7 +62,7 @@ fn layout(dec: &mut Reader<'_>, big_endian: bool) -> Result<Layout, String> {
     let pick = tiff_modes::pick(&tags)?;
     let (mode, bits, compression) = (pick.mode, pick.bits, tags.compression);
     let problem = match compression {
-        2 => Some("CCITT modified Huffman (RLE) compression"),
+        2 if bits != 1 => Some("CCITT modified Huffman (RLE) compression of more than 1 bit"),
         3 if bits != 1 => Some("CCITT Group 3 fax compression of more than 1 bit"),
         6 => Some("old-style JPEG compression"),
         7 if !matches!(
@@ -156,7 +156,7 @@ fn decode_unturned(dec: &mut Reader<'_>, l: &Layout, bytes: &[u8], cv: bool) -> 
     }
     let (w, h) = (l.width as usize, l.height as usize);
     check_size(l.width, l.height, (p.file_samples * usize::from(p.bits.div_ceil(8))) as u64)?;
-    if matches!(l.compression, 3 | 4)
+    if matches!(l.compression, 2..=4)
         && let Some(result) = fax_strips(dec, l, cv)
     {
         return result;
@@ -382,7 +382,7 @@ fn unpack12(v: &[u8], w: usize, h: usize) -> Vec<u16> {
     out
 }
 
-/// CCITT Group 3 (1-D or 2-D) and Group 4 strips, decoded as libtiff
+/// CCITT RLE (modified Huffman), Group 3 (1-D or 2-D) and Group 4 strips, decoded as libtiff
 /// decodes them ([`fax`](super::fax)), damaged data included. Pillow reads
 /// each strip with `TIFFReadEncodedStrip` into one buffer it reuses, and
 /// fails on a strip libtiff reports failed; OpenCV (`cv`) reads each strip
@@ -397,8 +397,8 @@ fn fax_strips(dec: &mut Reader<'_>, l: &Layout, cv: bool) -> Option<Result<PilIm
     let fill_order: u16 = dec.find_tag_unsigned(Tag::FillOrder).ok()?.unwrap_or(1);
     match (l.compression, tiled, fill_order) {
         (4, true, _) | (4, _, 2) => None,
-        (3, true, _) => Some(Err("tiff: tiled CCITT Group 3 images are not supported".into())),
-        (3, _, 2) => Some(Err("tiff: CCITT Group 3 with FillOrder 2 is not supported".into())),
+        (2 | 3, true, _) => Some(Err("tiff: tiled CCITT Group 3 or RLE images are not supported".into())),
+        (2 | 3, _, 2) => Some(Err("tiff: CCITT Group 3 or RLE with FillOrder 2 is not supported".into())),
         _ => Some(fax_strips_of(dec, l, cv)),
     }
 }
@@ -406,6 +406,8 @@ fn fax_strips(dec: &mut Reader<'_>, l: &Layout, cv: bool) -> Option<Result<PilIm
 fn fax_strips_of(dec: &mut Reader<'_>, l: &Layout, cv: bool) -> Result<PilImage, String> {
     let scheme = if l.compression == 4 {
         fax::Scheme::G4
+    } else if l.compression == 2 {
+        fax::Scheme::Rle
     } else {
         let options: u32 = dec.find_tag_unsigned(Tag::Unknown(292)).map_err(d)?.unwrap_or(0);
         if options & 1 != 0 { fax::Scheme::G3TwoD } else { fax::Scheme::G3OneD }
