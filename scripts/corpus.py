@@ -262,7 +262,8 @@ def main():
              ("jpeg", [pillow_jpeg, cv2_jpeg, magick_jpeg, corpus_tail.jpeg_junk]),
              ("gif", [gifs, corpus_tail.gif_no_palette]), ("bmp", [bmps, corpus_tail.bmp_bitfields, corpus_tail.bmp_rle]),
              ("webp", [webps, corpus_tail.webp_animated]), ("tiff", [tiffs, corpus_tail.tiff_orientation, corpus_tail.tiff_samples,
-                       corpus_tail.tiff_jpeg, corpus_tail.tiff_lzma, corpus_tail.tiff_rle])]
+                       corpus_tail.tiff_jpeg, corpus_tail.tiff_lzma, corpus_tail.tiff_rle,
+                       corpus_tail.tiff_cielab])]
     for sub, fns in steps:
         (root / sub).mkdir(parents=True)
         for fn in fns:

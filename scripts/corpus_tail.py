@@ -436,3 +436,18 @@ def tiff_rle(d, imgs):
         bw.save(d / f"{name}-pil-ccitt-rle.tif", compression="tiff_ccitt")
         bw.save(d / f"{name}-pil-ccitt-rle-strips.tif", compression="tiff_ccitt", tiffinfo={278: 7})
         bw.save(d / f"{name}-pil-ccitt-rle-o6.tif", compression="tiff_ccitt", tiffinfo={274: 6})
+
+
+def tiff_cielab(d, imgs):
+    """8-bit CIELab TIFFs: tifffile from Pillow's own RGB → LAB conversion
+    (a and b stored signed, as the TIFF spec says), with and without a
+    WhitePoint tag (D65 here; libtiff's default is D50), and ImageMagick's."""
+    for name, rgb, gray, orig in imgs[:3]:
+        lab = np.array(rgb.convert("LAB"))
+        lab[..., 1:] ^= 0x80  # Pillow's a and b are offset by 128; TIFF's are signed
+        tifffile.imwrite(d / f"{name}-tf-cielab.tif", lab, photometric="cielab")
+        d65 = (3127, 10000, 3290, 10000)
+        tifffile.imwrite(d / f"{name}-tf-cielab-d65.tif", lab, photometric="cielab", rowsperstrip=16,
+                         extratags=[(318, 5, 2, d65, True)])
+        run("convert", d.parent / "png" / f"{name}-rgb.png", "-colorspace", "Lab", "-depth", "8",
+            d / f"{name}-im-cielab.tif")

@@ -451,6 +451,17 @@ pub fn resize(img: &PilImage, out_w: u32, out_h: u32) -> PilImage {
             unpremultiply(&mut r, ch);
             Data::U8(r)
         }
+        // Pillow stores a and b of "LAB" offset by 128 (its unpacker flips
+        // their top bit, its packer flips it back) and filters them so.
+        (Data::U8(v), Mode::Lab) => {
+            let flip =
+                |d: &mut [u8]| d.chunks_exact_mut(3).for_each(|p| [1, 2].iter().for_each(|&c| p[c] ^= 0x80));
+            let mut inner = v.clone();
+            flip(&mut inner);
+            let mut r = bicubic_8(&Plane { w, h, ch: 3, data: &inner }, ow, oh);
+            flip(&mut r);
+            Data::U8(r)
+        }
         (Data::U8(v), mode) => Data::U8(bicubic_8(&Plane { w, h, ch: mode.channels(), data: v }, ow, oh)),
     };
     PilImage { mode: img.mode, width: out_w, height: out_h, data, palette: img.palette.clone() }

@@ -12,6 +12,7 @@ mod jpeg;
 mod orient;
 pub mod png;
 mod tiff;
+mod tiff_cielab;
 mod tiff_header;
 mod tiff_jpeg;
 mod tiff_lenient;

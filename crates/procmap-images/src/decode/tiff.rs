@@ -15,7 +15,7 @@
 
 use super::header::{Header, check_size};
 use super::tiff_modes::{self, Pick, Tags};
-use super::{fax, tiff_header, tiff_jpeg, tiff_lenient, tiff_orient, tiff_pillow_quirks};
+use super::{fax, tiff_cielab, tiff_header, tiff_jpeg, tiff_lenient, tiff_orient, tiff_pillow_quirks};
 use crate::pil::{Data, Mode, Palette, PilImage};
 use crate::tiff_read;
 use std::io::Cursor;
@@ -208,7 +208,7 @@ fn decode_unturned(dec: &mut Reader<'_>, l: &Layout, bytes: &[u8], cv: bool) -> 
         (Mode::Rgb | Mode::Rgba | Mode::Cmyk, DecodingResult::U16(v)) => {
             Data::U8(v.iter().map(|&s| (s >> 8) as u8).collect())
         }
-        (Mode::LA | Mode::Rgb | Mode::Rgba | Mode::Cmyk, DecodingResult::U8(v)) => Data::U8(v),
+        (Mode::LA | Mode::Rgb | Mode::Rgba | Mode::Cmyk | Mode::Lab, DecodingResult::U8(v)) => Data::U8(v),
         (mode, other) => {
             return Err(format!("tiff: unexpected samples for mode {} ({})", mode.name(), kind(&other)));
         }
@@ -237,6 +237,12 @@ fn decode_unturned(dec: &mut Reader<'_>, l: &Layout, bytes: &[u8], cv: bool) -> 
                     *v = rgb;
                     img.mode = Mode::Rgb;
                 }
+                Mode::Lab => {
+                    // libtiff's CIELab → RGB, which OpenCV's reader uses.
+                    let lab = tiff_cielab::Lab::new(white_point(dec))?;
+                    v.chunks_exact_mut(3).for_each(|p| p.copy_from_slice(&lab.rgb(p[0], p[1], p[2])));
+                    img.mode = Mode::Rgb;
+                }
                 _ => {}
             }
         }
@@ -258,6 +264,19 @@ fn opencv_refuses(l: &Layout) -> Result<(), String> {
     match (p.bits, l.photometric) {
         (1 | 8 | 10 | 12 | 14 | 16 | 32 | 64, _) | (4, 3) => Ok(()),
         (b, _) => Err(format!("tiff: OpenCV does not read {b}-bit samples (1, 8, 10, 12, 14, 16, 32, 64)")),
+    }
+}
+
+/// The WhitePoint tag (318): two rationals, as libtiff reads them (float).
+fn white_point(dec: &mut Reader<'_>) -> Option<[f32; 2]> {
+    use tiff::decoder::ifd::Value;
+    let rational = |v: &Value| match *v {
+        Value::Rational(n, d) if d != 0 => Some((f64::from(n) / f64::from(d)) as f32),
+        _ => None,
+    };
+    match dec.find_tag(Tag::Unknown(318)).ok()?? {
+        Value::List(v) if v.len() >= 2 => Some([rational(&v[0])?, rational(&v[1])?]),
+        _ => None,
     }
 }
 
@@ -342,7 +361,7 @@ fn needs_min_is_black(l: &Layout) -> bool {
     };
     match l.photometric {
         0 => p.bits > 8 || p.format == 3,
-        3 | 6 => true,
+        3 | 6 | 8 => true,
         2 | 5 => {
             p.file_samples != colour && !(l.photometric == 2 && p.file_samples == 4 && p.mode == Mode::Rgba)
         }

@@ -2,7 +2,7 @@
 //! key `TiffImagePlugin._setup` builds (byte order, photometric, sample
 //! format, bits per sample, extra samples) looked up as in its `OPEN_INFO`
 //! table, for the entries our modes can hold. Entries Pillow has and we do
-//! not ("La", "PA", "YCbCr", "LAB") are refused by name; keys Pillow does
+//! not ("La", "PA", "YCbCr") are refused by name; keys Pillow does
 //! not have are refused as Pillow refuses them ("unknown pixel mode").
 
 use crate::pil::Mode;
@@ -131,7 +131,7 @@ pub fn pick(t: &Tags) -> Result<Pick, String> {
         (5, 1, 8, 5..=6, [0, ..]) if extra.iter().all(|&e| e == 0) => ok(Mode::Cmyk, first(4)),
         (6, 1, 8, 3, []) if t.compression == 7 && t.planar == 1 => ok(Mode::Rgb, first(3)),
         (6, 1, 8, 3, []) => refuse("YCbCr without JPEG compression"),
-        (8, 1, 8, 3, []) => refuse("CIELab (Pillow mode LAB)"),
+        (8, 1, 8, 3, []) => ok(Mode::Lab, first(3)),
         (p, f, b, s, _) => Err(format!(
             "tiff: unknown pixel mode (Pillow has none for photometric {} ({p}), sample format {f}, \
              {s} samples of {b} bits, extra samples {extra:?})",
