@@ -25,7 +25,7 @@ const BITFIELDS: u32 = 3;
 
 /// How the pixel bytes are laid out, as Pillow's rawmode names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Raw {
+enum Raw {
     /// Palette indices of 1, 4 or 8 bits.
     Indexed(u16),
     Bgr15,
@@ -119,9 +119,9 @@ fn layout(b: &[u8], cv: bool) -> Result<Layout, String> {
                 // and ignores them otherwise.
                 (32, m) if cv && header_size >= 56 => Raw::Masked(m),
                 (32, _) if cv => Raw::Four([2, 1, 0], None),
-                (32, m) => {
-                    bmp_masks::pillow(m).ok_or("bmp: this 32-bit bitfields layout is not supported")?
-                }
+                (32, m) => bmp_masks::pillow(m)
+                    .map(|(rgb, alpha)| Raw::Four(rgb, alpha))
+                    .ok_or("bmp: this 32-bit bitfields layout is not supported")?,
                 (24, [0xFF0000, 0xFF00, 0xFF, _]) => Raw::Bgr,
                 // OpenCV reads 16-bit masks from right after the info header
                 // whatever its size: in a V4/V5 header that is pixel data.
