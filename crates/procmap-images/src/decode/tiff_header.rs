@@ -41,6 +41,9 @@ fn type_size(t: u64) -> Option<usize> {
     }
 }
 
+/// The tags Pillow's size, mode and orientation depend on.
+const WANTED: [u16; 10] = [256, 257, 258, 259, 262, 274, 277, 284, 338, 339];
+
 /// At most this many values a tag (Pillow reads any count; the tags read
 /// here have a few).
 const MAX_VALUES: usize = 1 << 16;
@@ -66,6 +69,11 @@ pub fn read(bytes: &[u8]) -> Result<Ifd, String> {
         else {
             break; // Pillow stops at the end of the file
         };
+        // Only the tags read below are kept: a hostile IFD of thousands of
+        // long tags then costs no more than these few.
+        if !WANTED.contains(&(tag as u16)) {
+            continue;
+        }
         let Some(size) = type_size(typ) else { continue };
         let count = count as usize;
         if count > MAX_VALUES {
