@@ -13,6 +13,7 @@ mod orient;
 pub mod png;
 mod tiff;
 mod tiff_cielab;
+mod tiff_fax;
 mod tiff_header;
 mod tiff_jpeg;
 mod tiff_lenient;

@@ -1,21 +1,27 @@
-//! TIFF, first page, in the modes `TiffImagePlugin` gives (its `OPEN_INFO`
-//! table): bilevel "1" (MinIsWhite and MinIsBlack; none, PackBits, LZW,
-//! Deflate, CCITT G3 and G4), 2/4/8-bit grey "L", 16-bit "I;16" / "I;16B" (by the
-//! file's byte order), grey+alpha "LA", 8/16-bit "RGB", "RGBA" (unassociated
-//! alpha, or associated alpha undone as Pillow's "RGBa" does), palette "P"
-//! (ColorMap values / 256) and "CMYK". The `tiff` crate decodes the strips
-//! and tiles (CCITT fax strips: libtiff's decoder, ported in `fax.rs`);
-//! this module decides what the samples mean.
+//! TIFF, first page, as Pillow's `Image.open` and OpenCV's `cv2.imread`
+//! read it. This module ties the parts together:
+//!
+//! - `tiff_modes`: Pillow's mode from the tags (its `OPEN_INFO` table), and
+//!   which samples make it; `tiff_header` reads the tags of a damaged file
+//!   the `tiff` crate will not open, as Pillow does.
+//! - The samples: the `tiff` crate for most layouts; `tiff_lenient` (strict
+//!   for Pillow, lenient as libtiff is for OpenCV) for 12-bit samples, LZMA
+//!   (`tiff_lzma`), tiled planar files and damaged strips; `tiff_jpeg` for
+//!   JPEG-in-TIFF; `tiff_fax` for CCITT RLE, G3 and G4; `tiff_pillow_quirks`
+//!   where Pillow reads what the file says differently.
+//! - `tiff_orient`: the Orientation tag, as each reference applies it.
 //!
 //! With `cv`, the pixels are what `cv2.imread` shows where it differs, as
 //! libtiff's RGBA conversion (which OpenCV uses for these) computes them:
 //! CMYK → RGB by `(255 − k)(255 − c) / 255`; unassociated alpha
 //! premultiplied (`(v·a + 127) / 255`) before OpenCV drops it; 16-bit colour
-//! scaled by `(v·255 + 32767) / 65535` (grey keeps its high byte).
+//! scaled by `(v·255 + 32767) / 65535` (grey keeps its high byte); CIELab
+//! through libtiff's conversion (`tiff_cielab`); and what OpenCV's header
+//! check refuses is refused.
 
 use super::header::{Header, check_size};
 use super::tiff_modes::{self, Pick, Tags};
-use super::{fax, tiff_cielab, tiff_header, tiff_jpeg, tiff_lenient, tiff_orient, tiff_pillow_quirks};
+use super::{tiff_cielab, tiff_fax, tiff_header, tiff_jpeg, tiff_lenient, tiff_orient, tiff_pillow_quirks};
 use crate::pil::{Data, Mode, Palette, PilImage};
 use crate::tiff_read;
 use std::io::Cursor;
@@ -157,7 +163,7 @@ fn decode_unturned(dec: &mut Reader<'_>, l: &Layout, bytes: &[u8], cv: bool) -> 
     let (w, h) = (l.width as usize, l.height as usize);
     check_size(l.width, l.height, (p.file_samples * usize::from(p.bits.div_ceil(8))) as u64)?;
     if matches!(l.compression, 2..=4)
-        && let Some(result) = fax_strips(dec, l, cv)
+        && let Some(result) = tiff_fax::strips(dec, l.compression, l.width, l.height, cv)
     {
         return result;
     }
@@ -399,92 +405,6 @@ fn unpack12(v: &[u8], w: usize, h: usize) -> Vec<u16> {
         }
     }
     out
-}
-
-/// CCITT RLE (modified Huffman), Group 3 (1-D or 2-D) and Group 4 strips, decoded as libtiff
-/// decodes them ([`fax`](super::fax)), damaged data included. Pillow reads
-/// each strip with `TIFFReadEncodedStrip` into one buffer it reuses, and
-/// fails on a strip libtiff reports failed; OpenCV (`cv`) reads each strip
-/// through `TIFFReadRGBAStrip` into a fresh zeroed buffer and keeps what
-/// the codec left there whether it failed or not. Black (1 bits) is 255
-/// under MinIsBlack, 0 under MinIsWhite, as libtiff gives it to Pillow.
-///
-/// `None` for what is left to the `tiff` crate: tiled Group 4 images, and
-/// Group 4 in FillOrder 2.
-fn fax_strips(dec: &mut Reader<'_>, l: &Layout, cv: bool) -> Option<Result<PilImage, String>> {
-    let tiled = dec.find_tag(Tag::TileWidth).ok()?.is_some();
-    let fill_order: u16 = dec.find_tag_unsigned(Tag::FillOrder).ok()?.unwrap_or(1);
-    match (l.compression, tiled, fill_order) {
-        (4, true, _) | (4, _, 2) => None,
-        (2 | 3, true, _) => Some(Err("tiff: tiled CCITT Group 3 or RLE images are not supported".into())),
-        (2 | 3, _, 2) => Some(Err("tiff: CCITT Group 3 or RLE with FillOrder 2 is not supported".into())),
-        _ => Some(fax_strips_of(dec, l, cv)),
-    }
-}
-
-fn fax_strips_of(dec: &mut Reader<'_>, l: &Layout, cv: bool) -> Result<PilImage, String> {
-    let scheme = if l.compression == 4 {
-        fax::Scheme::G4
-    } else if l.compression == 2 {
-        fax::Scheme::Rle
-    } else {
-        let options: u32 = dec.find_tag_unsigned(Tag::Unknown(292)).map_err(d)?.unwrap_or(0);
-        if options & 1 != 0 { fax::Scheme::G3TwoD } else { fax::Scheme::G3OneD }
-    };
-    let photometric: u16 = dec.find_tag_unsigned(Tag::PhotometricInterpretation).map_err(d)?.unwrap_or(0);
-    let offsets = dec.find_tag_unsigned_vec::<u64>(Tag::StripOffsets).map_err(d)?.ok_or("tiff: no strips")?;
-    let counts =
-        dec.find_tag_unsigned_vec::<u64>(Tag::StripByteCounts).map_err(d)?.ok_or("tiff: no strips")?;
-    let (w, h) = (l.width as usize, l.height as usize);
-    let rows_per_strip = (dec.find_tag_unsigned::<u64>(Tag::RowsPerStrip).map_err(d)?.unwrap_or(u64::MAX))
-        .clamp(1, h.max(1) as u64) as usize;
-    let strips = h.div_ceil(rows_per_strip);
-    if offsets.len() < strips || counts.len() < strips {
-        return Err("malformed tiff: fewer strips than the image needs".into());
-    }
-    let mut codec = fax::Fax::new(scheme, l.width)?;
-    let row_bytes = codec.row_bytes;
-    let bytes = dec.inner().get_ref();
-    let (black, white) = if photometric == 1 { (255u8, 0u8) } else { (0, 255) };
-    let mut data = Vec::with_capacity(w * h);
-    // Pillow's strip buffer, reused from strip to strip.
-    let mut buf = vec![0u8; rows_per_strip * row_bytes];
-    for s in 0..strips {
-        let rows = rows_per_strip.min(h - s * rows_per_strip);
-        // TIFFFillStrip: a byte count far beyond what the strip could
-        // need is cut down; then a strip not wholly in the file (or empty)
-        // fails the read, for Pillow and OpenCV alike.
-        let strip_size = (rows_per_strip * row_bytes) as u64;
-        let mut count = counts[s];
-        if count > 1 << 20 && (count - 4096) / 10 > strip_size {
-            count = strip_size * 10 + 4096;
-        } else if strip_size > 100 << 20 && count < strip_size / 250 {
-            return Err("malformed tiff: likely invalid strip byte count".into());
-        }
-        let raw = usize::try_from(offsets[s])
-            .ok()
-            .zip(usize::try_from(count).ok())
-            .filter(|&(_, n)| n > 0)
-            .and_then(|(o, n)| bytes.get(o..o.checked_add(n)?))
-            .ok_or("truncated file: the data ends before the image does")?;
-        let strip = &mut buf[..rows * row_bytes];
-        if cv {
-            strip.fill(0);
-        }
-        if !codec.decode_strip(raw, strip) && !cv {
-            return Err("corrupt compressed data: libtiff fails this CCITT fax strip".into());
-        }
-        for row in strip.chunks_exact(row_bytes) {
-            data.extend((0..w).map(|x| if row[x / 8] >> (7 - x % 8) & 1 == 1 { black } else { white }));
-        }
-    }
-    Ok(PilImage {
-        mode: Mode::Bilevel,
-        width: l.width,
-        height: l.height,
-        data: Data::U8(data),
-        palette: None,
-    })
 }
 
 /// `[plane][pixel]` → `[pixel][plane]`.
