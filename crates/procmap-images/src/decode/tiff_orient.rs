@@ -160,3 +160,21 @@ fn pillow_maps(dec: &mut Reader<'_>, bytes: &[u8], img: &PilImage) -> bool {
     let end = w.checked_mul(stride).and_then(|n| n.checked_add(offset));
     one && end.is_some_and(|e| e <= bytes.len() as u64)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiles_are_mirrored_one_by_one_the_last_as_wide_as_what_is_left() {
+        let mut img = PilImage {
+            mode: Mode::L,
+            width: 5,
+            height: 2,
+            data: Data::U8(vec![0, 1, 2, 3, 4, 5, 6, 7, 8, 9]),
+            palette: None,
+        };
+        mirror_tiles(&mut img, 2);
+        assert_eq!(img.data, Data::U8(vec![1, 0, 3, 2, 4, 6, 5, 8, 7, 9]));
+    }
+}
