@@ -15,10 +15,11 @@ microscopy), scaled down so that the whole check stays fast:
   libtiff `tiffcp -c g3|g4|lzw|zip|packbits|jpeg` (Debian libtiff-tools)
   ImageMagick `convert`: interlaced PNG, PNG bit depths, BMP variants
           (1/4/8/24/32-bit, RLE, RGB565, BMP2/BMP3), GIF, WebP, CMYK JPEG
-plus the long tail of issue 20 (corpus_tail.py: TIFF orientations, BMP
-bitfields, GIFs without a palette, JPEGs with junk between markers), and a
-truncated and a bit-flipped copy of a sample of them (broken files
-must give a clean error, never a crash).
+plus the long tail of issue 20 (corpus_tail.py and corpus_tail_tiff.py:
+TIFF orientations, sample formats, extra samples, JPEG/LZMA/RLE/CIELab;
+BMP bitfields and RLE; GIFs without a palette; JPEGs with junk between
+markers; animated WebPs), and a truncated and a bit-flipped copy of a
+sample of them (broken files must give a clean error, never a crash).
 
 Usage: corpus.py DIR. Prints how many files it wrote per format. Fails if a
 tool or a sample image is missing, rather than silently writing less.
@@ -37,6 +38,7 @@ import tifffile
 from PIL import Image
 
 import corpus_tail
+import corpus_tail_tiff
 
 SKIMAGE = Path(skimage.__file__).parent / "data"
 MPL = Path(matplotlib.__file__).parent / "mpl-data" / "sample_data"
@@ -251,17 +253,21 @@ def broken(d, rng):
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: corpus.py DIR")
-    for tool in ["convert", "tiffcp", "tiffset"]:
+    for tool in ["convert", "tiffcp", "tiffset", "img2webp", "gif2webp"]:
         if shutil.which(tool) is None:
             sys.exit(f"corpus: {tool} not found (scripts/setup-images.sh installs it)")
     root = Path(sys.argv[1])
     if root.exists():
         shutil.rmtree(root)
     imgs = base_images()
+    tail, tif = corpus_tail, corpus_tail_tiff
     steps = [("png", [pillow_png, cv2_png, magick_png]),
-             ("jpeg", [pillow_jpeg, cv2_jpeg, magick_jpeg, corpus_tail.jpeg_junk]),
-             ("gif", [gifs, corpus_tail.gif_no_palette]), ("bmp", [bmps, corpus_tail.bmp_bitfields]),
-             ("webp", [webps]), ("tiff", [tiffs, corpus_tail.tiff_orientation])]
+             ("jpeg", [pillow_jpeg, cv2_jpeg, magick_jpeg, tail.jpeg_junk]),
+             ("gif", [gifs, tail.gif_no_palette]),
+             ("bmp", [bmps, tail.bmp_bitfields, tail.bmp_rle]),
+             ("webp", [webps, tail.webp_animated]),
+             ("tiff", [tiffs, tif.tiff_orientation, tif.tiff_samples, tif.tiff_jpeg, tif.tiff_lzma, tif.tiff_rle,
+                       tif.tiff_cielab])]
     for sub, fns in steps:
         (root / sub).mkdir(parents=True)
         for fn in fns:

@@ -2,66 +2,30 @@
 and the common encoders rarely write, each made by a tool independent of
 ours or, where no tool writes it, by a header built here byte by byte.
 
-  tiff_orientation  Orientation tag 2-8 on RGB, grey, 16-bit, RGBA, CMYK,
-                    palette and G4 files (Pillow's tiffinfo, tifffile,
-                    libtiff's tiffset, ImageMagick's -orient)
   bmp_bitfields     32-bit BITFIELDS in every byte order Pillow knows, with
                     and without an alpha mask, 11-11-10 and 10-10-10-2
                     masks, V4/V5 headers, an unusual 66-byte header
   gif_no_palette    GIFs with no colour table at all
-  jpeg_junk         JPEGs with bytes before the first marker or between
-                    markers, which libjpeg-turbo skips with a warning
+  bmp_rle           RLE4/RLE8 with odd absolute runs, deltas, runs past
+                    the row's end
+  jpeg_junk         JPEGs with bytes between markers, which libjpeg-turbo
+                    skips with a warning (and after SOI, which it refuses)
+  webp_animated     animated WebPs (Pillow, img2webp, gif2webp)
 
-Each function takes the corpus folder of its format and the base images of
-corpus.py, and writes into the folder.
+The TIFF kinds are in corpus_tail_tiff.py. Each function takes the corpus
+folder of its format and the base images of corpus.py, and writes into the
+folder.
 """
 
 import struct
 import subprocess
 
 import numpy as np
-import tifffile
 from PIL import Image
 
 
 def run(*cmd):
     subprocess.run([str(c) for c in cmd], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-
-def tiff_orientation(d, imgs):
-    for i, (name, rgb, gray, orig) in enumerate(imgs[:3]):
-        a, g = np.array(rgb), np.array(gray)
-        for o in range(2, 9):
-            tag = [(274, "H", 1, o, True)]
-            stem = d / f"{name}-orient{o}"
-            # Pillow writes one strip per image: the layout Pillow memory-maps.
-            rgb.save(f"{stem}-pil-rgb.tif", tiffinfo={274: o})
-            gray.save(f"{stem}-pil-l.tif", tiffinfo={274: o})
-            if i == 0:
-                rgb.quantize(32).save(f"{stem}-pil-p.tif", tiffinfo={274: o})
-                rgb.convert("CMYK").save(f"{stem}-pil-cmyk.tif", tiffinfo={274: o})
-                tifffile.imwrite(f"{stem}-tf-l16.tif", g.astype(np.uint16) * 257, photometric="minisblack",
-                                 extratags=tag)
-                tifffile.imwrite(f"{stem}-tf-l16be-strips.tif", g.astype(np.uint16) * 251,
-                                 photometric="minisblack", byteorder=">", rowsperstrip=7, extratags=tag)
-                rgba = np.dstack([a, (g ^ 0x5A)])
-                tifffile.imwrite(f"{stem}-tf-rgba.tif", rgba, photometric="rgb", extrasamples=[2], extratags=tag)
-                tifffile.imwrite(f"{stem}-tf-rgb-tiled.tif", a, photometric="rgb", tile=(16, 16),
-                                 compression="zlib", extratags=tag)
-                tifffile.imwrite(f"{stem}-tf-l-strips.tif", g, photometric="minisblack", rowsperstrip=5,
-                                 extratags=tag)
-            # Bilevel: libtiff's G4 and G3 coders, the tag set by tiffset.
-            bw = d / f"{stem.name}-bw.tif"
-            gray.convert("1").save(bw)
-            for c in ["g4", "g3"] if i == 0 else ["g4"]:
-                out = f"{stem}-tiffcp-1-{c}.tif"
-                run("tiffcp", "-c", c, bw, out)
-                run("tiffset", "-s", "274", str(o), out)
-            bw.unlink()
-        # ImageMagick names the orientations; it writes the tag, not the pixels.
-        src = d.parent / "png" / f"{name}-rgb.png"
-        for o, label in [(2, "TopRight"), (6, "RightTop"), (7, "RightBottom")]:
-            run("convert", src, "-orient", label, d / f"{name}-orient{o}-im-rgb.tif")
 
 
 def _bmp(width, height, bits, compression, header_size, masks, pixels, palette=b""):
@@ -186,3 +150,95 @@ def _segments(data):
             break
         pos += 2 + struct.unpack(">H", data[pos + 2:pos + 4])[0]
     return out
+
+
+def webp_animated(d, imgs):
+    """Animated WebPs: Pillow's save_all (libwebp's WebPAnimEncoder, which
+    crops frames to what changed), img2webp (lossy and lossless frames) and
+    gif2webp (from the animated GIF of the scikit-image wheel)."""
+    for name, rgb, gray, orig in imgs[:3]:
+        w, h = rgb.size
+        frames = [rgb, rgb.transpose(Image.Transpose.FLIP_LEFT_RIGHT), rgb.rotate(7)]
+        frames[0].save(d / f"{name}-anim.webp", save_all=True, append_images=frames[1:], duration=80, lossless=True)
+        rgba = [f.convert("RGBA") for f in frames]
+        for f in rgba[1:]:
+            f.putalpha(gray.point(lambda v: v // 2 + 60))
+        rgba[0].save(d / f"{name}-anim-alpha.webp", save_all=True, append_images=rgba[1:], quality=70)
+        parts = []
+        for k, f in enumerate(frames):
+            part = d / f"{name}-frame{k}.png"
+            f.save(part)
+            parts.append(part)
+        run("img2webp", "-loop", "2", "-lossy", "-q", "60", *parts[:2], "-lossless", parts[2], "-o",
+            d / f"{name}-img2webp.webp")
+        for part in parts:
+            part.unlink()
+    gif = d.parent / "gif" / "skimage-animated.gif"
+    run("gif2webp", "-q", "70", gif, "-o", d / "skimage-gif2webp.webp")
+    run("gif2webp", "-lossy", "-mixed", gif, "-o", d / "skimage-gif2webp-mixed.webp")
+
+
+def bmp_rle(d, imgs):
+    """RLE4 and RLE8 BMPs written here, with what ImageMagick's encoder
+    never writes: absolute runs of odd length, deltas, encoded runs that
+    run past the row's end, rows ended early."""
+    for k, (name, rgb, gray, orig) in enumerate(imgs[:4]):
+        for rle4 in (True, False):
+            colours = 16 if rle4 else 200
+            q = rgb.quantize(colours)
+            idx = np.array(q)
+            pal = q.getpalette()[: colours * 3]
+            pal += [0] * (colours * 3 - len(pal))
+            table = b"".join(bytes([pal[3 * i + 2], pal[3 * i + 1], pal[3 * i], 0]) for i in range(colours))
+            data = _rle_rows(idx[::-1], rle4, seed=k)
+            h, w = idx.shape
+            info = struct.pack("<IiiHHIIiiII", 40, w, h, 1, 4 if rle4 else 8, 2 if rle4 else 1, len(data), 2835,
+                               2835, colours, 0)
+            offset = 14 + 40 + len(table)
+            head = b"BM" + struct.pack("<IHHI", offset + len(data), 0, 0, offset)
+            (d / f"{name}-rle{4 if rle4 else 8}-mixed.bmp").write_bytes(head + info + table + data)
+
+
+def _rle_rows(rows, rle4, seed):
+    """RLE data for index rows (bottom-up): per row, a pseudo-random mix of
+    absolute runs (odd and even lengths), encoded runs (some longer than
+    what is left of the row), a delta now and then, EOL, and EOB."""
+    rng = np.random.default_rng(seed)
+    out = bytearray()
+    h, w = rows.shape
+    y = 0
+    while y < h:
+        row, x = rows[y], 0
+        while x < w:
+            kind = rng.integers(0, 10)
+            if kind < 5 and w - x >= 3:
+                n = int(min(w - x, rng.integers(3, 40)))
+                vals = row[x:x + n]
+                out += bytes([0, n])
+                if rle4:
+                    packed = [(int(vals[i]) << 4) | (int(vals[i + 1]) if i + 1 < n else 0) for i in range(0, n, 2)]
+                    out += bytes(packed)
+                    if len(packed) % 2:
+                        out += b"\0"
+                else:
+                    out += bytes(int(v) for v in vals)
+                    if n % 2:
+                        out += b"\0"
+                x += n
+            elif kind < 9:
+                n = int(rng.integers(1, 30))
+                a, b = int(row[x]), int(row[min(x + 1, w - 1)])
+                out += bytes([n, (a << 4) | b if rle4 else a])
+                x += n
+            elif y + 1 < h:
+                dx, dy = int(min(w - 1 - x, rng.integers(0, 5))) if x < w - 1 else 0, int(rng.integers(0, 2))
+                out += bytes([0, 2, max(dx, 0), dy])
+                x += max(dx, 0)
+                if dy:
+                    y += dy
+                    row = rows[min(y, h - 1)]
+            else:
+                break
+        out += b"\0\0"
+        y += 1
+    return bytes(out + b"\0\1")

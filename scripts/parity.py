@@ -10,7 +10,8 @@ binaries. Steps:
 2. Writes the image corpus with scripts/corpus.py: PNG, JPEG, GIF, BMP, WebP
    and TIFF files made by Pillow, OpenCV, tifffile, libtiff's tiffcp and
    ImageMagick from the real images in the scikit-image and matplotlib
-   wheels, plus truncated and bit-flipped copies.
+   wheels, the long tail of scripts/corpus_tail.py (LONG_TAIL: each kind
+   must be present), plus truncated and bit-flipped copies.
 3. Runs `info`, `resize` (224x224, --save as .png, and again as .tif) and
    `gray` on every corpus file, and the tile jobs, through the real
    `supervisor` binary in process mode.
@@ -67,7 +68,15 @@ KNOWN_GAPS = [
     # (source format, task or None for all, file-name parts (all must occur) or None, why)
 ]
 # A corpus smaller than this means a generator silently wrote less.
-MIN_FILES = {"png": 150, "jpeg": 150, "gif": 30, "bmp": 40, "webp": 40, "tiff": 90, "broken": 150}
+MIN_FILES = {"png": 150, "jpeg": 230, "gif": 45, "bmp": 110, "webp": 55, "tiff": 400, "broken": 400}
+# The long tail of issue 20 (scripts/corpus_tail.py), by a part of the file
+# names: each must be in the corpus, so that no kind drops out unnoticed.
+LONG_TAIL = ["-orient5-", "-orient8-tiffcp-1-g4", "-bf32-abgr-", "-bf32-r11g11b10-", "-h66.bmp", "-v5-32.bmp",
+             "-rle4-mixed", "-nopal-", "-junk-before-dqt", "-tf-s8.", "-tf-s16.", "-tf-s32be-zip", "-tf-u12.",
+             "-tf-rgbx.", "-tf-px.", "-tf-cmykx.", "-tf-rgbx-planar", "-tf-rgb16-tiled-planar",
+             "-tf-rgba16-tiled-planar", "-tf-f32-miniswhite", "-tf-loop", "-anim.webp", "-img2webp",
+             "gif2webp", "-tiffcp-jpeg-tiles-cmyk", "-tiffcp-jpeg-strips-cmyk", "-im-jpeg-cmyk",
+             "-tiffcp-lzma-", "-tf-lzma-", "-ccitt-rle", "-cielab"]
 
 ROOT = Path(__file__).resolve().parent.parent
 EDGES = np.array([0, 15, 16, 3999, 4000, 4001, 65535], dtype=np.uint16)
@@ -334,6 +343,9 @@ def main():
         if short:
             sys.exit(f"parity: corpus too small (have, want): {short}")
         files = sorted(p for p in corpus.rglob("*") if p.is_file())
+        missing = [part for part in LONG_TAIL if not any(part in p.name for p in files)]
+        if missing:
+            sys.exit(f"parity: corpus lacks these kinds of the long tail: {missing}")
         # PARITY_ONLY=text: only the corpus files whose name contains it (a
         # quicker loop while working on one kind; the full run is the check).
         only = os.environ.get("PARITY_ONLY")

@@ -7,15 +7,18 @@
 #                 parity corpus (scripts/corpus.py)
 #   convert       ImageMagick: BMP, GIF, WebP, interlaced PNG and CMYK JPEG
 #                 variants of the parity corpus
+#   img2webp      libwebp's tools (Debian webp): animated WebPs of the corpus
+#                 (img2webp, gif2webp)
 set -euo pipefail
 missing=()
 command -v nasm >/dev/null 2>&1 || missing+=(nasm)
 command -v tiffcp >/dev/null 2>&1 || missing+=(libtiff-tools)
+command -v img2webp >/dev/null 2>&1 || missing+=(webp)
 # /usr/bin/convert, not any `convert` on PATH: a stand-in elsewhere on PATH
 # would not make the corpus' BMP and GIF variants.
 [ -x /usr/bin/convert ] || missing+=(imagemagick)
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "== image tools present (nasm, tiffcp, convert)"
+  echo "== image tools present (nasm, tiffcp, convert, img2webp)"
   exit 0
 fi
 echo "== installing ${missing[*]}"

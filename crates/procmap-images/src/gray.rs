@@ -50,6 +50,8 @@ pub fn to_gray(img: &PilImage) -> Vec<u8> {
         }
         (Data::U8(v), Mode::I16 | Mode::I16B | Mode::I | Mode::F) => v.clone(),
         (Data::U8(v), Mode::Cmyk) => v.chunks_exact(4).map(cmyk_gray).collect(),
+        // Not reached: OpenCV's decode turns CIELab into RGB (tiff_cielab).
+        (Data::U8(_), Mode::Lab) => Vec::new(),
     }
 }
 

@@ -55,7 +55,9 @@ fn info(path: &Path) -> Result<Value, JobError> {
     let reader = BufReader::new(tiff_read::open(path)?);
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match format {
         Format::Png => png_info(reader),
-        Format::Tiff => tiff_info(reader),
+        // Pillow opens some damaged TIFFs the crate refuses: their size
+        // and mode come from the header as Pillow reads it (below).
+        Format::Tiff => tiff_info(reader).or_else(|_| Ok(json!({ "format": "tiff" }))),
         Format::Jpeg | Format::Gif | Format::Webp | Format::Bmp => decoder_info(path, format),
         other => Err(format!("{} is not supported", other.name())),
     }));
@@ -66,10 +68,17 @@ fn info(path: &Path) -> Result<Value, JobError> {
         // here either. Pillow's size is the header's, turned by the
         // Orientation tag (5–8 swap width and height).
         let bytes = tiff_read::read_file(path)?;
-        if let Some(Ok(h)) = crate::decode::probe(format, &bytes) {
-            value["mode"] = json!(h.mode.name());
-            value["width"] = json!(h.width);
-            value["height"] = json!(h.height);
+        match crate::decode::probe(format, &bytes) {
+            Some(Ok(h)) => {
+                value["mode"] = json!(h.mode.name());
+                value["width"] = json!(h.width);
+                value["height"] = json!(h.height);
+                if value.get("bands").is_none() {
+                    value["bands"] = json!(h.mode.channels());
+                }
+            }
+            Some(Err(e)) if value.get("width").is_none() => return Err(fail(e)),
+            _ => {}
         }
     }
     value["pil_format"] = json!(format.pillow_name());

@@ -28,6 +28,9 @@ pub enum Mode {
     /// "I" (32-bit integer) and "F" (32-bit float); PNG holds neither.
     I,
     F,
+    /// "LAB": CIELab, 8 bits each, a and b as stored (Pillow's TIFF reader
+    /// keeps the bytes); PNG cannot hold it.
+    Lab,
 }
 
 impl Mode {
@@ -44,6 +47,7 @@ impl Mode {
             Mode::Cmyk => "CMYK",
             Mode::I => "I",
             Mode::F => "F",
+            Mode::Lab => "LAB",
         }
     }
 
@@ -52,7 +56,7 @@ impl Mode {
         match self {
             Mode::Bilevel | Mode::L | Mode::P | Mode::I16 | Mode::I16B | Mode::I | Mode::F => 1,
             Mode::LA => 2,
-            Mode::Rgb => 3,
+            Mode::Rgb | Mode::Lab => 3,
             Mode::Rgba | Mode::Cmyk => 4,
         }
     }

@@ -47,9 +47,10 @@ pub fn encode_pil(img: &PilImage) -> Result<Vec<u8>, JobError> {
                 img.palette.as_ref().ok_or_else(|| JobError::new("palette image without a palette"))?;
             encode(w, h, png::ColorType::Indexed, png::BitDepth::Eight, v, Some(palette))
         }
-        (Data::U8(_), Mode::Cmyk) => {
-            Err(JobError::new("png cannot hold a CMYK image (an output ending in .tif can)"))
-        }
+        (Data::U8(_), Mode::Cmyk | Mode::Lab) => Err(JobError::new(format!(
+            "png cannot hold a {} image (an output ending in .tif can)",
+            img.mode.name()
+        ))),
         (Data::U8(v), Mode::L) => {
             encode(w, h, png::ColorType::Grayscale, png::BitDepth::Eight, v, img.palette.as_ref())
         }

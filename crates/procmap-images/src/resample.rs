@@ -228,9 +228,13 @@ fn vertical_first(w: usize, h: usize, out_w: usize, out_h: usize) -> bool {
     out_h < h && h - out_h > 2 * (w - out_w)
 }
 
-/// `ROUND_UP` in Resample.c: `(int)(f >= 0 ? f + 0.5F : f - 0.5F)`.
+/// `ROUND_UP` in Resample.c: `(int)(f >= 0 ? f + 0.5F : f - 0.5F)`. A
+/// value outside `int`'s range converts, on x86-64 (`cvttsd2si`), to
+/// `INT_MIN`, not to the nearest bound as Rust's `as` does: an "I" image
+/// near ±2³¹ overshoots there (measured with Pillow 13).
 fn round_up(f: f64) -> i32 {
-    (if f >= 0.0 { f + 0.5 } else { f - 0.5 }) as i32
+    let r = if f >= 0.0 { f + 0.5 } else { f - 0.5 };
+    if (-2_147_483_648.0..2_147_483_648.0).contains(&r) { r as i32 } else { i32::MIN }
 }
 
 /// The 16-bit store: round half away from zero, clamp to 0..=65535. Some
@@ -447,6 +451,17 @@ pub fn resize(img: &PilImage, out_w: u32, out_h: u32) -> PilImage {
             unpremultiply(&mut r, ch);
             Data::U8(r)
         }
+        // Pillow stores a and b of "LAB" offset by 128 (its unpacker flips
+        // their top bit, its packer flips it back) and filters them so.
+        (Data::U8(v), Mode::Lab) => {
+            let flip =
+                |d: &mut [u8]| d.chunks_exact_mut(3).for_each(|p| [1, 2].iter().for_each(|&c| p[c] ^= 0x80));
+            let mut inner = v.clone();
+            flip(&mut inner);
+            let mut r = bicubic_8(&Plane { w, h, ch: 3, data: &inner }, ow, oh);
+            flip(&mut r);
+            Data::U8(r)
+        }
         (Data::U8(v), mode) => Data::U8(bicubic_8(&Plane { w, h, ch: mode.channels(), data: v }, ow, oh)),
     };
     PilImage { mode: img.mode, width: out_w, height: out_h, data, palette: img.palette.clone() }
@@ -458,6 +473,16 @@ mod tests {
 
     fn gray(w: u32, h: u32, data: Vec<u8>) -> PilImage {
         PilImage { mode: Mode::L, width: w, height: h, data: Data::U8(data), palette: None }
+    }
+
+    #[test]
+    fn round_up_overflows_to_int_min_like_x86_c() {
+        assert_eq!(round_up(2.4), 2);
+        assert_eq!(round_up(-2.5), -3);
+        assert_eq!(round_up(2_147_483_646.6), i32::MAX);
+        assert_eq!(round_up(2_147_483_647.6), i32::MIN);
+        assert_eq!(round_up(-2_147_483_649.0), i32::MIN);
+        assert_eq!(round_up(f64::NAN), i32::MIN);
     }
 
     #[test]

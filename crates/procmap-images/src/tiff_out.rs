@@ -112,6 +112,7 @@ pub fn encode_pil(img: &PilImage) -> Result<Vec<u8>, JobError> {
         Mode::Rgb => (2, &[8, 8, 8], None, None),
         Mode::Rgba => (2, &[8, 8, 8, 8], Some(2), None),
         Mode::Cmyk => (5, &[8, 8, 8, 8], None, None),
+        Mode::Lab => (8, &[8, 8, 8], None, None),
     };
     let pixels: Vec<u8> = match (&img.data, img.mode) {
         (Data::U8(v), Mode::Bilevel) => pack_bits(v, w),
@@ -295,6 +296,7 @@ mod tests {
             Mode::Rgb,
             Mode::Rgba,
             Mode::Cmyk,
+            Mode::Lab,
         ];
         for mode in modes {
             let img = image(mode);
@@ -349,7 +351,7 @@ mod tests {
         // SamplesPerPixel, ExtraSamples, SampleFormat.
         let base = [256, 257, 259, 262, 273, 278, 279, 284];
         #[rustfmt::skip]
-        let want: [Expected; 11] = [
+        let want: [Expected; 12] = [
             (Mode::Bilevel, b"II", &[], 1, &[], None, None),
             (Mode::L, b"II", &[258], 1, &[8], None, None),
             (Mode::LA, b"II", &[258, 277, 338], 1, &[8, 8], Some(2), None),
@@ -361,6 +363,7 @@ mod tests {
             (Mode::Rgb, b"II", &[258, 277], 2, &[8, 8, 8], None, None),
             (Mode::Rgba, b"II", &[258, 277, 338], 2, &[8, 8, 8, 8], Some(2), None),
             (Mode::Cmyk, b"II", &[258, 277], 5, &[8, 8, 8, 8], None, None),
+            (Mode::Lab, b"II", &[258, 277], 8, &[8, 8, 8], None, None),
         ];
         for (mode, order, more, photometric, bits, extra, format) in want {
             let b = encode_pil(&image(mode)).unwrap();

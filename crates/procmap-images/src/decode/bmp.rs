@@ -8,10 +8,11 @@
 //!
 //! With `cv`, the pixels are what `cv2.imread` shows where it differs:
 //! OpenCV widens 5-bit channels by a shift (`v << 3`), Pillow by `v·255/31`;
-//! and OpenCV's RLE reader does not clip a run at the row's end: it wraps
-//! into the next row (ImageMagick pads odd widths by a pixel), then the
-//! end-of-line code moves on again, so such files come out with their rows
-//! interleaved with nearly empty ones (measured).
+//! and OpenCV's RLE reader refuses a run (encoded or absolute) that goes
+//! past the end of its row, so `imread` returns nothing (measured with
+//! OpenCV 5.0; ImageMagick pads odd widths by a pixel and writes such
+//! runs); a run that ends exactly at the row's end moves to the next row,
+//! where an end-of-line code then changes nothing.
 
 use super::bmp_masks;
 use super::header::{Header, check_size};
@@ -22,9 +23,20 @@ const RLE8: u32 = 1;
 const RLE4: u32 = 2;
 const BITFIELDS: u32 = 3;
 
-// The layouts live beside the mask rules that produce most of them, so
-// that bmp_masks does not import this file back.
-pub use super::bmp_masks::Raw;
+/// How the pixel bytes are laid out, as Pillow's rawmode names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Raw {
+    /// Palette indices of 1, 4 or 8 bits.
+    Indexed(u16),
+    Bgr15,
+    Bgr16,
+    Bgr,
+    /// Four bytes a pixel; byte offsets of R, G, B and alpha if any.
+    Four([usize; 3], Option<usize>),
+    /// Four bytes a pixel read through red, green, blue and alpha masks,
+    /// as OpenCV does (`bmp_masks`).
+    Masked([u32; 4]),
+}
 
 struct Layout {
     width: u32,
@@ -107,10 +119,24 @@ fn layout(b: &[u8], cv: bool) -> Result<Layout, String> {
                 // and ignores them otherwise.
                 (32, m) if cv && header_size >= 56 => Raw::Masked(m),
                 (32, _) if cv => Raw::Four([2, 1, 0], None),
-                (32, m) => {
-                    bmp_masks::pillow(m).ok_or("bmp: this 32-bit bitfields layout is not supported")?
-                }
+                (32, m) => bmp_masks::pillow(m)
+                    .map(|(rgb, alpha)| Raw::Four(rgb, alpha))
+                    .ok_or("bmp: this 32-bit bitfields layout is not supported")?,
                 (24, [0xFF0000, 0xFF00, 0xFF, _]) => Raw::Bgr,
+                // OpenCV reads 16-bit masks from right after the info header
+                // whatever its size: in a V4/V5 header that is pixel data.
+                (16, _) if cv => {
+                    let m = 14 + header_size;
+                    match [u32_at(b, m)?, u32_at(b, m + 4)?, u32_at(b, m + 8)?] {
+                        [0xF800, 0x7E0, 0x1F] => Raw::Bgr16,
+                        [0x7C00, 0x3E0, 0x1F] => Raw::Bgr15,
+                        _ => {
+                            return Err(
+                                "bmp: OpenCV finds no 5-5-5 or 5-6-5 masks after the info header".into()
+                            );
+                        }
+                    }
+                }
                 (16, [0xF800, 0x7E0, 0x1F, _]) => Raw::Bgr16,
                 (16, [0x7C00, 0x3E0, 0x1F, _]) => Raw::Bgr15,
                 _ => return Err("bmp: this bitfields layout is not supported".into()),
@@ -161,7 +187,7 @@ pub fn decode(bytes: &[u8], cv: bool) -> Result<PilImage, String> {
     check_size(l.width, l.height, l.mode.channels() as u64)?;
     let data = bytes.get(l.data_offset..).ok_or_else(truncated)?;
     let rows: Vec<u8> = match l.compression {
-        RLE8 | RLE4 if cv => rle_opencv(data, w, h, l.compression == RLE4),
+        RLE8 | RLE4 if cv => rle_opencv(data, w, h, l.compression == RLE4)?,
         RLE8 | RLE4 => rle(data, l.data_offset, w, h, l.compression == RLE4)?,
         _ => {
             let stride = ((w * usize::from(l.bits) + 31) >> 3) & !3;
@@ -235,7 +261,8 @@ fn unpack_row(row: &[u8], w: usize, raw: Raw, mode: Mode, cv: bool, out: &mut Ve
 
 /// RLE as `cv2.imread` reads it (see the module comment): indices in file
 /// row order, unwritten pixels 0. Never fails: what is missing stays 0.
-fn rle_opencv(data: &[u8], w: usize, h: usize, rle4: bool) -> Vec<u8> {
+fn rle_opencv(data: &[u8], w: usize, h: usize, rle4: bool) -> Result<Vec<u8>, String> {
+    let past_row = || Err("bmp: OpenCV refuses an RLE run that goes past the end of its row".to_string());
     let mut out = vec![0u8; w * h];
     let (mut x, mut y, mut pos) = (0usize, 0usize, 0usize);
     let mut put = |x: &mut usize, y: &mut usize, v: u8| {
@@ -252,6 +279,9 @@ fn rle_opencv(data: &[u8], w: usize, h: usize, rle4: bool) -> Vec<u8> {
         let (Some(&count), Some(&byte)) = (data.get(pos), data.get(pos + 1)) else { break };
         pos += 2;
         if count > 0 {
+            if x + usize::from(count) > w {
+                return past_row();
+            }
             for i in 0..usize::from(count) {
                 let v = if !rle4 {
                     byte
@@ -280,6 +310,9 @@ fn rle_opencv(data: &[u8], w: usize, h: usize, rle4: bool) -> Vec<u8> {
             }
             n => {
                 let n = usize::from(n);
+                if x + n > w {
+                    return past_row();
+                }
                 let len = if rle4 { n.div_ceil(2) } else { n };
                 let Some(run) = data.get(pos..pos + len) else { break };
                 for i in 0..n {
@@ -296,12 +329,14 @@ fn rle_opencv(data: &[u8], w: usize, h: usize, rle4: bool) -> Vec<u8> {
             }
         }
     }
-    out
+    Ok(out)
 }
 
-/// Pillow's `BmpRleDecoder`: one index per byte, rows in file order.
+/// Pillow 13's `BmpRleDecoder`: one index per byte, rows in file order.
 /// `base` is the file offset of `data` (absolute runs are padded to an even
-/// file position). Rows Pillow leaves short are an error there too ("not
+/// file position). An encoded run is cut at the row's end; an absolute run
+/// or a delta at the image's end; an absolute RLE4 run of n pixels takes
+/// ⌈n/2⌉ bytes. Rows Pillow leaves short are an error there too ("not
 /// enough image data").
 fn rle(data: &[u8], base: usize, w: usize, h: usize, rle4: bool) -> Result<Vec<u8>, String> {
     let total = w * h;
@@ -332,30 +367,33 @@ fn rle(data: &[u8], base: usize, w: usize, h: usize, rle4: bool) -> Result<Vec<u
             2 => {
                 let Some(d) = data.get(pos..pos + 2) else { break };
                 pos += 2;
-                out.extend(std::iter::repeat_n(0, usize::from(d[0]) + usize::from(d[1]) * w));
+                let skip = (usize::from(d[0]) + usize::from(d[1]) * w).min(total - out.len());
+                out.extend(std::iter::repeat_n(0, skip));
                 x = out.len() % w;
             }
             n => {
-                let n = usize::from(n);
-                let byte_count = if rle4 { n / 2 } else { n };
+                let count = (total - out.len()).min(usize::from(n));
+                let byte_count = if rle4 { count.div_ceil(2) } else { count };
                 let run = &data[pos.min(data.len())..(pos + byte_count).min(data.len())];
                 pos += run.len();
                 if rle4 {
-                    out.extend(run.iter().flat_map(|&b| [b >> 4, b & 0x0F]));
+                    for (i, &b) in run.iter().enumerate() {
+                        out.push(b >> 4);
+                        if i * 2 + 1 < count {
+                            out.push(b & 0x0F);
+                        }
+                    }
                 } else {
                     out.extend_from_slice(run);
                 }
-                if run.len() < byte_count {
+                if run.len() < byte_count || out.len() == total {
                     break;
                 }
-                x += n;
+                x += usize::from(n);
                 if !(base + pos).is_multiple_of(2) {
                     pos += 1;
                 }
             }
-        }
-        if out.len() > total + w * 256 {
-            break; // a hostile delta run cannot grow the buffer without bound
         }
     }
     if out.len() < total {
@@ -443,7 +481,10 @@ mod tests {
         // end-of-line: no empty row between (cv2.imread of this file gives
         // rows 7777, 5500, 0000 from the bottom).
         let data = [4, 7, 0, 0, 2, 5, 0, 0, 0, 1];
-        assert_eq!(rle_opencv(&data, 4, 3, false), vec![7, 7, 7, 7, 5, 5, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(rle_opencv(&data, 4, 3, false), Ok(vec![7, 7, 7, 7, 5, 5, 0, 0, 0, 0, 0, 0]));
+        // A run past the row's end: cv2.imread returns nothing.
+        assert!(rle_opencv(&[5, 7, 0, 0, 0, 1], 4, 3, false).is_err());
+        assert!(rle_opencv(&[0, 5, 1, 2, 3, 4, 5, 0, 0, 1], 4, 3, false).is_err());
         // Cut short: an error, as in Pillow ("not enough image data").
         assert!(decode(&bmp(4, 2, 8, RLE8, &[[9, 9, 9]], &data[..4]), false).is_err());
     }

@@ -7,32 +7,20 @@
 //! `(pixel & mask) >> shift`, times the single-precision factor
 //! `255.0f / (mask >> shift)`, truncated to a byte; a zero mask gives 0.
 
-/// How the pixel bytes are laid out, as Pillow's rawmode names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Raw {
-    /// Palette indices of 1, 4 or 8 bits.
-    Indexed(u16),
-    Bgr15,
-    Bgr16,
-    Bgr,
-    /// Four bytes a pixel; byte offsets of R, G, B and alpha if any.
-    Four([usize; 3], Option<usize>),
-    /// Four bytes a pixel read through red, green, blue and alpha masks,
-    /// as OpenCV does (`bmp_masks`).
-    Masked([u32; 4]),
-}
+/// Byte offsets of R, G and B in a little-endian pixel, and of alpha if any.
+pub type Offsets = ([usize; 3], Option<usize>);
 
-/// Pillow's supported 32-bit masks (red, green, blue, alpha) as the byte
-/// offsets of R, G, B and alpha in a little-endian pixel.
-pub fn pillow(masks: [u32; 4]) -> Option<Raw> {
+/// Pillow's supported 32-bit masks (red, green, blue, alpha) as byte
+/// offsets.
+pub fn pillow(masks: [u32; 4]) -> Option<Offsets> {
     Some(match masks {
-        [0xFF0000, 0xFF00, 0xFF, 0] => Raw::Four([2, 1, 0], None),
-        [0xFF000000, 0xFF0000, 0xFF00, 0] => Raw::Four([3, 2, 1], None),
-        [0xFF000000, 0xFF00, 0xFF, 0] => Raw::Four([3, 1, 0], None),
-        [0xFF000000, 0xFF0000, 0xFF00, 0xFF] => Raw::Four([3, 2, 1], Some(0)),
-        [0xFF, 0xFF00, 0xFF0000, 0xFF000000] => Raw::Four([0, 1, 2], Some(3)),
-        [0xFF0000, 0xFF00, 0xFF, 0xFF000000] | [0, 0, 0, 0] => Raw::Four([2, 1, 0], Some(3)),
-        [0xFF000000, 0xFF00, 0xFF, 0xFF0000] => Raw::Four([3, 1, 0], Some(2)),
+        [0xFF0000, 0xFF00, 0xFF, 0] => ([2, 1, 0], None),
+        [0xFF000000, 0xFF0000, 0xFF00, 0] => ([3, 2, 1], None),
+        [0xFF000000, 0xFF00, 0xFF, 0] => ([3, 1, 0], None),
+        [0xFF000000, 0xFF0000, 0xFF00, 0xFF] => ([3, 2, 1], Some(0)),
+        [0xFF, 0xFF00, 0xFF0000, 0xFF000000] => ([0, 1, 2], Some(3)),
+        [0xFF0000, 0xFF00, 0xFF, 0xFF000000] | [0, 0, 0, 0] => ([2, 1, 0], Some(3)),
+        [0xFF000000, 0xFF00, 0xFF, 0xFF0000] => ([3, 1, 0], Some(2)),
         _ => return None,
     })
 }
@@ -75,8 +63,8 @@ mod tests {
 
     #[test]
     fn pillow_knows_abgr_and_bgar() {
-        assert_eq!(pillow([0xFF000000, 0xFF0000, 0xFF00, 0xFF]), Some(Raw::Four([3, 2, 1], Some(0))));
-        assert_eq!(pillow([0xFF000000, 0xFF00, 0xFF, 0xFF0000]), Some(Raw::Four([3, 1, 0], Some(2))));
+        assert_eq!(pillow([0xFF000000, 0xFF0000, 0xFF00, 0xFF]), Some(([3, 2, 1], Some(0))));
+        assert_eq!(pillow([0xFF000000, 0xFF00, 0xFF, 0xFF0000]), Some(([3, 1, 0], Some(2))));
         assert_eq!(pillow([0xFFE00000, 0x1FFC00, 0x3FF, 0]), None);
     }
 }

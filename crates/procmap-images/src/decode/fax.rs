@@ -60,6 +60,9 @@ pub enum Scheme {
     G3TwoD,
     /// Compression 4 (`Fax4Decode`).
     G4,
+    /// Compression 2, CCITT modified Huffman run lengths (`Fax3DecodeRLE`):
+    /// 1-D rows with no EOL codes, each row starting on a byte.
+    Rle,
 }
 
 // State machine codes (`tif_fax3.h`; 0 is `S_Null`, an invalid code).
@@ -383,7 +386,7 @@ impl Fax {
             return Err("tiff: fax image of width 0".into());
         }
         let mut nruns = (width + 1).div_ceil(32) * 32;
-        if scheme != Scheme::G3OneD {
+        if matches!(scheme, Scheme::G3TwoD | Scheme::G4) {
             nruns *= 2;
         }
         Ok(Fax {
@@ -405,7 +408,7 @@ impl Fax {
     pub fn decode_strip(&mut self, raw: &[u8], buf: &mut [u8]) -> bool {
         // Fax3PreDecode
         self.curruns = 0;
-        if self.scheme != Scheme::G3OneD {
+        if matches!(self.scheme, Scheme::G3TwoD | Scheme::G4) {
             self.refruns = self.nruns;
             self.runs[self.refruns] = self.width as u32;
             self.runs[self.refruns + 1] = 0;
@@ -427,6 +430,7 @@ impl Fax {
         match d.fax.scheme {
             Scheme::G3OneD | Scheme::G3TwoD => d.decode_g3(buf),
             Scheme::G4 => d.decode_g4(buf),
+            Scheme::Rle => d.decode_rle(buf),
         }
     }
 }
@@ -879,6 +883,30 @@ impl Row<'_, '_> {
             }
             return true;
         }
+    }
+
+    /// `Fax3DecodeRLE` (FAXMODE_BYTEALIGN: the bits left in the current
+    /// byte are dropped after each row).
+    fn decode_rle(&mut self, buf: &mut [u8]) -> bool {
+        let row_bytes = self.fax.row_bytes;
+        for y in 0..buf.len() / row_bytes {
+            self.a0 = 0;
+            self.run_length = 0;
+            self.thisrun = self.fax.curruns;
+            self.pa = self.thisrun;
+            let row = &mut buf[y * row_bytes..(y + 1) * row_bytes];
+            match self.expand_1d() {
+                Ok(()) => self.fill(row),
+                Err(Stop::Eof) => {
+                    self.fill(row);
+                    return false;
+                }
+                Err(_) => return false,
+            }
+            let n = self.bits.avail % 8;
+            self.bits.clr(n);
+        }
+        true
     }
 
     /// `Fax4Decode`.

@@ -78,11 +78,22 @@ pub fn probe(bytes: &[u8]) -> Result<Header, String> {
 /// as `cv2.imread` does (Pillow's `open` does not), and a truncated file is
 /// read as far as it goes, as OpenCV reads it.
 pub fn decode(bytes: &[u8], exif: bool) -> Result<PilImage, String> {
+    decode_with(bytes, exif, exif)
+}
+
+/// A JPEG stream inside a TIFF strip or tile: libtiff lets libjpeg pad a
+/// cut stream (a warning, not an error) for Pillow and OpenCV alike, and
+/// applies no EXIF orientation.
+pub fn decode_in_tiff(bytes: &[u8]) -> Result<PilImage, String> {
+    decode_with(bytes, false, true)
+}
+
+fn decode_with(bytes: &[u8], exif: bool, cut_ok: bool) -> Result<PilImage, String> {
     // libjpeg pads a truncated file with grey and warns; OpenCV accepts
     // that, Pillow raises "image file is truncated". An end-of-image marker
     // after the last start-of-scan is the sign of a whole file: entropy-coded
     // data cannot contain one.
-    if !exif && !ends_after_last_scan(bytes) {
+    if !cut_ok && !ends_after_last_scan(bytes) {
         return Err("truncated file: the data ends before the image does".into());
     }
     guarded(|| {

@@ -12,9 +12,17 @@ mod jpeg;
 mod orient;
 pub mod png;
 mod tiff;
+mod tiff_cielab;
+mod tiff_fax;
+mod tiff_header;
+mod tiff_jpeg;
 mod tiff_lenient;
+mod tiff_lzma;
+mod tiff_modes;
 mod tiff_orient;
+mod tiff_pillow_quirks;
 mod webp;
+mod webp_anim;
 
 use crate::pil::PilImage;
 use crate::sniff::{self, Format};

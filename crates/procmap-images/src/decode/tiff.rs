@@ -1,20 +1,27 @@
-//! TIFF, first page, in the modes `TiffImagePlugin` gives (its `OPEN_INFO`
-//! table): bilevel "1" (MinIsWhite and MinIsBlack; none, PackBits, LZW,
-//! Deflate, CCITT G3 and G4), 2/4/8-bit grey "L", 16-bit "I;16" / "I;16B" (by the
-//! file's byte order), grey+alpha "LA", 8/16-bit "RGB", "RGBA" (unassociated
-//! alpha, or associated alpha undone as Pillow's "RGBa" does), palette "P"
-//! (ColorMap values / 256) and "CMYK". The `tiff` crate decodes the strips
-//! and tiles (CCITT fax strips: libtiff's decoder, ported in `fax.rs`);
-//! this module decides what the samples mean.
+//! TIFF, first page, as Pillow's `Image.open` and OpenCV's `cv2.imread`
+//! read it. This module ties the parts together:
+//!
+//! - `tiff_modes`: Pillow's mode from the tags (its `OPEN_INFO` table), and
+//!   which samples make it; `tiff_header` reads the tags of a damaged file
+//!   the `tiff` crate will not open, as Pillow does.
+//! - The samples: the `tiff` crate for most layouts; `tiff_lenient` (strict
+//!   for Pillow, lenient as libtiff is for OpenCV) for 12-bit samples, LZMA
+//!   (`tiff_lzma`), tiled planar files and damaged strips; `tiff_jpeg` for
+//!   JPEG-in-TIFF; `tiff_fax` for CCITT RLE, G3 and G4; `tiff_pillow_quirks`
+//!   where Pillow reads what the file says differently.
+//! - `tiff_orient`: the Orientation tag, as each reference applies it.
 //!
 //! With `cv`, the pixels are what `cv2.imread` shows where it differs, as
 //! libtiff's RGBA conversion (which OpenCV uses for these) computes them:
 //! CMYK → RGB by `(255 − k)(255 − c) / 255`; unassociated alpha
 //! premultiplied (`(v·a + 127) / 255`) before OpenCV drops it; 16-bit colour
-//! scaled by `(v·255 + 32767) / 65535` (grey keeps its high byte).
+//! scaled by `(v·255 + 32767) / 65535` (grey keeps its high byte); CIELab
+//! through libtiff's conversion (`tiff_cielab`); and what OpenCV's header
+//! check refuses is refused.
 
 use super::header::{Header, check_size};
-use super::{fax, tiff_lenient, tiff_orient};
+use super::tiff_modes::{self, Pick, Tags};
+use super::{tiff_cielab, tiff_fax, tiff_header, tiff_jpeg, tiff_lenient, tiff_orient, tiff_pillow_quirks};
 use crate::pil::{Data, Mode, Palette, PilImage};
 use crate::tiff_read;
 use std::io::Cursor;
@@ -25,8 +32,11 @@ use tiff::tags::Tag;
 struct Layout {
     width: u32,
     height: u32,
-    bits: u16,
-    extra: Vec<u16>,
+    pick: Pick,
+    photometric: u16,
+    planar: u16,
+    tiled: bool,
+    big_endian: bool,
     compression: u16,
     mode: Mode,
     /// The Orientation tag when it turns the image (2–8).
@@ -42,72 +52,50 @@ fn d(e: tiff::TiffError) -> String {
 
 fn layout(dec: &mut Reader<'_>, big_endian: bool) -> Result<Layout, String> {
     let (width, height) = dec.dimensions().map_err(d)?;
-    let photometric: u16 = dec.find_tag_unsigned(Tag::PhotometricInterpretation).map_err(d)?.unwrap_or(1);
-    let samples: u16 = dec.find_tag_unsigned(Tag::SamplesPerPixel).map_err(d)?.unwrap_or(1);
-    let bits: u16 = dec
-        .find_tag_unsigned_vec::<u16>(Tag::BitsPerSample)
-        .map_err(d)?
-        .and_then(|v| v.first().copied())
-        .unwrap_or(1);
-    let format: u16 = dec
-        .find_tag_unsigned_vec::<u16>(Tag::SampleFormat)
-        .map_err(d)?
-        .and_then(|v| v.first().copied())
-        .unwrap_or(1);
-    let extra = dec.find_tag_unsigned_vec::<u16>(Tag::ExtraSamples).map_err(d)?.unwrap_or_default();
-    let compression: u16 = dec.find_tag_unsigned(Tag::Compression).map_err(d)?.unwrap_or(1);
-    let float = format == 3;
-    let unsupported = |what: String| Err(format!("tiff: {what} is not supported"));
-    if format == 2 && bits != 32 {
-        return unsupported(format!("signed {bits}-bit samples"));
-    }
-    let mode = match (photometric, samples, bits, extra.as_slice()) {
-        (0 | 1, 1, 1, _) => Mode::Bilevel,
-        (0 | 1, 1, 2 | 4 | 8, _) if !float => Mode::L,
-        (0 | 1, 1, 16, _) if !float => {
-            if big_endian {
-                Mode::I16B
-            } else {
-                Mode::I16
-            }
-        }
-        (0 | 1, 1, 32, _) if float => Mode::F,
-        (0 | 1, 1, 32, _) => Mode::I,
-        (1, 2, 8, [_]) => Mode::LA,
-        (2, 3, 8 | 16, _) => Mode::Rgb,
-        (2, 4, 8 | 16, [1 | 2]) => Mode::Rgba,
-        (2, 4, 8, [0]) => {
-            return unsupported("RGB with an unspecified extra sample (Pillow mode RGBX)".into());
-        }
-        (3, 1, 1 | 2 | 4 | 8, _) => Mode::P,
-        (5, 4, 8, _) => Mode::Cmyk,
-        (6, 3, 8, _) if compression == 7 => Mode::Rgb,
-        (p, s, b, _) => {
-            let name = match p {
-                0 => "MinIsWhite",
-                1 => "MinIsBlack",
-                2 => "RGB",
-                3 => "palette",
-                4 => "transparency mask",
-                5 => "separated (CMYK)",
-                6 => "YCbCr",
-                8 => "CIELab",
-                32844 | 32845 => "LogLuv",
-                _ => "unknown",
-            };
-            return unsupported(format!("photometric {name} ({p}) with {s} samples of {b} bits"));
-        }
+    let vec = |dec: &mut Reader<'_>, t| {
+        dec.find_tag_unsigned_vec::<u16>(t).map_err(d).map(Option::unwrap_or_default)
     };
+    let tags = Tags {
+        photometric: dec.find_tag_unsigned(Tag::PhotometricInterpretation).map_err(d)?.unwrap_or(1),
+        formats: vec(dec, Tag::SampleFormat)?,
+        bits: vec(dec, Tag::BitsPerSample)?,
+        extra: vec(dec, Tag::ExtraSamples)?,
+        samples: dec.find_tag_unsigned(Tag::SamplesPerPixel).map_err(d)?,
+        planar: dec.find_tag_unsigned(Tag::PlanarConfiguration).map_err(d)?.unwrap_or(1),
+        big_endian,
+        compression: dec.find_tag_unsigned(Tag::Compression).map_err(d)?.unwrap_or(1),
+    };
+    let pick = tiff_modes::pick(&tags)?;
+    let (mode, bits, compression) = (pick.mode, pick.bits, tags.compression);
     let problem = match compression {
-        2 => Some("CCITT modified Huffman (RLE) compression"),
+        2 if bits != 1 => Some("CCITT modified Huffman (RLE) compression of more than 1 bit"),
         3 if bits != 1 => Some("CCITT Group 3 fax compression of more than 1 bit"),
         6 => Some("old-style JPEG compression"),
-        7 if mode != Mode::Rgb => Some("JPEG compression of a layout other than RGB or YCbCr"),
+        7 if !matches!(
+            (mode, pick.file_samples, tags.planar),
+            (Mode::L, 1, _) | (Mode::Rgb, 3, 1) | (Mode::Cmyk, 4, 1)
+        ) =>
+        {
+            Some("JPEG compression of a layout other than grey, RGB, YCbCr or CMYK in one plane")
+        }
         _ => None,
     };
     let unsupported = problem.map(|p| format!("tiff: {p} is not supported"));
     let orientation = tiff_orient::orientation(dec);
-    Ok(Layout { width, height, bits, extra, compression, mode, orientation, unsupported })
+    let tiled = dec.find_tag(Tag::TileWidth).map_err(d)?.is_some();
+    Ok(Layout {
+        width,
+        height,
+        photometric: tags.photometric,
+        planar: tags.planar,
+        tiled,
+        big_endian,
+        compression,
+        mode,
+        pick,
+        orientation,
+        unsupported,
+    })
 }
 
 type Reader<'a> = Decoder<Cursor<&'a [u8]>>;
@@ -120,14 +108,33 @@ fn open(bytes: &[u8]) -> Result<(Reader<'_>, Layout), String> {
 }
 
 pub fn probe(bytes: &[u8]) -> Result<Header, String> {
-    let (_, l) = open(bytes)?;
-    let (width, height) =
-        if tiff_orient::swaps(l.orientation) { (l.height, l.width) } else { (l.width, l.height) };
-    Ok(Header { width, height, mode: l.mode })
+    let (width, height, pick, orientation) = match open(bytes) {
+        Ok((_, l)) => (l.width, l.height, l.pick, l.orientation),
+        Err(e) => {
+            // The crate refuses damaged files whose first IFD Pillow still
+            // reads (it skips a tag whose value is past the end, and knows
+            // no planar configuration check): read it as Pillow does.
+            let ifd = tiff_header::read(bytes).map_err(|_| e)?;
+            (ifd.width, ifd.height, tiff_modes::pick(&ifd.tags)?, ifd.orientation)
+        }
+    };
+    if let Some(why) = pick.pillow_fails {
+        return Err(why.into());
+    }
+    let (width, height) = if tiff_orient::swaps(orientation) { (height, width) } else { (width, height) };
+    Ok(Header { width, height, mode: pick.mode })
 }
 
 pub fn decode(bytes: &[u8], cv: bool) -> Result<PilImage, String> {
-    let (mut dec, l) = open(bytes)?;
+    let (mut dec, l) = match open(bytes) {
+        Err(e) if e.contains("BitsPerSample") => {
+            // More BitsPerSample values than samples: Pillow and libtiff
+            // use the first ones; the crate refuses the tag.
+            let fixed = tiff_header::with_bits_cut_to_samples(bytes).ok_or(e)?;
+            return decode(&fixed, cv);
+        }
+        other => other?,
+    };
     let mut img = decode_unturned(&mut dec, &l, bytes, cv)?;
     if cv {
         tiff_orient::for_opencv(&mut dec, &mut img, l.orientation)?;
@@ -142,77 +149,59 @@ fn decode_unturned(dec: &mut Reader<'_>, l: &Layout, bytes: &[u8], cv: bool) -> 
     if let Some(why) = &l.unsupported {
         return Err(why.clone());
     }
-    let (w, h) = (l.width as usize, l.height as usize);
-    check_size(l.width, l.height, (l.mode.channels() * usize::from(l.bits.div_ceil(8))) as u64)?;
-    if l.compression == 7 {
-        return jpeg_strips(dec, l);
+    let p = &l.pick;
+    if let (false, Some(why)) = (cv, p.pillow_fails) {
+        return Err(why.into());
     }
-    if matches!(l.compression, 3 | 4)
-        && let Some(result) = fax_strips(dec, l, cv)
+    if cv {
+        opencv_refuses(l)?;
+    }
+    if cv && p.bits == 12 {
+        // libtiff's RGBA reader, which OpenCV uses for these, has no 12-bit path.
+        return Err("tiff: OpenCV cannot read 12-bit samples: cv2.imread returns nothing".into());
+    }
+    let (w, h) = (l.width as usize, l.height as usize);
+    check_size(l.width, l.height, (p.file_samples * usize::from(p.bits.div_ceil(8))) as u64)?;
+    if matches!(l.compression, 2..=4)
+        && let Some(result) = tiff_fax::strips(dec, l.compression, l.width, l.height, cv)
     {
         return result;
     }
-    let mut result = DecodingResult::U8(Vec::new());
-    let read = if l.mode == Mode::P {
-        // The crate refuses palette images; read the indices as grey from
-        // a copy whose photometric tag says so. The ColorMap comes from
-        // the original.
-        let mut copy = bytes.to_vec();
-        if !tiff_read::set_photometric(&mut copy, 1) {
-            return Err("malformed tiff: cannot locate the photometric tag".into());
-        }
-        let mut grey = Decoder::new(Cursor::new(&copy[..])).map_err(d)?.with_limits(tiff_read::limits());
-        grey.read_image_to_buffer(&mut result).map_err(d)
-    } else {
-        dec.read_image_to_buffer(&mut result).map_err(d)
-    };
-    if let Err(e) = read {
-        // OpenCV's libtiff ignores a strip it cannot decode and keeps what
-        // it decoded of it (see tiff_lenient); Pillow's reader fails.
-        if !cv {
-            return Err(e);
-        }
-        result = tiff_lenient::read(dec, bytes).map_err(|_| e)?;
+    if !cv
+        && !p.associated
+        && tiff_pillow_quirks::is_planar16(l.mode, p.bits, l.planar, l.compression, p.file_samples)
+    {
+        let data = Data::U8(tiff_pillow_quirks::planar16(dec, bytes, w, h, l.mode.channels())?);
+        return Ok(PilImage { mode: l.mode, width: l.width, height: l.height, data, palette: None });
     }
-    let planar: u16 = dec.find_tag_unsigned(Tag::PlanarConfiguration).map_err(d)?.unwrap_or(1);
-    let channels = l.mode.channels();
-    if planar == 2 && channels > 1 {
-        // The crate returns planar files plane after plane.
-        result = match result {
-            DecodingResult::U8(v) => DecodingResult::U8(interleave(&v, channels, w * h)?),
-            DecodingResult::U16(v) => DecodingResult::U16(interleave(&v, channels, w * h)?),
-            _ => return Err("tiff: planar layout of this sample type is not supported".into()),
-        };
+    let mut result = samples(dec, l, bytes, cv)?;
+    if !cv && tiff_pillow_quirks::swaps(l.big_endian, l.compression, p.format, p.bits) {
+        result = tiff_pillow_quirks::swap_big_endian(result);
     }
+    let result = keep(result, p, w * h);
     let mut palette = None;
+    let signed = p.format == 2;
     let data = match (l.mode, result) {
+        // OpenCV shows signed 16-bit grey by the high byte of its bits.
+        (Mode::I, DecodingResult::U16(v)) if cv && signed => Data::U16(v),
+        (Mode::I, DecodingResult::U16(v)) if signed => {
+            Data::I32(v.into_iter().map(|s| i32::from(s as i16)).collect())
+        }
         (Mode::I16 | Mode::I16B, DecodingResult::U16(v)) => Data::U16(v),
         // Pillow reads unsigned 32-bit samples into its signed "I".
         (Mode::I, DecodingResult::U32(v)) => Data::I32(v.into_iter().map(|s| s as i32).collect()),
         (Mode::I, DecodingResult::I32(v)) => Data::I32(v),
         (Mode::F, DecodingResult::F32(v)) => Data::F32(v),
         (Mode::Bilevel | Mode::L | Mode::P, DecodingResult::U8(v)) => {
-            let scale = match (l.mode, l.bits) {
+            let scale = match (l.mode, p.bits) {
                 (Mode::Bilevel, _) => 255,
                 (Mode::L, 2) => 85,
                 (Mode::L, 4) => 17,
                 _ => 1,
             };
-            let out = unpack(&v, w, h, l.bits, scale);
+            let out = unpack(&v, w, h, p.bits, scale);
             if l.mode == Mode::P {
-                let map = dec
-                    .find_tag_unsigned_vec::<u16>(Tag::ColorMap)
-                    .map_err(d)?
-                    .ok_or("tiff: palette image without a ColorMap")?;
-                let n = 1usize << l.bits;
-                if map.len() < 3 * n {
-                    return Err("malformed tiff: ColorMap is too short".into());
-                }
-                // ColorMap holds all reds, then greens, then blues.
-                // Pillow and libtiff (OpenCV) both keep the high byte.
-                let to8 = |c: u16| (c >> 8) as u8;
-                let rgb = (0..n).flat_map(|i| [to8(map[i]), to8(map[n + i]), to8(map[2 * n + i])]).collect();
-                palette = Some(Palette { rgb, ..Palette::default() });
+                palette = Some(colormap(dec, p.bits)?);
             }
             Data::U8(out)
         }
@@ -222,25 +211,26 @@ fn decode_unturned(dec: &mut Reader<'_>, l: &Layout, bytes: &[u8], cv: bool) -> 
         (Mode::Rgb | Mode::Rgba, DecodingResult::U16(v)) if cv => {
             Data::U8(v.iter().map(|&s| ((u32::from(s) * 255 + 32767) / 65535) as u8).collect())
         }
-        (Mode::Rgb | Mode::Rgba, DecodingResult::U16(v)) => {
+        (Mode::Rgb | Mode::Rgba | Mode::Cmyk, DecodingResult::U16(v)) => {
             Data::U8(v.iter().map(|&s| (s >> 8) as u8).collect())
         }
-        (Mode::LA | Mode::Rgb | Mode::Rgba | Mode::Cmyk, DecodingResult::U8(v)) => Data::U8(v),
+        (Mode::LA | Mode::Rgb | Mode::Rgba | Mode::Cmyk | Mode::Lab, DecodingResult::U8(v)) => Data::U8(v),
         (mode, other) => {
             return Err(format!("tiff: unexpected samples for mode {} ({})", mode.name(), kind(&other)));
         }
     };
-    let mut img = PilImage { mode: l.mode, width: l.width, height: l.height, data, palette };
+    let mode = if matches!(data, Data::U16(_)) && l.mode == Mode::I { Mode::I16 } else { l.mode };
+    let mut img = PilImage { mode, width: l.width, height: l.height, data, palette };
     if let Data::U8(v) = &mut img.data {
         if v.len() < w * h * l.mode.channels() {
             return Err("truncated file: the data ends before the image does".into());
         }
-        if l.mode == Mode::Rgba && l.extra.first() == Some(&1) {
+        if l.mode == Mode::Rgba && p.associated {
             unassociate(v);
         }
         if cv {
             match l.mode {
-                Mode::Rgba if l.extra.first() == Some(&2) => premultiply(v),
+                Mode::Rgba if !p.associated => premultiply(v),
                 Mode::Cmyk => {
                     // OpenCV's gray of this comes through libtiff's RGBA.
                     for p in v.chunks_exact_mut(4) {
@@ -253,6 +243,12 @@ fn decode_unturned(dec: &mut Reader<'_>, l: &Layout, bytes: &[u8], cv: bool) -> 
                     *v = rgb;
                     img.mode = Mode::Rgb;
                 }
+                Mode::Lab => {
+                    // libtiff's CIELab → RGB, which OpenCV's reader uses.
+                    let lab = tiff_cielab::Lab::new(white_point(dec))?;
+                    v.chunks_exact_mut(3).for_each(|p| p.copy_from_slice(&lab.rgb(p[0], p[1], p[2])));
+                    img.mode = Mode::Rgb;
+                }
                 _ => {}
             }
         }
@@ -260,133 +256,155 @@ fn decode_unturned(dec: &mut Reader<'_>, l: &Layout, bytes: &[u8], cv: bool) -> 
     Ok(img)
 }
 
-/// JPEG-in-TIFF ("new style", compression 7), strip by strip through
-/// libjpeg-turbo, as Pillow's libtiff does: each strip is a JPEG stream,
-/// completed by the JPEGTables tag's tables. libjpeg converts YCbCr to RGB
-/// and leaves RGB (components named R, G, B) alone.
-fn jpeg_strips(dec: &mut Reader<'_>, l: &Layout) -> Result<PilImage, String> {
-    let offsets = dec.find_tag_unsigned_vec::<u64>(Tag::StripOffsets).map_err(d)?;
-    let counts = dec.find_tag_unsigned_vec::<u64>(Tag::StripByteCounts).map_err(d)?;
-    let (Some(offsets), Some(counts)) = (offsets, counts) else {
-        return Err("tiff: tiled JPEG compression is not supported".into());
+/// What `TiffDecoder::readHeader` in OpenCV 5.0 refuses (measured: its
+/// messages name the rule): more than 4 samples per pixel, and bit depths
+/// other than 1, 8, 10, 12, 14, 16, 32 and 64 (4 only for a palette).
+fn opencv_refuses(l: &Layout) -> Result<(), String> {
+    let p = &l.pick;
+    if l.compression == 34925 {
+        return Err("tiff: OpenCV's libtiff is built without LZMA: cv2.imread returns nothing".into());
+    }
+    if p.file_samples > 4 {
+        return Err(format!("tiff: OpenCV reads 1 to 4 samples per pixel, not {}", p.file_samples));
+    }
+    match (p.bits, l.photometric) {
+        (1 | 8 | 10 | 12 | 14 | 16 | 32 | 64, _) | (4, 3) => Ok(()),
+        (b, _) => Err(format!("tiff: OpenCV does not read {b}-bit samples (1, 8, 10, 12, 14, 16, 32, 64)")),
+    }
+}
+
+/// The WhitePoint tag (318): two rationals, as libtiff reads them (float).
+fn white_point(dec: &mut Reader<'_>) -> Option<[f32; 2]> {
+    use tiff::decoder::ifd::Value;
+    let rational = |v: &Value| match *v {
+        Value::Rational(n, d) if d != 0 => Some((f64::from(n) / f64::from(d)) as f32),
+        _ => None,
     };
-    let tables = dec.find_tag(Tag::JPEGTables).map_err(d)?.map(|v| v.into_u8_vec()).transpose().map_err(d)?;
-    let rows_per_strip: u64 =
-        dec.find_tag_unsigned(Tag::RowsPerStrip).map_err(d)?.unwrap_or(u64::from(l.height));
-    let bytes = dec.inner().get_ref();
+    match dec.find_tag(Tag::Unknown(318)).ok()?? {
+        Value::List(v) if v.len() >= 2 => Some([rational(&v[0])?, rational(&v[1])?]),
+        _ => None,
+    }
+}
+
+/// The ColorMap as Pillow's palette: all reds, then greens, then blues in
+/// the tag; Pillow and libtiff (OpenCV) both keep the high byte.
+fn colormap(dec: &mut Reader<'_>, bits: u16) -> Result<Palette, String> {
+    let map = dec
+        .find_tag_unsigned_vec::<u16>(Tag::ColorMap)
+        .map_err(d)?
+        .ok_or("tiff: palette image without a ColorMap")?;
+    let n = 1usize << bits;
+    if map.len() < 3 * n {
+        return Err("malformed tiff: ColorMap is too short".into());
+    }
+    let to8 = |c: u16| (c >> 8) as u8;
+    let rgb = (0..n).flat_map(|i| [to8(map[i]), to8(map[n + i]), to8(map[2 * n + i])]).collect();
+    Ok(Palette { rgb, ..Palette::default() })
+}
+
+/// Every sample of the first page, pixel by pixel (a planar file's planes
+/// interleaved), as unsigned bit patterns; sub-byte samples in byte-padded
+/// rows, 12-bit samples unpacked as Pillow's "I;12" does.
+fn samples(dec: &mut Reader<'_>, l: &Layout, bytes: &[u8], cv: bool) -> Result<DecodingResult, String> {
+    let p = &l.pick;
+    if l.compression == 7 {
+        return tiff_jpeg::read(dec, bytes, l.width, l.height, p.file_samples).map(DecodingResult::U8);
+    }
     let (w, h) = (l.width as usize, l.height as usize);
-    let mut data = Vec::with_capacity(w * h * 3);
-    for (&off, &len) in offsets.iter().zip(&counts) {
-        if data.len() >= w * h * 3 {
-            break;
+    // The crate reads no 12-bit samples or LZMA, and panics on tiled planar
+    // 16-bit files; libtiff's way of reading strips and tiles (tiff_lenient,
+    // strict for Pillow) reads them.
+    let raw = p.bits == 12 || (l.tiled && l.planar == 2 && p.file_samples > 1) || l.compression == 34925;
+    let mut result = DecodingResult::U8(Vec::new());
+    let read = if raw {
+        tiff_lenient::read(dec, bytes, !cv).map(|r| result = r)
+    } else if needs_min_is_black(l) {
+        // The crate refuses palette images, inverts MinIsWhite samples
+        // Pillow does not invert, and gives RGB and CMYK files only their
+        // colour samples: it reads every sample of a copy whose
+        // photometric tag says MinIsBlack.
+        let mut copy = bytes.to_vec();
+        if !tiff_read::set_photometric(&mut copy, 1) {
+            return Err("malformed tiff: cannot locate the photometric tag".into());
         }
-        let strip = bytes
-            .get(off as usize..(off + len) as usize)
-            .ok_or("truncated file: the data ends before the image does")?;
-        let mut stream = Vec::with_capacity(strip.len() + tables.as_ref().map_or(0, Vec::len));
-        match &tables {
-            // Tables end with EOI and the strip starts with SOI: join them.
-            Some(t) if t.len() >= 4 && strip.len() >= 2 => {
-                stream.extend_from_slice(&t[..t.len() - 2]);
-                stream.extend_from_slice(&strip[2..]);
-            }
-            _ => stream.extend_from_slice(strip),
-        }
-        let part = super::jpeg::decode(&stream, false)?;
-        let rows = (rows_per_strip as usize).min(h - data.len() / (w * 3)).min(part.height as usize);
-        match (&part.data, part.mode, part.width as usize == w) {
-            (Data::U8(v), Mode::Rgb, true) => data.extend_from_slice(&v[..rows * w * 3]),
-            _ => return Err("tiff: a JPEG strip does not match the image".into()),
-        }
-    }
-    if data.len() < w * h * 3 {
-        return Err("truncated file: the data ends before the image does".into());
-    }
-    Ok(PilImage { mode: Mode::Rgb, width: l.width, height: l.height, data: Data::U8(data), palette: None })
-}
-
-/// CCITT Group 3 (1-D or 2-D) and Group 4 strips, decoded as libtiff
-/// decodes them ([`fax`](super::fax)), damaged data included. Pillow reads
-/// each strip with `TIFFReadEncodedStrip` into one buffer it reuses, and
-/// fails on a strip libtiff reports failed; OpenCV (`cv`) reads each strip
-/// through `TIFFReadRGBAStrip` into a fresh zeroed buffer and keeps what
-/// the codec left there whether it failed or not. Black (1 bits) is 255
-/// under MinIsBlack, 0 under MinIsWhite, as libtiff gives it to Pillow.
-///
-/// `None` for what is left to the `tiff` crate: tiled Group 4 images, and
-/// Group 4 in FillOrder 2.
-fn fax_strips(dec: &mut Reader<'_>, l: &Layout, cv: bool) -> Option<Result<PilImage, String>> {
-    let tiled = dec.find_tag(Tag::TileWidth).ok()?.is_some();
-    let fill_order: u16 = dec.find_tag_unsigned(Tag::FillOrder).ok()?.unwrap_or(1);
-    match (l.compression, tiled, fill_order) {
-        (4, true, _) | (4, _, 2) => None,
-        (3, true, _) => Some(Err("tiff: tiled CCITT Group 3 images are not supported".into())),
-        (3, _, 2) => Some(Err("tiff: CCITT Group 3 with FillOrder 2 is not supported".into())),
-        _ => Some(fax_strips_of(dec, l, cv)),
-    }
-}
-
-fn fax_strips_of(dec: &mut Reader<'_>, l: &Layout, cv: bool) -> Result<PilImage, String> {
-    let scheme = if l.compression == 4 {
-        fax::Scheme::G4
+        let mut grey = Decoder::new(Cursor::new(&copy[..])).map_err(d)?.with_limits(tiff_read::limits());
+        grey.read_image_to_buffer(&mut result).map(drop).map_err(d)
     } else {
-        let options: u32 = dec.find_tag_unsigned(Tag::Unknown(292)).map_err(d)?.unwrap_or(0);
-        if options & 1 != 0 { fax::Scheme::G3TwoD } else { fax::Scheme::G3OneD }
+        dec.read_image_to_buffer(&mut result).map(drop).map_err(d)
     };
-    let photometric: u16 = dec.find_tag_unsigned(Tag::PhotometricInterpretation).map_err(d)?.unwrap_or(0);
-    let offsets = dec.find_tag_unsigned_vec::<u64>(Tag::StripOffsets).map_err(d)?.ok_or("tiff: no strips")?;
-    let counts =
-        dec.find_tag_unsigned_vec::<u64>(Tag::StripByteCounts).map_err(d)?.ok_or("tiff: no strips")?;
-    let (w, h) = (l.width as usize, l.height as usize);
-    let rows_per_strip = (dec.find_tag_unsigned::<u64>(Tag::RowsPerStrip).map_err(d)?.unwrap_or(u64::MAX))
-        .clamp(1, h.max(1) as u64) as usize;
-    let strips = h.div_ceil(rows_per_strip);
-    if offsets.len() < strips || counts.len() < strips {
-        return Err("malformed tiff: fewer strips than the image needs".into());
+    if let Err(e) = read {
+        // OpenCV's libtiff ignores a strip it cannot decode and keeps what
+        // it decoded of it (see tiff_lenient); Pillow's reader fails.
+        if !cv || raw {
+            return Err(e);
+        }
+        result = tiff_lenient::read(dec, bytes, false).map_err(|_| e)?;
     }
-    let mut codec = fax::Fax::new(scheme, l.width)?;
-    let row_bytes = codec.row_bytes;
-    let bytes = dec.inner().get_ref();
-    let (black, white) = if photometric == 1 { (255u8, 0u8) } else { (0, 255) };
-    let mut data = Vec::with_capacity(w * h);
-    // Pillow's strip buffer, reused from strip to strip.
-    let mut buf = vec![0u8; rows_per_strip * row_bytes];
-    for s in 0..strips {
-        let rows = rows_per_strip.min(h - s * rows_per_strip);
-        // TIFFFillStrip: a byte count far beyond what the strip could
-        // need is cut down; then a strip not wholly in the file (or empty)
-        // fails the read, for Pillow and OpenCV alike.
-        let strip_size = (rows_per_strip * row_bytes) as u64;
-        let mut count = counts[s];
-        if count > 1 << 20 && (count - 4096) / 10 > strip_size {
-            count = strip_size * 10 + 4096;
-        } else if strip_size > 100 << 20 && count < strip_size / 250 {
-            return Err("malformed tiff: likely invalid strip byte count".into());
+    result = match result {
+        DecodingResult::I8(v) => DecodingResult::U8(v.into_iter().map(|s| s as u8).collect()),
+        DecodingResult::I16(v) => DecodingResult::U16(v.into_iter().map(|s| s as u16).collect()),
+        DecodingResult::U8(v) if p.bits == 12 => DecodingResult::U16(unpack12(&v, w, h)),
+        other => other,
+    };
+    if l.planar == 2 && p.file_samples > 1 {
+        // Planar files come plane after plane.
+        let n = p.file_samples;
+        result = match result {
+            DecodingResult::U8(v) => DecodingResult::U8(interleave(&v, n, w * h)?),
+            DecodingResult::U16(v) => DecodingResult::U16(interleave(&v, n, w * h)?),
+            _ => return Err("tiff: planar layout of this sample type is not supported".into()),
+        };
+    }
+    Ok(result)
+}
+
+fn needs_min_is_black(l: &Layout) -> bool {
+    let p = &l.pick;
+    let colour = match l.photometric {
+        2 => 3,
+        5 => 4,
+        _ => 0,
+    };
+    match l.photometric {
+        0 => p.bits > 8 || p.format == 3,
+        3 | 6 | 8 => true,
+        2 | 5 => {
+            p.file_samples != colour && !(l.photometric == 2 && p.file_samples == 4 && p.mode == Mode::Rgba)
         }
-        let raw = usize::try_from(offsets[s])
-            .ok()
-            .zip(usize::try_from(count).ok())
-            .filter(|&(_, n)| n > 0)
-            .and_then(|(o, n)| bytes.get(o..o.checked_add(n)?))
-            .ok_or("truncated file: the data ends before the image does")?;
-        let strip = &mut buf[..rows * row_bytes];
-        if cv {
-            strip.fill(0);
-        }
-        if !codec.decode_strip(raw, strip) && !cv {
-            return Err("corrupt compressed data: libtiff fails this CCITT fax strip".into());
-        }
-        for row in strip.chunks_exact(row_bytes) {
-            data.extend((0..w).map(|x| if row[x / 8] >> (7 - x % 8) & 1 == 1 { black } else { white }));
+        _ => false,
+    }
+}
+
+/// Only the samples Pillow keeps of each pixel (unspecified extra samples
+/// dropped).
+fn keep(r: DecodingResult, p: &Pick, pixels: usize) -> DecodingResult {
+    let n = p.file_samples;
+    if p.keep.len() == n || n <= 1 {
+        return r;
+    }
+    fn pick<T: Copy>(v: &[T], n: usize, keep: &[usize], pixels: usize) -> Vec<T> {
+        v.chunks_exact(n).take(pixels).flat_map(|px| keep.iter().map(|&k| px[k])).collect()
+    }
+    match r {
+        DecodingResult::U8(v) => DecodingResult::U8(pick(&v, n, &p.keep, pixels)),
+        DecodingResult::U16(v) => DecodingResult::U16(pick(&v, n, &p.keep, pixels)),
+        other => other,
+    }
+}
+
+/// Pillow's "I;12" unpacker on byte-padded rows: two samples in three
+/// bytes, high bits first.
+fn unpack12(v: &[u8], w: usize, h: usize) -> Vec<u16> {
+    let stride = (w * 12).div_ceil(8);
+    let mut out = Vec::with_capacity(w * h);
+    for row in v.chunks_exact(stride).take(h) {
+        for x in 0..w {
+            let bit = x * 12;
+            let (a, b) = (u16::from(row[bit / 8]), u16::from(row[bit / 8 + 1]));
+            out.push(if x % 2 == 0 { (a << 4) | (b >> 4) } else { ((a & 0x0F) << 8) | b });
         }
     }
-    Ok(PilImage {
-        mode: Mode::Bilevel,
-        width: l.width,
-        height: l.height,
-        data: Data::U8(data),
-        palette: None,
-    })
+    out
 }
 
 /// `[plane][pixel]` → `[pixel][plane]`.

@@ -24,8 +24,13 @@
 //! no CLEAR first, no EOI before the data ends), Deflate through zlib (as
 //! `tif_zip.c`'s `ZIPDecode`: output stops when the strip is full, a data
 //! error or a short stream fails the strip), and no compression as
-//! `DumpModeDecode` (a short strip is not copied at all). Other codecs are
+//! `DumpModeDecode` (a short strip is not copied at all), LZMA as
+//! `LZMADecode` (`tiff_lzma`). Other codecs are
 //! not handled here: the caller keeps its own error for them.
+//!
+//! Read `strict`ly, a strip or tile that fails is an error, as it is for
+//! Pillow's reader: that is how Pillow's samples are read where the `tiff`
+//! crate cannot read them (12-bit samples, tiled planar files).
 
 use super::header::check_size;
 use tiff::decoder::{Decoder, DecodingResult};
@@ -37,8 +42,8 @@ type Reader<'a> = Decoder<std::io::Cursor<&'a [u8]>>;
 /// `read_image_to_buffer` would give them (chunky: interleaved; planar:
 /// plane after plane; sub-byte samples in byte-padded rows), with
 /// libtiff's handling of damaged strips and tiles.
-pub fn read(dec: &mut Reader<'_>, bytes: &[u8]) -> Result<DecodingResult, String> {
-    let g = Geometry::new(dec, bytes)?;
+pub fn read(dec: &mut Reader<'_>, bytes: &[u8], strict: bool) -> Result<DecodingResult, String> {
+    let g = Geometry::new(dec, bytes, strict)?;
     let plane_bytes = g.height * g.row_bytes(g.width)?;
     let total = plane_bytes.checked_mul(g.planes).ok_or("tiff: image too large")?;
     let mut out = vec![0u8; total];
@@ -59,12 +64,14 @@ enum Skip {
     Missing(&'static str),
     /// Not modelled here.
     Unsupported(&'static str),
+    /// The codec failed, and the read is strict.
+    Corrupt(&'static str),
 }
 
 impl From<Skip> for String {
     fn from(s: Skip) -> String {
         match s {
-            Skip::Missing(m) | Skip::Unsupported(m) => m.into(),
+            Skip::Missing(m) | Skip::Unsupported(m) | Skip::Corrupt(m) => m.into(),
         }
     }
 }
@@ -79,6 +86,7 @@ struct Geometry {
     compression: u16,
     predictor: u16,
     big_endian: bool,
+    strict: bool,
 }
 
 fn tag(dec: &mut Reader<'_>, t: Tag) -> Result<Option<u64>, String> {
@@ -90,20 +98,20 @@ fn tag_vec(dec: &mut Reader<'_>, t: Tag) -> Result<Vec<u64>, String> {
 }
 
 impl Geometry {
-    fn new(dec: &mut Reader<'_>, bytes: &[u8]) -> Result<Self, String> {
+    fn new(dec: &mut Reader<'_>, bytes: &[u8], strict: bool) -> Result<Self, String> {
         let (w, h) = dec.dimensions().map_err(|e| e.to_string())?;
         let spp = tag(dec, Tag::SamplesPerPixel)?.unwrap_or(1) as usize;
         let bits = tag_vec(dec, Tag::BitsPerSample)?.first().copied().unwrap_or(1) as usize;
         let planar = tag(dec, Tag::PlanarConfiguration)?.unwrap_or(1) == 2 && spp > 1;
         let compression = tag(dec, Tag::Compression)?.unwrap_or(1) as u16;
         let predictor = tag(dec, Tag::Predictor)?.unwrap_or(1) as u16;
-        if !matches!(compression, 1 | 5 | 8 | 32946) {
+        if !matches!(compression, 1 | 5 | 8 | 32946 | 34925) {
             return Err(format!("tiff: compression {compression} is not read leniently"));
         }
-        if !matches!(bits, 1 | 2 | 4 | 8 | 16) || spp == 0 || (planar && bits < 8) {
+        if !matches!(bits, 1 | 2 | 4 | 8 | 12 | 16) || spp == 0 || (planar && bits < 8) {
             return Err("tiff: this sample layout is not read leniently".into());
         }
-        if !(predictor == 1 || predictor == 2 && bits >= 8) {
+        if !(predictor == 1 || predictor == 2 && matches!(bits, 8 | 16)) {
             return Err(format!("tiff: predictor {predictor} is not read leniently"));
         }
         check_size(w, h, (spp * bits.div_ceil(8)) as u64)?;
@@ -116,6 +124,7 @@ impl Geometry {
             compression,
             predictor,
             big_endian: bytes.starts_with(b"MM"),
+            strict,
         })
     }
 
@@ -153,8 +162,12 @@ impl Geometry {
                 return Err(Skip::Unsupported("tiff: old-style LZW codes are not read leniently"));
             }
             5 => lzw(raw, buf),
+            34925 => super::tiff_lzma::decode(raw, buf),
             _ => deflate(raw, buf),
         };
+        if !ok && self.strict {
+            return Err(Skip::Corrupt("corrupt compressed data: a strip or tile does not decode"));
+        }
         if ok {
             if self.bits == 16 && self.big_endian {
                 for p in buf.chunks_exact_mut(2) {
@@ -217,7 +230,7 @@ fn read_strips(
                 // Only the first plane's failure to read fails the call
                 // (the buffer is allocated after it); a later plane that
                 // cannot be read stays zero.
-                Err(Skip::Missing(_)) if p > 0 => {}
+                Err(Skip::Missing(_)) if p > 0 && !g.strict => {}
                 Err(e) => return Err(e.into()),
                 Ok(()) => {}
             }
@@ -259,7 +272,7 @@ fn read_tiles(
             let i = p * per_plane + t;
             buf.fill(0);
             match g.decode_chunk(bytes, offsets[i], counts[i], &mut buf, tile_row) {
-                Err(Skip::Missing(_)) if p > 0 => {}
+                Err(Skip::Missing(_)) if p > 0 && !g.strict => {}
                 Err(e) => return Err(e.into()),
                 Ok(()) => {}
             }

@@ -11,9 +11,9 @@
 //!   as rows `height` pixels long before the transpose: the result has the
 //!   file's size again, which no longer fits the box `resize` took from the
 //!   turned size, and `resize` fails on any such image that is not square.
-//! - `cv2.imread` flips for 2–4 like Pillow, and fails for 5–8 (its
-//!   decoder's rotated buffer trips the check that `imread` wrote into the
-//!   matrix it allocated): we refuse those with a message that says so.
+//! - `cv2.imread` flips for 2–4 like Pillow (a tiled file tile by tile),
+//!   and for 5–8 turns a square image its own way ([`for_opencv`]) and
+//!   fails on any other.
 
 use super::orient;
 use crate::pil::{Data, Mode, PilImage};
@@ -35,29 +35,40 @@ pub fn swaps(o: Option<u16>) -> bool {
     matches!(o, Some(5..=8))
 }
 
-/// What `cv2.imread` does with orientation `o` on the decoded image. A
-/// tiled file is mirrored tile by tile (libtiff's RGBA tile reader flips
-/// each tile's columns within the part of it inside the image), flipped
-/// top to bottom as a whole.
+/// What `cv2.imread` does with orientation `o` on the decoded image
+/// (measured on every value, strips and tiles): libtiff's RGBA reader
+/// flips as for 1–4 (5–8 as 1–4), mirroring a tiled file tile by tile
+/// (each tile's columns within the part of it inside the image) and
+/// flipping top to bottom as a whole; then OpenCV turns 5–8 (a transpose,
+/// for 6 and 8 also a half turn). A turned image that is not square fails
+/// (the rotated buffer trips `imread`'s check that it wrote into the matrix
+/// it allocated).
 pub fn for_opencv(dec: &mut Reader<'_>, img: &mut PilImage, o: Option<u16>) -> Result<(), String> {
+    let Some(o) = o else { return Ok(()) };
+    if o >= 5 && img.width != img.height {
+        return Err(format!(
+            "tiff: OpenCV cannot read orientation {o} (a transposed layout) of an image that is not \
+             square: cv2.imread returns nothing"
+        ));
+    }
+    let flips = if o >= 5 { o - 4 } else { o };
     let tile_width: Option<u32> = dec.find_tag_unsigned(Tag::TileWidth).ok().flatten();
-    match (o, tile_width) {
-        (None, _) => Ok(()),
-        (Some(o @ 5..=8), _) => Err(format!(
-            "tiff: OpenCV cannot read orientation {o} (a transposed layout): cv2.imread returns nothing"
-        )),
-        (Some(o @ (2 | 3)), Some(tw)) if tw > 0 => {
-            if o == 3 {
+    match (flips, tile_width) {
+        (2 | 3, Some(tw)) if tw > 0 => {
+            if flips == 3 {
                 orient::apply(img, 4);
             }
             mirror_tiles(img, tw as usize);
-            Ok(())
         }
-        (Some(o), _) => {
-            orient::apply(img, o);
-            Ok(())
+        (f, _) => orient::apply(img, f),
+    }
+    if o >= 5 {
+        orient::apply(img, 5);
+        if o == 6 || o == 8 {
+            orient::apply(img, 3);
         }
     }
+    Ok(())
 }
 
 /// Mirrors each run of `tile_width` columns (the last one as wide as what
@@ -148,4 +159,22 @@ fn pillow_maps(dec: &mut Reader<'_>, bytes: &[u8], img: &PilImage) -> bool {
     let stride = if chunk_w > w { chunk_w * pixel } else { 0 }.max(h * pixel);
     let end = w.checked_mul(stride).and_then(|n| n.checked_add(offset));
     one && end.is_some_and(|e| e <= bytes.len() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiles_are_mirrored_one_by_one_the_last_as_wide_as_what_is_left() {
+        let mut img = PilImage {
+            mode: Mode::L,
+            width: 5,
+            height: 2,
+            data: Data::U8(vec![0, 1, 2, 3, 4, 5, 6, 7, 8, 9]),
+            palette: None,
+        };
+        mirror_tiles(&mut img, 2);
+        assert_eq!(img.data, Data::U8(vec![1, 0, 3, 2, 4, 6, 5, 8, 7, 9]));
+    }
 }

@@ -38,10 +38,10 @@ fn header(bytes: &[u8]) -> Result<Header, String> {
 
 pub fn decode(bytes: &[u8]) -> Result<PilImage, String> {
     let f = features(bytes)?;
-    if f.has_animation != 0 {
-        return Err("webp: animated files are not supported".into());
-    }
     let Header { width, height, mode } = header(bytes)?;
+    if f.has_animation != 0 {
+        return super::webp_anim::first_frame(bytes, mode, width, height);
+    }
     let ch = mode.channels();
     check_size(width, height, ch as u64)?;
     let stride = width as usize * ch;
