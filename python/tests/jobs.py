@@ -95,3 +95,9 @@ def detach(job):
     if die:
         os._exit(3)
     return child.pid
+
+
+def second(x):
+    """Takes a second."""
+    time.sleep(1)
+    return x

@@ -154,3 +154,32 @@ def test_an_input_that_raises_runs_and_yields_what_was_pulled_then_raises():
         with pytest.raises(LookupError):
             list(pool.imap(jobs.cube, items(), results=False))
     assert descendants_of(os.getpid()) == []
+
+
+BODY_SCRIPT = """
+import time
+import procmap, jobs
+
+if __name__ == "__main__":
+    with procmap.Pool(procs=2, chunksize=1, journal="j.jsonl") as pool:
+        for r in pool.imap_unordered(jobs.second, range(100)):
+            print("got", r.index, flush=True)
+            # Ctrl-C lands here, in the loop's body, not in the pool's wait.
+            time.sleep(30)
+"""
+
+
+def test_ctrl_c_in_the_loops_body_lets_items_in_flight_finish_and_be_journaled(script, tmp_path):
+    # Issue 19 #10: the same outcome as when Ctrl-C lands in the pool's wait.
+    proc = script(BODY_SCRIPT)
+    assert readline(proc).startswith("got"), proc.stderr.read()
+    # The two workers took their next items when the first ones finished.
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode != 0 and "KeyboardInterrupt" in err, err
+    records = [json.loads(line) for line in (tmp_path / "j.jsonl").read_text().splitlines()[1:]]
+    # The two first items, and the two that were running at the signal,
+    # which finished within stop_grace rather than being killed.
+    assert len(records) >= 4 and all(r["status"] == "ok" for r in records), records
+    assert len({r["line"] for r in records}) == len(records)
