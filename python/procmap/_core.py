@@ -25,6 +25,9 @@ import weakref
 
 from . import _native, _spec, _zygote
 
+# How long a worker may take to start, run the initializer and answer.
+_HANDSHAKE_SECONDS = 60.0
+
 # How long one poll waits with the GIL released.
 _POLL_SECONDS = 0.05
 
@@ -102,6 +105,7 @@ class Core:
     def __init__(self, *, procs, retries, timeout, mem_limit, max_tasks_per_child, stop_grace,
                  initializer, initargs, start_method="auto"):
         self.procs = procs
+        self.has_initializer = initializer is not None
         self.retries = retries
         self.timeout = timeout
         self.marks = _marks_dir()
@@ -133,6 +137,7 @@ class Core:
             mem_limit=mem_limit,
             max_tasks_per_child=max_tasks_per_child,
             stop_grace=stop_grace,
+            handshake_timeout=_HANDSHAKE_SECONDS,
         )
         self.lock = threading.Lock()
         self.chunks = {}
@@ -192,6 +197,13 @@ class Core:
                 return
             call.unsendable(indices[0], items[0], payload)
             return
+        if len(payload) > _native.INLINE_BYTES:
+            # Too big for one message without fragments (see
+            # crates/procmap-py/src/chunk.rs): a file on /dev/shm carries it.
+            path = os.path.join(self.marks, f"{job}.in")
+            with open(path, "wb") as f:
+                f.write(payload)
+            payload = b"F" + os.fsencode(path)
         chunk = Chunk(call, indices, items, runs)
         with self.lock:
             self._ensure_running()
@@ -261,6 +273,10 @@ class Core:
             self.native.finish()
         except _native.PoolError as e:
             error = e
+            if self.has_initializer and "failing to start" in str(e):
+                error = _native.PoolError(
+                    f"{e}\n(each worker runs the pool's initializer before it takes items: an initializer "
+                    f"that raises, exits or hangs for {int(_HANDSHAKE_SECONDS)} s keeps workers from starting)")
         with self.lock:
             orphans = list(self.chunks.values())
             self.chunks.clear()

@@ -101,3 +101,8 @@ def second(x):
     """Takes a second."""
     time.sleep(1)
     return x
+
+
+def exit3(x):
+    """Kills its worker, whatever the item."""
+    os._exit(3)

@@ -121,8 +121,10 @@ def test_workers_that_cannot_start_raise_pool_error():
     # The initializer fails in every worker: the pool gives up with the
     # workers' stderr rather than respawning forever.
     with procmap.Pool(procs=1, initializer=jobs.faulty, initargs=("raise",)) as pool:
-        with pytest.raises(procmap.PoolError, match="bad item"):
+        with pytest.raises(procmap.PoolError, match="bad item") as caught:
             pool.map(jobs.cube, range(5))
+    # Issue 19, frictions: the message names the initializer.
+    assert "the pool's initializer" in str(caught.value)
 
 
 def test_help_answers_the_users_questions():

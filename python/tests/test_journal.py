@@ -270,3 +270,18 @@ def test_a_journal_from_a_newer_procmap_is_refused_by_name(tmp_path):
     with procmap.Pool(procs=1, journal=journal, resume=True) as pool:
         with pytest.raises(procmap.PoolError, match="format 99 by a newer procmap"):
             pool.map(jobs.cube, range(3))
+
+
+def test_a_failed_items_record_quotes_an_overlong_item_instead_of_holding_it(tmp_path):
+    # Issue 19, frictions: the record of a 2 MB item that crashed its worker
+    # says how long the item was and how it starts, in a line of bounded
+    # size; a short one is recorded whole.
+    journal = tmp_path / "j.jsonl"
+    with procmap.Pool(procs=1, retries=0, journal=journal) as pool:
+        results = pool.map(jobs.exit3, ["short", b"x" * (2 << 20)], chunksize=1, return_failures=True)
+    assert [r.status for r in results] == ["crashed", "crashed"]
+    lines = journal.read_text().splitlines()
+    assert all(len(line) < 10_000 for line in lines), [len(line) for line in lines]
+    by_line = {r["line"]: r for r in map(json.loads, lines[1:])}
+    assert by_line[1]["args"] == ['"short"']
+    assert by_line[2]["args"] == [] and "bytes, not recorded; it starts with \"pickle:" in by_line[2]["error"], by_line[2]

@@ -10,6 +10,62 @@
 //! engine's handshake already refuses a worker of another build.
 
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Payloads and answers above this size travel through a file in the pool's
+/// directory (on /dev/shm where it exists), the message carrying its path:
+/// an ipc-channel message bigger than a socket's buffer is sent in
+/// fragments, and a send of those blocks for good if the worker dies before
+/// it reads them (the dispatcher would hang). Below it, with the engine's
+/// per-worker cap on bytes in flight, every message fits the buffer.
+pub(crate) const INLINE_BYTES: usize = 64 << 10;
+
+/// The first byte of a message that names a file. A pickle starts with
+/// 0x80; an inline answer with [`INLINE`].
+const FILE: u8 = b'F';
+const INLINE: u8 = b'I';
+
+/// Writes `bytes` to a new file in `dir` and returns the message naming it.
+pub(crate) fn spill(dir: &Path, bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let name = format!("{}-{}.spill", std::process::id(), COUNT.fetch_add(1, Ordering::Relaxed));
+    let path = dir.join(name);
+    std::fs::write(&path, bytes)?;
+    let mut message = vec![FILE];
+    message.extend_from_slice(path.as_os_str().as_bytes());
+    Ok(message)
+}
+
+/// The bytes a message stands for: read (and the file removed) if it names
+/// a file, else the message itself, less an answer's tag.
+pub(crate) fn unspill(message: &[u8]) -> std::io::Result<Cow<'_, [u8]>> {
+    match message.split_first() {
+        Some((&FILE, path)) => {
+            let path = Path::new(std::ffi::OsStr::from_bytes(path));
+            let bytes = std::fs::read(path)?;
+            let _ = std::fs::remove_file(path);
+            Ok(Cow::Owned(bytes))
+        }
+        Some((&INLINE, rest)) => Ok(Cow::Borrowed(rest)),
+        _ => Ok(Cow::Borrowed(message)),
+    }
+}
+
+/// A worker's answer as it travels: inline with its tag, or spilled.
+pub(crate) fn answer(dir: Option<&Path>, bytes: Vec<u8>) -> std::io::Result<Vec<u8>> {
+    match dir {
+        Some(dir) if bytes.len() > INLINE_BYTES => spill(dir, &bytes),
+        _ => {
+            let mut message = Vec::with_capacity(bytes.len() + 1);
+            message.push(INLINE);
+            message.extend_from_slice(&bytes);
+            Ok(message)
+        }
+    }
+}
 
 /// One item's record text, made in the worker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

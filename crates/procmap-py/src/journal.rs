@@ -143,7 +143,8 @@ impl NativeJournal {
         worker: Option<u32>,
     ) -> PyResult<()> {
         let text = codec::pickler(py)?.item_text(item).ok();
-        let mut record = JobRecord::rejected(index + 1, task, text.into_iter().collect(), error);
+        let (args, error) = bounded(text, error);
+        let mut record = JobRecord::rejected(index + 1, task, args, error);
         record.status = match status {
             "crashed" => Status::Crashed,
             "timeout" => Status::Timeout,
@@ -172,6 +173,23 @@ impl NativeJournal {
 impl NativeJournal {
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<State>> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A failed item's text for its record, unless it is longer than a job
+/// line may be: then the error quotes its start instead, as the command
+/// line does for an overlong line (a record of hundreds of megabytes helps
+/// nobody; a failed item runs again on resume either way).
+fn bounded(text: Option<String>, error: String) -> (Vec<String>, String) {
+    const EXCERPT_CHARS: usize = 60;
+    match text {
+        Some(text) if text.len() > procmap::wire::MAX_JOB_BYTES => {
+            let excerpt: String = text.chars().take(EXCERPT_CHARS).collect();
+            let note =
+                format!("the item's text is {} bytes, not recorded; it starts with {excerpt:?}", text.len());
+            (Vec::new(), if error.is_empty() { note } else { format!("{error} ({note})") })
+        }
+        text => (text.into_iter().collect(), error),
     }
 }
 

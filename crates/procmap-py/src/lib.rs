@@ -47,5 +47,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("PoolError", m.py().get_type::<PoolError>())?;
     m.add("MAX_PAYLOAD_BYTES", procmap::wire::MAX_PAYLOAD_BYTES)?;
     m.add("SERVER_ENV", procmap::wire::SERVER_ENV)?;
+    m.add("INLINE_BYTES", chunk::INLINE_BYTES)?;
     Ok(())
 }

@@ -200,8 +200,11 @@ impl NativePool {
         let mut entries = None;
         let mut status = record.status.as_str();
         let mut error = record.error;
-        if let Some(output) = &record.output {
-            match chunk::split(output) {
+        if let Some(message) = &record.output {
+            let output = chunk::unspill(message).map_err(|e| {
+                PyPoolError::new_err(format!("procmap: cannot read a chunk's answer from its file: {e}"))
+            })?;
+            match chunk::split(&output) {
                 Ok((bytes, tail)) => {
                     pickle = Some(PyBytes::new(py, bytes).unbind());
                     entries = tail.map(|t| Py::new(py, Entries(Mutex::new(t.to_vec())))).transpose()?;

@@ -36,6 +36,8 @@ struct ChunkTask {
     /// `procmap._worker.describe`: an exception as summary and traceback.
     describe: Py<PyAny>,
     marker: Option<Marker>,
+    /// Where answers too big for a message go (the pool's directory).
+    spill_dir: Option<PathBuf>,
 }
 
 impl Task for ChunkTask {
@@ -56,7 +58,19 @@ impl Task for ChunkTask {
     }
 
     fn run_payload(&self, payload: &[u8], _: &[String], _: &RunContext) -> Result<Vec<u8>, JobError> {
-        Python::attach(|py| self.run_chunk(py, payload).map_err(|e| JobError::new(e.to_string())))
+        let payload = crate::chunk::unspill(payload)
+            .map_err(|e| JobError::new(format!("cannot read the chunk's file in the worker: {e}")))?;
+        let answer =
+            Python::attach(|py| self.run_chunk(py, &payload).map_err(|e| JobError::new(e.to_string())))?;
+        if answer.len() > procmap::wire::MAX_PAYLOAD_BYTES {
+            return Err(JobError::new(format!(
+                "the values pickle to {} bytes; at most {} can be sent back",
+                answer.len(),
+                procmap::wire::MAX_PAYLOAD_BYTES
+            )));
+        }
+        crate::chunk::answer(self.spill_dir.as_deref(), answer)
+            .map_err(|e| JobError::new(format!("cannot write the chunk's answer to a file: {e}")))
     }
 }
 
@@ -161,6 +175,7 @@ impl ChunkTask {
 #[pyo3(signature = (describe, marks=None))]
 pub(crate) fn serve(py: Python<'_>, describe: Py<PyAny>, marks: Option<PathBuf>) -> PyResult<()> {
     let pickler = Pickler::new(py)?;
+    let spill_dir = marks.clone();
     let marker = match marks {
         Some(dir) => Some(Marker::create(&dir).map_err(|e| {
             pyo3::exceptions::PyOSError::new_err(format!(
@@ -171,7 +186,7 @@ pub(crate) fn serve(py: Python<'_>, describe: Py<PyAny>, marks: Option<PathBuf>)
         None => None,
     };
     let mut registry = Registry::new();
-    registry.register(ChunkTask { pickler, describe, marker });
+    registry.register(ChunkTask { pickler, describe, marker, spill_dir });
     py.detach(|| procmap::worker::serve(registry))
         .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(format!("procmap worker: {e}")))
 }
