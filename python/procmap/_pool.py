@@ -132,8 +132,10 @@ class Pool:
                    other procmap pool's engine, spawn otherwise. Either
                    way each worker has its own process group and limits.
 
-    Functions are found as ProcessPoolExecutor (spawn) finds them: by
-    module and qualified name, sent with each chunk. A lambda or a nested
+    Functions are found as ProcessPoolExecutor finds them: by module and
+    qualified name, sent with each chunk (a forked worker has your main
+    script's functions already; a spawned one imports the script as
+    "__mp_main__"). A lambda or a nested
     function raises TypeError before anything runs. Items and values are
     pickled, a chunk at a time; each may be up to 256 MiB pickled.
 
