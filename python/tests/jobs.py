@@ -5,6 +5,7 @@ import ctypes
 import dataclasses
 import enum
 import os
+import sys
 import time
 
 
@@ -106,3 +107,10 @@ def second(x):
 def exit3(x):
     """Kills its worker, whatever the item."""
     os._exit(3)
+
+
+def chatty(x):
+    """Prints to stdout and (with a terminal escape) to stderr."""
+    print(f"item {x} on stdout", flush=True)
+    print(f"item {x} on stderr \x1b[2J", file=sys.stderr, flush=True)
+    return x

@@ -2,6 +2,7 @@
 pickled, functions from __main__, the initializer."""
 
 import collections
+import re
 import subprocess
 import threading
 import time
@@ -206,3 +207,26 @@ def test_values_of_classes_defined_in_the_main_script_come_back_as_themselves(sc
     proc = script(MAIN_CLASSES_SCRIPT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0 and out.strip() == "ok", out + err
+
+
+PRINTING_SCRIPT = """
+import sys
+import procmap, jobs
+
+if __name__ == "__main__":
+    with procmap.Pool(procs=2) as pool:
+        print(pool.map(jobs.chatty, range(3)), flush=True)
+"""
+
+
+def test_what_the_function_prints_reaches_stderr_marked_with_its_worker(script):
+    # Issue 19, frictions: a function's print() (and its stderr) is no
+    # longer dropped; as with multiprocessing it reaches the user's stderr,
+    # marked with the worker's pid, control characters escaped.
+    proc = script(PRINTING_SCRIPT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert out.strip() == "[0, 1, 2]", "a worker's print never reaches the caller's stdout"
+    for i in range(3):
+        assert re.search(rf"^\[procmap worker \d+\] item {i} on stdout$", err, re.M), err
+        assert re.search(rf"^\[procmap worker \d+\] item {i} on stderr \\u{{1b}}\[2J$", err, re.M), err

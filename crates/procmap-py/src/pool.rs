@@ -99,6 +99,7 @@ impl NativePool {
             .worker_program(program)
             .worker_args(worker_args)
             .zygote(zygote)
+            .worker_output(Some(procmap::WorkerOutput(std::sync::Arc::new(forward))))
             .build();
         NativePool { pool, marks, input: Mutex::new(None), run: Mutex::new(None), stop: Mutex::new(None) }
     }
@@ -236,6 +237,26 @@ impl NativePool {
             marked,
         ))
     }
+}
+
+/// A line a worker wrote (a `print()` of the user's function, a warning, a
+/// traceback) on this process's stderr, as multiprocessing's workers'
+/// would appear, marked with the worker's pid and with control characters
+/// escaped so that no worker can move the terminal's cursor. Best effort: a
+/// closed stderr loses the line, nothing more.
+fn forward(pid: u32, line: &str) {
+    use std::fmt::Write as _;
+    use std::io::Write as _;
+    let mut text = format!("[procmap worker {pid}] ");
+    for c in line.chars() {
+        if c.is_control() && c != '\t' {
+            let _ = write!(text, "\\u{{{:x}}}", c as u32);
+        } else {
+            text.push(c);
+        }
+    }
+    text.push('\n');
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -19,6 +19,21 @@ pub enum Mode {
     Serial,
 }
 
+/// Where the lines a worker writes to its stderr go, as they come: the
+/// worker's pid and the line (without its newline, invalid UTF-8 replaced).
+/// Without one, they are kept only as the tail that explains a death.
+#[derive(Clone)]
+pub struct WorkerOutput(pub std::sync::Arc<OutputFn>);
+
+/// What a [`WorkerOutput`] calls.
+pub type OutputFn = dyn Fn(u32, &str) + Send + Sync;
+
+impl std::fmt::Debug for WorkerOutput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WorkerOutput(..)")
+    }
+}
+
 /// Settings shared with the dispatcher.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
@@ -33,6 +48,7 @@ pub(crate) struct Config {
     /// A template process's socket: workers are forked by it rather than
     /// spawned from `program` (see `process/zygote.rs`).
     pub zygote: Option<PathBuf>,
+    pub worker_output: Option<WorkerOutput>,
     pub context: RunContext,
     pub retries: u32,
     pub timeout: Option<Duration>,

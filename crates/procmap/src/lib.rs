@@ -46,7 +46,7 @@ mod threads;
 mod unix;
 pub mod worker;
 
-pub use config::Mode;
+pub use config::{Mode, WorkerOutput};
 pub use death::WorkerDeath;
 pub use error::{PoolError, StartFailure};
 pub use input::Chunking;

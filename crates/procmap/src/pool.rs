@@ -70,6 +70,7 @@ impl Pool {
                     timeout: None,
                     exact_blame: false,
                     zygote: None,
+                    worker_output: None,
                     mem_limit: None,
                     max_tasks_per_child: None,
                     flush_interval: Duration::from_millis(10),
@@ -269,6 +270,13 @@ impl PoolBuilder {
     /// a fork rather than an interpreter's start and the user's imports.
     pub fn zygote(mut self, socket: Option<PathBuf>) -> Self {
         self.pool.cfg.zygote = socket;
+        self
+    }
+
+    /// Hands every line a worker writes to its stderr (a task's prints
+    /// included: a worker's stdout goes there too) to `output`, as it comes.
+    pub fn worker_output(mut self, output: Option<crate::WorkerOutput>) -> Self {
+        self.pool.cfg.worker_output = output;
         self
     }
 

@@ -47,6 +47,16 @@ impl Proc {
 /// How much of a worker's stderr is kept to explain its death.
 const STDERR_TAIL_BYTES: usize = 4096;
 
+/// How a worker process is started.
+pub(crate) struct Launch<'a> {
+    pub program: &'a Path,
+    pub args: &'a [std::ffi::OsString],
+    /// Forked by this template instead (see `zygote.rs`).
+    pub zygote: Option<&'a Path>,
+    pub output: Option<crate::WorkerOutput>,
+    pub mem_limit: Option<u64>,
+}
+
 pub(crate) struct Worker {
     pub slot: usize,
     pub generation: u64,
@@ -71,25 +81,23 @@ pub(crate) struct Worker {
 impl Worker {
     /// Spawns `program` with `args` and starts the thread that waits for it to connect.
     pub(crate) fn spawn(
-        program: &Path,
-        args: &[std::ffi::OsString],
-        zygote: Option<&Path>,
-        mem_limit: Option<u64>,
+        launch: &Launch<'_>,
         slot: usize,
         generation: u64,
         events: &Sender<Event>,
     ) -> std::io::Result<Worker> {
         let (server, server_name) = IpcOneShotServer::<Bootstrap>::new()?;
         let (stderr_read, stderr_write) = std::io::pipe()?;
+        let Launch { program, args, zygote, output, mem_limit } = launch;
         let (child, pid) = match zygote {
             Some(socket) => {
                 let (pid, status) =
-                    super::zygote::fork(socket, &server_name, mem_limit, stderr_write.into())?;
+                    super::zygote::fork(socket, &server_name, *mem_limit, stderr_write.into())?;
                 (Proc::Forked { status }, pid)
             }
             None => {
                 let mut cmd = Command::new(program);
-                cmd.args(args)
+                cmd.args(*args)
                     .env(wire::SERVER_ENV, &server_name)
                     // Symbolizing a backtrace on every caught panic costs 50-210 ms.
                     .env("RUST_BACKTRACE", "0")
@@ -97,7 +105,7 @@ impl Worker {
                     // A task's prints must never reach the journal on our stdout.
                     .stdout(stderr_write.try_clone()?)
                     .stderr(stderr_write);
-                unix::configure(&mut cmd, mem_limit);
+                unix::configure(&mut cmd, *mem_limit);
                 let child = cmd.spawn()?;
                 drop(cmd);
                 let pid = child.id();
@@ -106,7 +114,7 @@ impl Worker {
         };
 
         let stderr = Arc::new(Mutex::new(Tail::default()));
-        spawn_stderr_reader(pid, stderr_read, Arc::clone(&stderr))?;
+        spawn_stderr_reader(pid, stderr_read, Arc::clone(&stderr), output.clone())?;
         let events = events.clone();
         let accept = std::thread::Builder::new().name(format!("accept-{pid}")).spawn(move || {
             let kind = match server.accept() {
@@ -294,16 +302,24 @@ fn spawn_stderr_reader(
     pid: u32,
     mut pipe: std::io::PipeReader,
     tail: Arc<Mutex<Tail>>,
+    output: Option<crate::WorkerOutput>,
 ) -> std::io::Result<()> {
     std::thread::Builder::new().name(format!("stderr-{pid}")).spawn(move || {
         let mut buf = [0u8; 4096];
+        let mut lines = output.map(|output| Lines { output, pid, partial: Vec::new() });
         loop {
             match pipe.read(&mut buf) {
                 Ok(0) | Err(_) => {
+                    if let Some(lines) = lines.as_mut() {
+                        lines.finish();
+                    }
                     tail.lock().unwrap_or_else(|p| p.into_inner()).closed = true;
                     return;
                 }
                 Ok(n) => {
+                    if let Some(lines) = lines.as_mut() {
+                        lines.push(&buf[..n]);
+                    }
                     tracing::debug!(
                         worker = pid,
                         "stderr: {}",
@@ -315,4 +331,70 @@ fn spawn_stderr_reader(
         }
     })?;
     Ok(())
+}
+
+/// A worker's stderr cut into lines for [`crate::WorkerOutput`]. A line
+/// longer than [`LINE_LIMIT`] is handed over in pieces, so that memory
+/// stays bounded whatever a task prints.
+struct Lines {
+    output: crate::WorkerOutput,
+    pid: u32,
+    partial: Vec<u8>,
+}
+
+const LINE_LIMIT: usize = 16 * 1024;
+
+impl Lines {
+    fn push(&mut self, mut bytes: &[u8]) {
+        while let Some(end) = bytes.iter().position(|&b| b == b'\n') {
+            self.partial.extend_from_slice(&bytes[..end]);
+            self.emit();
+            bytes = &bytes[end + 1..];
+        }
+        self.partial.extend_from_slice(bytes);
+        if self.partial.len() >= LINE_LIMIT {
+            self.emit();
+        }
+    }
+
+    fn finish(&mut self) {
+        if !self.partial.is_empty() {
+            self.emit();
+        }
+    }
+
+    fn emit(&mut self) {
+        (self.output.0)(self.pid, &String::from_utf8_lossy(&self.partial));
+        self.partial.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_come_whole_across_reads_and_long_ones_in_bounded_pieces() {
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&got);
+        let output = crate::WorkerOutput(Arc::new(move |pid, line: &str| {
+            sink.lock().unwrap().push(format!("{pid}:{line}"));
+        }));
+        let mut lines = Lines { output, pid: 7, partial: Vec::new() };
+        lines.push(b"one\ntw");
+        lines.push(b"o\n\nthree");
+        lines.finish();
+        assert_eq!(*got.lock().unwrap(), ["7:one", "7:two", "7:", "7:three"]);
+        got.lock().unwrap().clear();
+        let half = vec![b'x'; LINE_LIMIT / 2 + 1];
+        lines.push(&half);
+        assert!(got.lock().unwrap().is_empty(), "a partial line under the limit waits");
+        lines.push(&half);
+        lines.push(b"tail");
+        lines.finish();
+        let pieces = got.lock().unwrap().clone();
+        assert_eq!(pieces.len(), 2);
+        assert_eq!(pieces[0].len(), 2 + 2 * half.len(), "handed over once the limit is passed");
+        assert_eq!(pieces[1], "7:tail");
+    }
 }

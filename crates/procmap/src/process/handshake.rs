@@ -25,9 +25,19 @@ pub(super) fn hello_bytes(cfg: &Config) -> Vec<u8> {
 /// go: what `supervisor tasks --worker PATH` lists.
 pub(crate) fn catalogue(cfg: &Config) -> Result<Vec<procmap_wire::TaskInfo>, PoolError> {
     let (events_tx, events_rx) = crossbeam_channel::bounded::<Event>(8);
-    let mut worker =
-        Worker::spawn(&cfg.program, &cfg.worker_args, cfg.zygote.as_deref(), None, 0, 1, &events_tx)
-            .map_err(|source| PoolError::Spawn { program: cfg.program.clone(), source })?;
+    let mut worker = Worker::spawn(
+        &super::child::Launch {
+            program: &cfg.program,
+            args: &cfg.worker_args,
+            zygote: cfg.zygote.as_deref(),
+            output: None,
+            mem_limit: None,
+        },
+        0,
+        1,
+        &events_tx,
+    )
+    .map_err(|source| PoolError::Spawn { program: cfg.program.clone(), source })?;
     let deadline = Instant::now() + cfg.handshake_timeout;
     let failed = |worker: &mut Worker, failure: StartFailure| {
         worker.kill_now(KillReason::Handshake);

@@ -207,16 +207,15 @@ impl Dispatcher {
 
     fn spawn(&mut self, slot: usize) -> Result<(), PoolError> {
         self.generations[slot] += 1;
-        let worker = Worker::spawn(
-            &self.cfg.program,
-            &self.cfg.worker_args,
-            self.cfg.zygote.as_deref(),
-            self.cfg.mem_limit,
-            slot,
-            self.generations[slot],
-            &self.events_tx,
-        )
-        .map_err(|source| PoolError::Spawn { program: self.cfg.program.clone(), source })?;
+        let launch = child::Launch {
+            program: &self.cfg.program,
+            args: &self.cfg.worker_args,
+            zygote: self.cfg.zygote.as_deref(),
+            output: self.cfg.worker_output.clone(),
+            mem_limit: self.cfg.mem_limit,
+        };
+        let worker = Worker::spawn(&launch, slot, self.generations[slot], &self.events_tx)
+            .map_err(|source| PoolError::Spawn { program: self.cfg.program.clone(), source })?;
         tracing::debug!(slot, pid = worker.pid, "spawned worker");
         self.spawned += 1;
         self.slots[slot] = Some(worker);
