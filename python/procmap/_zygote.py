@@ -137,7 +137,7 @@ def _template(listener, spec, alive):
 def _fork_worker(conn, listener, wake, children, spec):
     try:
         message, fds, _, _ = socket.recv_fds(conn, 4096, 1)
-        server, mem_limit = message.decode().split()
+        server, mem_limit, marker = message.decode().rstrip("\n").split(" ", 2)
         if len(fds) != 1:
             raise ValueError(f"expected one stderr descriptor, got {len(fds)}")
     except Exception as e:
@@ -157,7 +157,7 @@ def _fork_worker(conn, listener, wake, children, spec):
                 os.close(fd)
             for other in children.values():
                 other.close()
-            _worker(server, int(mem_limit), err, spec)
+            _worker(server, int(mem_limit), None if marker == "-" else marker, err, spec)
             code = 0
         except SystemExit as e:
             code = e.code if isinstance(e.code, int) else 1
@@ -172,7 +172,7 @@ def _fork_worker(conn, listener, wake, children, spec):
     children[pid] = conn
 
 
-def _worker(server, mem_limit, err, spec):
+def _worker(server, mem_limit, marker, err, spec):
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -194,6 +194,8 @@ def _worker(server, mem_limit, err, spec):
     sys.stdout = open(1, "w", buffering=1, closefd=False, errors="backslashreplace")
     sys.stderr = open(2, "w", buffering=1, closefd=False, errors="backslashreplace")
     os.environ[_native.SERVER_ENV] = server
+    if marker is not None:
+        os.environ[_native.MARKER_ENV] = marker
     os.environ["RUST_BACKTRACE"] = "0"
     # This thread's stack only: the template's caller is not the worker's.
     faulthandler.enable(sys.stderr, all_threads=False)

@@ -47,6 +47,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("PoolError", m.py().get_type::<PoolError>())?;
     m.add("MAX_PAYLOAD_BYTES", procmap::wire::MAX_PAYLOAD_BYTES)?;
     m.add("SERVER_ENV", procmap::wire::SERVER_ENV)?;
+    m.add("MARKER_ENV", procmap::marker::ENV)?;
     m.add("INLINE_BYTES", chunk::INLINE_BYTES)?;
     Ok(())
 }

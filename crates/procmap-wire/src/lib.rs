@@ -154,6 +154,9 @@ pub struct WorkerHello {
     /// The tasks this worker binary can run, so that the supervisor can check
     /// job lines against a custom worker's own tasks.
     pub tasks: Vec<TaskInfo>,
+    /// Whether it marks each job it starts in the file its environment
+    /// names (`procmap::marker`), so that a death blames exactly that job.
+    pub marks: bool,
 }
 
 /// A task's name and help, as listed by `supervisor tasks`.

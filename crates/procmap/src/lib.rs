@@ -35,6 +35,7 @@ mod death;
 mod error;
 mod exec;
 mod input;
+pub mod marker;
 mod pool;
 mod process;
 mod record;

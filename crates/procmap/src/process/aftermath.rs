@@ -91,10 +91,20 @@ impl Dispatcher {
     /// had in flight: reruns go to the front of the queue, in the order
     /// given; a culprit's record goes out.
     pub(super) fn requeue(&mut self, worker: &mut Worker, death: &WorkerDeath, stderr: &str) {
-        let running = worker.state.running_ids();
+        // The job the worker marked last, if it marks: exact, and without
+        // a message per job. It may have finished already (the worker died
+        // between jobs): then no job is to blame. 0: none started.
+        let marked = match (&self.marks, worker.marks) {
+            (Some(marks), true) => marks.take(worker.slot, worker.generation),
+            _ => None,
+        };
+        let running = match marked {
+            Some(id) => vec![id],
+            None => worker.state.running_ids(),
+        };
         let how = blame::Circumstances {
             threads: self.cfg.threads,
-            running: self.cfg.start_reports().then_some(&running[..]),
+            running: (marked.is_some() || self.cfg.start_reports()).then_some(&running[..]),
             kill: worker.state.kill,
             retries: self.cfg.retries,
         };

@@ -12,7 +12,7 @@ use ipc_channel::ipc::{IpcBytesReceiver, IpcBytesSender, IpcOneShotServer, IpcSe
 use procmap_wire as wire;
 use std::collections::VecDeque;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -55,6 +55,8 @@ pub(crate) struct Launch<'a> {
     pub zygote: Option<&'a Path>,
     pub output: Option<crate::WorkerOutput>,
     pub mem_limit: Option<u64>,
+    /// The worker's marker file (see `crate::marker`).
+    pub marker: Option<PathBuf>,
 }
 
 pub(crate) struct Worker {
@@ -62,6 +64,8 @@ pub(crate) struct Worker {
     pub generation: u64,
     pub pid: u32,
     pub child: Proc,
+    /// It said in its hello that it marks each job it starts.
+    pub marks: bool,
     pub state: WorkerState,
     pub server_name: String,
     pub tx: Option<IpcBytesSender>,
@@ -88,11 +92,16 @@ impl Worker {
     ) -> std::io::Result<Worker> {
         let (server, server_name) = IpcOneShotServer::<Bootstrap>::new()?;
         let (stderr_read, stderr_write) = std::io::pipe()?;
-        let Launch { program, args, zygote, output, mem_limit } = launch;
+        let Launch { program, args, zygote, output, mem_limit, marker } = launch;
         let (child, pid) = match zygote {
             Some(socket) => {
-                let (pid, status) =
-                    super::zygote::fork(socket, &server_name, *mem_limit, stderr_write.into())?;
+                let (pid, status) = super::zygote::fork(
+                    socket,
+                    &server_name,
+                    *mem_limit,
+                    marker.as_deref(),
+                    stderr_write.into(),
+                )?;
                 (Proc::Forked { status }, pid)
             }
             None => {
@@ -101,6 +110,7 @@ impl Worker {
                     .env(wire::SERVER_ENV, &server_name)
                     // Symbolizing a backtrace on every caught panic costs 50-210 ms.
                     .env("RUST_BACKTRACE", "0")
+                    .envs(marker.iter().map(|path| (crate::marker::ENV, path)))
                     .stdin(Stdio::null())
                     // A task's prints must never reach the journal on our stdout.
                     .stdout(stderr_write.try_clone()?)
@@ -130,6 +140,7 @@ impl Worker {
             generation,
             pid,
             child,
+            marks: false,
             state: WorkerState::new(Instant::now()),
             server_name,
             tx: None,

@@ -32,6 +32,7 @@ pub(crate) fn catalogue(cfg: &Config) -> Result<Vec<procmap_wire::TaskInfo>, Poo
             zygote: cfg.zygote.as_deref(),
             output: None,
             mem_limit: None,
+            marker: None,
         },
         0,
         1,

@@ -105,6 +105,9 @@ pub(crate) struct Dispatcher {
     /// Workers that have answered the handshake, for the start-up time.
     ready_once: usize,
     startup: Option<Duration>,
+    /// Workers' marker files; none if the directory could not be made
+    /// (deaths are then judged by the older rules).
+    marks: Option<crate::marker::MarkDir>,
 }
 
 impl Dispatcher {
@@ -141,6 +144,9 @@ impl Dispatcher {
             unspawned: 0..procs,
             ready_once: 0,
             startup: None,
+            marks: crate::marker::MarkDir::create()
+                .map_err(|e| tracing::warn!("no marker files, deaths judged without them: {e}"))
+                .ok(),
             cfg,
         }
     }
@@ -213,6 +219,7 @@ impl Dispatcher {
             zygote: self.cfg.zygote.as_deref(),
             output: self.cfg.worker_output.clone(),
             mem_limit: self.cfg.mem_limit,
+            marker: self.marks.as_ref().and_then(|m| m.file(slot, self.generations[slot]).ok()),
         };
         let worker = Worker::spawn(&launch, slot, self.generations[slot], &self.events_tx)
             .map_err(|source| PoolError::Spawn { program: self.cfg.program.clone(), source })?;
@@ -276,6 +283,7 @@ impl Dispatcher {
                     return;
                 }
                 worker.state.ready();
+                worker.marks = hello.marks;
                 tracing::debug!(pid = worker.pid, "worker ready");
                 self.ready_once += 1;
                 if self.startup.is_none() && self.ready_once == self.slots.len() {

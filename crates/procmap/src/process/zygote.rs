@@ -6,8 +6,9 @@
 //! starts it, see `python/procmap/_zygote.py`); here is the client side of
 //! its protocol, over a Unix socket, one connection per worker:
 //!
-//! - we send `SERVER MEM_LIMIT\n` (the one-shot server's name, the memory
-//!   limit in bytes or 0) with the write end of the worker's stderr pipe
+//! - we send `SERVER MEM_LIMIT MARKER\n` (the one-shot server's name, the
+//!   memory limit in bytes or 0, the worker's marker file or `-`, see
+//!   `crate::marker`) with the write end of the worker's stderr pipe
 //!   attached (`SCM_RIGHTS`);
 //! - it forks a worker (its own process group, the limit set, stderr and
 //!   stdout on the pipe) and answers `pid N\n`, or `error TEXT\n`;
@@ -66,11 +67,15 @@ pub(crate) fn fork(
     socket: &Path,
     server: &str,
     mem_limit: Option<u64>,
+    marker: Option<&Path>,
     stderr: OwnedFd,
 ) -> io::Result<(u32, Arc<Status>)> {
     let stream = UnixStream::connect(socket)?;
     stream.set_read_timeout(Some(ANSWER_TIMEOUT))?;
-    let request = format!("{server} {}\n", mem_limit.unwrap_or(0));
+    // The marker's path goes last, as the rest of the line (it may hold
+    // spaces); "-" for none.
+    let marker = marker.map_or_else(|| "-".to_owned(), |p| p.display().to_string());
+    let request = format!("{server} {} {marker}\n", mem_limit.unwrap_or(0));
     send_with_fd(&stream, request.as_bytes(), &stderr)?;
     drop(stderr);
     let mut reader = BufReader::new(stream);

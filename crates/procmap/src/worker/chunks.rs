@@ -14,6 +14,7 @@ pub(super) fn run_chunks(
     hello: &wire::Hello,
     rx: &ipc::IpcBytesReceiver,
     outbox: &Arc<Outbox>,
+    marker: Option<&crate::marker::Marker>,
 ) -> Result<(), WorkerError> {
     if hello.threads > 1 {
         return run_chunks_threaded(registry, hello, rx, outbox);
@@ -27,6 +28,11 @@ pub(super) fn run_chunks(
         match msg {
             Some(ToWorker::Chunk { chunk, jobs }) => {
                 for job in &jobs {
+                    // Before anything else about the job: a death from now
+                    // on is its own (see crate::marker).
+                    if let Some(marker) = marker {
+                        marker.set(job.id);
+                    }
                     if hello.report_starts {
                         outbox.announce(job.id);
                     }

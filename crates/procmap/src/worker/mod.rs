@@ -54,10 +54,17 @@ pub fn serve(registry: Registry) -> Result<(), WorkerError> {
     if hello.protocol != PROTOCOL_VERSION {
         return Err(WorkerError::ProtocolMismatch { theirs: hello.protocol });
     }
+    // One job at a time is what a single marker can say; a hybrid worker's
+    // deaths are judged without it.
+    let marker = (hello.threads <= 1)
+        .then(|| std::env::var_os(crate::marker::ENV))
+        .flatten()
+        .and_then(|path| crate::marker::Marker::open(std::path::Path::new(&path)).ok());
     let reply = FromWorker::Hello(WorkerHello {
         protocol: PROTOCOL_VERSION,
         pid: std::process::id(),
         tasks: registry.infos(),
+        marks: marker.is_some(),
     });
     tx.send(&wire::encode(&reply)?).map_err(WorkerError::Handshake)?;
 
@@ -68,7 +75,7 @@ pub fn serve(registry: Registry) -> Result<(), WorkerError> {
     };
     let flusher = flusher.map_err(WorkerError::Connect)?;
 
-    let result = run_chunks(&registry, &hello, &rx, &outbox);
+    let result = run_chunks(&registry, &hello, &rx, &outbox, marker.as_ref());
     outbox.close();
     let _ = flusher.join();
     result

@@ -1,0 +1,142 @@
+//! Which job a worker is running, in a page the supervisor reads after the
+//! worker died: how a death is pinned on the one job that was running
+//! without a message per job (issue 19, #12).
+//!
+//! The supervisor makes an 8-byte file per worker ([`MarkDir`]) and names it
+//! in the worker's environment ([`ENV`]); the worker maps it shared and
+//! stores the id of each job before running it: one store, no system call.
+//! The stores land in the page cache, which outlives the process, so the
+//! supervisor reads the file after the death. A single 64-bit store cannot
+//! be torn, whatever kills the worker. The worker says in its hello whether
+//! it marks, so that a worker that could not map the file is judged by the
+//! older rules instead of being thought idle.
+//!
+//! Python's pool uses the same [`Marker`] for the item a chunk is at.
+
+use std::fs::{File, OpenOptions};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The variable that names a worker's marker file.
+pub const ENV: &str = "PROCMAP_MARKER";
+
+/// A mapped 8-byte file.
+pub struct Marker {
+    word: *const AtomicU64,
+    _file: File,
+}
+
+// SAFETY: the mapping lives as long as the Marker and is only touched
+// through an atomic.
+unsafe impl Send for Marker {}
+unsafe impl Sync for Marker {}
+
+impl Marker {
+    /// Maps `path` (made, and sized to 8 bytes, if needed).
+    pub fn open(path: &Path) -> std::io::Result<Marker> {
+        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
+        file.set_len(8)?;
+        use std::os::fd::AsRawFd;
+        // SAFETY: a shared mapping of 8 bytes of a file sized above; checked
+        // for failure below.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                8,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(Marker { word: ptr.cast(), _file: file })
+    }
+
+    /// Stores `word`.
+    pub fn set(&self, word: u64) {
+        // SAFETY: `word` points into our live mapping (see `open`).
+        unsafe { &*self.word }.store(word, Ordering::Relaxed);
+    }
+}
+
+impl Drop for Marker {
+    fn drop(&mut self) {
+        // SAFETY: unmaps the mapping made in `open`, once.
+        unsafe { libc::munmap(self.word as *mut libc::c_void, 8) };
+    }
+}
+
+/// What a marker file holds; `None` if it cannot be read.
+pub fn read(path: &Path) -> Option<u64> {
+    let mut bytes = [0u8; 8];
+    File::open(path).and_then(|mut f| f.read_exact(&mut bytes)).ok()?;
+    Some(u64::from_ne_bytes(bytes))
+}
+
+/// The supervisor's directory of marker files, one per worker, removed
+/// with the run.
+pub(crate) struct MarkDir {
+    path: PathBuf,
+}
+
+impl MarkDir {
+    /// A fresh directory on /dev/shm (memory) where it exists.
+    pub(crate) fn create() -> std::io::Result<MarkDir> {
+        use std::sync::atomic::AtomicU32;
+        static COUNT: AtomicU32 = AtomicU32::new(0);
+        let shm = Path::new("/dev/shm");
+        let base = if shm.is_dir() { shm.to_path_buf() } else { std::env::temp_dir() };
+        let name = format!("procmap-jobs-{}-{}", std::process::id(), COUNT.fetch_add(1, Ordering::Relaxed));
+        let path = base.join(name);
+        std::fs::create_dir(&path)?;
+        Ok(MarkDir { path })
+    }
+
+    /// The marker file of a worker, made empty (0: no job started).
+    pub(crate) fn file(&self, slot: usize, generation: u64) -> std::io::Result<PathBuf> {
+        let path = self.path.join(format!("{slot}-{generation}"));
+        std::fs::write(&path, [0u8; 8])?;
+        Ok(path)
+    }
+
+    /// The id of the job the worker last started (0: none), and the file
+    /// removed.
+    pub(crate) fn take(&self, slot: usize, generation: u64) -> Option<u64> {
+        let path = self.path.join(format!("{slot}-{generation}"));
+        let word = read(&path);
+        let _ = std::fs::remove_file(&path);
+        word
+    }
+}
+
+impl Drop for MarkDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_a_worker_marks_is_read_back_after_it_is_gone() {
+        let dir = MarkDir::create().unwrap();
+        let path = dir.file(0, 1).unwrap();
+        assert_eq!(read(&path), Some(0), "a fresh file says no job started");
+        {
+            let marker = Marker::open(&path).unwrap();
+            marker.set(41);
+            marker.set(42);
+        }
+        assert_eq!(dir.take(0, 1), Some(42));
+        assert_eq!(dir.take(0, 1), None, "taken once");
+        let gone = dir.path.clone();
+        drop(dir);
+        assert!(!gone.exists());
+    }
+}
