@@ -22,6 +22,7 @@ mod jobs;
 mod merge;
 mod progress;
 mod python;
+mod report;
 mod run;
 mod sharding;
 mod slurm;

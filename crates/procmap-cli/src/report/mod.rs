@@ -1,0 +1,92 @@
+//! `supervisor report RUN -o report.html`: a run as a picture. One
+//! self-contained HTML file (inline SVG and CSS, nothing fetched) with each
+//! worker's timeline, throughput and busy workers over time, the counts by
+//! status, the slowest jobs and the failures grouped by error text.
+//!
+//! `load.rs` reads the journals, `model.rs` aggregates (pure functions),
+//! `html.rs` and `svg.rs` draw. Up to [`html::MAX_BARS`] jobs are drawn one
+//! bar each; beyond, each lane is cut into time buckets drawn as cells in
+//! the worst status they hold, so a million jobs make a page of a few
+//! hundred KB.
+
+mod html;
+mod load;
+mod model;
+mod svg;
+
+use clap::Args;
+use procmap_batch::ledger::Sources;
+use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+RUN is a run directory (every shard, each a group of lanes), one journal or
+several. Jobs are placed by each record's \"start\" (journals written before
+it existed are counted but not drawn). Nothing in the page is fetched from the
+network: open it anywhere, mail it, attach it to a ticket.
+
+Examples:
+  supervisor report results.jsonl -o report.html
+  supervisor report run/ -o report.html
+
+Exit codes: 0 written; 2 unreadable run directory or journal, or an output
+that cannot be written.")]
+pub struct ReportArgs {
+    /// A run directory, or journals (see `supervisor status --help`).
+    #[arg(required = true, value_name = "RUN")]
+    pub paths: Vec<PathBuf>,
+    /// The HTML file to write.
+    #[arg(short = 'o', long = "output", value_name = "PATH", required = true)]
+    pub output: PathBuf,
+}
+
+/// Why a report could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("{0:#}")]
+    Sources(anyhow::Error),
+    #[error("cannot open {}", path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot read {}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Format(#[from] procmap_batch::journal::NewerFormat),
+    #[error("cannot write {}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+pub fn run(args: &ReportArgs) -> Result<u8, ReportError> {
+    let sources = Sources::from_paths(&args.paths, None, None).map_err(ReportError::Sources)?;
+    let loaded = load::load(&sources.journals)?;
+    let page = html::page(loaded);
+    let write = |e| ReportError::Write { path: args.output.clone(), source: e };
+    std::fs::write(&args.output, page.text.as_bytes()).map_err(write)?;
+    say!(
+        "supervisor report: {} records ({} drawn{}) from {} journal(s) into {} ({} KB)",
+        page.records,
+        page.drawn,
+        if page.bucketed { ", in time buckets" } else { "" },
+        sources.journals.len(),
+        args.output.display(),
+        page.text.len().div_ceil(1024),
+    );
+    if page.undrawn > 0 {
+        say!(
+            "supervisor report: {} records carry no \"start\" (written by an older version): counted, not drawn",
+            page.undrawn
+        );
+    }
+    Ok(crate::exit::OK)
+}
