@@ -65,3 +65,75 @@ fn crashed_and_timed_out_records_carry_their_start() {
         }
     }
 }
+
+/// The first headless browser on PATH (scripts/setup-browser.sh installs
+/// Debian's `chromium-headless-shell`).
+fn browser() -> String {
+    for name in ["chromium-headless-shell", "chromium"] {
+        let found = std::process::Command::new("sh")
+            .args(["-c", &format!("command -v {name}")])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if found {
+            return name.to_owned();
+        }
+    }
+    panic!("no headless Chromium on PATH: run scripts/setup-browser.sh (scripts/setup.sh does)");
+}
+
+/// Runs the browser on `page` with `args`, within a deadline.
+fn render(dir: &Dir, page: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(browser());
+    cmd.args(["--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1280,1600"])
+        .arg(format!("--user-data-dir={}", dir.join("chromium").display()))
+        .args(args)
+        .arg(format!("file://{}", page.display()));
+    let out = run(&mut cmd, None);
+    assert!(out.status.success(), "the browser failed: {}", stderr(&out));
+    out
+}
+
+/// Issue 22 #5: a real run with a crash and a timeout, its report opened in
+/// a real browser: a screenshot is taken, and the DOM it parsed has a lane
+/// per worker, bars of each status and the failures grouped.
+#[test]
+fn a_report_of_a_run_with_a_crash_and_a_timeout_renders_in_a_browser() {
+    let dir = Dir::new();
+    let mut jobs: String = (1..=200).map(|i| format!("cube {i}\n")).collect();
+    jobs.push_str("fault segfault\nfault hang\nfault panic\ncube 201\n");
+    let jobs = dir.write("jobs.txt", &jobs);
+    let journal = dir.join("journal.jsonl");
+    let out = run(
+        dir.supervisor()
+            .args(["-q", "-p", "2", "-c", "8", "--retries", "0", "--timeout", "1s", "-o"])
+            .arg(&journal)
+            .arg(&jobs),
+        None,
+    );
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let page = dir.join("report.html");
+    let out = run(dir.supervisor().arg("report").arg(&journal).arg("-o").arg(&page), None);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stderr(&out).contains("204 records (204 drawn)"), "{}", stderr(&out));
+
+    let shot = dir.join("report.png");
+    render(&dir, &page, &[&format!("--screenshot={}", shot.display())]);
+    let png = std::fs::read(&shot).expect("the browser wrote its screenshot");
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{} bytes", png.len());
+
+    let dom = String::from_utf8(render(&dir, &page, &["--dump-dom"]).stdout).unwrap();
+    let count = |what: &str| dom.matches(what).count();
+    let lanes: Vec<&str> = dom.match_indices("<g class=\"lane\"").map(|(i, _)| &dom[i..i + 60]).collect();
+    // Two workers, and the one killed for the timeout and the one killed by
+    // the crash each replaced in their lane: still two lanes.
+    assert_eq!(lanes.len(), 2, "{lanes:?}");
+    assert_eq!(count("class=\"b ok\""), 201);
+    for status in ["error", "crashed", "timeout"] {
+        assert_eq!(count(&format!("class=\"b {status}\"")), 1, "one {status} bar");
+        assert_eq!(count(&format!("class=\"failure-group\" data-status=\"{status}\"")), 1, "{status} group");
+    }
+    let failures = &dom[dom.find("<div id=\"failures\"").expect("the failures")..];
+    assert!(failures.contains("SIGSEGV") && failures.contains("timed out"), "{failures}");
+    assert!(failures.contains("journal.jsonl:201") && failures.contains("journal.jsonl:202"), "{failures}");
+    assert!(dom.contains("<svg id=\"throughput\"") && dom.contains("<svg id=\"busy\""));
+}

@@ -4,7 +4,7 @@
 use super::load::Group;
 use super::load::Loaded;
 use super::model::{self, Bar, Buckets, FailureGroup, Slow};
-use super::svg::{Frame, duration_label, esc, line_chart, time_axis};
+use super::svg::{Frame, duration_label, esc, line_chart, time_axis, utc_label};
 use procmap::Status;
 use std::fmt::Write as _;
 
@@ -81,7 +81,7 @@ fn header(out: &mut String, loaded: &Loaded, span: f64) {
         duration_label(span)
     );
     if loaded.origin_unix > 0.0 {
-        let _ = write!(out, ", from {} s since the epoch (UTC)", loaded.origin_unix.round());
+        let _ = write!(out, ", from {}", utc_label(loaded.origin_unix));
     }
     out.push_str(".</p>");
     if loaded.undrawn > 0 {
@@ -103,7 +103,7 @@ fn timeline(out: &mut String, loaded: &Loaded, frame: Frame, bucketed: bool) {
     let mut spans = vec![(f64::INFINITY, f64::NEG_INFINITY); loaded.workers.len()];
     for bar in &loaded.bars {
         let s = &mut spans[bar.worker as usize];
-        *s = (s.0.min(bar.start), s.1.max(bar.end()));
+        *s = (s.0.min(bar.start), s.1.max(bar.known_end()));
     }
     let mut lane_of = vec![0u32; loaded.workers.len()];
     let mut group_lanes = Vec::with_capacity(loaded.groups.len());
@@ -129,7 +129,7 @@ fn timeline(out: &mut String, loaded: &Loaded, frame: Frame, bucketed: bool) {
     if bucketed {
         let _ = write!(
             out,
-            " {} jobs: each lane is drawn in time buckets, in the worst status each holds, shaded by how busy the worker was; failures are drawn one by one over them.",
+            "<br>{} jobs: each lane is drawn in time buckets, in the worst status each holds, shaded by how busy the worker was; failures are drawn one by one over them.",
             loaded.bars.len()
         );
     }

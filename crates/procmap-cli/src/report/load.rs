@@ -229,7 +229,8 @@ impl Reader<'_> {
             latest_end: f64::NEG_INFINITY,
         });
         let start = segment.started_unix + start / 1e3;
-        let secs = match view.ms.filter(|ms| ms.is_finite()) {
+        let ms = view.ms.filter(|ms| ms.is_finite());
+        let secs = match ms {
             Some(ms) => ms / 1e3,
             None => (segment.latest_end - start).max(0.0),
         };
@@ -239,7 +240,14 @@ impl Reader<'_> {
             loaded.workers.push(key);
             (loaded.workers.len() - 1) as u32
         });
-        loaded.bars.push(Bar { start, line: view.line, secs: secs as f32, worker, status: view.status });
+        loaded.bars.push(Bar {
+            start,
+            line: view.line,
+            secs: secs as f32,
+            estimated: ms.is_none(),
+            worker,
+            status: view.status,
+        });
     }
 }
 

@@ -16,7 +16,7 @@ mod svg;
 
 use clap::Args;
 use procmap_batch::ledger::Sources;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -68,18 +68,25 @@ pub enum ReportError {
 }
 
 pub fn run(args: &ReportArgs) -> Result<u8, ReportError> {
-    let sources = Sources::from_paths(&args.paths, None, None).map_err(ReportError::Sources)?;
+    write(&args.paths, &args.output)?;
+    Ok(crate::exit::OK)
+}
+
+/// Writes the report of the run at `paths` (a run directory or journals)
+/// to `output`, and says what it holds.
+pub fn write(paths: &[PathBuf], output: &Path) -> Result<(), ReportError> {
+    let sources = Sources::from_paths(paths, None, None).map_err(ReportError::Sources)?;
     let loaded = load::load(&sources.journals)?;
     let page = html::page(loaded);
-    let write = |e| ReportError::Write { path: args.output.clone(), source: e };
-    std::fs::write(&args.output, page.text.as_bytes()).map_err(write)?;
+    let failed = |e| ReportError::Write { path: output.to_owned(), source: e };
+    std::fs::write(output, page.text.as_bytes()).map_err(failed)?;
     say!(
         "supervisor report: {} records ({} drawn{}) from {} journal(s) into {} ({} KB)",
         page.records,
         page.drawn,
         if page.bucketed { ", in time buckets" } else { "" },
         sources.journals.len(),
-        args.output.display(),
+        output.display(),
         page.text.len().div_ceil(1024),
     );
     if page.undrawn > 0 {
@@ -88,5 +95,5 @@ pub fn run(args: &ReportArgs) -> Result<u8, ReportError> {
             page.undrawn
         );
     }
-    Ok(crate::exit::OK)
+    Ok(())
 }

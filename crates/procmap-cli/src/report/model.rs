@@ -15,6 +15,8 @@ pub struct Bar {
     /// Its run time: `ms`, or for a crash or timeout (which have none) an
     /// estimate (see `load.rs`).
     pub secs: f32,
+    /// Whether `secs` is that estimate.
+    pub estimated: bool,
     /// Which worker ran it: an index into [`crate::report::load::Loaded::workers`].
     pub worker: u32,
     pub status: Status,
@@ -23,6 +25,14 @@ pub struct Bar {
 impl Bar {
     pub fn end(&self) -> f64 {
         self.start + f64::from(self.secs)
+    }
+
+    /// When its worker was surely busy until: its end, or its start when
+    /// its run time is an estimate. A replacement worker starts after the
+    /// start of the crash that killed the worker it replaces, not after an
+    /// estimated end.
+    pub fn known_end(&self) -> f64 {
+        if self.estimated { self.start } else { self.end() }
     }
 }
 

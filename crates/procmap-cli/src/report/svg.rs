@@ -47,6 +47,23 @@ pub fn duration_label(secs: f64) -> String {
     }
 }
 
+/// A time since the epoch as a UTC date and time, `2026-12-02 15:26:31 UTC`.
+pub fn utc_label(unix: f64) -> String {
+    let secs = unix.max(0.0) as i64;
+    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC", rest / 3600, rest / 60 % 60, rest % 60)
+}
+
 /// A number for an axis: whole when large, else with up to 2 decimals.
 pub fn number_label(v: f64) -> String {
     if v >= 100.0 {
@@ -149,6 +166,9 @@ mod tests {
         assert_eq!(duration_label(1.5), "1.5s");
         assert_eq!(duration_label(200.0), "3m20s");
         assert_eq!(duration_label(7500.0), "2h05m");
+        assert_eq!(utc_label(0.0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc_label(1_796_225_191.7), "2026-12-02 15:26:31 UTC");
+        assert_eq!(utc_label(951_782_400.0), "2000-02-29 00:00:00 UTC");
         assert_eq!(number_label(24.3459), "24.35");
         assert_eq!(number_label(4696.2), "4696");
         assert_eq!(number_label(2.0), "2");

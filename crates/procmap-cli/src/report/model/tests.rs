@@ -1,7 +1,7 @@
 use super::*;
 
 fn bar(worker: u32, start: f64, secs: f32, status: Status) -> Bar {
-    Bar { start, line: 1, secs, worker, status }
+    Bar { start, line: 1, secs, estimated: false, worker, status }
 }
 
 #[test]
