@@ -121,11 +121,14 @@ fn timeline(out: &mut String, loaded: &Loaded, frame: Frame, bucketed: bool) {
     let lane_h = (640.0 / f64::from(total.max(1))).clamp(2.0, 14.0);
     let height = loaded.groups.len() as f64 * GROUP_ROW + f64::from(total) * lane_h + 30.0;
     let width = LEFT + PLOT + 10.0;
-    let _ =
-        write!(out, "<h2>Timeline</h2><p>One lane per worker; a worker that died is replaced in its lane.",);
+    out.push_str("<h2>Timeline</h2><p>");
     for status in Status::ALL {
         let _ = write!(out, "<span class=\"swatch {0}\"></span>{0}", status.as_str());
     }
+    out.push_str(
+        "<br>One lane per worker; a worker that died is replaced in its lane. A crash or a timeout has no run \
+         time in its record: its bar ends where the last result before it in the journal ended, an estimate.",
+    );
     if bucketed {
         let _ = write!(
             out,

@@ -5,7 +5,7 @@
 //! few fields a report needs: a million records never exist as
 //! `JobRecord`s at once.
 
-use super::ReportError;
+use super::error::ReportError;
 use super::model::{Bar, Failures, Slow, Slowest};
 use procmap::Status;
 use procmap_batch::journal::{Header, Line, for_each_line, parse_line};

@@ -9,10 +9,13 @@
 //! the worst status they hold, so a million jobs make a page of a few
 //! hundred KB.
 
+mod error;
 mod html;
 mod load;
 mod model;
 mod svg;
+
+pub use error::ReportError;
 
 use clap::Args;
 use procmap_batch::ledger::Sources;
@@ -38,33 +41,6 @@ pub struct ReportArgs {
     /// The HTML file to write.
     #[arg(short = 'o', long = "output", value_name = "PATH", required = true)]
     pub output: PathBuf,
-}
-
-/// Why a report could not be made.
-#[derive(Debug, thiserror::Error)]
-pub enum ReportError {
-    #[error("{0:#}")]
-    Sources(anyhow::Error),
-    #[error("cannot open {}", path.display())]
-    Open {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("cannot read {}", path.display())]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error(transparent)]
-    Format(#[from] procmap_batch::journal::NewerFormat),
-    #[error("cannot write {}", path.display())]
-    Write {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
 }
 
 pub fn run(args: &ReportArgs) -> Result<u8, ReportError> {
