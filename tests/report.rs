@@ -137,3 +137,50 @@ fn a_report_of_a_run_with_a_crash_and_a_timeout_renders_in_a_browser() {
     assert!(failures.contains("journal.jsonl:201") && failures.contains("journal.jsonl:202"), "{failures}");
     assert!(dom.contains("<svg id=\"throughput\"") && dom.contains("<svg id=\"busy\""));
 }
+
+/// A run directory's report has a group of lanes per shard, one not run yet
+/// included; a journal of records without `start` is counted, not drawn.
+#[test]
+fn a_run_directory_reports_each_shard_as_a_group_and_old_records_are_counted() {
+    let dir = Dir::new();
+    dir.write("jobs.txt", &(1..=60).map(|i| format!("cube {i}\n")).collect::<String>());
+    for i in 0..2 {
+        let mut cmd = dir.supervisor();
+        cmd.env_remove("SLURM_ARRAY_TASK_ID")
+            .env_remove("SLURM_CPUS_PER_TASK")
+            .env_remove("JOB_COMPLETION_INDEX");
+        let out = run(
+            cmd.args(["-q", "-p", "2", "--run-dir", "run", "--shard", &format!("{i}/3"), "jobs.txt"]),
+            None,
+        );
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+    }
+    let page = dir.join("run.html");
+    let out = run(dir.supervisor().args(["report", "run", "-o"]).arg(&page), None);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let html = std::fs::read_to_string(&page).unwrap();
+    let drawn: usize = html.matches("class=\"b ok\"").count();
+    let groups: Vec<&str> =
+        html.match_indices("class=\"group-label\"").map(|(i, _)| &html[i..i + 60]).collect();
+    assert_eq!(groups.len(), 3, "{groups:?}");
+    for shard in ["shard 0/3", "shard 1/3", "shard 2/3"] {
+        assert!(html.contains(shard), "{shard}");
+    }
+    assert!(drawn > 20 && drawn < 60, "two shards of three: {drawn} bars");
+    assert!(!html.contains("src=\"http") && !html.contains("href=\"http"), "nothing is fetched");
+
+    // A journal of records written before `start` existed.
+    let old = dir.write(
+        "old.jsonl",
+        "{\"line\":1,\"task\":\"cube\",\"args\":[\"1\"],\"status\":\"ok\",\"value\":1,\"attempts\":1,\"worker\":9,\"ms\":0.1}\n",
+    );
+    let out = run(dir.supervisor().arg("report").arg(&old).arg("-o").arg(&page), None);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stderr(&out).contains("1 records carry no \"start\""), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&page).unwrap().matches("class=\"b ").count(), 0);
+
+    // What is not a journal or a run directory is refused, exit 2.
+    let out = run(dir.supervisor().args(["report", "nowhere.jsonl", "-o"]).arg(&page), None);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("cannot open"), "{}", stderr(&out));
+}
