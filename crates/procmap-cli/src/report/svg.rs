@@ -30,10 +30,17 @@ pub fn nice_step(span: f64, ticks: usize) -> f64 {
     [1.0, 2.0, 5.0, 10.0].into_iter().map(|m| m * power).find(|&s| s >= raw).unwrap_or(10.0 * power)
 }
 
-/// A time since the run's start as people read it: `450ms`, `12s`,
-/// `1.5s`, `3m20s`, `2h05m`.
+/// A time since the run's start as people read it: `0`, `35µs`, `2.5ms`,
+/// `450ms`, `12s`, `1.5s`, `3m20s`, `2h05m`.
 pub fn duration_label(secs: f64) -> String {
-    if secs < 1.0 {
+    if secs <= 0.0 {
+        "0".to_owned()
+    } else if secs < 1e-3 {
+        format!("{}µs", (secs * 1e6).round())
+    } else if secs < 1e-2 {
+        let text = format!("{:.1}", secs * 1e3);
+        format!("{}ms", text.strip_suffix(".0").unwrap_or(&text))
+    } else if secs < 1.0 {
         format!("{}ms", (secs * 1e3).round())
     } else if secs < 60.0 {
         let text = format!("{secs:.1}");
@@ -161,6 +168,10 @@ mod tests {
 
     #[test]
     fn labels_read_as_people_write_them() {
+        assert_eq!(duration_label(0.0), "0");
+        assert_eq!(duration_label(0.000_035), "35µs");
+        assert_eq!(duration_label(0.0025), "2.5ms");
+        assert_eq!(duration_label(0.002), "2ms");
         assert_eq!(duration_label(0.45), "450ms");
         assert_eq!(duration_label(12.0), "12s");
         assert_eq!(duration_label(1.5), "1.5s");
