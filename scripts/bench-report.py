@@ -33,7 +33,7 @@ def write_journal(path, records, workers=16, seed=22):
             a = rng.randrange(1_000_000)
             head = f'{{"line":{line},"task":"cube","args":["{a}"],'
             if line % 100_000 == 0:
-                f.write(head + f'"status":"timeout","error":"timed out: ran 1000ms (limit 1000ms); worker {pids[w]} was killed and replaced","attempts":1,"worker":{pids[w]},"start":{start:.6f}}}\n')
+                f.write(head + f'"status":"timeout","error":"timed out: ran 1000ms (limit 1000ms); worker {pids[w]} was killed and replaced","attempts":1,"worker":{pids[w]},"ms":1000,"start":{start:.6f}}}\n')
                 free_at[w] = start + 1000
                 pids[w], next_pid = next_pid, next_pid + 1
             elif line % 50_000 == 0:

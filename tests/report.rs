@@ -60,6 +60,10 @@ fn crashed_and_timed_out_records_carry_their_start() {
             let start = f(&r, "start");
             assert!((0.0..30_000.0).contains(&start), "{timeout:?}: {r}");
             if r["status"] == "timeout" {
+                // How long it ran before it was killed: the timeline's bar.
+                assert!(f(&r, "ms") >= 1000.0 && f(&r, "ms") < 20_000.0, "{r}");
+            }
+            if r["status"] == "crashed" {
                 assert!(r.get("ms").is_none(), "{r}");
             }
         }

@@ -59,8 +59,9 @@ pub struct JobRecord {
     /// 0 in serial mode; absent for a job that never ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker: Option<u32>,
-    /// The job's own run time in milliseconds; absent for a job that never
-    /// finished.
+    /// The job's own run time in milliseconds; for a timeout, how long it
+    /// ran before its worker was killed; absent for a job that never
+    /// finished otherwise (a crash).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ms: Option<f64>,
     /// When the job's last attempt started, in milliseconds since its run

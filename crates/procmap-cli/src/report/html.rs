@@ -126,8 +126,8 @@ fn timeline(out: &mut String, loaded: &Loaded, frame: Frame, bucketed: bool) {
         let _ = write!(out, "<span class=\"swatch {0}\"></span>{0}", status.as_str());
     }
     out.push_str(
-        "<br>One lane per worker; a worker that died is replaced in its lane. A crash or a timeout has no run \
-         time in its record: its bar ends where the last result before it in the journal ended, an estimate.",
+        "<br>One lane per worker; a worker that died is replaced in its lane. A crash has no run time in its \
+         record: its bar ends where the last result before it in the journal ended, an estimate.",
     );
     if bucketed {
         let _ = write!(

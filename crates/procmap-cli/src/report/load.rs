@@ -138,7 +138,8 @@ struct Segment {
     index: u32,
     started_unix: f64,
     /// The latest end of its jobs read so far, in seconds since the epoch:
-    /// about when a crash or timeout (which has no run time) was recorded.
+    /// about when a crash (or a timeout written before timeouts had `ms`),
+    /// which has no run time, was recorded.
     latest_end: f64,
 }
 
@@ -285,7 +286,7 @@ mod tests {
         assert_eq!(loaded.origin_unix, 1000.5);
         let starts: Vec<(f64, f32)> =
             loaded.bars.iter().map(|b| ((b.start * 1e6).round() / 1e6, b.secs)).collect();
-        // The timeout has no run time: it lasts until the latest end before
+        // The timeout has no run time (as before timeouts had one): it lasts until the latest end before
         // it (0.5 s), from 0.1 s.
         assert_eq!(starts, [(0.0, 0.5), (0.1, 0.4), (3.0, 2.0)]);
         // Worker 7 of the first run and of the second are two workers.

@@ -12,8 +12,8 @@ pub struct Bar {
     pub start: f64,
     /// Its line in the jobs file, for the bar's tooltip.
     pub line: u64,
-    /// Its run time: `ms`, or for a crash or timeout (which have none) an
-    /// estimate (see `load.rs`).
+    /// Its run time: `ms`, or for a crash (which has none) an estimate
+    /// (see `load.rs`).
     pub secs: f32,
     /// Whether `secs` is that estimate.
     pub estimated: bool,

@@ -131,6 +131,9 @@ impl Dispatcher {
                         worker.pid
                     ));
                     record.stderr = non_empty(stderr);
+                    // How long it ran before it was killed: what a timeline
+                    // draws, and what its worker spent on it.
+                    record.ms = Some(after.as_nanos() as f64 / 1e6);
                     self.out_buf.push(record);
                 }
             }
