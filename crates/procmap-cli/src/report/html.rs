@@ -108,9 +108,12 @@ fn timeline(out: &mut String, loaded: &Loaded, frame: Frame, bucketed: bool) {
     let mut lane_of = vec![0u32; loaded.workers.len()];
     let mut group_lanes = Vec::with_capacity(loaded.groups.len());
     let mut total = 0u32;
-    for group in 0..loaded.groups.len() as u32 {
-        let members: Vec<usize> =
-            (0..loaded.workers.len()).filter(|&w| loaded.workers[w].group == group).collect();
+    // Workers by group, in one pass: a run directory may have many shards.
+    let mut by_group: Vec<Vec<usize>> = vec![Vec::new(); loaded.groups.len()];
+    for (w, worker) in loaded.workers.iter().enumerate() {
+        by_group[worker.group as usize].push(w);
+    }
+    for members in by_group {
         let (lanes, count) = model::pack_lanes(&members.iter().map(|&w| spans[w]).collect::<Vec<_>>());
         for (&w, lane) in members.iter().zip(lanes) {
             lane_of[w] = total + lane;
@@ -223,7 +226,12 @@ fn marks(loaded: &Loaded, lane_of: &[u32], lanes: u32, frame: Frame, bucketed: b
         kind: "b",
         status: bar.status,
         x: frame.x(bar.start),
-        width: (f64::from(bar.secs) / frame.span * frame.width).max(0.5),
+        // A failure stays visible however short it was.
+        width: (f64::from(bar.secs) / frame.span * frame.width).max(if bar.status == Status::Ok {
+            0.5
+        } else {
+            2.0
+        }),
         opacity: None,
         title: format!(
             "<title>line {}: {} {}</title>",
