@@ -8,3 +8,4 @@ if command -v rustup >/dev/null 2>&1; then
   rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 fi
 "$(dirname "$0")/setup-images.sh"
+"$(dirname "$0")/setup-browser.sh"

@@ -27,3 +27,5 @@ mod concurrency;
 mod shard;
 // A closed stderr or stdout: messages dropped, data failing with exit 3.
 mod closed_streams;
+// Issue 22: each record's start, and `supervisor report`.
+mod report;

@@ -215,13 +215,14 @@ pub fn stdout_records(output: &Output) -> Vec<Value> {
     records(&String::from_utf8_lossy(&output.stdout))
 }
 
-/// Records with the fields that vary between runs (worker, ms) removed,
+/// Records with the fields that vary between runs (worker, ms, start) removed,
 /// sorted by line: what must be identical across modes.
 pub fn normalized(mut records: Vec<Value>) -> Vec<Value> {
     for r in &mut records {
         let o = r.as_object_mut().expect("record is an object");
         o.remove("worker");
         o.remove("ms");
+        o.remove("start");
     }
     records.sort_by_key(|r| r["line"].as_u64());
     records

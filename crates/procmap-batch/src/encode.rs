@@ -57,6 +57,10 @@ pub fn encode_record(out: &mut Vec<u8>, r: &JobRecord, occurrence: u32) {
         out.extend_from_slice(b",\"ms\":");
         push_ms(out, ms);
     }
+    if let Some(start) = r.start.filter(|start| start.is_finite()) {
+        out.extend_from_slice(b",\"start\":");
+        push_ms(out, start);
+    }
     out.extend_from_slice(b"}\n");
 }
 
@@ -202,6 +206,7 @@ mod tests {
         r.value = Some(serde_json::value::RawValue::from_string("{\"a\":[1,2.5]}".into()).unwrap());
         r.worker = Some(4242);
         r.ms = Some(0.004);
+        r.start = Some(1234.5678);
         r.attempts = 3;
         check(&r);
         r.status = Status::Crashed;
@@ -256,6 +261,9 @@ mod tests {
         }
         if let Some(ms) = r.ms.filter(|ms| ms.is_finite()) {
             let _ = write!(out, ",\"ms\":{ms}");
+        }
+        if let Some(start) = r.start.filter(|start| start.is_finite()) {
+            let _ = write!(out, ",\"start\":{start}");
         }
         out.extend_from_slice(b"}\n");
     }
@@ -393,6 +401,11 @@ mod tests {
                 2 => Some(f64::INFINITY),
                 3 => Some(f64::from_bits(r)),
                 _ => Some((r >> (r % 64)) as f64 / 1e6),
+            };
+            record.start = match i % 5 {
+                0 => None,
+                1 => Some(f64::NAN),
+                _ => Some((r >> (r % 48)) as f64 / 1e6),
             };
             records.push((record, if i % 3 == 0 { 0 } else { (r % 4) as u32 }));
         }

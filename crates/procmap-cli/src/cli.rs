@@ -74,6 +74,9 @@ pub enum Command {
     /// Write one journal with one record per job (the latest attempt) from
     /// a run directory's shard journals; `--resume` can continue from it.
     Merge(crate::merge::MergeArgs),
+    /// One self-contained HTML page of a run: each worker's timeline,
+    /// throughput, busy workers, counts, slowest jobs and failures.
+    Report(crate::report::ReportArgs),
     /// Run a batch as a Slurm job array, one shard per array task.
     #[command(subcommand)]
     Slurm(crate::slurm::SlurmCommand),
@@ -97,6 +100,7 @@ pub fn main(registry: Registry) -> ExitCode {
         Some(Command::Demo(args)) => crate::demo::run(&args, registry),
         Some(Command::Status(args)) => crate::status::run(&args),
         Some(Command::Merge(args)) => crate::merge::run(&args),
+        Some(Command::Report(args)) => crate::report::run(&args).map_err(anyhow::Error::from),
         Some(Command::Slurm(command)) => crate::slurm::run(command, &registry),
         None => crate::run::run(cli.run, registry),
     };

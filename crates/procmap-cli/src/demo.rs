@@ -33,6 +33,13 @@ pub struct DemoArgs {
 pub fn run(args: &DemoArgs, registry: procmap::Registry) -> anyhow::Result<u8> {
     let jobs = make_demo(args)?;
     let code = if args.no_run { exit::OK } else { crate::run::run(demo_run(args, &jobs), registry)? };
+    if !args.no_run {
+        // The run's picture; a report that cannot be written costs only itself.
+        let journal = args.dir.join("results.jsonl");
+        if let Err(e) = crate::report::write(&[journal], &args.dir.join("report.html")) {
+            say!("supervisor demo: no report: {:#}", anyhow::Error::from(e));
+        }
+    }
     print_next_steps(args, &jobs);
     Ok(code)
 }
@@ -76,6 +83,7 @@ fn print_next_steps(args: &DemoArgs, jobs: &Path) {
     if !args.no_run {
         say!("  PNGs      {}", dir.join("png").display());
         say!("  journal   {}", dir.join("results.jsonl").display());
+        say!("  report    {}   (open it in a browser)", dir.join("report.html").display());
     }
     say!("next, e.g. compare modes, or rerun only failures:");
     say!("  supervisor compare {} --modes serial,thread,process", jobs.display());

@@ -22,6 +22,8 @@ mod jobs;
 mod merge;
 mod progress;
 mod python;
+mod rate;
+mod report;
 mod run;
 mod sharding;
 mod slurm;

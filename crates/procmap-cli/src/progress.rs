@@ -2,6 +2,7 @@
 //! `--progress always` a plain status line every second elsewhere (a CI
 //! log, a file), like tqdm in seed 001.
 
+use crate::rate::{self, Recent};
 use crate::run::args::ProgressArg;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
@@ -12,10 +13,16 @@ pub struct Progress {
     plain: Option<Plain>,
     done: u64,
     failed: u64,
+    /// The recent rate, and when the bar's message last changed.
+    recent: Recent,
+    shown: Instant,
 }
 
+/// How often the bar's rate changes: often enough to be live, seldom
+/// enough to be read.
+const SHOW_EVERY: Duration = Duration::from_millis(500);
+
 struct Plain {
-    started: Instant,
     last: Instant,
     total: Option<u64>,
 }
@@ -28,19 +35,15 @@ impl Progress {
             (_, _, true) => {
                 let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(10));
                 bar.set_style(
-                    ProgressStyle::with_template(
-                        "{bar:30.cyan/blue} {pos}/{len} jobs  {per_sec}  eta {eta}  {msg}",
-                    )
-                    .expect("valid template"),
+                    ProgressStyle::with_template("{bar:30.cyan/blue} {pos}/{len} jobs  {msg}  eta {eta}")
+                        .expect("valid template"),
                 );
                 (Some(bar), None)
             }
-            (ProgressArg::Always, _, false) => {
-                let now = Instant::now();
-                (None, Some(Plain { started: now, last: now, total: None }))
-            }
+            (ProgressArg::Always, _, false) => (None, Some(Plain { last: Instant::now(), total: None })),
         };
-        Progress { bar, plain, done: 0, failed: 0 }
+        let now = Instant::now();
+        Progress { bar, plain, done: 0, failed: 0, recent: Recent::new(now), shown: now }
     }
 
     pub fn set_total(&mut self, total: u64) {
@@ -56,20 +59,26 @@ impl Progress {
         self.done += 1;
         if !ok {
             self.failed += 1;
-            if let Some(bar) = &self.bar {
-                bar.set_message(format!("{} failed", self.failed));
-            }
         }
+        if self.bar.is_none() && self.plain.is_none() {
+            return;
+        }
+        let now = Instant::now();
         if let Some(bar) = &self.bar {
             bar.inc(1);
+            if !ok || now.saturating_duration_since(self.shown) >= SHOW_EVERY {
+                self.shown = now;
+                let rate = self.recent.update(now, self.done);
+                bar.set_message(status(rate, self.failed));
+            }
         }
         if let Some(plain) = &mut self.plain
-            && plain.last.elapsed() >= Duration::from_secs(1)
+            && now.saturating_duration_since(plain.last) >= Duration::from_secs(1)
         {
-            plain.last = Instant::now();
-            let rate = self.done as f64 / plain.started.elapsed().as_secs_f64();
+            plain.last = now;
+            let rate = self.recent.update(now, self.done);
             let of = plain.total.map(|t| format!("/{t}")).unwrap_or_default();
-            say!("procmap: {}{of} jobs, {} failed, {rate:.0} jobs/s", self.done, self.failed);
+            say!("procmap: {}{of} jobs, {}", self.done, status(rate, self.failed));
         }
     }
 
@@ -78,4 +87,10 @@ impl Progress {
             bar.finish_and_clear();
         }
     }
+}
+
+/// The rate and the jobs not ok so far, e.g. `24 jobs/s, 3 not ok`.
+fn status(rate: Option<f64>, failed: u64) -> String {
+    let rate = rate.map_or_else(|| "…".to_owned(), rate::label);
+    if failed == 0 { rate } else { format!("{rate}, {failed} not ok") }
 }

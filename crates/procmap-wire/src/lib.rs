@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// Bumped on every incompatible change to the types in this crate.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// The largest message either side will decode: room for one
 /// [`MAX_PAYLOAD_BYTES`] payload and its framing. A chunk of job lines or a
@@ -174,6 +174,10 @@ pub struct JobResult {
     pub outcome: Outcome,
     /// The job's own run time in nanoseconds.
     pub nanos: u64,
+    /// When it started, in nanoseconds of the machine's monotonic clock
+    /// (`CLOCK_MONOTONIC`, which every process of the machine shares): the
+    /// supervisor places the job on its run's timeline (protocol 3).
+    pub started: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -227,9 +231,9 @@ mod tests {
         let msg = FromWorker::Results {
             chunks_done: vec![3],
             results: vec![
-                JobResult { id: 1, outcome: Outcome::Ok(b"343".to_vec()), nanos: 12 },
-                JobResult { id: 2, outcome: Outcome::Error("bad".into()), nanos: 1 },
-                JobResult { id: 3, outcome: Outcome::Panic("boom".into()), nanos: 1 },
+                JobResult { id: 1, outcome: Outcome::Ok(b"343".to_vec()), nanos: 12, started: 5 },
+                JobResult { id: 2, outcome: Outcome::Error("bad".into()), nanos: 1, started: 7 },
+                JobResult { id: 3, outcome: Outcome::Panic("boom".into()), nanos: 1, started: 7 },
             ],
         };
         let bytes = encode(&msg).unwrap();

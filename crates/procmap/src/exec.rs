@@ -6,11 +6,12 @@
 use crate::record::JobRecord;
 use crate::stats::WorkerStats;
 use crate::task::Registry;
+use crate::unix::monotonic_nanos;
 use procmap_wire::{Job, JobResult, Outcome, RunContext};
 use std::cell::{Cell, RefCell};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 thread_local! {
     /// Set while this thread runs a job, so that the panic hook knows the
@@ -40,7 +41,8 @@ pub(crate) fn install_panic_hook() {
 
 /// Runs `job` to completion on this thread.
 pub(crate) fn run_job(registry: &Registry, ctx: &RunContext, job: &Job) -> JobResult {
-    let start = Instant::now();
+    let started = monotonic_nanos();
+    let elapsed = || monotonic_nanos().saturating_sub(started);
     let outcome = match registry.get(&job.task) {
         None => Outcome::Error(unknown_task_message(&job.task)),
         Some(task) => {
@@ -49,11 +51,7 @@ pub(crate) fn run_job(registry: &Registry, ctx: &RunContext, job: &Job) -> JobRe
                 let caught =
                     panic::catch_unwind(AssertUnwindSafe(|| task.run_payload(&job.payload, &job.args, ctx)));
                 IN_JOB.with(|f| f.set(false));
-                return JobResult {
-                    id: job.id,
-                    outcome: bytes_outcome(caught),
-                    nanos: start.elapsed().as_nanos() as u64,
-                };
+                return JobResult { id: job.id, outcome: bytes_outcome(caught), nanos: elapsed(), started };
             }
             let caught = panic::catch_unwind(AssertUnwindSafe(|| task.run(&job.args, ctx)));
             IN_JOB.with(|f| f.set(false));
@@ -72,7 +70,7 @@ pub(crate) fn run_job(registry: &Registry, ctx: &RunContext, job: &Job) -> JobRe
             }
         }
     };
-    JobResult { id: job.id, outcome, nanos: start.elapsed().as_nanos() as u64 }
+    JobResult { id: job.id, outcome, nanos: elapsed(), started }
 }
 
 /// The outcome of [`crate::Task::run_payload`]: its bytes as they are,
@@ -92,11 +90,13 @@ fn bytes_outcome(caught: std::thread::Result<Result<Vec<u8>, crate::JobError>>) 
 
 /// Runs a chunk's jobs one after another on this thread, as serial and
 /// thread mode do, appending their records to `out` and counting them in
-/// `stats` (whose `id` names the worker in the records). Returns the jobs'
+/// `stats` (whose `id` names the worker in the records), on the timeline of
+/// a run that started at `origin` ([`monotonic_nanos`]). Returns the jobs'
 /// own run time in all.
 pub(crate) fn run_chunk(
     registry: &Registry,
     ctx: &RunContext,
+    origin: u64,
     jobs: Vec<Job>,
     stats: &mut WorkerStats,
     out: &mut Vec<JobRecord>,
@@ -106,7 +106,7 @@ pub(crate) fn run_chunk(
     for job in jobs {
         let result = run_job(registry, ctx, &job);
         nanos += result.nanos;
-        out.push(JobRecord::finished(job, result, 1, stats.id));
+        out.push(JobRecord::finished(job, result, 1, stats.id, origin));
         stats.jobs += 1;
     }
     stats.busy += Duration::from_nanos(nanos);

@@ -126,6 +126,7 @@ impl Pool {
                 chunker: Chunker::new(self.cfg.chunking, 1),
                 stats: WorkerStats::default(),
                 started,
+                origin: crate::unix::monotonic_nanos(),
             })),
             Mode::Thread => {
                 let (tx, rx) = crossbeam_channel::bounded(RECORD_BATCHES);

@@ -59,10 +59,17 @@ pub struct JobRecord {
     /// 0 in serial mode; absent for a job that never ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker: Option<u32>,
-    /// The job's own run time in milliseconds; absent for a job that never
-    /// finished.
+    /// The job's own run time in milliseconds; for a timeout, how long it
+    /// ran before its worker was killed; absent for a job that never
+    /// finished otherwise (a crash).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ms: Option<f64>,
+    /// When the job's last attempt started, in milliseconds since its run
+    /// started: what places it on a timeline (`supervisor report`). Absent
+    /// for a job that never ran, and in journals written before it existed.
+    /// For a crashed job without start reports, when its chunk was sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<f64>,
     /// The bytes a task returned for a job with a payload (see
     /// `Task::run_payload`), when `status` is ok. Never journaled: the
     /// caller decodes them.
@@ -86,22 +93,27 @@ impl JobRecord {
             attempts: 0,
             worker: None,
             ms: None,
+            start: None,
             output: None,
         }
     }
 
-    /// Builds the record of a job that ran to completion in a worker.
+    /// Builds the record of a job that ran to completion in a worker, in a
+    /// run that started at `origin` (nanoseconds of the monotonic clock the
+    /// result's `started` is read on).
     pub(crate) fn finished(
         job: procmap_wire::Job,
         result: procmap_wire::JobResult,
         attempts: u32,
         worker: u32,
+        origin: u64,
     ) -> Self {
         use procmap_wire::Outcome;
         let mut record = JobRecord::rejected(job.id, job.task, job.args, String::new());
         record.attempts = attempts;
         record.worker = Some(worker);
         record.ms = Some(result.nanos as f64 / 1e6);
+        record.start = Some(millis_since(origin, result.started));
         match result.outcome {
             Outcome::Ok(bytes) => {
                 // The worker produced this with serde_json; if it is somehow
@@ -124,4 +136,10 @@ impl JobRecord {
         }
         record
     }
+}
+
+/// Milliseconds from `origin` to `at`, both in nanoseconds of one clock; 0
+/// for a time before the origin.
+pub(crate) fn millis_since(origin: u64, at: u64) -> f64 {
+    at.saturating_sub(origin) as f64 / 1e6
 }

@@ -20,6 +20,8 @@ pub(crate) struct Serial {
     pub(crate) chunker: Chunker,
     pub(crate) stats: WorkerStats,
     pub(crate) started: Instant,
+    /// `started` on the monotonic clock: the origin of the records' `start`.
+    pub(crate) origin: u64,
 }
 
 impl Serial {
@@ -32,8 +34,14 @@ impl Serial {
             }
             if !jobs.is_empty() {
                 let count = jobs.len();
-                let nanos =
-                    exec::run_chunk(&self.registry, &self.context, jobs, &mut self.stats, &mut records);
+                let nanos = exec::run_chunk(
+                    &self.registry,
+                    &self.context,
+                    self.origin,
+                    jobs,
+                    &mut self.stats,
+                    &mut records,
+                );
                 self.chunker.observe(count, nanos);
                 self.stats.last_result = self.started.elapsed();
             }

@@ -28,6 +28,7 @@ pub(crate) fn start(
     stop: Arc<AtomicU8>,
 ) -> std::io::Result<JoinHandle<Result<Stats, PoolError>>> {
     let started = Instant::now();
+    let origin = crate::unix::monotonic_nanos();
     let (chunks_tx, chunks_rx) = crossbeam_channel::bounded::<Vec<Job>>(cfg.procs * 2);
     let mut runners = Vec::with_capacity(cfg.procs);
     let timing = Arc::new(Timing::default());
@@ -42,7 +43,7 @@ pub(crate) fn start(
                     break;
                 }
                 let mut records = Vec::with_capacity(jobs.len());
-                let nanos = exec::run_chunk(&registry, &context, jobs, &mut stats, &mut records);
+                let nanos = exec::run_chunk(&registry, &context, origin, jobs, &mut stats, &mut records);
                 timing.nanos.fetch_add(nanos, Ordering::Relaxed);
                 timing.jobs.fetch_add(records.len() as u64, Ordering::Relaxed);
                 stats.last_result = started.elapsed();

@@ -138,3 +138,14 @@ pub(crate) fn signal_name(sig: i32) -> String {
     };
     name.to_owned()
 }
+
+/// The machine's monotonic clock in nanoseconds (`CLOCK_MONOTONIC`, the
+/// clock `Instant` reads), which a worker and its supervisor share: a job's
+/// start, read in the worker, is placed on the supervisor's run timeline.
+pub(crate) fn monotonic_nanos() -> u64 {
+    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes the timespec it is given, nothing else.
+    let status = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    debug_assert_eq!(status, 0);
+    now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
+}

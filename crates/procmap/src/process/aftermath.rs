@@ -115,7 +115,8 @@ impl Dispatcher {
                 Decision::Innocent(jobs) | Decision::Requeue(jobs) => reruns.push(Batch::rerun(jobs, false)),
                 Decision::Solo(job) => reruns.push(Batch::rerun(vec![job], true)),
                 Decision::Crashed(job) => {
-                    let mut record = self.failed_record(job, Status::Crashed, worker.pid);
+                    let started = worker.state.start_of(job.job.id);
+                    let mut record = self.failed_record(job, Status::Crashed, worker.pid, started);
                     record.signal = death.signal().map(str::to_owned);
                     record.exit_code = death.exit_code();
                     // Every attempt ended in its worker's death (the first
@@ -131,7 +132,8 @@ impl Dispatcher {
                 }
                 Decision::TimedOut { job, after } => {
                     let limit = self.cfg.timeout.unwrap_or(after);
-                    let mut record = self.failed_record(job, Status::Timeout, worker.pid);
+                    let started = worker.state.start_of(job.job.id);
+                    let mut record = self.failed_record(job, Status::Timeout, worker.pid, started);
                     record.error = Some(format!(
                         "timed out: ran {} (limit {}); worker {} was killed and replaced",
                         human_duration(after),
@@ -139,6 +141,9 @@ impl Dispatcher {
                         worker.pid
                     ));
                     record.stderr = non_empty(stderr);
+                    // How long it ran before it was killed: what a timeline
+                    // draws, and what its worker spent on it.
+                    record.ms = Some(after.as_nanos() as f64 / 1e6);
                     self.out_buf.push(record);
                 }
             }
@@ -148,11 +153,22 @@ impl Dispatcher {
         }
     }
 
-    pub(super) fn failed_record(&self, p: Tracked, status: Status, pid: u32) -> JobRecord {
+    /// The record of a job that killed its worker or ran out of time,
+    /// placed on the run's timeline when it started: by the worker's start
+    /// report (`started`, with `--timeout`), else when its chunk was sent.
+    pub(super) fn failed_record(
+        &self,
+        p: Tracked,
+        status: Status,
+        pid: u32,
+        started: Option<Instant>,
+    ) -> JobRecord {
+        let start = started.or(p.sent).map(|at| at.saturating_duration_since(self.started));
         let mut record = JobRecord::rejected(p.job.id, p.job.task, p.job.args, String::new());
         record.status = status;
         record.attempts = p.attempts;
         record.worker = Some(pid);
+        record.start = start.map(|d| d.as_nanos() as f64 / 1e6);
         record
     }
 }

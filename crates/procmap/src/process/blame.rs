@@ -152,8 +152,9 @@ mod tests {
 
     /// A chunk of jobs `ids`, each sent once, of which `done` have results.
     fn chunk(ids: std::ops::RangeInclusive<u64>, done: &[u64]) -> InFlight {
-        let jobs: Vec<Tracked> =
-            ids.map(|id| Tracked { job: Job::new(id, "t", vec![]), attempts: 1, crashes: 0 }).collect();
+        let jobs: Vec<Tracked> = ids
+            .map(|id| Tracked { job: Job::new(id, "t", vec![]), attempts: 1, crashes: 0, sent: None })
+            .collect();
         let mut chunk = InFlight::new(0, false, jobs, 0);
         for &id in done {
             chunk.finish(id).expect("job in chunk");

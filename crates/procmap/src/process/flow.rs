@@ -102,7 +102,12 @@ impl Dispatcher {
         let _span = tracing::debug_span!("chunk", id, jobs = batch.jobs.len(), pid = worker.pid).entered();
         let msg = ToWorkerRef::Chunk { chunk: id, jobs: TrackedJobs(&batch.jobs) };
         let bytes = wire::encode(&msg).expect("jobs always encode");
-        worker.state.sent(id, batch.solo, batch.jobs, bytes.len());
+        let mut jobs = batch.jobs;
+        let now = Instant::now();
+        for job in &mut jobs {
+            job.sent = Some(now);
+        }
+        worker.state.sent(id, batch.solo, jobs, bytes.len());
         let sent = worker.tx.as_ref().map(|tx| tx.send(&bytes));
         if let Some(Err(e)) = sent {
             // The worker is gone (broken pipe or reset); its channel's close

@@ -97,6 +97,9 @@ pub(crate) struct Dispatcher {
     chunker: Chunker,
     chunks: ChunkStats,
     started: Instant,
+    /// `started` on the monotonic clock workers read: the origin of the
+    /// records' `start`.
+    origin: u64,
     /// Slots to respawn once a failed spawn's delay is over.
     respawn_at: Vec<(usize, Instant)>,
     last_exit_poll: Instant,
@@ -139,6 +142,7 @@ impl Dispatcher {
             chunker: Chunker::new(cfg.chunking, cfg.threads),
             chunks: ChunkStats::default(),
             started: Instant::now(),
+            origin: crate::unix::monotonic_nanos(),
             respawn_at: Vec::new(),
             last_exit_poll: Instant::now(),
             unspawned: 0..procs,
@@ -340,7 +344,7 @@ impl Dispatcher {
                 std::mem::take(&mut tracked.job.task),
                 std::mem::take(&mut tracked.job.args),
             );
-            self.out_buf.push(JobRecord::finished(job, result, tracked.attempts, worker.pid));
+            self.out_buf.push(JobRecord::finished(job, result, tracked.attempts, worker.pid, self.origin));
             // Records leave in batches of OUT_BATCH even when one message
             // holds a chunk of 4,096 results: batches grown to a message's
             // size were held up to six at a time (queued, being read, being

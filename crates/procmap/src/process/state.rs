@@ -20,11 +20,14 @@ pub(crate) struct Tracked {
     pub attempts: u32,
     /// How many times it was found to have killed its worker.
     pub crashes: u32,
+    /// When it was last sent to a worker: where a crashed job's record
+    /// places it when its worker did not report starts.
+    pub sent: Option<Instant>,
 }
 
 impl Tracked {
     pub(crate) fn new(job: Job) -> Self {
-        Tracked { job, attempts: 0, crashes: 0 }
+        Tracked { job, attempts: 0, crashes: 0, sent: None }
     }
 }
 
@@ -365,6 +368,11 @@ impl WorkerState {
     /// The running jobs' ids, as `blame` takes them.
     pub(crate) fn running_ids(&self) -> Vec<u64> {
         self.running.iter().map(|(id, _)| *id).collect()
+    }
+
+    /// When it said job `id` started, if it did and has not finished it.
+    pub(crate) fn start_of(&self, id: u64) -> Option<Instant> {
+        self.running.iter().find(|(job, _)| *job == id).map(|(_, at)| *at)
     }
 }
 
