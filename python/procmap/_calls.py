@@ -126,21 +126,21 @@ class _Base:
     # From the collector
 
     def on_chunk(self, chunk, finished):
-        (_, status, pickled, entries, error, signal, exit_code, stderr, worker, ms, marked) = finished
+        (_, status, pickled, entries, error, signal, exit_code, stderr, worker, ms, marked, start) = finished
         with self.cond:
             self.inflight -= 1
             try:
                 if status == "ok":
                     self._ok(chunk, pickled, entries, worker, ms)
                 elif status in ("crashed", "timeout"):
-                    self._death(chunk, status, error, signal, exit_code, stderr, worker, marked)
+                    self._death(chunk, status, error, signal, exit_code, stderr, worker, marked, start)
                 elif len(chunk.items) > 1:
                     # The chunk as a whole failed (e.g. an item would not
                     # unpickle in the worker): each item alone finds out.
                     self._resubmit(chunk, range(len(chunk.items)), alone=True)
                 else:
                     self._fail(chunk.indices[0], chunk.items[0], "error", error, attempts=chunk.runs[0] + 1,
-                               worker=worker, ms=ms)
+                               worker=worker, ms=ms, start=start)
                 self._pump()
             except Exception as e:
                 if self.error is None:
@@ -207,7 +207,7 @@ class _Base:
         chunk.items = None
         self._deliver(chunk.indices, values, len(failed))
 
-    def _death(self, chunk, status, error, signal, exit_code, stderr, worker, marked):
+    def _death(self, chunk, status, error, signal, exit_code, stderr, worker, marked, start):
         decisions = after_death(len(chunk.items), marked, chunk.runs, self.core.retries,
                                 timed_out=status == "timeout")
         for decision in decisions:
@@ -217,7 +217,7 @@ class _Base:
                     # The engine saw one run of this chunk; the item had more.
                     error = f"its worker died on each of its {runs} attempts;" + error.split(";", 1)[1]
                 self._fail(chunk.indices[p], chunk.items[p], status, error, signal=signal, exit_code=exit_code,
-                           stderr=stderr, attempts=runs, worker=worker)
+                           stderr=stderr, attempts=runs, worker=worker, start=start)
             elif self.abandoned:
                 continue
             elif decision[0] == ALONE:
@@ -254,10 +254,10 @@ class _Base:
         self._fail(index, item, "error", text, attempts=0, local=local)
 
     def _fail(self, index, item, status, error, *, signal=None, exit_code=None, stderr=None, attempts=1,
-              worker=None, ms=None, local=None):
+              worker=None, ms=None, local=None, start=None):
         if self.journal is not None:
             self.journal.write_failed(self.task, index, item, status, error or "", signal, exit_code, stderr,
-                                      attempts, worker)
+                                      attempts, worker, start)
         if self.abandoned:
             return
         summary, tb = _split_error(error)

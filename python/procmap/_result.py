@@ -75,3 +75,15 @@ def read_journal_records(path):
     pickle; ``value`` is the returned value itself, or {"$pickle":
     "<base64>"}."""
     return [json.loads(line) for line in _native.read_journal_lines(os.fspath(path))]
+
+
+def report(journal, output):
+    """Writes a run as a picture: one self-contained HTML file (no network
+    needed) with each worker's timeline, throughput and busy workers over
+    time, the counts by status, the slowest items and the failures grouped
+    by error, as ``supervisor report`` draws it. ``journal`` is a path, a
+    list of paths, or a run directory. Returns (records, drawn): records
+    written by a procmap older than the ``start`` field are counted, not
+    drawn."""
+    paths = [journal] if isinstance(journal, (str, bytes, os.PathLike)) else list(journal)
+    return _native.report([os.fspath(p) for p in paths], os.fspath(output))

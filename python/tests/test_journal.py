@@ -285,3 +285,20 @@ def test_a_failed_items_record_quotes_an_overlong_item_instead_of_holding_it(tmp
     by_line = {r["line"]: r for r in map(json.loads, lines[1:])}
     assert by_line[1]["args"] == ['"short"']
     assert by_line[2]["args"] == [] and "bytes, not recorded; it starts with \"pickle:" in by_line[2]["error"], by_line[2]
+
+
+def test_report_draws_a_python_run_with_its_failures(tmp_path):
+    # Issue 22 item 3: the command line's page for a Python run; each
+    # record carries its start, so every item is drawn.
+    journal = tmp_path / "j.jsonl"
+    with procmap.Pool(procs=2, retries=0, journal=journal) as pool:
+        pool.map(jobs.faulty, [1, "raise", 3, "exit3"] + list(range(20)), return_failures=True)
+    records = [json.loads(line) for line in journal.read_text().splitlines()[1:]]
+    assert all(isinstance(r.get("start"), (int, float)) for r in records), records[:2]
+    out = tmp_path / "report.html"
+    assert procmap.report(journal, out) == (24, 24)
+    page = out.read_text()
+    assert page.startswith("<!DOCTYPE html>") and "http://" not in page.replace("http://www.w3.org", "")
+    assert "ValueError: bad item" in page and "crashed" in page
+    with pytest.raises(ValueError, match="procmap.report"):
+        procmap.report(tmp_path / "missing.jsonl", out)

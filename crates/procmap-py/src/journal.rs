@@ -28,7 +28,12 @@ use std::sync::Mutex;
 /// [`crate::pool::NativePool::poll`] to [`NativeJournal::write_chunk`]
 /// without becoming Python objects.
 #[pyclass(module = "procmap._native")]
-pub(crate) struct Entries(pub Mutex<Vec<u8>>);
+pub(crate) struct Entries {
+    pub bytes: Mutex<Vec<u8>>,
+    /// When the chunk started, in ms since the engine's start: each item's
+    /// `start` follows from the run times of the items before it.
+    pub start: Option<f64>,
+}
 
 struct State {
     writer: JournalWriter,
@@ -92,7 +97,8 @@ impl NativeJournal {
         worker: Option<u32>,
         attempts: Vec<u32>,
     ) -> PyResult<()> {
-        let entries = std::mem::take(&mut *entries.0.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut start = entries.start;
+        let entries = std::mem::take(&mut *entries.bytes.lock().unwrap_or_else(|p| p.into_inner()));
         let path = self.path.clone();
         let mut guard = self.lock();
         let Some(state) = guard.as_mut() else { return Err(closed(&path)) };
@@ -116,7 +122,11 @@ impl NativeJournal {
                     .zip(attempts)
                     .map(|((entry, index), attempts)| {
                         let line = index + 1;
-                        (record(line, &task, entry, attempts, worker), repeats.take(line))
+                        let ms = entry.nanos as f64 / 1e6;
+                        let mut record = record(line, &task, entry, attempts, worker);
+                        record.start = start;
+                        start = start.map(|s| s + ms);
+                        (record, repeats.take(line))
                     })
                     .collect()
             })
@@ -126,7 +136,7 @@ impl NativeJournal {
 
     /// Queues the record of an item that did not run to a value in a
     /// worker: it crashed, timed out, or could not be sent.
-    #[pyo3(signature = (task, index, item, status, error, signal=None, exit_code=None, stderr=None, attempts=0, worker=None))]
+    #[pyo3(signature = (task, index, item, status, error, signal=None, exit_code=None, stderr=None, attempts=0, worker=None, start=None))]
     #[expect(clippy::too_many_arguments, reason = "a record's fields, from Python")]
     fn write_failed(
         &self,
@@ -141,6 +151,7 @@ impl NativeJournal {
         stderr: Option<String>,
         attempts: u32,
         worker: Option<u32>,
+        start: Option<f64>,
     ) -> PyResult<()> {
         let text = codec::pickler(py)?.item_text(item).ok();
         let (args, error) = bounded(text, error);
@@ -151,7 +162,7 @@ impl NativeJournal {
             _ => Status::Error,
         };
         (record.signal, record.exit_code, record.stderr) = (signal, exit_code, stderr);
-        (record.attempts, record.worker) = (attempts, worker);
+        (record.attempts, record.worker, record.start) = (attempts, worker, start);
         let path = self.path.clone();
         let mut guard = self.lock();
         let Some(state) = guard.as_mut() else { return Err(closed(&path)) };

@@ -39,6 +39,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<journal::Entries>()?;
     m.add_class::<result::ItemResult>()?;
     m.add_function(wrap_pyfunction!(result::make_result, m)?)?;
+    m.add_function(wrap_pyfunction!(read::report, m)?)?;
     m.add_function(wrap_pyfunction!(read::read_journal, m)?)?;
     m.add_function(wrap_pyfunction!(read::read_journal_lines, m)?)?;
     m.add_function(wrap_pyfunction!(read::recall, m)?)?;

@@ -36,7 +36,8 @@ const SLICE: Duration = Duration::from_millis(50);
 const MAX_BATCH: usize = 256;
 
 /// One finished chunk, as Python's collector takes it: `(job, status,
-/// pickle, entries, error, signal, exit_code, stderr, worker, ms, marked)`.
+/// pickle, entries, error, signal, exit_code, stderr, worker, ms, marked,
+/// start)`; `start` is when the chunk started, in ms since the engine's.
 /// `marked` is the index of the item a dead worker had started, when it
 /// had started one of this chunk's.
 type Finished = (
@@ -51,6 +52,7 @@ type Finished = (
     Option<u32>,
     Option<f64>,
     Option<usize>,
+    Option<f64>,
 );
 
 /// A pool's engine. Not for direct use: `procmap.Pool` drives it.
@@ -208,7 +210,9 @@ impl NativePool {
             match chunk::split(&output) {
                 Ok((bytes, tail)) => {
                     pickle = Some(PyBytes::new(py, bytes).unbind());
-                    entries = tail.map(|t| Py::new(py, Entries(Mutex::new(t.to_vec())))).transpose()?;
+                    entries = tail
+                        .map(|t| Py::new(py, Entries { bytes: Mutex::new(t.to_vec()), start: record.start }))
+                        .transpose()?;
                 }
                 Err(e) => {
                     status = Status::Error.as_str();
@@ -235,6 +239,7 @@ impl NativePool {
             record.worker,
             record.ms,
             marked,
+            record.start,
         ))
     }
 }

@@ -89,3 +89,17 @@ pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     }
     message
 }
+
+/// Writes the report of the journals at `paths` (or a run directory) to
+/// `output`, as `supervisor report` does; returns (records, drawn).
+#[pyfunction]
+pub(crate) fn report(py: Python<'_>, paths: Vec<PathBuf>, output: PathBuf) -> PyResult<(u64, usize)> {
+    py.detach(|| {
+        let rendered = procmap_report::render(&paths)?;
+        procmap_report::write(&rendered.page, &output)?;
+        Ok((rendered.page.records, rendered.page.drawn))
+    })
+    .map_err(|e: procmap_report::ReportError| {
+        pyo3::exceptions::PyValueError::new_err(format!("procmap.report: {}", chain(&e)))
+    })
+}

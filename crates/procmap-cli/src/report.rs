@@ -1,24 +1,9 @@
-//! `supervisor report RUN -o report.html`: a run as a picture. One
-//! self-contained HTML file (inline SVG and CSS, nothing fetched) with each
-//! worker's timeline, throughput and busy workers over time, the counts by
-//! status, the slowest jobs and the failures grouped by error text.
-//!
-//! `load.rs` reads the journals, `model.rs` aggregates (pure functions),
-//! `html.rs` and `svg.rs` draw. Up to [`html::MAX_BARS`] jobs are drawn one
-//! bar each; beyond, each lane is cut into time buckets drawn as cells in
-//! the worst status they hold, so a million jobs make a page of a few
-//! hundred KB.
+//! `supervisor report RUN -o report.html`: a run as a picture, drawn by
+//! the procmap-report crate (which the Python package shares).
 
-mod error;
-mod html;
-mod load;
-mod model;
-mod svg;
-
-pub use error::ReportError;
+pub use procmap_report::ReportError;
 
 use clap::Args;
-use procmap_batch::ledger::Sources;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Args)]
@@ -51,17 +36,15 @@ pub fn run(args: &ReportArgs) -> Result<u8, ReportError> {
 /// Writes the report of the run at `paths` (a run directory or journals)
 /// to `output`, and says what it holds.
 pub fn write(paths: &[PathBuf], output: &Path) -> Result<(), ReportError> {
-    let sources = Sources::from_paths(paths, None, None).map_err(ReportError::Sources)?;
-    let loaded = load::load(&sources.journals)?;
-    let page = html::page(loaded);
-    let failed = |e| ReportError::Write { path: output.to_owned(), source: e };
-    std::fs::write(output, page.text.as_bytes()).map_err(failed)?;
+    let rendered = procmap_report::render(paths)?;
+    let page = &rendered.page;
+    procmap_report::write(page, output)?;
     say!(
         "supervisor report: {} records ({} drawn{}) from {} journal(s) into {} ({} KB)",
         page.records,
         page.drawn,
         if page.bucketed { ", in time buckets" } else { "" },
-        sources.journals.len(),
+        rendered.journals,
         output.display(),
         page.text.len().div_ceil(1024),
     );

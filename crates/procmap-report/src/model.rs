@@ -17,7 +17,7 @@ pub struct Bar {
     pub secs: f32,
     /// Whether `secs` is that estimate.
     pub estimated: bool,
-    /// Which worker ran it: an index into [`crate::report::load::Loaded::workers`].
+    /// Which worker ran it: an index into [`crate::load::Loaded::workers`].
     pub worker: u32,
     pub status: Status,
 }
