@@ -1,7 +1,11 @@
-"""A one-line progress bar on stderr, for ``Pool(progress=True)``."""
+"""A one-line progress bar on stderr, for ``Pool(progress=True)``: the
+recent rate (the last few seconds) as a person reads it, and the items not
+ok so far, as the command line's progress line shows them."""
 
 import sys
 import time
+
+from . import _native
 
 
 class Progress:
@@ -10,7 +14,7 @@ class Progress:
         self.stream = stream or sys.stderr
         self.done = 0
         self.failed = 0
-        self.start = time.monotonic()
+        self.rate = _native.RecentRate()
         self.last = 0.0
 
     def add(self, done, failed):
@@ -19,22 +23,22 @@ class Progress:
         now = time.monotonic()
         if now - self.last >= 0.2:
             self.last = now
-            self._draw(now)
+            self._draw()
 
-    def _draw(self, now):
-        elapsed = max(now - self.start, 1e-9)
-        rate = self.done / elapsed
+    def _draw(self):
+        rate = self.rate.update(self.done)
         if self.total:
             width = 30
             filled = int(width * self.done / self.total)
             bar = f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}"
         else:
             bar = f"{self.done}"
-        failed = f", {self.failed} failed" if self.failed else ""
-        self.stream.write(f"\rprocmap {bar} {rate:,.0f}/s{failed} ")
+        rate = f" {rate}" if rate else ""
+        failed = f", {self.failed} not ok" if self.failed else ""
+        self.stream.write(f"\rprocmap {bar}{rate}{failed} ")
         self.stream.flush()
 
     def close(self):
-        self._draw(time.monotonic())
+        self._draw()
         self.stream.write("\n")
         self.stream.flush()

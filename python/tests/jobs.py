@@ -114,3 +114,11 @@ def chatty(x):
     print(f"item {x} on stdout", flush=True)
     print(f"item {x} on stderr \x1b[2J", file=sys.stderr, flush=True)
     return x
+
+
+def nap_or_fail(x):
+    """Takes 30 ms; every tenth item raises."""
+    time.sleep(0.03)
+    if x % 10 == 0:
+        raise ValueError(f"item {x}")
+    return x

@@ -172,6 +172,16 @@ def test_progress_draws_a_bar_on_stderr(capsys):
     assert "procmap [" in err and "100/100" in err
 
 
+def test_progress_shows_the_recent_rate_as_read_at_a_glance_and_the_items_not_ok(capsys):
+    # Issue 22 item 4, for Python: whole jobs/s (or one decimal, or
+    # jobs/min), not "24.3459/s", and the failures so far.
+    with procmap.Pool(procs=2, chunksize=1, progress=True) as pool:
+        pool.map(jobs.nap_or_fail, range(40), return_failures=True)
+    last = capsys.readouterr().err.rstrip("\n").split("\r")[-1]
+    assert "40/40" in last and "4 not ok" in last, last
+    assert re.search(r" \d+(\.\d)? jobs/(s|min)( |,)", last), last
+
+
 MAIN_CLASSES_SCRIPT = """
 import dataclasses, enum
 import procmap

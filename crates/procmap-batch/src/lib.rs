@@ -34,6 +34,7 @@ pub mod ledger;
 pub mod lookup;
 pub mod occurrence;
 pub mod previous;
+pub mod rate;
 pub mod resume;
 pub mod rundir;
 pub mod shard;

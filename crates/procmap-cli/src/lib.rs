@@ -22,7 +22,6 @@ mod jobs;
 mod merge;
 mod progress;
 mod python;
-mod rate;
 mod report;
 mod run;
 mod sharding;

@@ -2,9 +2,9 @@
 //! `--progress always` a plain status line every second elsewhere (a CI
 //! log, a file), like tqdm in seed 001.
 
-use crate::rate::{self, Recent};
 use crate::run::args::ProgressArg;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use procmap_batch::rate::{self, Recent};
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 

@@ -26,6 +26,7 @@ mod error;
 mod journal;
 mod marker;
 mod pool;
+mod rate;
 mod read;
 mod result;
 mod serve;
@@ -38,6 +39,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<journal::NativeJournal>()?;
     m.add_class::<journal::Entries>()?;
     m.add_class::<result::ItemResult>()?;
+    m.add_class::<rate::RecentRate>()?;
     m.add_function(wrap_pyfunction!(result::make_result, m)?)?;
     m.add_function(wrap_pyfunction!(read::report, m)?)?;
     m.add_function(wrap_pyfunction!(read::read_journal, m)?)?;

@@ -1,4 +1,4 @@
-//! The rate the progress line shows: the recent one (jobs over the last few
+//! The rate a progress line shows (the command line's and Python's): the recent one (jobs over the last few
 //! seconds), not the average since the start, in the unit a person reads at
 //! a glance.
 
