@@ -376,3 +376,53 @@ fn crashes_among_tiny_chunks_blame_only_the_culprit() {
         assert!(bad.iter().all(|r| r["task"] == "fault" && r["status"] == "crashed"), "{bad:?}");
     }
 }
+
+/// Issue 21: `--halt soon,fail=3` stops dispatching at the third job not
+/// ok; the journal holds every record that arrived, the exit code says
+/// halted, and `--resume` finishes the batch with one record per job.
+#[test]
+fn halt_soon_stops_after_the_third_failure_and_a_resume_finishes_the_batch() {
+    let dir = Dir::new();
+    let lines: Vec<String> =
+        (0..600).map(|i| if i % 2 == 0 { "fault panic".to_owned() } else { format!("cube {i}") }).collect();
+    let jobs = dir.write("jobs.txt", &(lines.join("\n") + "\n"));
+    let journal_path = dir.path().join("j.jsonl");
+    let out = run(
+        dir.supervisor()
+            .args(["-q", "-p", "2", "-c", "1", "--halt", "soon,fail=3", "-o"])
+            .arg(&journal_path)
+            .arg(&jobs),
+        None,
+    );
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    assert!(stderr(&out).contains("halted by --halt soon,fail=3"), "{}", stderr(&out));
+    let first = journal(&journal_path);
+    let failed = first.iter().filter(|r| r["status"] != "ok").count();
+    // The third failure, plus what was in flight: jobs already queued to a
+    // worker (a deep queue, for jobs this short) still run.
+    assert!(failed >= 3, "{failed} failures recorded");
+    assert!(first.len() < 300, "stopped dispatching: {} records of 600", first.len());
+    let out =
+        run(dir.supervisor().args(["-q", "-p", "2", "--resume", "-o"]).arg(&journal_path).arg(&jobs), None);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let all = journal(&journal_path);
+    let lines = by_line(&all);
+    assert_eq!(lines.len(), 600, "every job recorded");
+    assert!(lines.values().all(|r| r.len() == 1), "nothing ran twice");
+}
+
+/// `--halt now,...` kills the jobs in flight: they are not recorded, and
+/// nothing is recorded after the one that fired it.
+#[test]
+fn halt_now_kills_the_jobs_in_flight() {
+    let dir = Dir::new();
+    // The slow jobs would outlast the helper's bounded wait (LIMIT): the
+    // run ends in time only if they are killed.
+    let jobs = dir.write("jobs.txt", "fault slow 300\nfault panic\nfault slow 3600000\nfault slow 3600000\n");
+    let out =
+        run(dir.supervisor().args(["-q", "-p", "2", "-c", "1", "--halt", "now,fail=1"]).arg(&jobs), None);
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    let records = stdout_records(&out);
+    assert!(records.iter().any(|r| r["status"] == "error"), "{records:?}");
+    assert!(records.iter().all(|r| r["args"][1] != "3600000"), "a killed job has no record: {records:?}");
+}

@@ -30,6 +30,7 @@ A jobs file named like a subcommand needs a path: ./jobs
 
 Exit codes: 0 every job ok; 1 some job not ok; 2 usage or setup error;
 3 the journal could not be written (full disk, closed or broken stdout);
+4 halted by --halt (rerun with --resume to finish);
 130 interrupted (rerun with --resume to finish).
 
 Examples:

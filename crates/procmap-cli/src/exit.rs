@@ -11,6 +11,8 @@ pub const SETUP: u8 = 2;
 /// whose reader went away. Records after the failure are lost; rerun with
 /// `--resume` to redo their jobs.
 pub const JOURNAL: u8 = 3;
+/// Stopped by `--halt`; rerun with `--resume` to finish the batch.
+pub const HALTED: u8 = 4;
 /// Interrupted (Ctrl-C, SIGTERM, SIGHUP); rerun with `--resume`.
 pub const INTERRUPTED: u8 = 130;
 

@@ -18,6 +18,7 @@ pub mod compare;
 pub mod demo;
 pub mod exit;
 mod fds;
+mod halt;
 mod jobs;
 mod merge;
 mod progress;

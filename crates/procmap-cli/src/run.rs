@@ -80,8 +80,17 @@ pub fn run(mut args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
     let interrupts = watch_signals(run.stop_handle(), mode != Mode::Process)?;
 
     let mut tally = Tally::default();
+    let mut halt = args.halt.map(crate::halt::Halt::new);
+    let stop = run.stop_handle();
     let journal_error = write_journal(&mut run, &mut journal, &repeats, |status| {
         tally.add(status);
+        if let Some(when) = halt.as_mut().and_then(|h| h.observe(status)) {
+            // As the first Ctrl-C (soon) or the second (now).
+            stop.request_stop();
+            if when == crate::halt::When::Now {
+                stop.request_stop();
+            }
+        }
         progress.record(status == Status::Ok);
         // Asked until the count arrives (or its thread gives up), not for
         // every record of the run.
@@ -103,6 +112,7 @@ pub fn run(mut args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
     // Without a journal the run stops: dropping our end of the results
     // tells the pool to end its workers.
     let stats = run.finish().map_err(explain_pool_error)?;
+    let halted = halt.as_ref().and_then(crate::halt::Halt::reason);
     if let Some(e) = journal_error {
         report_journal_error(&args.results, &e, tally.total());
         return Ok(exit::JOURNAL);
@@ -117,8 +127,21 @@ pub fn run(mut args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
         };
         print_summary(&tally, &stats, started, &setting, interrupted.then_some(&args.results));
     }
+    if let Some(reason) = &halted {
+        let next = if args.results == Path::new("-") {
+            "to finish the batch, run with -o FILE and --resume".to_owned()
+        } else {
+            format!(
+                "rerun the same command with --resume to finish the batch (journal {})",
+                args.results.display()
+            )
+        };
+        say!("supervisor: {reason}; {next}");
+    }
     Ok(if interrupted {
         exit::INTERRUPTED
+    } else if halted.is_some() {
+        exit::HALTED
     } else if tally.all_ok() {
         exit::OK
     } else {

@@ -107,6 +107,15 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = DEFAULT_RETRIES)]
     pub retries: u32,
 
+    /// Stop a batch that is clearly broken, as GNU parallel's --halt:
+    /// WHEN,CONDITION with WHEN `soon` (stop dispatching, let jobs in flight
+    /// finish) or `now` (kill them), CONDITION `fail=N` (N jobs not ok),
+    /// `fail=P%` (P% of finished jobs not ok, once 20 have finished) or
+    /// `success=N`. The journal keeps what ran; `--resume` continues. Exit
+    /// code 4.
+    #[arg(long, value_name = "WHEN,CONDITION")]
+    pub halt: Option<crate::halt::Policy>,
+
     /// Kill a job running longer than this (500ms, 30s, 2m, 1h) and record it
     /// as timeout. Process mode only.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
@@ -185,6 +194,7 @@ impl RunArgs {
             worker: None,
             python: None,
             retries: DEFAULT_RETRIES,
+            halt: None,
             timeout: None,
             mem_limit: None,
             max_tasks_per_child: None,

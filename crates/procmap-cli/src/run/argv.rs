@@ -29,6 +29,7 @@ impl RunArgs {
             worker,
             python,
             retries,
+            halt,
             timeout,
             mem_limit,
             max_tasks_per_child,
@@ -55,6 +56,8 @@ impl RunArgs {
         option("--worker", worker.as_deref().map(path));
         option("--python", python.as_deref().map(path));
         option("--retries", (*retries != DEFAULT_RETRIES).then(|| retries.to_string()));
+        // Each shard halts on its own jobs.
+        option("--halt", halt.map(|h| h.to_string()));
         option("--timeout", timeout.as_ref().map(duration));
         option("--mem-limit", mem_limit.map(format_size));
         option("--max-tasks-per-child", max_tasks_per_child.map(|n| n.to_string()));
