@@ -197,13 +197,6 @@ class Core:
                 return
             call.unsendable(indices[0], items[0], payload)
             return
-        if len(payload) > _native.INLINE_BYTES:
-            # Too big for one message without fragments (see
-            # crates/procmap-py/src/chunk.rs): a file on /dev/shm carries it.
-            path = os.path.join(self.marks, f"{job}.in")
-            with open(path, "wb") as f:
-                f.write(payload)
-            payload = b"F" + os.fsencode(path)
         chunk = Chunk(call, indices, items, runs)
         with self.lock:
             self._ensure_running()

@@ -51,6 +51,5 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MAX_PAYLOAD_BYTES", procmap::wire::MAX_PAYLOAD_BYTES)?;
     m.add("SERVER_ENV", procmap::wire::SERVER_ENV)?;
     m.add("MARKER_ENV", procmap::marker::ENV)?;
-    m.add("INLINE_BYTES", chunk::INLINE_BYTES)?;
     Ok(())
 }

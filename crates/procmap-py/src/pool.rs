@@ -127,13 +127,24 @@ impl NativePool {
     }
 
     /// Queues a chunk (the pickle of `(job, kind, function, items,
-    /// journal)`) as engine job `job`.
+    /// journal)`) as engine job `job`; one too big for a message goes
+    /// through a file (see [`chunk::INLINE_BYTES`]).
     fn submit(&self, job: u64, payload: &[u8]) -> PyResult<()> {
         let input = lock(&self.input);
         let Some(tx) = input.as_ref() else {
             return Err(PyPoolError::new_err("the pool is not running (closed, or stopped by Ctrl-C)"));
         };
-        let job = Job { id: job, task: CHUNK_TASK.to_owned(), args: Vec::new(), payload: payload.to_vec() };
+        let payload = if payload.len() > chunk::INLINE_BYTES {
+            chunk::spill(&self.marks, payload).map_err(|e| {
+                PyPoolError::new_err(format!(
+                    "procmap: cannot write a chunk to {}: {e}",
+                    self.marks.display()
+                ))
+            })?
+        } else {
+            payload.to_vec()
+        };
+        let job = Job { id: job, task: CHUNK_TASK.to_owned(), args: Vec::new(), payload };
         tx.send(Input::Job(job)).map_err(|_| PyPoolError::new_err("the pool stopped taking chunks"))
     }
 
