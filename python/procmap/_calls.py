@@ -153,10 +153,8 @@ class _Base:
         could not run."""
         with self.cond:
             self.inflight -= 1
-            if self.error is None:
-                self.error = error or _native.PoolError(
-                    "procmap: the pool stopped before these items ran (Ctrl-C, or terminate())")
-            self._stop_pulling()
+            self._orphan(chunk, error or _native.PoolError(
+                "procmap: the pool stopped before these items ran (Ctrl-C, or terminate())"))
             self._check_done()
             self.cond.notify_all()
 
@@ -319,7 +317,10 @@ class Call(_Base):
     def _exhausted(self):
         return self.source is None
 
-    def _stop_pulling(self):
+    def _orphan(self, chunk, error):
+        # The caller's loop raises it once what did run is handed out.
+        if self.error is None:
+            self.error = error
         self.source = None
 
     def _undrive(self):
@@ -514,11 +515,6 @@ class Stream(_Base):
     def _exhausted(self):
         return self.closed and not self.queue
 
-    def _stop_pulling(self):
-        while self.queue:
-            self.queue.popleft()[0].fail(_native.PoolError("procmap: the pool stopped before this call ran"))
-        self.closed = True
-
     def _pump(self):
         while self.queue and self.inflight < self.window:
             n = self._size()
@@ -544,13 +540,9 @@ class Stream(_Base):
             else:
                 sink.succeed(v)
 
-    def orphaned(self, chunk, error):
-        with self.cond:
-            self.inflight -= 1
-            err = error or _native.PoolError("procmap: the pool stopped before this call ran")
-            for i in chunk.indices:
-                sink = self.sinks.pop(i, None)
-                if sink is not None:
-                    sink.fail(err)
-            self._check_done()
-            self.cond.notify_all()
+    def _orphan(self, chunk, error):
+        # Each call's own Future or AsyncResult fails; the stream goes on.
+        for i in chunk.indices:
+            sink = self.sinks.pop(i, None)
+            if sink is not None:
+                sink.fail(error)
