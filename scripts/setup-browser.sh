@@ -10,10 +10,6 @@ for name in chromium-headless-shell chromium; do
   fi
 done
 echo "== installing chromium-headless-shell"
-if [ "$(id -u)" -ne 0 ]; then
-  SUDO=sudo
-else
-  SUDO=
-fi
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium-headless-shell
+# shellcheck source=scripts/lib/apt.sh
+. "$(dirname "$0")/lib/apt.sh"
+apt_install chromium-headless-shell
