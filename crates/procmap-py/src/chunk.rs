@@ -55,15 +55,12 @@ pub(crate) fn unspill(message: &[u8]) -> std::io::Result<Cow<'_, [u8]>> {
 }
 
 /// A worker's answer as it travels: inline with its tag, or spilled.
-pub(crate) fn answer(dir: Option<&Path>, bytes: Vec<u8>) -> std::io::Result<Vec<u8>> {
+/// `joined` is [`join`]'s, which starts with the inline tag already, so
+/// that an answer that fits a message is not copied again.
+pub(crate) fn answer(dir: Option<&Path>, joined: Vec<u8>) -> std::io::Result<Vec<u8>> {
     match dir {
-        Some(dir) if bytes.len() > INLINE_BYTES => spill(dir, &bytes),
-        _ => {
-            let mut message = Vec::with_capacity(bytes.len() + 1);
-            message.push(INLINE);
-            message.extend_from_slice(&bytes);
-            Ok(message)
-        }
+        Some(dir) if joined.len() > INLINE_BYTES => spill(dir, &joined[1..]),
+        _ => Ok(joined),
     }
 }
 
@@ -80,8 +77,9 @@ pub(crate) struct Entry {
     pub nanos: u64,
 }
 
-/// The worker's answer for a chunk: the pickle's length (8 bytes, little
-/// endian), the pickle, then the entries (bincode) if there is a journal.
+/// The worker's answer for a chunk: the inline tag (see [`answer`]), the
+/// pickle's length (8 bytes, little endian), the pickle, then the entries
+/// (bincode) if there is a journal.
 pub(crate) fn join(pickle: &[u8], entries: Option<&[Entry]>) -> Result<Vec<u8>, String> {
     let tail = match entries {
         Some(entries) => {
@@ -89,7 +87,8 @@ pub(crate) fn join(pickle: &[u8], entries: Option<&[Entry]>) -> Result<Vec<u8>, 
         }
         None => Vec::new(),
     };
-    let mut out = Vec::with_capacity(8 + pickle.len() + tail.len());
+    let mut out = Vec::with_capacity(1 + 8 + pickle.len() + tail.len());
+    out.push(INLINE);
     out.extend_from_slice(&(pickle.len() as u64).to_le_bytes());
     out.extend_from_slice(pickle);
     out.extend_from_slice(&tail);

@@ -108,11 +108,11 @@ impl Pickler {
         })
     }
 
-    /// `pickle.dumps(obj, HIGHEST_PROTOCOL)`.
-    pub(crate) fn dumps(&self, obj: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    /// `pickle.dumps(obj, HIGHEST_PROTOCOL)`, the bytes object itself (a
+    /// chunk's answer is copied once, into its message).
+    pub(crate) fn dumps<'py>(&self, obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
         let py = obj.py();
-        let pickled = self.dumps.bind(py).call1((obj, self.protocol.bind(py)))?;
-        Ok(pickled.cast_into::<PyBytes>()?.as_bytes().to_vec())
+        Ok(self.dumps.bind(py).call1((obj, self.protocol.bind(py)))?.cast_into::<PyBytes>()?)
     }
 
     /// `pickle.loads(bytes)`.
@@ -121,9 +121,7 @@ impl Pickler {
     }
 
     fn dumps_b64(&self, obj: &Bound<'_, PyAny>) -> PyResult<String> {
-        let py = obj.py();
-        let pickled = self.dumps.bind(py).call1((obj, self.protocol.bind(py)))?;
-        Ok(BASE64.encode(pickled.cast_into::<PyBytes>()?.as_bytes()))
+        Ok(BASE64.encode(self.dumps(obj)?.as_bytes()))
     }
 
     fn loads_b64<'py>(&self, py: Python<'py>, b64: &str) -> PyResult<Bound<'py, PyAny>> {

@@ -8,7 +8,7 @@ use crate::codec::Pickler;
 use crate::marker::Marker;
 use procmap::{JobError, Registry, RunContext, Task};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+use pyo3::types::{PyDict, PyList, PyTuple};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -100,8 +100,7 @@ impl ChunkTask {
                 Ok(value) => (Some(value), None),
                 Err(e) => {
                     let text = describe(&self.describe, py, e.clone_ref(py)).message().to_owned();
-                    let exception =
-                        self.pickler.dumps(e.value(py).as_any()).ok().map(|b| PyBytes::new(py, &b));
+                    let exception = self.pickler.dumps(e.value(py).as_any()).ok();
                     errors.append((index, exception, &text))?;
                     (None, Some(text))
                 }
@@ -119,7 +118,8 @@ impl ChunkTask {
                 self.pickler.dumps(&(&values, &errors, &times).into_pyobject(py)?.into_any())?
             }
         };
-        crate::chunk::join(&pickled, entries.as_deref()).map_err(pyo3::exceptions::PyValueError::new_err)
+        crate::chunk::join(pickled.as_bytes(), entries.as_deref())
+            .map_err(pyo3::exceptions::PyValueError::new_err)
     }
 
     /// The journal entry of one item.
@@ -155,7 +155,7 @@ impl ChunkTask {
                 let text = format!("cannot pickle the return value: {}", e.value(py));
                 // The pickling error itself (a TypeError or PicklingError)
                 // is what the caller gets, as with the stdlib's pools.
-                let exception = self.pickler.dumps(e.value(py).as_any()).ok().map(|b| PyBytes::new(py, &b));
+                let exception = self.pickler.dumps(e.value(py).as_any()).ok();
                 errors.append((index, exception, &text))?;
                 values.set_item(index, py.None())?;
                 if let Some(entry) = entries.as_mut().and_then(|v| v.get_mut(index)) {
