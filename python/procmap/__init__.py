@@ -30,7 +30,7 @@ import sys as _sys
 from ._native import PoolError
 from ._executor import Executor
 from ._pool import Pool
-from ._result import JobFailed, JobTimeout, RemoteTraceback, Result, WorkerCrashed, read_journal, report
+from ._result import Halted, JobFailed, JobTimeout, RemoteTraceback, Result, WorkerCrashed, read_journal, report
 from ._tasks import task
 
 # As multiprocessing does: a worker imports the main script as __mp_main__,
@@ -45,6 +45,7 @@ __all__ = [
     "JobFailed",
     "WorkerCrashed",
     "JobTimeout",
+    "Halted",
     "RemoteTraceback",
     "PoolError",
     "read_journal",

@@ -22,7 +22,7 @@ import time
 
 from . import _native
 from ._blame import ALONE, FAIL, RERUN, after_death
-from ._result import JobFailed, JobTimeout, RemoteTraceback, WorkerCrashed
+from ._result import Halted, JobFailed, JobTimeout, RemoteTraceback, WorkerCrashed
 
 # Work per chunk that chunksize="auto" aims at, as the engine's own
 # (crates/procmap/src/input/chunking.rs): a chunk's round trip costs tens of
@@ -287,8 +287,12 @@ class Call(_Base):
     """map, imap, imap_unordered, starmap: one pass over an iterable."""
 
     def __init__(self, core, fn, items, kind, *, ordered, results, chunksize, task, journal=None,
-                 journal_path=None, resume=False, progress=None, total=None, deadline=None):
+                 journal_path=None, resume=False, progress=None, total=None, deadline=None, halt=None):
         self.source = iter(items)
+        # halt=: a fresh NativeHalt per call; once it fires, `halted` is the
+        # Halted to raise after what did run is handed out.
+        self.halt = halt
+        self.halted = None
         self.source_error = None
         self.ordered = ordered
         self.results = results
@@ -318,8 +322,9 @@ class Call(_Base):
         return self.source is None
 
     def _orphan(self, chunk, error):
-        # The caller's loop raises it once what did run is handed out.
-        if self.error is None:
+        # The caller's loop raises it once what did run is handed out (a
+        # halt=now kill orphans chunks on purpose: Halted says why).
+        if self.error is None and self.halted is None:
             self.error = error
         self.source = None
 
@@ -362,6 +367,8 @@ class Call(_Base):
                 self.core.submit(self, indices, items, [0] * len(items))
 
     def _deliver(self, indices, values, failed):
+        if self.halt is not None and self.halted is None:
+            self._observe(len(values) - failed, failed)
         if self.ordered:
             ready = self.ready
             for i, v in zip(indices, values):
@@ -372,6 +379,22 @@ class Call(_Base):
         self.failures_ready += failed
         if self.progress is not None:
             self.progress.add(len(values), failed)
+
+    def _observe(self, ok, failed):
+        """halt=: counts a chunk's statuses; when the policy fires, no
+        further item is pulled. "soon" lets the chunks already handed to
+        the engine finish (and be journaled and yielded); "now" kills the
+        pool's workers, as terminate() does, so those are lost and a resume
+        runs them again."""
+        when = self.halt.observe(ok, failed)
+        if when is None:
+            return
+        self.halted = Halted(self.halt.reason())
+        self.source = None
+        if when == "now":
+            # The chunks in flight come back orphaned (see _orphan); once
+            # they have, the call is done and _take raises self.halted.
+            self.core.native.stop(kill=True)
 
     # The caller's side
 
@@ -454,6 +477,8 @@ class Call(_Base):
                 if self.error is not None:
                     raise self.error
                 if finished:
+                    if self.halted is not None:
+                        raise self.halted
                     if self.source_error is not None:
                         raise self.source_error
                     return None

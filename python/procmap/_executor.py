@@ -10,7 +10,7 @@ import weakref
 from ._async import FutureSink
 from ._calls import KIND_STAR, Call, Stream
 from ._core import Core
-from ._pool import _bytes, _chunksize, _count
+from ._pool import _bytes, _chunksize, _count, _halt, _halt_policy
 from ._spec import check_function, check_not_bootstrapping, task_name
 
 _LIVE = weakref.WeakSet()
@@ -52,14 +52,15 @@ class Executor(concurrent.futures.Executor):
 
     Arguments: ``max_workers`` (default: one per CPU), ``initializer``,
     ``initargs``, ``max_tasks_per_child`` (counts chunks), and procmap's
-    ``timeout``, ``retries`` (default 2), ``mem_limit``, ``stop_grace``
-    and ``start_method`` (see ``help(procmap.Pool)``). ``mp_context`` is
-    accepted and ignored: ``start_method`` says how workers start.
+    ``timeout``, ``retries`` (default 2), ``mem_limit``, ``stop_grace``,
+    ``start_method`` and ``halt`` (for ``map``; see ``help(procmap.Pool)``).
+    ``mp_context`` is accepted and ignored: ``start_method`` says how
+    workers start.
     """
 
     def __init__(self, max_workers=None, mp_context=None, initializer=None, initargs=(), *,
                  max_tasks_per_child=None, timeout=None, retries=2, mem_limit=None, stop_grace=10.0,
-                 start_method="auto"):
+                 start_method="auto", halt=None):
         check_not_bootstrapping()
         if max_workers is None:
             max_workers = os.cpu_count() or 1
@@ -81,6 +82,7 @@ class Executor(concurrent.futures.Executor):
             initargs=tuple(initargs),
             start_method=start_method,
         )
+        self._halt = _halt_policy(halt)
         self._stream = Stream(self._core)
         self._shutdown = False
         self._lock = threading.Lock()
@@ -111,7 +113,7 @@ class Executor(concurrent.futures.Executor):
             size = None
         items = zip(*iterables)
         call = Call(self._core, fn, items, KIND_STAR, ordered=True, results=False, chunksize=size,
-                    task=task_name(fn), deadline=deadline)
+                    task=task_name(fn), deadline=deadline, halt=_halt(self._halt))
         return iter(call)
 
     def shutdown(self, wait=True, *, cancel_futures=False):

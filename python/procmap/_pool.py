@@ -41,6 +41,22 @@ def _count(name, value, minimum):
     return value
 
 
+def _halt_policy(policy):
+    """Checks a halt= policy now, so a bad one fails at the pool's
+    creation, not at its first call."""
+    if policy is None:
+        return None
+    if not isinstance(policy, str):
+        raise TypeError(f"procmap: halt must be a string such as 'soon,fail=3', got {policy!r}")
+    _native.NativeHalt(policy)
+    return policy
+
+
+def _halt(policy):
+    """Each call counts its own items."""
+    return None if policy is None else _native.NativeHalt(policy)
+
+
 class Pool:
     """A crash-proof process pool with the ``multiprocessing.Pool`` surface:
     ``map``, ``imap``, ``imap_unordered``, ``starmap``, ``apply``,
@@ -120,6 +136,19 @@ class Pool:
                    cut off first. imap_unordered does not yield skipped
                    items; map and imap take their values from the journal.
         progress:  True for a progress bar on stderr.
+        halt:      stop a call early when its batch is clearly broken, as
+                   the command line's --halt (GNU parallel's semantics):
+                   "soon,fail=N" (N items not ok), "soon,fail=P%" (that
+                   share, once 20 items have finished), "soon,success=N",
+                   or "now,..." for the same conditions. "soon" pulls no
+                   further item and lets the chunks already handed to the
+                   workers finish; "now" kills the workers at once (as
+                   terminate() does: other calls running on this pool at
+                   that moment fail with PoolError). Either way the results
+                   that arrived are yielded and journaled, then
+                   procmap.Halted is raised; resume=True finishes the
+                   batch. Applies to map, imap, imap_unordered and starmap,
+                   each call counting its own items; not to apply_async.
         stop_grace: seconds items in flight may still run after Ctrl-C
                    (default 10); a second Ctrl-C kills them at once.
         start_method: how workers start. "fork": from a template process
@@ -165,6 +194,7 @@ class Pool:
         progress=False,
         stop_grace=10.0,
         start_method="auto",
+        halt=None,
     ):
         check_not_bootstrapping()
         if processes is not None and procs is not None and processes != procs:
@@ -190,6 +220,7 @@ class Pool:
         self._journal_opened = False
         self._resume = bool(resume)
         self._progress = bool(progress)
+        self._halt = _halt_policy(halt)
         self._core = Core(
             procs=procs,
             retries=retries,
@@ -225,7 +256,7 @@ class Pool:
         try:
             return Call(self._core, fn, items, kind, ordered=ordered, results=results, chunksize=chunksize,
                         task=task, journal=journal, journal_path=self._journal, resume=self._resume,
-                        progress=progress, total=total, deadline=deadline)
+                        progress=progress, total=total, deadline=deadline, halt=_halt(self._halt))
         except BaseException:
             if journal is not None:
                 journal.finish()
