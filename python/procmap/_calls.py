@@ -187,13 +187,7 @@ class _Base:
                     summary, tb = _split_error(text)
                     r = _native.make_result(index, item, False, None, "error", summary, tb, attempts=attempts,
                                             worker=worker, ms=item_ms)
-                    if self.results:
-                        # For map, which raises the first failure's own
-                        # exception after the run.
-                        self.exceptions[index] = exc_bytes
-                        out.append(r)
-                    else:
-                        out.append(_Failure(r, exc_bytes))
+                    out.append(r if self.results else _Failure(r, exc_bytes))
                 elif self.results:
                     out.append(_native.make_result(index, item, True, value, "ok", attempts=attempts,
                                                    worker=worker, ms=item_ms))
@@ -261,8 +255,6 @@ class _Base:
         summary, tb = _split_error(error)
         r = _native.make_result(index, item, False, None, status, summary, tb, signal, exit_code, stderr,
                                 attempts, worker, ms)
-        if local is not None and self.results:
-            self.exceptions[index] = local
         self._deliver([index], [r if self.results else _Failure(r, local=local)], 1)
 
     def _check_done(self):
@@ -303,9 +295,11 @@ class Call(_Base):
         self.pulled = 0
         self.next_index = 0
         self.ready = {} if ordered else collections.deque()
+        # Ordered: a chunk whose items are consecutive waits whole, under
+        # its first index, rather than as one entry per item.
+        self.ready_runs = {}
         self.ready_count = 0
         self.skipped = {}
-        self.exceptions = {}
         # Failed items delivered and not yet taken: while there are none,
         # handing out a batch checks nothing per value.
         self.failures_ready = 0
@@ -370,9 +364,13 @@ class Call(_Base):
         if self.halt is not None and self.halted is None:
             self._observe(len(values) - failed, failed)
         if self.ordered:
-            ready = self.ready
-            for i, v in zip(indices, values):
-                ready[i] = v
+            n = len(indices)
+            if n > 1 and indices[-1] - indices[0] == n - 1:
+                self.ready_runs[indices[0]] = values
+            else:
+                ready = self.ready
+                for i, v in zip(indices, values):
+                    ready[i] = v
         else:
             self.ready.append(values)
         self.ready_count += len(values)
@@ -399,25 +397,31 @@ class Call(_Base):
     # The caller's side
 
     def __iter__(self):
+        for batch, checked in self.batches():
+            # Popped, not iterated: a value handed out is referenced
+            # from here no longer (neither by the list nor by a loop
+            # variable while the generator is suspended).
+            batch.reverse()
+            pop = batch.pop
+            if self.results or not checked:
+                while batch:
+                    yield pop()
+                continue
+            while batch:
+                if type(batch[-1]) is _Failure:
+                    raise pop().exception()
+                yield pop()
+
+    def batches(self):
+        """What arrives, a list at a time, with whether it may hold a
+        _Failure (else it holds none): map takes whole lists, with no
+        generator step per item."""
         try:
             while True:
                 batch = self._take()
                 if batch is None:
                     return
-                # Popped, not iterated: a value handed out is referenced
-                # from here no longer (neither by the list nor by a loop
-                # variable while the generator is suspended).
-                batch, checked = batch
-                batch.reverse()
-                pop = batch.pop
-                if self.results or not checked:
-                    while batch:
-                        yield pop()
-                    continue
-                while batch:
-                    if type(batch[-1]) is _Failure:
-                        raise pop().exception()
-                    yield pop()
+                yield batch
         except KeyboardInterrupt:
             # Like the command line's first Ctrl-C: chunks in flight finish
             # (within stop_grace) and are journaled; the engine ends.
@@ -435,6 +439,7 @@ class Call(_Base):
             self.abandoned = True
             self.source = None
             self.ready.clear()
+            self.ready_runs.clear()
             self.ready_count = 0
             self.failures_ready = 0
             self._undrive()
@@ -446,9 +451,14 @@ class Call(_Base):
                 if self.ordered:
                     out = []
                     ready = self.ready
+                    runs = self.ready_runs
                     i = self.next_index
                     while True:
-                        if i in ready:
+                        run = runs.pop(i, None)
+                        if run is not None:
+                            out += run
+                            i += len(run)
+                        elif i in ready:
                             out.append(ready.pop(i))
                             i += 1
                         elif i in self.skipped:
