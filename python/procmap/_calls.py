@@ -307,6 +307,11 @@ class Call(_Base):
         self.driving = True
         core.attach(1)
         super().__init__(core, fn, kind, chunksize=chunksize, journal=journal, task=task, progress=progress)
+        # A map's chunks are many and alike: with four chunks per worker
+        # handed to the engine, the workers waited on this thread's round
+        # trips (0.30 s against 0.24 s for 500k trivial items). Futures keep
+        # the short window: what is not handed over can still be cancelled.
+        self.window = 8 * core.procs + 4
         self.limit = 16 * 1024
         with self.cond:
             self._pump()
