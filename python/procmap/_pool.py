@@ -42,6 +42,29 @@ def _count(name, value, minimum):
     return value
 
 
+class Journal:
+    """A pool's journal= and resume=, for Pool and Executor alike: each
+    call opens the journal for itself (locked while it runs); the pool's
+    first call truncates it unless resume=True, later calls append."""
+
+    def __init__(self, path, resume):
+        if resume and path is None:
+            raise ValueError("procmap: resume=True needs a journal")
+        self.path = None if path is None else os.fspath(path)
+        self.resume = bool(resume)
+        self._opened = False
+        self._lock = threading.Lock()
+
+    def open(self):
+        """A call's NativeJournal, or None without a journal."""
+        if self.path is None:
+            return None
+        with self._lock:
+            journal = _native.NativeJournal(self.path, self._opened, self.resume)
+            self._opened = True
+        return journal
+
+
 def _halt_policy(policy):
     """Checks a halt= policy now, so a bad one fails at the pool's
     creation, not at its first call."""
@@ -211,15 +234,11 @@ class Pool:
         if maxtasksperchild is not None and max_tasks_per_child is not None:
             raise ValueError("procmap: give maxtasksperchild or max_tasks_per_child, not both")
         max_tasks = _count("maxtasksperchild", maxtasksperchild if maxtasksperchild is not None else max_tasks_per_child, 1)
-        if resume and journal is None:
-            raise ValueError("procmap: resume=True needs a journal")
         if initializer is not None and not callable(initializer):
             raise TypeError("procmap: initializer must be a callable")
         self._procs = procs
         self._chunksize = _chunksize(chunksize)
-        self._journal = None if journal is None else os.fspath(journal)
-        self._journal_opened = False
-        self._resume = bool(resume)
+        self._journal = Journal(journal, resume)
         self._progress = bool(progress)
         self._halt = _halt_policy(halt)
         self._core = Core(
@@ -247,16 +266,11 @@ class Pool:
         chunksize = _chunksize(chunksize) if chunksize is not None else self._chunksize
         total = len(items) if hasattr(items, "__len__") else None
         task = task_name(fn)
-        journal = None
-        if self._journal is not None:
-            with self._lock:
-                append = self._journal_opened
-                journal = _native.NativeJournal(self._journal, append, self._resume)
-                self._journal_opened = True
+        journal = self._journal.open()
         progress = Progress(total) if self._progress else None
         try:
             return Call(self._core, fn, items, kind, ordered=ordered, results=results, chunksize=chunksize,
-                        task=task, journal=journal, journal_path=self._journal, resume=self._resume,
+                        task=task, journal=journal, journal_path=self._journal.path, resume=self._journal.resume,
                         progress=progress, total=total, deadline=deadline, halt=_halt(self._halt))
         except BaseException:
             if journal is not None:
