@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// Bumped on every incompatible change to the types in this crate.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// The largest message either side will decode: room for one
 /// [`MAX_PAYLOAD_BYTES`] payload and its framing. A chunk of job lines or a
@@ -129,7 +129,29 @@ pub struct Hello {
     pub report_starts: bool,
     /// Threads that run jobs in the worker (hybrid mode when above 1).
     pub threads: u32,
+    /// What the worker does with each job's stdout and stderr (protocol 4).
+    pub capture: Capture,
 }
+
+/// What a worker does with what each job writes to its stdout and stderr
+/// (protocol 4). Only a worker with one thread can tell its jobs' output
+/// apart: the supervisor sends `None` to any other.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Capture {
+    /// Both go to the worker's stderr, which the supervisor reads.
+    #[default]
+    None,
+    /// The last [`CAPTURE_TAIL_BYTES`] of each stream come back in the
+    /// job's [`JobResult`].
+    Tail,
+    /// Each stream goes to `DIR/<id>.out` and `DIR/<id>.err`, where `id`
+    /// is the job's (or a task's own item's) number; an empty stream
+    /// leaves no file.
+    Files(PathBuf),
+}
+
+/// How much of each of a job's streams [`Capture::Tail`] keeps: the end.
+pub const CAPTURE_TAIL_BYTES: usize = 4096;
 
 /// Worker → supervisor.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -178,6 +200,18 @@ pub struct JobResult {
     /// (`CLOCK_MONOTONIC`, which every process of the machine shares): the
     /// supervisor places the job on its run's timeline (protocol 3).
     pub started: u64,
+    /// The end of what the job wrote to its stdout and to its stderr, under
+    /// [`Capture::Tail`]; empty otherwise (protocol 4).
+    pub output: Captured,
+}
+
+/// The ends of a job's two streams (see [`Capture::Tail`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Captured {
+    #[serde(with = "serde_bytes")]
+    pub stdout: Vec<u8>,
+    #[serde(with = "serde_bytes")]
+    pub stderr: Vec<u8>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -231,9 +265,27 @@ mod tests {
         let msg = FromWorker::Results {
             chunks_done: vec![3],
             results: vec![
-                JobResult { id: 1, outcome: Outcome::Ok(b"343".to_vec()), nanos: 12, started: 5 },
-                JobResult { id: 2, outcome: Outcome::Error("bad".into()), nanos: 1, started: 7 },
-                JobResult { id: 3, outcome: Outcome::Panic("boom".into()), nanos: 1, started: 7 },
+                JobResult {
+                    id: 1,
+                    outcome: Outcome::Ok(b"343".to_vec()),
+                    nanos: 12,
+                    started: 5,
+                    output: Captured::default(),
+                },
+                JobResult {
+                    id: 2,
+                    outcome: Outcome::Error("bad".into()),
+                    nanos: 1,
+                    started: 7,
+                    output: Captured { stdout: b"out".to_vec(), stderr: b"err".to_vec() },
+                },
+                JobResult {
+                    id: 3,
+                    outcome: Outcome::Panic("boom".into()),
+                    nanos: 1,
+                    started: 7,
+                    output: Captured::default(),
+                },
             ],
         };
         let bytes = encode(&msg).unwrap();

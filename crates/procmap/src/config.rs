@@ -49,6 +49,8 @@ pub(crate) struct Config {
     /// spawned from `program` (see `process/zygote.rs`).
     pub zygote: Option<PathBuf>,
     pub worker_output: Option<WorkerOutput>,
+    /// What workers do with each job's stdout and stderr.
+    pub capture: procmap_wire::Capture,
     pub context: RunContext,
     pub retries: u32,
     pub timeout: Option<Duration>,

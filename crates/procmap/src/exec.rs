@@ -51,7 +51,13 @@ pub(crate) fn run_job(registry: &Registry, ctx: &RunContext, job: &Job) -> JobRe
                 let caught =
                     panic::catch_unwind(AssertUnwindSafe(|| task.run_payload(&job.payload, &job.args, ctx)));
                 IN_JOB.with(|f| f.set(false));
-                return JobResult { id: job.id, outcome: bytes_outcome(caught), nanos: elapsed(), started };
+                return JobResult {
+                    id: job.id,
+                    outcome: bytes_outcome(caught),
+                    nanos: elapsed(),
+                    started,
+                    output: Default::default(),
+                };
             }
             let caught = panic::catch_unwind(AssertUnwindSafe(|| task.run(&job.args, ctx)));
             IN_JOB.with(|f| f.set(false));
@@ -70,7 +76,7 @@ pub(crate) fn run_job(registry: &Registry, ctx: &RunContext, job: &Job) -> JobRe
             }
         }
     };
-    JobResult { id: job.id, outcome, nanos: elapsed(), started }
+    JobResult { id: job.id, outcome, nanos: elapsed(), started, output: Default::default() }
 }
 
 /// The outcome of [`crate::Task::run_payload`]: its bytes as they are,

@@ -55,7 +55,7 @@ pub use input::Input;
 pub use pool::{Pool, PoolBuilder, default_worker_program};
 pub use procmap_wire as wire;
 pub use procmap_wire::RunContext;
-pub use record::{JobRecord, Status};
+pub use record::{JobRecord, Status, captured_text};
 pub use run::{Next, Run, StopHandle};
 pub use stats::{ChunkStats, Stats, WorkerStats};
 pub use task::{JobError, Registry, Task, temp_file_prefix};

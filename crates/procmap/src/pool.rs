@@ -71,6 +71,7 @@ impl Pool {
                     exact_blame: false,
                     zygote: None,
                     worker_output: None,
+                    capture: procmap_wire::Capture::None,
                     mem_limit: None,
                     max_tasks_per_child: None,
                     flush_interval: Duration::from_millis(10),
@@ -106,6 +107,21 @@ impl Pool {
         self.cfg.threads
     }
 
+    /// Why each job's own output cannot be captured in this pool, when it
+    /// is asked for: the jobs of thread and serial mode, and of a worker
+    /// with several threads, share one stdout and stderr.
+    fn shares_fds(&self) -> Option<&'static str> {
+        if self.cfg.capture == procmap_wire::Capture::None {
+            return None;
+        }
+        match self.mode {
+            Mode::Thread => Some("thread mode"),
+            Mode::Serial => Some("serial mode"),
+            Mode::Process if self.cfg.threads > 1 => Some("hybrid mode (several threads per worker)"),
+            Mode::Process => None,
+        }
+    }
+
     /// Starts running `jobs`. Input is pulled lazily, a chunk at a time, so
     /// memory does not grow with its length.
     pub fn run<I>(&self, jobs: I) -> Result<Run, PoolError>
@@ -114,6 +130,9 @@ impl Pool {
         I::IntoIter: Send + 'static,
     {
         exec::install_panic_hook();
+        if let Some(mode) = self.shares_fds() {
+            return Err(PoolError::CaptureShared { mode });
+        }
         let started = Instant::now();
         let inputs: Box<dyn Iterator<Item = Input> + Send> = Box::new(jobs.into_iter());
         let feeder = |source| Feeder::new(source, self.registry.clone(), self.cfg.context.clone());
@@ -278,6 +297,14 @@ impl PoolBuilder {
     /// included: a worker's stdout goes there too) to `output`, as it comes.
     pub fn worker_output(mut self, output: Option<crate::WorkerOutput>) -> Self {
         self.pool.cfg.worker_output = output;
+        self
+    }
+
+    /// What workers do with what each job writes to its stdout and stderr
+    /// (see `worker::capture`). Process mode with one thread per worker
+    /// only: [`Pool::run`] refuses it elsewhere.
+    pub fn capture(mut self, capture: procmap_wire::Capture) -> Self {
+        self.pool.cfg.capture = capture;
         self
     }
 

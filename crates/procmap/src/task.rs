@@ -58,6 +58,13 @@ pub trait Task: Send + Sync + 'static {
         let _ = (args, ctx);
         Err(JobError::new(format!("task {:?} takes no payload ({} bytes given)", self.name(), payload.len())))
     }
+
+    /// Whether the task captures the output of each of its own items
+    /// (through [`crate::worker::capture::current`]), as Python's pool's
+    /// chunks do: the worker then leaves its jobs' output alone.
+    fn captures_output(&self) -> bool {
+        false
+    }
 }
 
 /// A job's failure, as the message that ends up in its record.

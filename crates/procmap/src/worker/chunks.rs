@@ -15,6 +15,7 @@ pub(super) fn run_chunks(
     rx: &ipc::IpcBytesReceiver,
     outbox: &Arc<Outbox>,
     marker: Option<&crate::marker::Marker>,
+    capture: Option<&super::capture::Capture>,
 ) -> Result<(), WorkerError> {
     if hello.threads > 1 {
         return run_chunks_threaded(registry, hello, rx, outbox);
@@ -36,7 +37,8 @@ pub(super) fn run_chunks(
                     if hello.report_starts {
                         outbox.announce(job.id);
                     }
-                    outbox.push(exec::run_job(registry, &hello.context, job));
+                    let run = || exec::run_job(registry, &hello.context, job);
+                    outbox.push(super::capture::run_job(capture, registry, job, run));
                 }
                 // A small chunk with the next one already queued: keep its
                 // results for the next batch (see COALESCE_BELOW).
