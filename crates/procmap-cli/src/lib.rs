@@ -13,6 +13,7 @@
 #[macro_use]
 extern crate procmap_batch;
 
+mod capture;
 mod cli;
 pub mod compare;
 pub mod demo;

@@ -56,19 +56,24 @@ pub fn run(mut args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
     if mode != Mode::Process {
         warn_process_only_flags(&args);
     }
+    let threads = if mode == Mode::Process { args.threads as usize } else { 1 };
+    let capture = crate::capture::decide(args.capture.as_ref(), mode, threads)?;
     let jobs_path = args.jobs.clone().expect("clap requires JOBS");
     input::check_not_aliased(&jobs_path, &args.results)?;
     if args.results == Path::new("-") && crate::fds::stdout_was_closed() {
         bail!("stdout is closed, and the journal would go there: name a journal with -o FILE");
     }
     let jobs = input::open_jobs(&jobs_path)?;
+    let capture = crate::capture::prepare(&capture)?;
     let (mut journal, resume) = open_journal(&args)?;
     let skipped = resume.as_ref().map_or_else(Arc::default, Resume::skipped);
     let left_failed = resume.as_ref().map_or_else(Arc::default, Resume::left_failed);
     let repeats = resume.as_ref().map_or_else(Repeats::default, Resume::repeats);
     let source = input::source(JobReader::new(jobs.reader, args.task.clone()), shard, resume);
-    let pool =
-        build_pool(&args, registry, mode, procs).worker_program(program).worker_args(worker_args).build();
+    let pool = build_pool(&args, registry, mode, procs, capture)
+        .worker_program(program)
+        .worker_args(worker_args)
+        .build();
 
     let mut progress = Progress::new(args.progress, args.quiet);
     let mut total = jobs.regular_file.then(|| spawn_count(jobs_path.clone(), args.task.clone(), shard));
@@ -251,8 +256,17 @@ fn header() -> Header {
 }
 
 /// The pool the flags describe, but for its worker program.
-fn build_pool(args: &RunArgs, registry: Registry, mode: Mode, procs: usize) -> procmap::PoolBuilder {
+fn build_pool(
+    args: &RunArgs,
+    registry: Registry,
+    mode: Mode,
+    procs: usize,
+    capture: procmap::wire::Capture,
+) -> procmap::PoolBuilder {
     let context = RunContext { out_dir: args.out_dir.clone(), allow_outside: args.allow_outside };
+    // Without a capture, the workers' lines are shown as they come.
+    let forward = (capture == procmap::wire::Capture::None)
+        .then(|| procmap::WorkerOutput(Arc::new(crate::capture::forward)));
     Pool::builder(registry)
         .procs(procs)
         .chunking(args.chunksize)
@@ -264,6 +278,8 @@ fn build_pool(args: &RunArgs, registry: Registry, mode: Mode, procs: usize) -> p
         .mem_limit(args.mem_limit)
         .max_tasks_per_child(args.max_tasks_per_child)
         .stop_grace(args.grace)
+        .capture(capture)
+        .worker_output(forward)
 }
 
 /// Writes every record of `run` to the journal as it arrives, flushing

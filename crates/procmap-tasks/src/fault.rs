@@ -9,21 +9,27 @@ use std::time::Duration;
 /// Each kind is the real thing, not a simulation: `segfault` writes to an
 /// invalid address (a `raise(SIGSEGV)` would be caught by std's handler and
 /// the process would exit 0), `oom` allocates and touches memory until an
-/// allocation fails. Two kinds are diagnostics: `print` writes to stdout,
-/// and `overlap` reports how many of its jobs ran at once in its process.
+/// allocation fails. The others are diagnostics: `print` writes to stdout,
+/// `eprint` to stderr, `spew` N bytes to each (to test that capture keeps
+/// only their end), `segfault TEXT` prints TEXT before it faults, and
+/// `overlap` reports how many of its jobs ran at once in its process.
 pub struct Fault;
 
-const KINDS: &str = "panic, abort, segfault, exit CODE, hang, oom, slow MS, print TEXT, overlap MS";
+const KINDS: &str =
+    "panic, abort, segfault [TEXT], exit CODE, hang, oom, slow MS, print TEXT, eprint TEXT, spew BYTES, overlap MS";
 
 enum Kind {
     Panic,
     Abort,
-    Segfault,
+    /// After printing its text, if any, on stdout.
+    Segfault(Option<String>),
     Exit(i32),
     Hang,
     Oom,
     Slow(u64),
     Print(String),
+    Eprint(String),
+    Spew(u64),
     Overlap(u64),
 }
 
@@ -40,7 +46,8 @@ impl Fault {
         match args {
             [k] if k == "panic" => Ok(Kind::Panic),
             [k] if k == "abort" => Ok(Kind::Abort),
-            [k] if k == "segfault" => Ok(Kind::Segfault),
+            [k] if k == "segfault" => Ok(Kind::Segfault(None)),
+            [k, text] if k == "segfault" => Ok(Kind::Segfault(Some(text.clone()))),
             [k] if k == "hang" => Ok(Kind::Hang),
             [k] if k == "oom" => Ok(Kind::Oom),
             [k, code] if k == "exit" => {
@@ -52,6 +59,8 @@ impl Fault {
             [k, ms] if k == "slow" => Ok(Kind::Slow(number("slow", ms)?)),
             [k, ms] if k == "overlap" => Ok(Kind::Overlap(number("overlap", ms)?)),
             [k, text] if k == "print" => Ok(Kind::Print(text.clone())),
+            [k, text] if k == "eprint" => Ok(Kind::Eprint(text.clone())),
+            [k, n] if k == "spew" => Ok(Kind::Spew(number("spew", n)?)),
             [k, ..] => Err(JobError::new(format!("unknown fault {k:?} or wrong arguments; kinds: {KINDS}"))),
             [] => Err(JobError::usage(self, args)),
         }
@@ -63,7 +72,7 @@ impl Task for Fault {
         "fault"
     }
     fn usage(&self) -> &str {
-        "panic|abort|segfault|exit CODE|hang|oom|slow MS|print TEXT|overlap MS"
+        "panic|abort|segfault [TEXT]|exit CODE|hang|oom|slow MS|print TEXT|eprint TEXT|spew BYTES|overlap MS"
     }
     fn about(&self) -> &str {
         "misbehaves on purpose (real crashes) to test crash isolation"
@@ -75,7 +84,10 @@ impl Task for Fault {
         match self.parse(args)? {
             Kind::Panic => panic!("fault injected: panic"),
             Kind::Abort => std::process::abort(),
-            Kind::Segfault => {
+            Kind::Segfault(text) => {
+                if let Some(text) = text {
+                    let _ = writeln!(std::io::stdout(), "{text}");
+                }
                 // SAFETY: none; this is the point. Address 16 is never mapped
                 // on Linux, so the write faults with SIGSEGV.
                 unsafe { std::ptr::write_volatile(std::ptr::without_provenance_mut::<u64>(16), 1) };
@@ -98,6 +110,26 @@ impl Task for Fault {
                 let _ = writeln!(out, "{text}");
                 let _ = out.flush();
                 Ok(json!("printed"))
+            }
+            Kind::Eprint(text) => {
+                let _ = writeln!(std::io::stderr(), "{text}");
+                Ok(json!("printed"))
+            }
+            Kind::Spew(bytes) => {
+                // Lines of 64 bytes on each stream, then a last line that
+                // says which stream it is: the end a tail must keep.
+                let line = [b"x".repeat(63), b"\n".to_vec()].concat();
+                for (mut stream, name) in [
+                    (Box::new(std::io::stdout().lock()) as Box<dyn std::io::Write>, "stdout"),
+                    (Box::new(std::io::stderr().lock()), "stderr"),
+                ] {
+                    for _ in 0..bytes / 64 {
+                        let _ = stream.write_all(&line);
+                    }
+                    let _ = writeln!(stream, "end of {name}");
+                    let _ = stream.flush();
+                }
+                Ok(json!(bytes))
             }
             Kind::Overlap(ms) => {
                 // Measures concurrency instead of time: the most jobs of

@@ -19,6 +19,19 @@ pub enum Mode {
     Serial,
 }
 
+/// Why a pool in `mode` with `threads` per worker cannot capture each
+/// job's own output, if it cannot: its jobs share one stdout and stderr.
+/// The one rule; [`crate::Pool::run`] refuses a capture there, and the
+/// command line's default falls back to none there.
+pub fn capture_impossible(mode: Mode, threads: usize) -> Option<&'static str> {
+    match mode {
+        Mode::Thread => Some("thread mode"),
+        Mode::Serial => Some("serial mode"),
+        Mode::Process if threads > 1 => Some("hybrid mode (--threads above 1)"),
+        Mode::Process => None,
+    }
+}
+
 /// Where the lines a worker writes to its stderr go, as they come: the
 /// worker's pid and the line (without its newline, invalid UTF-8 replaced).
 /// Without one, they are kept only as the tail that explains a death.

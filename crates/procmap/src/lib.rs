@@ -47,7 +47,7 @@ mod threads;
 mod unix;
 pub mod worker;
 
-pub use config::{Mode, WorkerOutput};
+pub use config::{Mode, WorkerOutput, capture_impossible};
 pub use death::WorkerDeath;
 pub use error::{PoolError, StartFailure};
 pub use input::Chunking;

@@ -108,18 +108,12 @@ impl Pool {
     }
 
     /// Why each job's own output cannot be captured in this pool, when it
-    /// is asked for: the jobs of thread and serial mode, and of a worker
-    /// with several threads, share one stdout and stderr.
+    /// is asked for (see [`crate::config::capture_impossible`]).
     fn shares_fds(&self) -> Option<&'static str> {
         if self.cfg.capture == procmap_wire::Capture::None {
             return None;
         }
-        match self.mode {
-            Mode::Thread => Some("thread mode"),
-            Mode::Serial => Some("serial mode"),
-            Mode::Process if self.cfg.threads > 1 => Some("hybrid mode (several threads per worker)"),
-            Mode::Process => None,
-        }
+        crate::config::capture_impossible(self.mode, self.cfg.threads)
     }
 
     /// Starts running `jobs`. Input is pulled lazily, a chunk at a time, so
