@@ -29,3 +29,5 @@ mod shard;
 mod closed_streams;
 // Issue 22: each record's start, and `supervisor report`.
 mod report;
+// Issue 21 (3): each job's own output, --capture.
+mod capture;
