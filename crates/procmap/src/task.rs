@@ -143,6 +143,12 @@ impl Registry {
         self.tasks.get(name)
     }
 
+    /// Whether some task captures its own items' output
+    /// ([`Task::captures_output`]).
+    pub(crate) fn some_capture_output(&self) -> bool {
+        self.tasks.values().any(|t| t.captures_output())
+    }
+
     /// Every task's name and help, sorted by name.
     pub fn infos(&self) -> Vec<TaskInfo> {
         self.tasks

@@ -20,6 +20,7 @@ pub(super) fn run_chunks(
     if hello.threads > 1 {
         return run_chunks_threaded(registry, hello, rx, outbox);
     }
+    let capture = super::capture::ForJobs::new(capture, registry);
     let mut waiting = None;
     loop {
         let msg = match waiting.take() {
@@ -38,7 +39,10 @@ pub(super) fn run_chunks(
                         outbox.announce(job.id);
                     }
                     let run = || exec::run_job(registry, &hello.context, job);
-                    outbox.push(super::capture::run_job(capture, registry, job, run));
+                    outbox.push(match &capture {
+                        Some(capture) => capture.run(registry, job, run),
+                        None => run(),
+                    });
                 }
                 // A small chunk with the next one already queued: keep its
                 // results for the next batch (see COALESCE_BELOW).

@@ -237,10 +237,17 @@ pub(super) fn wait_readable(read: &[RawFd; 2]) {
     unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
 }
 
+unsafe extern "C" {
+    /// The C library's `stdout` stream.
+    static mut stdout: *mut libc::FILE;
+}
+
 /// Pushes out what the job's own buffers hold: Rust's stdout and C's
-/// stdio (a task's printf). Python's are flushed by the Python side.
+/// stdout (a task's printf; C's stderr is unbuffered). Python's are
+/// flushed by the Python side. Only `stdout`, not every stream
+/// (`fflush(NULL)`), which costs several times more.
 pub(super) fn flush_stdio() {
     let _ = io::Write::flush(&mut io::stdout());
-    // SAFETY: fflush(NULL) flushes every output stream of the C library.
-    unsafe { libc::fflush(std::ptr::null_mut()) };
+    // SAFETY: glibc's `stdout` is a valid stream for the process's life.
+    unsafe { libc::fflush(stdout) };
 }
