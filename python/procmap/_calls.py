@@ -160,7 +160,7 @@ class _Base:
 
     def _ok(self, chunk, pickled, entries, worker, ms):
         try:
-            values, errors, nanos = pickle.loads(pickled)
+            values, errors, nanos, outputs = pickle.loads(pickled)
         except Exception as e:
             if len(chunk.items) > 1:
                 self._resubmit(chunk, range(len(chunk.items)), alone=True)
@@ -177,20 +177,23 @@ class _Base:
         failed = {}
         for k, exc_bytes, text in errors:
             failed[k] = (exc_bytes, text)
+        # What items printed, under capture="tail": only those that did.
+        printed = {k: (out, err) for k, out, err in outputs}
         if self.results or failed:
             out = []
             for k, (index, item, value) in enumerate(zip(chunk.indices, chunk.items, values)):
                 attempts = chunk.runs[k] + 1
                 item_ms = nanos[k] / 1e6
+                stdout, stderr = printed.get(k, (None, None))
                 if k in failed:
                     exc_bytes, text = failed[k]
                     summary, tb = _split_error(text)
                     r = _native.make_result(index, item, False, None, "error", summary, tb, attempts=attempts,
-                                            worker=worker, ms=item_ms)
+                                            worker=worker, ms=item_ms, stdout=stdout, stderr=stderr)
                     out.append(r if self.results else _Failure(r, exc_bytes))
                 elif self.results:
                     out.append(_native.make_result(index, item, True, value, "ok", attempts=attempts,
-                                                   worker=worker, ms=item_ms))
+                                                   worker=worker, ms=item_ms, stdout=stdout, stderr=stderr))
                 else:
                     out.append(value)
             values = out

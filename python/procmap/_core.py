@@ -154,9 +154,33 @@ class Chunk:
         self.runs = runs
 
 
+def parse_capture(capture):
+    """``capture=`` as ``(mode, directory)``: "none" (None), "tail", or
+    "files=DIR", whose directory is created here."""
+    if capture is None or capture == "none":
+        return "none", None
+    if capture == "tail":
+        return "tail", None
+    if isinstance(capture, str) and capture.startswith("files="):
+        directory = capture[len("files="):]
+        if not directory:
+            raise ValueError('procmap: capture="files=DIR" needs a directory')
+        try:
+            os.makedirs(directory, exist_ok=True)
+        except OSError as e:
+            raise OSError(e.errno, f"procmap: capture={capture!r}: cannot create the directory: {e.strerror}",
+                          directory) from e
+        return "files", os.path.abspath(directory)
+    raise ValueError(f'procmap: capture must be "none", "tail" or "files=DIR", got {capture!r}')
+
+
 class Core:
     def __init__(self, *, procs, retries, timeout, mem_limit, max_tasks_per_child, stop_grace,
-                 initializer, initargs, start_method="auto"):
+                 initializer, initargs, start_method="auto", capture=None):
+        capture_mode, capture_dir = parse_capture(capture)
+        # Each item's file is named by its index in its call, which the
+        # worker learns with the chunk.
+        self.capture_files = capture_mode == "files"
         self.procs = procs
         self.has_initializer = initializer is not None
         self.retries = retries
@@ -191,6 +215,8 @@ class Core:
             max_tasks_per_child=max_tasks_per_child,
             stop_grace=stop_grace,
             handshake_timeout=_HANDSHAKE_SECONDS,
+            capture=capture_mode,
+            capture_dir=capture_dir,
         )
         self.lock = threading.Lock()
         self.chunks = {}
@@ -232,7 +258,8 @@ class Core:
         chunk too big for one message is split."""
         job = next(self.ids)
         try:
-            payload = pickle.dumps((job, call.kind, call.fn, items, call.journal is not None),
+            payload = pickle.dumps((job, call.kind, call.fn, items, call.journal is not None,
+                                    indices if self.capture_files else None),
                                    pickle.HIGHEST_PROTOCOL)
         except Exception:
             if len(items) == 1:

@@ -54,17 +54,27 @@ class Executor(concurrent.futures.Executor):
     Arguments: ``max_workers`` (default: one per CPU), ``initializer``,
     ``initargs``, ``max_tasks_per_child`` (counts chunks), and procmap's
     ``timeout``, ``retries`` (default 2), ``mem_limit``, ``stop_grace``,
-    ``start_method``, and for ``map`` ``halt``, ``journal``, ``resume`` and
-    ``progress`` (see ``help(procmap.Pool)``; ``submit`` calls are not
-    journaled).
+    ``start_method``, ``capture``, and for ``map`` ``halt``, ``journal``,
+    ``resume`` and ``progress`` (see ``help(procmap.Pool)``; ``submit``
+    calls are not journaled). ``capture="tail"`` needs a journal: it lands
+    in the records of ``map``, since futures give values, not Results;
+    under ``capture="files=DIR"`` the ``submit`` calls are numbered 0, 1,
+    ... in the order they were made, and each ``map`` call's items by their
+    index in that call, so a later call's files replace an earlier one's of
+    the same number.
     ``mp_context`` is accepted and ignored: ``start_method`` says how
     workers start.
     """
 
     def __init__(self, max_workers=None, mp_context=None, initializer=None, initargs=(), *,
                  max_tasks_per_child=None, timeout=None, retries=2, mem_limit=None, stop_grace=10.0,
-                 start_method="auto", halt=None, journal=None, resume=False, progress=False):
+                 start_method="auto", halt=None, journal=None, resume=False, progress=False, capture=None):
         check_not_bootstrapping()
+        if capture == "tail" and journal is None:
+            # A future gives a value, not a Result: only a journal's records
+            # have a place for the output.
+            raise ValueError('procmap: Executor(capture="tail") needs a journal (futures give values, not '
+                             'Results); use capture="files=DIR", or procmap.Pool(capture="tail")')
         if max_workers is None:
             max_workers = os.cpu_count() or 1
         if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
@@ -84,6 +94,7 @@ class Executor(concurrent.futures.Executor):
             initializer=initializer,
             initargs=tuple(initargs),
             start_method=start_method,
+            capture=capture,
         )
         self._halt = _halt_policy(halt)
         self._journal = Journal(journal, resume)

@@ -159,6 +159,20 @@ class Pool:
                    A torn last line (the writer was killed mid-write) is
                    cut off first. imap_unordered does not yield skipped
                    items; map and imap take their values from the journal.
+        capture:   what becomes of what the function prints (stdout and
+                   stderr, Python's print() and C code's alike). "none"
+                   (default): it reaches this process's stderr as it comes,
+                   a line at a time, marked "[procmap worker PID]", as a
+                   multiprocessing pool's workers' would. "tail": the last
+                   4 KiB of each stream go into the item's Result
+                   (.stdout, .stderr) and its journal record, and are not
+                   shown. "files=DIR": all of it goes to DIR/INDEX.out and
+                   DIR/INDEX.err (INDEX is the item's index in its call; a
+                   later call's item of the same index replaces them; a
+                   stream with nothing leaves no file; DIR is created).
+                   Each item's output is its own because a worker runs one
+                   item at a time. What an item's child process prints after
+                   the item returned goes to the next item that prints.
         progress:  True for a progress bar on stderr.
         halt:      stop a call early when its batch is clearly broken, as
                    the command line's --halt (GNU parallel's semantics):
@@ -219,6 +233,7 @@ class Pool:
         stop_grace=10.0,
         start_method="auto",
         halt=None,
+        capture=None,
     ):
         check_not_bootstrapping()
         if processes is not None and procs is not None and processes != procs:
@@ -251,6 +266,7 @@ class Pool:
             initializer=initializer,
             initargs=tuple(initargs),
             start_method=start_method,
+            capture=capture,
         )
         self._stream = None
         self._lock = threading.Lock()
