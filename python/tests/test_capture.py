@@ -1,0 +1,82 @@
+"""Issue 21 (3): each item's own output, ``capture=``: Python's print()
+lands in the item's Result and journal record, or in its own files."""
+
+import json
+import os
+import subprocess
+import sys
+
+import jobs
+import pytest
+from conftest import supervisor
+
+import procmap
+
+
+def records_of(path):
+    return [json.loads(line) for line in path.read_text().splitlines() if '"journal"' not in line]
+
+
+def test_print_lands_in_the_result_and_the_journal_record(tmp_path, capfd):
+    journal = tmp_path / "j.jsonl"
+    with procmap.Pool(procs=2, capture="tail", journal=journal) as pool:
+        results = sorted(pool.imap_unordered(jobs.talkative, range(6)), key=lambda r: r.index)
+        (lots,) = list(pool.imap(jobs.talkative, ["lots"]))
+    for r in results:
+        assert r.ok and r.stdout == f"item {r.index}\n", r
+        assert r.stderr == (f"warn {r.index}\n" if r.index % 2 else None), r
+    assert len(lots.stdout) == 4096 and lots.stdout.endswith("y\nend of lots\n"), lots.stdout[-40:]
+    records = {(r["args"][0], r["line"]): r for r in records_of(journal)}
+    assert records[("3", 4)]["stdout"] == "item 3\n" and records[("3", 4)]["stderr"] == "warn 3\n"
+    assert "stderr" not in records[("2", 3)], records[("2", 3)]
+    assert "[procmap worker" not in capfd.readouterr().err, "captured output is not also forwarded"
+
+
+def test_files_writes_each_item_s_output_to_its_own_files(tmp_path):
+    logs = tmp_path / "logs" / "run"
+    with procmap.Pool(procs=2, capture=f"files={logs}") as pool:
+        assert pool.map(jobs.talkative, range(4)) == [0, 1, 2, 3]
+    assert sorted(os.listdir(logs)) == ["0.out", "1.err", "1.out", "2.out", "3.err", "3.out"]
+    assert (logs / "2.out").read_text() == "item 2\n"
+    assert (logs / "3.err").read_text() == "warn 3\n"
+
+
+def test_a_crash_after_print_keeps_the_text_and_faulthandler_s_dump(tmp_path):
+    with procmap.Pool(procs=1, capture="tail", retries=0) as pool:
+        (r,) = list(pool.imap(jobs.print_then_segfault, ["x"]))
+    assert (r.status, r.signal) == ("crashed", "SIGSEGV"), r
+    assert "about to crash on x" in r.stderr, r.stderr
+    assert "Fatal Python error: Segmentation fault" in r.stderr, r.stderr
+
+
+def test_capture_values_are_checked(tmp_path):
+    with pytest.raises(ValueError, match="none.*tail.*files=DIR"):
+        procmap.Pool(procs=1, capture="everything")
+    with pytest.raises(ValueError, match="nowhere to put"):
+        procmap.Executor(max_workers=1, capture="tail")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(OSError, match="cannot create the directory"):
+        procmap.Pool(procs=1, capture=f"files={tmp_path / 'file' / 'logs'}")
+
+
+TASKS = '''
+import sys, procmap
+
+@procmap.task
+def say(text):
+    print(text)
+    print("oops", file=sys.stderr)
+    return len(text)
+'''
+
+
+def test_a_python_task_s_print_lands_in_its_command_line_record(tmp_path):
+    (tmp_path / "tasks.py").write_text(TASKS)
+    (tmp_path / "jobs.txt").write_text("say hello\nsay bye\n")
+    env = dict(os.environ, PROCMAP_PYTHON=sys.executable)
+    run = subprocess.run([supervisor(), "-q", "--python", "tasks.py", "-p", "1", "jobs.txt"],
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
+    assert run.returncode == 0, run.stderr
+    records = {r["line"]: r for r in map(json.loads, run.stdout.splitlines()) if "journal" not in r}
+    assert (records[1]["stdout"], records[1]["stderr"]) == ("hello\n", "oops\n"), records
+    assert records[2]["stdout"] == "bye\n", records
