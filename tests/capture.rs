@@ -46,7 +46,10 @@ fn a_megabyte_of_output_keeps_its_last_4_kib_and_no_memory() {
         for stream in ["stdout", "stderr"] {
             let text = record[stream].as_str().unwrap_or_else(|| panic!("{stream} in {record}"));
             assert_eq!(text.len(), 4096, "{stream}: the last 4 KiB");
-            assert!(text.ends_with(&format!("xxxx\nend of {stream}\n")), "{stream} ends as printed: {text:?}");
+            assert!(
+                text.ends_with(&format!("xxxx\nend of {stream}\n")),
+                "{stream} ends as printed: {text:?}"
+            );
         }
     }
     let rss = |r: &Value| r["value"]["peak_rss_kb"].as_u64().expect("peak_rss_kb");
@@ -84,7 +87,11 @@ fn files_writes_each_job_s_streams_to_its_own_files() {
     dir.write("plain-file", "");
     let out = run(dir.supervisor().args(["-q", "--capture", "files=plain-file/logs", "-"]), Some(jobs));
     assert_eq!(code(&out), 2, "{}", stderr(&out));
-    assert!(stderr(&out).contains("--capture files=plain-file/logs: cannot create the directory"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--capture files=plain-file/logs: cannot create the directory"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

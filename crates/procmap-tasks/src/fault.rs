@@ -15,8 +15,7 @@ use std::time::Duration;
 /// `overlap` reports how many of its jobs ran at once in its process.
 pub struct Fault;
 
-const KINDS: &str =
-    "panic, abort, segfault [TEXT], exit CODE, hang, oom, slow MS, print TEXT, eprint TEXT, spew BYTES, overlap MS";
+const KINDS: &str = "panic, abort, segfault [TEXT], exit CODE, hang, oom, slow MS, print TEXT, eprint TEXT, spew BYTES, overlap MS";
 
 enum Kind {
     Panic,

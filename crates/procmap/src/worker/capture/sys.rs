@@ -25,7 +25,8 @@ static READ_ENDS: [AtomicI32; 2] = [AtomicI32::new(-1), AtomicI32::new(-1)];
 /// The signals of a crash; what was installed for each before us is
 /// called after our handler (Python's faulthandler, Rust's stack-overflow
 /// report).
-const CRASH_SIGNALS: [libc::c_int; 5] = [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE, libc::SIGABRT];
+const CRASH_SIGNALS: [libc::c_int; 5] =
+    [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE, libc::SIGABRT];
 static PREVIOUS: OnceLock<[libc::sigaction; 5]> = OnceLock::new();
 
 /// Not in the libc crate for glibc: fcntl(2)'s F_SETOWN_EX.
