@@ -125,13 +125,14 @@ def nap_or_fail(x):
 
 
 def talkative(x):
-    """Prints a line on stdout without flushing it (Python buffers stdout
-    on a pipe), and on stderr for odd items; x == "lots" prints 100 KB."""
+    """Prints on stdout without a newline or a flush (Python buffers it,
+    even when its stdout is line-buffered), and a line on stderr for odd
+    items; x == "lots" prints 100 KB."""
     if x == "lots":
         print("y" * 99_999)
         print("end of lots")
         return 0
-    print(f"item {x}")
+    print(f"item {x}", end="")
     if x % 2:
         sys.stderr.write(f"warn {x}\n")
     return x

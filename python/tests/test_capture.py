@@ -17,19 +17,38 @@ def records_of(path):
     return [json.loads(line) for line in path.read_text().splitlines() if '"journal"' not in line]
 
 
-def test_print_lands_in_the_result_and_the_journal_record(tmp_path, capfd):
+BUFFERED = dict(os.environ, PYTHONPATH=os.path.dirname(__file__))
+# As most users run: Python's stdout on a pipe is then block-buffered, so
+# a print() is in the pipe only once the worker flushes it.
+BUFFERED.pop("PYTHONUNBUFFERED", None)
+
+PRINTING = """
+import json, sys
+import procmap, jobs
+
+if __name__ == "__main__":
+    with procmap.Pool(procs=2, capture="tail", journal=sys.argv[1]) as pool:
+        results = list(pool.imap_unordered(jobs.talkative, range(6)))
+        results += list(pool.imap(jobs.talkative, ["lots"]))
+    print(json.dumps([(r.index, r.ok, r.stdout, r.stderr) for r in results]))
+"""
+
+
+def test_print_lands_in_the_result_and_the_journal_record(tmp_path):
+    (tmp_path / "printing.py").write_text(PRINTING)
     journal = tmp_path / "j.jsonl"
-    with procmap.Pool(procs=2, capture="tail", journal=journal) as pool:
-        results = sorted(pool.imap_unordered(jobs.talkative, range(6)), key=lambda r: r.index)
-        (lots,) = list(pool.imap(jobs.talkative, ["lots"]))
-    for r in results:
-        assert r.ok and r.stdout == f"item {r.index}\n", r
-        assert r.stderr == (f"warn {r.index}\n" if r.index % 2 else None), r
-    assert len(lots.stdout) == 4096 and lots.stdout.endswith("y\nend of lots\n"), lots.stdout[-40:]
+    run = subprocess.run([sys.executable, "printing.py", str(journal)], capture_output=True, text=True,
+                         timeout=120, cwd=tmp_path, env=BUFFERED)
+    assert run.returncode == 0, run.stderr
+    *results, (_, _, lots, _) = json.loads(run.stdout)
+    for index, ok, stdout, stderr in results:
+        assert ok and stdout == f"item {index}", results
+        assert stderr == (f"warn {index}\n" if index % 2 else None), results
+    assert len(lots) == 4096 and lots.endswith("y\nend of lots\n"), lots[-40:]
     records = {(r["args"][0], r["line"]): r for r in records_of(journal)}
-    assert records[("3", 4)]["stdout"] == "item 3\n" and records[("3", 4)]["stderr"] == "warn 3\n"
+    assert records[("3", 4)]["stdout"] == "item 3" and records[("3", 4)]["stderr"] == "warn 3\n"
     assert "stderr" not in records[("2", 3)], records[("2", 3)]
-    assert "[procmap worker" not in capfd.readouterr().err, "captured output is not also forwarded"
+    assert "[procmap worker" not in run.stderr, "captured output is not also forwarded"
 
 
 def test_files_writes_each_item_s_output_to_its_own_files(tmp_path):
@@ -37,7 +56,7 @@ def test_files_writes_each_item_s_output_to_its_own_files(tmp_path):
     with procmap.Pool(procs=2, capture=f"files={logs}") as pool:
         assert pool.map(jobs.talkative, range(4)) == [0, 1, 2, 3]
     assert sorted(os.listdir(logs)) == ["0.out", "1.err", "1.out", "2.out", "3.err", "3.out"]
-    assert (logs / "2.out").read_text() == "item 2\n"
+    assert (logs / "2.out").read_text() == "item 2"
     assert (logs / "3.err").read_text() == "warn 3\n"
 
 
@@ -73,7 +92,7 @@ def say(text):
 def test_a_python_task_s_print_lands_in_its_command_line_record(tmp_path):
     (tmp_path / "tasks.py").write_text(TASKS)
     (tmp_path / "jobs.txt").write_text("say hello\nsay bye\n")
-    env = dict(os.environ, PROCMAP_PYTHON=sys.executable)
+    env = dict(BUFFERED, PROCMAP_PYTHON=sys.executable)
     run = subprocess.run([supervisor(), "-q", "--python", "tasks.py", "-p", "1", "jobs.txt"],
                          capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
     assert run.returncode == 0, run.stderr
