@@ -13,7 +13,7 @@ fn by_line(out: &std::process::Output) -> Vec<Value> {
 #[test]
 fn tail_puts_each_job_s_own_output_in_its_record() {
     let dir = Dir::new();
-    let jobs = "fault print HELLO\nfault eprint OOPS\ncube 2\n";
+    let jobs = "fault print HELLO\nfault eprint OOPS\ncube 2\nfault cprint C-BUFFERED\n";
     // The built-in worker, and a custom worker binary with its own main.
     let workers = [None, Some(custom_worker())];
     for worker in workers {
@@ -30,6 +30,8 @@ fn tail_puts_each_job_s_own_output_in_its_record() {
         assert_eq!(records[1]["stderr"], "OOPS\n", "{worker:?}: {records:?}");
         assert_eq!(records[1].get("stdout"), None, "{records:?}");
         assert_eq!((records[2].get("stdout"), records[2].get("stderr")), (None, None), "{records:?}");
+        // A C library's printf without a newline, flushed at the job's end.
+        assert_eq!(records[3]["stdout"], "C-BUFFERED", "{worker:?}: {records:?}");
         assert!(!stderr(&out).contains("HELLO"), "captured output is not also shown: {}", stderr(&out));
     }
 }

@@ -10,12 +10,13 @@ use std::time::Duration;
 /// invalid address (a `raise(SIGSEGV)` would be caught by std's handler and
 /// the process would exit 0), `oom` allocates and touches memory until an
 /// allocation fails. The others are diagnostics: `print` writes to stdout,
-/// `eprint` to stderr, `spew` N bytes to each (to test that capture keeps
+/// `eprint` to stderr, `cprint` through C's buffered `printf` (no newline:
+/// it stays in C's buffer until flushed), `spew` N bytes to each (to test that capture keeps
 /// only their end), `segfault TEXT` prints TEXT before it faults, and
 /// `overlap` reports how many of its jobs ran at once in its process.
 pub struct Fault;
 
-const KINDS: &str = "panic, abort, segfault [TEXT], exit CODE, hang, oom, slow MS, print TEXT, eprint TEXT, spew BYTES, overlap MS";
+const KINDS: &str = "panic, abort, segfault [TEXT], exit CODE, hang, oom, slow MS, print TEXT, eprint TEXT, cprint TEXT, spew BYTES, overlap MS";
 
 enum Kind {
     Panic,
@@ -28,6 +29,7 @@ enum Kind {
     Slow(u64),
     Print(String),
     Eprint(String),
+    Cprint(String),
     Spew(u64),
     Overlap(u64),
 }
@@ -59,6 +61,7 @@ impl Fault {
             [k, ms] if k == "overlap" => Ok(Kind::Overlap(number("overlap", ms)?)),
             [k, text] if k == "print" => Ok(Kind::Print(text.clone())),
             [k, text] if k == "eprint" => Ok(Kind::Eprint(text.clone())),
+            [k, text] if k == "cprint" => Ok(Kind::Cprint(text.clone())),
             [k, n] if k == "spew" => Ok(Kind::Spew(number("spew", n)?)),
             [k, ..] => Err(JobError::new(format!("unknown fault {k:?} or wrong arguments; kinds: {KINDS}"))),
             [] => Err(JobError::usage(self, args)),
@@ -71,7 +74,7 @@ impl Task for Fault {
         "fault"
     }
     fn usage(&self) -> &str {
-        "panic|abort|segfault [TEXT]|exit CODE|hang|oom|slow MS|print TEXT|eprint TEXT|spew BYTES|overlap MS"
+        "panic|abort|segfault [TEXT]|exit CODE|hang|oom|slow MS|print TEXT|eprint TEXT|cprint TEXT|spew BYTES|overlap MS"
     }
     fn about(&self) -> &str {
         "misbehaves on purpose (real crashes) to test crash isolation"
@@ -112,6 +115,12 @@ impl Task for Fault {
             }
             Kind::Eprint(text) => {
                 let _ = writeln!(std::io::stderr(), "{text}");
+                Ok(json!("printed"))
+            }
+            Kind::Cprint(text) => {
+                let text = std::ffi::CString::new(text).map_err(|_| JobError::new("a NUL in the text"))?;
+                // SAFETY: a NUL-terminated format and argument.
+                unsafe { libc::printf(c"%s".as_ptr(), text.as_ptr()) };
                 Ok(json!("printed"))
             }
             Kind::Spew(bytes) => {
