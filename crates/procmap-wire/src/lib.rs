@@ -201,8 +201,9 @@ pub struct JobResult {
     /// supervisor places the job on its run's timeline (protocol 3).
     pub started: u64,
     /// The end of what the job wrote to its stdout and to its stderr, under
-    /// [`Capture::Tail`]; empty otherwise (protocol 4).
-    pub output: Captured,
+    /// [`Capture::Tail`], when it wrote something (protocol 4). Boxed: a
+    /// quiet job's result stays as small as before.
+    pub output: Option<Box<Captured>>,
 }
 
 /// The ends of a job's two streams (see [`Capture::Tail`]).
@@ -212,6 +213,12 @@ pub struct Captured {
     pub stdout: Vec<u8>,
     #[serde(with = "serde_bytes")]
     pub stderr: Vec<u8>,
+}
+
+impl Captured {
+    pub fn is_empty(&self) -> bool {
+        self.stdout.is_empty() && self.stderr.is_empty()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -270,21 +277,21 @@ mod tests {
                     outcome: Outcome::Ok(b"343".to_vec()),
                     nanos: 12,
                     started: 5,
-                    output: Captured::default(),
+                    output: None,
                 },
                 JobResult {
                     id: 2,
                     outcome: Outcome::Error("bad".into()),
                     nanos: 1,
                     started: 7,
-                    output: Captured { stdout: b"out".to_vec(), stderr: b"err".to_vec() },
+                    output: Some(Box::new(Captured { stdout: b"out".to_vec(), stderr: b"err".to_vec() })),
                 },
                 JobResult {
                     id: 3,
                     outcome: Outcome::Panic("boom".into()),
                     nanos: 1,
                     started: 7,
-                    output: Captured::default(),
+                    output: None,
                 },
             ],
         };

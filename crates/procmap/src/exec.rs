@@ -56,7 +56,7 @@ pub(crate) fn run_job(registry: &Registry, ctx: &RunContext, job: &Job) -> JobRe
                     outcome: bytes_outcome(caught),
                     nanos: elapsed(),
                     started,
-                    output: Default::default(),
+                    output: None,
                 };
             }
             let caught = panic::catch_unwind(AssertUnwindSafe(|| task.run(&job.args, ctx)));
@@ -76,7 +76,7 @@ pub(crate) fn run_job(registry: &Registry, ctx: &RunContext, job: &Job) -> JobRe
             }
         }
     };
-    JobResult { id: job.id, outcome, nanos: elapsed(), started, output: Default::default() }
+    JobResult { id: job.id, outcome, nanos: elapsed(), started, output: None }
 }
 
 /// The outcome of [`crate::Task::run_payload`]: its bytes as they are,

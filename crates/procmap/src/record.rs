@@ -121,7 +121,9 @@ impl JobRecord {
         record.worker = Some(worker);
         record.ms = Some(result.nanos as f64 / 1e6);
         record.start = Some(millis_since(origin, result.started));
-        (record.stdout, record.stderr) = captured_text(&result.output);
+        if let Some(output) = &result.output {
+            (record.stdout, record.stderr) = captured_text(output);
+        }
         match result.outcome {
             Outcome::Ok(bytes) => {
                 // The worker produced this with serde_json; if it is somehow

@@ -248,7 +248,8 @@ impl<'a> ForJobs<'a> {
         }
         self.capture.begin(job.id);
         let mut result = run();
-        result.output = self.capture.end();
+        let output = self.capture.end();
+        result.output = (!output.is_empty()).then(|| Box::new(output));
         result
     }
 }
