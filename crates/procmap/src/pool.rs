@@ -324,3 +324,30 @@ pub fn default_worker_program() -> PathBuf {
     }
     beside
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_capture_is_refused_where_jobs_share_their_streams() {
+        let pool = |mode, threads| {
+            Pool::builder(Registry::new())
+                .mode(mode)
+                .threads(threads)
+                .capture(procmap_wire::Capture::Tail)
+                .build()
+        };
+        for (mode, threads, name) in
+            [(Mode::Thread, 1, "thread mode"), (Mode::Serial, 1, "serial mode"), (Mode::Process, 2, "hybrid")]
+        {
+            match pool(mode, threads).run(Vec::new()) {
+                Err(e @ PoolError::CaptureShared { .. }) => assert!(e.to_string().contains(name), "{e}"),
+                Err(e) => panic!("{mode:?}: another error: {e}"),
+                Ok(_) => panic!("{mode:?} × {threads}: a capture was accepted"),
+            }
+        }
+        let quiet = Pool::builder(Registry::new()).mode(Mode::Serial).build();
+        assert!(quiet.run(Vec::new()).is_ok(), "no capture, no refusal");
+    }
+}
