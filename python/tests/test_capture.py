@@ -99,3 +99,50 @@ def test_a_python_task_s_print_lands_in_its_command_line_record(tmp_path):
     records = {r["line"]: r for r in map(json.loads, run.stdout.splitlines()) if "journal" not in r}
     assert (records[1]["stdout"], records[1]["stderr"]) == ("hello\n", "oops\n"), records
     assert records[2]["stdout"] == "bye\n", records
+
+
+UNRULY = '''
+import os, resource, subprocess, time, procmap
+
+@procmap.task
+def chatter():
+    "Leaves a child that writes to the job's stdout for ever."
+    subprocess.Popen(["yes", "chatter"])
+    return "spawned"
+
+@procmap.task
+def close_stdout():
+    os.close(1)
+    return "closed"
+
+@procmap.task
+def idle_cpu():
+    "The CPU seconds this worker (all its threads) uses while its job sleeps."
+    used = lambda r: r.ru_utime + r.ru_stime
+    before = used(resource.getrusage(resource.RUSAGE_SELF))
+    time.sleep(0.5)
+    return used(resource.getrusage(resource.RUSAGE_SELF)) - before
+'''
+
+
+def run_unruly(tmp_path, jobs_text):
+    (tmp_path / "unruly.py").write_text(UNRULY)
+    (tmp_path / "jobs.txt").write_text(jobs_text)
+    env = dict(BUFFERED, PROCMAP_PYTHON=sys.executable)
+    # Bounded: a job's end that waited for the child's output would hang.
+    run = subprocess.run([supervisor(), "-q", "--python", "unruly.py", "-p", "1", "jobs.txt"],
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
+    return run, {r["line"]: r for r in map(json.loads, run.stdout.splitlines()) if "journal" not in r}
+
+
+def test_a_child_that_never_stops_writing_does_not_hold_its_job_s_end(tmp_path):
+    run, records = run_unruly(tmp_path, "chatter\nidle_cpu\n")
+    assert run.returncode == 0, run.stderr
+    assert [records[k]["status"] for k in (1, 2)] == ["ok", "ok"], records
+
+
+def test_a_closed_stdout_leaves_the_capture_thread_idle(tmp_path):
+    run, records = run_unruly(tmp_path, "close_stdout\nidle_cpu\n")
+    assert run.returncode == 0, run.stderr
+    # A capture thread polling a pipe that has no writer left would spin.
+    assert records[2]["value"] < 0.25, records

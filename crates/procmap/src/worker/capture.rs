@@ -35,7 +35,7 @@ use std::fs::File;
 use std::io::Write as _;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// The capture of this worker process, once [`install`]ed.
@@ -62,6 +62,8 @@ struct Shared {
     /// The job (or item) whose output the files get.
     current: AtomicU64,
     read: [OwnedFd; 2],
+    /// The pipe's write ends are all closed: it is not polled any more.
+    closed: [AtomicBool; 2],
     original: RawFd,
 }
 
@@ -93,6 +95,7 @@ pub fn install(mode: &Mode) -> Result<Option<&'static Capture>, CaptureError> {
         streams: Mutex::new(streams),
         current: AtomicU64::new(0),
         read: redirect.read,
+        closed: [AtomicBool::new(false), AtomicBool::new(false)],
         original: redirect.original,
     });
     let reader = Arc::clone(&shared);
@@ -129,7 +132,10 @@ impl Capture {
         // it again, for the next job.
         sys::DIRTY.store(false, Ordering::Release);
         let mut streams = self.shared.lock();
-        self.shared.drain(&mut streams, usize::MAX);
+        // Bounded, so that a task's child that never stops writing cannot
+        // hold its job's end: 16 reads of 16 KiB hold more than a pipe,
+        // so everything written before the end is read.
+        self.shared.drain(&mut streams, 16);
         let [out, err] = &mut *streams;
         Captured { stdout: out.take(), stderr: err.take() }
     }
@@ -143,8 +149,14 @@ impl Shared {
     /// The capture thread: reads whatever comes, so that a job never
     /// blocks on a full pipe.
     fn read_loop(&self) {
-        let fds = [self.read[0].as_raw_fd(), self.read[1].as_raw_fd()];
         loop {
+            let fds: [RawFd; 2] = std::array::from_fn(|k| match self.closed[k].load(Ordering::Acquire) {
+                true => -1,
+                false => self.read[k].as_raw_fd(),
+            });
+            if fds == [-1, -1] {
+                return;
+            }
             sys::wait_readable(&fds);
             let mut streams = self.lock();
             // A bounded round, so that a job's end never waits long
@@ -158,9 +170,16 @@ impl Shared {
     fn drain(&self, streams: &mut [Stream; 2], rounds: usize) {
         let mut buf = [0u8; 16 * 1024];
         let current = self.current.load(Ordering::Acquire);
-        for (stream, read) in streams.iter_mut().zip(&self.read) {
+        for (k, (stream, read)) in streams.iter_mut().zip(&self.read).enumerate() {
             for _ in 0..rounds {
-                let Some(n) = sys::read_now(read.as_raw_fd(), &mut buf) else { break };
+                let n = match sys::read_now(read.as_raw_fd(), &mut buf) {
+                    sys::Read::Bytes(n) => n,
+                    sys::Read::Empty => break,
+                    sys::Read::Closed => {
+                        self.closed[k].store(true, Ordering::Release);
+                        break;
+                    }
+                };
                 sys::DIRTY.store(true, Ordering::Release);
                 sys::write_all(self.original, &buf[..n]);
                 stream.push(current, &buf[..n], self.original);

@@ -216,21 +216,31 @@ pub(super) fn write_all(fd: RawFd, mut bytes: &[u8]) {
     }
 }
 
-/// Reads what `fd` (non-blocking) has now into `buf`: `Some(n)` bytes, or
-/// `None` when it has nothing.
-pub(super) fn read_now(fd: RawFd, buf: &mut [u8]) -> Option<usize> {
+/// What a non-blocking read found.
+pub(super) enum Read {
+    Bytes(usize),
+    /// Nothing now.
+    Empty,
+    /// Every write end is closed (a task closed fd 1, say): never again.
+    Closed,
+}
+
+/// Reads what `fd` (non-blocking) has now into `buf`.
+pub(super) fn read_now(fd: RawFd, buf: &mut [u8]) -> Read {
     loop {
         // SAFETY: a read into a live buffer of its length.
         let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
         match n {
-            n if n > 0 => return Some(n as usize),
-            n if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => continue,
-            _ => return None,
+            n if n > 0 => return Read::Bytes(n as usize),
+            0 => return Read::Closed,
+            _ if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => continue,
+            _ => return Read::Empty,
         }
     }
 }
 
-/// Waits until either pipe has something to read.
+/// Waits until either pipe has something to read (a negative fd is left
+/// out).
 pub(super) fn wait_readable(read: &[RawFd; 2]) {
     let mut fds = read.map(|fd| libc::pollfd { fd, events: libc::POLLIN, revents: 0 });
     // SAFETY: two pollfds of a live array. EINTR (SIGIO lands here too
