@@ -106,8 +106,12 @@ import os, resource, subprocess, time, procmap
 
 @procmap.task
 def chatter():
-    "Leaves a child that writes to the job's stdout for ever."
-    subprocess.Popen(["yes", "chatter"])
+    "Leaves children that write to the job's stdout for ever, faster
+    together than a reader can keep up with."
+    for _ in range(4):
+        subprocess.Popen(["yes", "chatter"])
+    time.sleep(0.05)
+    print("spawned")
     return "spawned"
 
 @procmap.task
