@@ -106,8 +106,7 @@ import os, resource, subprocess, time, procmap
 
 @procmap.task
 def chatter():
-    "Leaves children that write to the job's stdout for ever, faster
-    together than a reader can keep up with."
+    "Leaves 4 children writing to the job's stdout for ever: faster than a reader."
     for _ in range(4):
         subprocess.Popen(["yes", "chatter"])
     time.sleep(0.05)
