@@ -149,3 +149,25 @@ def test_a_closed_stdout_leaves_the_capture_thread_idle(tmp_path):
     assert run.returncode == 0, run.stderr
     # A capture thread polling a pipe that has no writer left would spin.
     assert records[2]["value"] < 0.25, records
+
+
+EXECUTOR = """
+import sys
+import procmap, jobs
+
+if __name__ == "__main__":
+    with procmap.Executor(max_workers=2, capture="tail", journal=sys.argv[1]) as ex:
+        print(list(ex.map(jobs.talkative, range(4))))
+"""
+
+
+def test_an_executor_s_map_puts_the_output_in_its_journal(tmp_path):
+    (tmp_path / "executor.py").write_text(EXECUTOR)
+    journal = tmp_path / "j.jsonl"
+    run = subprocess.run([sys.executable, "executor.py", str(journal)], capture_output=True, text=True,
+                         timeout=120, cwd=tmp_path, env=BUFFERED)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[0, 1, 2, 3]"
+    records = {r["line"]: r for r in records_of(journal)}
+    assert [records[k].get("stdout") for k in (1, 2, 3, 4)] == ["item 0", "item 1", "item 2", "item 3"], records
+    assert records[2]["stderr"] == "warn 1\n", records
