@@ -14,7 +14,10 @@
 //! jobs encoded with bincode ([`wire`]). Workers send results back in
 //! batches. When a worker dies the dispatcher keeps the results that
 //! arrived, reruns the jobs that did not finish, pins the job at fault by
-//! rerunning suspects alone, and replaces the worker. The threads, who owns
+//! rerunning suspects alone, and replaces the worker. With a capture
+//! ([`PoolBuilder::capture`]), each worker keeps what each job writes to
+//! its stdout and stderr, for the job's record or its own files
+//! ([`worker::capture`]). The threads, who owns
 //! what, a chunk's life, the blame rules and the flow-control limits are in
 //! `docs/architecture.md` at the root of the repository.
 //!
