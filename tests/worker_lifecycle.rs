@@ -217,3 +217,69 @@ fn a_worker_that_dies_mid_write_leaves_no_temporary_file() {
         "the dead worker's temporary file is still there"
     );
 }
+
+/// The pid of the `sleep` a `fault daemon` job left in a session of its
+/// own, from its record.
+fn daemon_pid(records: &[serde_json::Value]) -> u32 {
+    let record = records.iter().find(|r| r["args"][0] == "daemon").expect("the daemon job's record");
+    assert_eq!(record["status"], "ok", "{record}");
+    record["value"]["daemon"].as_u64().expect("the daemon's pid") as u32
+}
+
+/// Issue 19 #11: a job's child in a session of its own (`setsid`,
+/// `start_new_session=True`) is out of its worker's process group, which is
+/// all that killing the worker reached. Here its worker is ended by
+/// `killer` (a crash, a timeout) while the run goes on; the child must die
+/// with it, not at the run's end. The jobs come through a pipe, the killer
+/// only once the daemon's record is out, so that the one worker has them
+/// both and the daemon job is not rerun as the killer's neighbour.
+fn a_daemon_dies_with_its_worker_mid_run(killer: &str, args: &[&str]) {
+    use std::io::Write as _;
+    let dir = Dir::new();
+    let journal = dir.join("journal.jsonl");
+    let mut flags = vec!["-q", "-p", "1", "-c", "1", "--retries", "0"];
+    flags.extend_from_slice(args);
+    let mut child = dir.spawn_on_stdin(&flags, &journal);
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"fault daemon 120\n").unwrap();
+    stdin.flush().unwrap();
+    wait_until("the daemon job's record", Duration::from_secs(60), || journal_has(&journal, 1));
+    let pid = daemon_pid(&journal_so_far(&journal));
+    let worker = journal_so_far(&journal)[0]["worker"].clone();
+    writeln!(stdin, "{killer}\nfault slow 600000").unwrap();
+    stdin.flush().unwrap();
+    wait_until(&format!("the record of `{killer}`"), Duration::from_secs(60), || journal_has(&journal, 2));
+    let killed = &journal_so_far(&journal)[1];
+    assert_eq!(killed["worker"], worker, "the daemon's worker ran `{killer}`: {killed}");
+    assert_ne!(killed["status"], "ok", "{killed}");
+    wait_until(
+        &format!("the daemon {pid} to die after its worker was ended by `{killer}`"),
+        Duration::from_secs(10),
+        || !alive(pid),
+    );
+    assert!(child.try_wait().unwrap().is_none(), "the run goes on with its third job");
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    wait_status(&mut child, Duration::from_secs(10), "the supervisor after SIGKILL");
+}
+
+#[test]
+fn a_jobs_child_in_a_session_of_its_own_dies_when_its_worker_crashes() {
+    a_daemon_dies_with_its_worker_mid_run("fault segfault", &[]);
+}
+
+#[test]
+fn a_jobs_child_in_a_session_of_its_own_dies_when_its_worker_is_killed_for_a_timeout() {
+    a_daemon_dies_with_its_worker_mid_run("fault hang", &["--timeout", "1s"]);
+}
+
+#[test]
+fn a_jobs_child_in_a_session_of_its_own_dies_at_the_end_of_the_run() {
+    let dir = Dir::new();
+    let jobs = dir.write("jobs.txt", "fault daemon 120\ncube 2\n");
+    let out = run(dir.supervisor().args(["-q", "-p", "1"]).arg(&jobs), None);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let pid = daemon_pid(&stdout_records(&out));
+    wait_until(&format!("the daemon {pid} to die once the run ended"), Duration::from_secs(10), || {
+        !alive(pid)
+    });
+}

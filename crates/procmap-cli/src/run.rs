@@ -264,6 +264,9 @@ fn build_pool(args: &RunArgs, registry: Registry, mode: Mode, procs: usize) -> p
         .mem_limit(args.mem_limit)
         .max_tasks_per_child(args.max_tasks_per_child)
         .stop_grace(args.grace)
+        // The supervisor's only children are its workers: what their jobs
+        // leave in sessions of their own is ours to kill.
+        .kill_leftovers(true)
 }
 
 /// Writes every record of `run` to the journal as it arrives, flushing

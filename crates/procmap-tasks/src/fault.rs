@@ -11,9 +11,12 @@ use std::time::Duration;
 /// the process would exit 0), `oom` allocates and touches memory until an
 /// allocation fails. Two kinds are diagnostics: `print` writes to stdout,
 /// and `overlap` reports how many of its jobs ran at once in its process.
+/// `daemon` leaves `sleep SECONDS` running in a session of its own, out of
+/// its worker's process group, as `start_new_session=True` does.
 pub struct Fault;
 
-const KINDS: &str = "panic, abort, segfault, exit CODE, hang, oom, slow MS, print TEXT, overlap MS";
+const KINDS: &str =
+    "panic, abort, segfault, exit CODE, hang, oom, slow MS, print TEXT, overlap MS, daemon SECONDS";
 
 enum Kind {
     Panic,
@@ -25,6 +28,7 @@ enum Kind {
     Slow(u64),
     Print(String),
     Overlap(u64),
+    Daemon(u64),
 }
 
 /// Jobs of `fault overlap` running now in this process, and the most ever.
@@ -52,6 +56,7 @@ impl Fault {
             [k, ms] if k == "slow" => Ok(Kind::Slow(number("slow", ms)?)),
             [k, ms] if k == "overlap" => Ok(Kind::Overlap(number("overlap", ms)?)),
             [k, text] if k == "print" => Ok(Kind::Print(text.clone())),
+            [k, secs] if k == "daemon" => Ok(Kind::Daemon(number("daemon", secs)?)),
             [k, ..] => Err(JobError::new(format!("unknown fault {k:?} or wrong arguments; kinds: {KINDS}"))),
             [] => Err(JobError::usage(self, args)),
         }
@@ -63,7 +68,7 @@ impl Task for Fault {
         "fault"
     }
     fn usage(&self) -> &str {
-        "panic|abort|segfault|exit CODE|hang|oom|slow MS|print TEXT|overlap MS"
+        "panic|abort|segfault|exit CODE|hang|oom|slow MS|print TEXT|overlap MS|daemon SECONDS"
     }
     fn about(&self) -> &str {
         "misbehaves on purpose (real crashes) to test crash isolation"
@@ -107,6 +112,23 @@ impl Task for Fault {
                 std::thread::sleep(Duration::from_millis(ms));
                 RUNNING.fetch_sub(1, Ordering::SeqCst);
                 Ok(json!({ "peak": PEAK.load(Ordering::SeqCst), "pid": std::process::id() }))
+            }
+            Kind::Daemon(secs) => {
+                use std::os::unix::process::CommandExt as _;
+                let mut sleep = std::process::Command::new("sleep");
+                sleep.arg(secs.to_string()).stdin(std::process::Stdio::null());
+                // SAFETY: setsid is async-signal-safe.
+                unsafe {
+                    sleep.pre_exec(|| {
+                        if libc::setsid() < 0 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                        Ok(())
+                    });
+                }
+                // Never waited for: left behind on purpose.
+                let child = sleep.spawn().map_err(|e| JobError::new(format!("cannot start sleep: {e}")))?;
+                Ok(json!({ "daemon": child.id() }))
             }
         }
     }
