@@ -283,3 +283,35 @@ fn a_jobs_child_in_a_session_of_its_own_dies_at_the_end_of_the_run() {
         !alive(pid)
     });
 }
+
+/// Issue 19: a timeout asks the worker to end with SIGTERM, then SIGKILLs
+/// it after a grace. A worker that ignores SIGTERM (the disposition
+/// survives `exec`) must still lose its job to the timeout, and the run
+/// must go on to the next job: without the escalation it hangs for good.
+#[test]
+fn a_timeout_ends_a_worker_that_ignores_sigterm() {
+    let dir = Dir::new();
+    let script = dir.write(
+        "deaf-worker.sh",
+        &format!("#!/bin/sh\ntrap '' TERM\nexec \"{}\"\n", worker_path().display()),
+    );
+    make_executable(&script);
+    let jobs = dir.write("jobs.txt", "fault hang\ncube 2\n");
+    let mut child = dir
+        .supervisor()
+        .args(["-q", "-p", "1", "-c", "1", "--timeout", "1s", "--worker", "./deaf-worker.sh"])
+        .arg(&jobs)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = wait_status(&mut child, Duration::from_secs(60), "the run whose worker ignores SIGTERM");
+    let mut text = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut text).unwrap();
+    assert_eq!(status.code(), Some(1), "{text}");
+    let records = normalized(records(&text));
+    assert_eq!(records.len(), 2, "{records:?}");
+    assert_eq!(records[0]["status"], "timeout", "{records:?}");
+    assert_eq!((&records[1]["status"], &records[1]["value"]), (&"ok".into(), &8.into()), "{records:?}");
+}
