@@ -288,10 +288,8 @@ fn a_jobs_child_in_a_session_of_its_own_dies_at_the_end_of_the_run() {
 #[test]
 fn a_timeout_ends_a_worker_that_ignores_sigterm() {
     let dir = Dir::new();
-    let script = dir.write(
-        "deaf-worker.sh",
-        &format!("#!/bin/sh\ntrap '' TERM\nexec \"{}\"\n", worker_path().display()),
-    );
+    let script = dir
+        .write("deaf-worker.sh", &format!("#!/bin/sh\ntrap '' TERM\nexec \"{}\"\n", worker_path().display()));
     make_executable(&script);
     let jobs = dir.write("jobs.txt", "fault hang\ncube 2\n");
     let mut child = dir

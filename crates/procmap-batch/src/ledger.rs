@@ -319,7 +319,10 @@ fn relabel(raw: &[u8], line: u64, occurrence: u32) -> Option<Vec<u8>> {
 }
 
 #[cfg(test)]
-mod tests {
+mod tests;
+
+#[cfg(test)]
+mod relabel_tests {
     use super::*;
 
     #[test]
