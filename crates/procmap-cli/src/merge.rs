@@ -191,3 +191,6 @@ fn check_output(output: &Path, sources: &Sources) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
