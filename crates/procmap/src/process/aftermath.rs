@@ -187,3 +187,6 @@ impl Dispatcher {
         record
     }
 }
+
+#[cfg(test)]
+mod tests;
