@@ -206,3 +206,28 @@ fn a_journal_that_cannot_be_read_says_which() {
     let err = format!("{:#}", load(&[j], Some(&jobs)).err().unwrap());
     assert!(err.contains("name it with --jobs FILE") && err.contains("gone.txt"), "{err}");
 }
+
+#[test]
+fn a_shard_journal_that_exists_but_cannot_be_opened_is_an_error_not_a_shard_to_come() {
+    let dir = tempfile::tempdir().unwrap();
+    let (run, _) = run_dir(dir.path(), "1\n2\n", &[("1", "ok"), ("2", "ok")], 1);
+    // A symlink to itself: open fails with ELOOP, even for root.
+    let journal = RunDir::new(&run).journal(Shard { index: 1, count: 2 });
+    std::os::unix::fs::symlink(&journal, &journal).unwrap();
+    let err = format!("{:#}", Ledger::load(Sources::from_paths(&[run], None, None).unwrap()).err().unwrap());
+    assert!(err.contains("cannot read journal") && err.contains("shard-0001-of-0002.jsonl"), "{err}");
+}
+
+#[test]
+fn each_run_appended_to_a_journal_numbers_its_own_repeats() {
+    // Two segments (a run, then its resume), each with one record of "1"
+    // that says no occurrence: each is that segment's occurrence 0, the
+    // same job, done twice. Taken as one segment, they would rank by line
+    // as occurrences 0 and 1.
+    let dir = tempfile::tempdir().unwrap();
+    let text = [HEADER, &record(2, "1", "ok", 1.0), HEADER, &record(1, "1", "ok", 1.0)].concat();
+    let j = write(dir.path(), "j.jsonl", &text);
+    let ledger = load(&[j], None).unwrap();
+    assert_eq!(ledger.latest.len(), 1, "{:?}", ledger.latest);
+    assert_eq!((ledger.latest[&id("1", 0)].line, ledger.latest[&id("1", 0)].oks), (1, 2));
+}
