@@ -310,3 +310,21 @@ fn a_timeout_ends_a_worker_that_ignores_sigterm() {
     assert_eq!(records[0]["status"], "timeout", "{records:?}");
     assert_eq!((&records[1]["status"], &records[1]["value"]), (&"ok".into(), &8.into()), "{records:?}");
 }
+
+/// Issue 19: a supervisor killed with SIGKILL cannot remove its marker
+/// directory (`/dev/shm/procmap-jobs-PID-N`); the next run removes it, as
+/// its process is gone.
+#[test]
+fn the_marker_directory_of_a_killed_supervisor_is_removed_by_the_next_run() {
+    let dir = Dir::new();
+    let (mut child, _) = dir.spawn_run(&["-q", "-p", "1"], "fault slow 600000\n");
+    let marks = std::path::Path::new("/dev/shm").join(format!("procmap-jobs-{}-0", child.id()));
+    wait_until(&format!("{} to exist", marks.display()), Duration::from_secs(60), || marks.is_dir());
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    wait_status(&mut child, Duration::from_secs(10), "the supervisor after SIGKILL");
+    assert!(marks.is_dir(), "left behind by SIGKILL");
+    let jobs = dir.write("more.txt", "cube 2\n");
+    let out = run(dir.supervisor().args(["-q"]).arg(&jobs), None);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(!marks.exists(), "{} removed by the next run", marks.display());
+}

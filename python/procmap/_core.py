@@ -18,7 +18,6 @@ import pickle
 import shutil
 import signal
 import sys
-import tempfile
 import threading
 import time
 import weakref
@@ -82,10 +81,10 @@ def _kill(pid, alive):
 
 
 def _marks_dir():
-    # The markers are written once per item: memory, not a disk.
-    shm = "/dev/shm"
-    base = shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
-    return tempfile.mkdtemp(prefix="procmap-marks-", dir=base)
+    # The markers are written once per item: memory (/dev/shm), not a disk.
+    # Named after this process, so that the next pool removes it should
+    # this process be killed before it can.
+    return os.fspath(_native.marks_dir())
 
 
 class Chunk:

@@ -39,6 +39,7 @@ mod death;
 mod error;
 mod exec;
 mod input;
+pub mod markdir;
 pub mod marker;
 mod pool;
 mod process;
