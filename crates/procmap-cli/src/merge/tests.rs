@@ -19,7 +19,7 @@ fn args() -> (String, String, String) {
     let of = |want| {
         (1..100)
             .map(|x: u32| x.to_string())
-            .filter(move |x| shard_of(job_hash("cube", &[x.clone()]), 2) == want)
+            .filter(move |x| shard_of(job_hash("cube", std::slice::from_ref(x)), 2) == want)
     };
     let mut zero = of(0);
     (zero.next().unwrap(), zero.next().unwrap(), of(1).next().unwrap())
