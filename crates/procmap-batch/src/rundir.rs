@@ -186,26 +186,40 @@ impl RunDir {
     /// own, synced, then linked into place, which fails if another
     /// process got there first. No reader ever sees a partial `run.json`.
     fn publish(&self, manifest: &Manifest) -> Result<bool, RunDirError> {
-        use std::io::Write as _;
         let path = self.manifest_path();
         let tmp = self.written_whole(manifest)?;
         // The temporary file is removed when `tmp` drops.
-        match std::fs::hard_link(tmp.path(), &path) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-            // A filesystem without hard links: an exclusive create, which
-            // another shard may read half-written (read_manifest then
-            // fails, and that shard says why).
-            Err(_) => match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(mut file) => file
-                    .write_all(pretty(manifest).as_bytes())
-                    .and_then(|()| file.sync_all())
-                    .map(|()| true)
-                    .map_err(|source| RunDirError::Write { path, source }),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-                Err(source) => Err(RunDirError::Write { path, source }),
-            },
-        }
+        placed(std::fs::hard_link(tmp.path(), &path), || create_exclusive(&path, manifest))
+    }
+}
+
+/// Whether `run.json` is ours, from how linking our copy into place went:
+/// linked, it is; there already, it is another's. A filesystem without
+/// hard links gets `fallback` instead.
+fn placed(
+    linked: std::io::Result<()>,
+    fallback: impl FnOnce() -> Result<bool, RunDirError>,
+) -> Result<bool, RunDirError> {
+    match linked {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(_) => fallback(),
+    }
+}
+
+/// Writes `manifest` to `path` unless it exists (then `false`): an
+/// exclusive create, which another shard may read half-written
+/// (read_manifest then fails, and that shard says why).
+fn create_exclusive(path: &Path, manifest: &Manifest) -> Result<bool, RunDirError> {
+    use std::io::Write as _;
+    match std::fs::OpenOptions::new().write(true).create_new(true).open(path) {
+        Ok(mut file) => file
+            .write_all(pretty(manifest).as_bytes())
+            .and_then(|()| file.sync_all())
+            .map(|()| true)
+            .map_err(|source| RunDirError::Write { path: path.to_owned(), source }),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(source) => Err(RunDirError::Write { path: path.to_owned(), source }),
     }
 }
 
@@ -373,6 +387,25 @@ mod tests {
         assert!(text.ends_with("}\n") && text.contains("\n  \"shards\": 3"), "pretty, whole: {text}");
         let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
         assert_eq!(names.len(), 2, "no temporary file left: {names:?}");
+    }
+
+    #[test]
+    fn run_json_is_ours_if_linked_anothers_if_there_and_else_created_exclusively() {
+        use std::io::{Error, ErrorKind};
+        let never = || -> Result<bool, RunDirError> { panic!("no fallback when linking answered") };
+        assert!(placed(Ok(()), never).unwrap());
+        assert!(!placed(Err(Error::from(ErrorKind::AlreadyExists)), never).unwrap());
+        let no_links = || Err(Error::from(ErrorKind::PermissionDenied));
+        assert!(placed(no_links(), || Ok(true)).unwrap());
+        assert!(!placed(no_links(), || Ok(false)).unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.json");
+        assert!(create_exclusive(&path, &manifest(2)).unwrap());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), pretty(&manifest(2)));
+        assert!(!create_exclusive(&path, &manifest(3)).unwrap(), "there already: another's");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), pretty(&manifest(2)));
+        let err = create_exclusive(&dir.path().join("no/run.json"), &manifest(2)).unwrap_err();
+        assert!(matches!(err, RunDirError::Write { .. }), "{err}");
     }
 
     #[test]

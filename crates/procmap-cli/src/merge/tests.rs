@@ -156,3 +156,23 @@ fn the_batchs_own_files_and_what_is_not_a_regular_file_are_refused() {
     let err = merge(std::slice::from_ref(&journal), &journal, true, None).unwrap_err().to_string();
     assert!(err.contains("is one of the journals being merged"), "{err}");
 }
+
+#[test]
+fn the_summary_counts_records_not_ok_and_missing_and_a_bare_name_is_written_here() {
+    let dir = tempfile::tempdir().unwrap();
+    let (run, _) = run_dir(dir.path());
+    let ledger = Ledger::load(Sources::from_paths(&[run], None, None).unwrap()).unwrap();
+    let (records, _) = winners(&ledger);
+    assert_eq!(
+        summary(&records, 2, "all.jsonl", Some(1)),
+        "supervisor merge: 3 records from 2 journal(s) into all.jsonl; 1 not ok; 1 jobs have no record yet"
+    );
+    assert_eq!(
+        summary(&records, 2, "stdout", Some(0)),
+        "supervisor merge: 3 records from 2 journal(s) into stdout; 1 not ok"
+    );
+    assert!(summary(&[], 1, "x", None).ends_with("; 0 not ok (no jobs file: missing jobs not counted)"));
+    assert_eq!(dir_of(Path::new("all.jsonl")), Path::new("."));
+    assert_eq!(dir_of(Path::new("out/all.jsonl")), Path::new("out"));
+    assert_eq!(dir_of(Path::new("/all.jsonl")), Path::new("/"));
+}
