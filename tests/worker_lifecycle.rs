@@ -328,3 +328,33 @@ fn the_marker_directory_of_a_killed_supervisor_is_removed_by_the_next_run() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(!marks.exists(), "{} removed by the next run", marks.display());
 }
+
+/// Issue 19 #11: the supervisor is a subreaper while it runs, so what a
+/// worker's child left when it ended comes to it; one that then ends by
+/// itself is reaped at once, not left a zombie until the run ends.
+#[test]
+fn an_orphan_that_ends_by_itself_is_reaped_while_the_run_goes_on() {
+    let dir = Dir::new();
+    let pidfile = dir.join("orphan.pid");
+    let script = dir.write(
+        "orphaning-worker.sh",
+        &format!(
+            "#!/bin/sh\n(sleep 0.3 & echo $! > \"{}\")\nexec \"{}\"\n",
+            pidfile.display(),
+            worker_path().display()
+        ),
+    );
+    make_executable(&script);
+    let (mut child, _) =
+        dir.spawn_run(&["-q", "-p", "1", "--worker", "./orphaning-worker.sh"], "fault slow 600000\n");
+    wait_until("the orphan's pid file", Duration::from_secs(60), || {
+        std::fs::read_to_string(&pidfile).is_ok_and(|t| t.ends_with('\n'))
+    });
+    let pid: u32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+    wait_until(&format!("the orphan {pid} to end and be reaped"), Duration::from_secs(30), || {
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+    });
+    assert!(child.try_wait().unwrap().is_none(), "the run goes on");
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    wait_status(&mut child, Duration::from_secs(10), "the supervisor after SIGKILL");
+}
