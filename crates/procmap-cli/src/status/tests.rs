@@ -151,6 +151,10 @@ fn without_a_jobs_file_every_record_is_a_job_of_its_journal() {
     assert!(text.contains("\n0      "), "the shard's row: {text}");
     assert!(text.ends_with("every job has a record; some are not ok\n"), "{text}");
     assert!(!text.contains("slowest shards"), "one journal: {text}");
+    assert!(
+        text.contains("not ok (2 jobs):\n") && !text.contains("more (--failed"),
+        "every failure listed: {text}"
+    );
 }
 
 #[test]
@@ -281,4 +285,38 @@ fn long_errors_are_clipped_by_characters() {
     assert_eq!(clip("héllo", 3), "hél…");
     assert_eq!(clip("héllo", 5), "héllo");
     assert_eq!(clip("", 0), "");
+}
+
+#[test]
+fn at_most_20_missing_lines_are_kept_and_the_text_says_there_are_more() {
+    let dir = tempfile::tempdir().unwrap();
+    let jobs = dir.path().join("jobs.txt");
+    std::fs::write(&jobs, (1..=22).map(|i| format!("{i}\n")).collect::<String>()).unwrap();
+    let journal = dir.path().join("all.jsonl");
+    std::fs::write(&journal, [HEADER, &record(1, "1", "ok", 1.0)].concat()).unwrap();
+    let r = report_of(&[journal], Some(&jobs), 20);
+    assert_eq!(r.total.missing, 21);
+    assert_eq!(r.missing_lines, (2..=21).collect::<Vec<u64>>());
+    let text = render(&r);
+    assert!(text.contains("missing (21 jobs): lines 2, 3, 4,") && text.contains(", 20, 21, …\n"), "{text}");
+}
+
+#[test]
+fn the_exit_code_says_whether_every_job_is_ok() {
+    let dir = tempfile::tempdir().unwrap();
+    let (run_path, _) = batch(dir.path());
+    let args = |paths: Vec<PathBuf>, jobs: Option<PathBuf>, json| StatusArgs {
+        paths,
+        jobs,
+        task: Some("cube".into()),
+        json,
+        failed: 20,
+    };
+    assert_eq!(run(&args(vec![run_path.clone()], None, false)).unwrap(), exit::JOBS_FAILED);
+    assert_eq!(run(&args(vec![run_path], None, true)).unwrap(), exit::JOBS_FAILED);
+    let jobs = dir.path().join("ok.txt");
+    std::fs::write(&jobs, "1\n").unwrap();
+    let journal = dir.path().join("ok.jsonl");
+    std::fs::write(&journal, [HEADER, &record(1, "1", "ok", 1.0)].concat()).unwrap();
+    assert_eq!(run(&args(vec![journal], Some(jobs), false)).unwrap(), exit::OK);
 }

@@ -286,3 +286,18 @@ fn helpers_say_durations_and_drop_empty_text() {
     assert_eq!(human_duration(Duration::from_millis(10_000)), "10.0s");
     assert_eq!(human_duration(Duration::from_millis(12_345)), "12.3s");
 }
+
+#[test]
+fn a_worker_that_marks_blames_only_the_marked_job_and_its_neighbours_rerun_uncounted() {
+    let mut d = dispatcher(config("/bin/sh", 2, None));
+    worker(&mut d, "exit 3", Phase::Ready);
+    let file = d.marks.as_ref().expect("a marker directory").file(0, 1).unwrap();
+    crate::marker::Marker::open(&file).unwrap().set(11);
+    d.slots[0].as_mut().unwrap().marks = true;
+    send(&mut d, 1, false, vec![tracked(10, 0, 0), tracked(11, 0, 0), tracked(12, 0, 0)]);
+    d.on_death(0);
+    assert_eq!(rerun_ids(&d), [(vec![11], true), (vec![10, 12], false)]);
+    let attempts: Vec<u32> = d.retry.iter().flat_map(|b| b.jobs.iter().map(|t| t.attempts)).collect();
+    assert_eq!(attempts, [1, 0, 0], "only the marked job's run counts");
+    end(&mut d);
+}
