@@ -187,10 +187,6 @@ impl Dispatcher {
                 Err(RecvTimeoutError::Disconnected) => unreachable!("the dispatcher holds a sender"),
             }
             self.check_deadlines();
-            if self.cfg.kill_leftovers {
-                let live = self.live_pids();
-                leftovers::reap_exited(|pid| live.contains(&pid));
-            }
         }
         self.shutdown_all();
         if self.cfg.kill_leftovers {
