@@ -2,8 +2,10 @@
 pickled, functions from __main__, the initializer."""
 
 import collections
+import os
 import re
 import subprocess
+import tempfile
 import threading
 
 import jobs
@@ -240,3 +242,20 @@ def test_what_the_function_prints_reaches_stderr_marked_with_its_worker(script):
     for i in range(3):
         assert re.search(rf"^\[procmap worker \d+\] item {i} on stdout$", err, re.M), err
         assert re.search(rf"^\[procmap worker \d+\] item {i} on stderr \\u{{1b}}\[2J$", err, re.M), err
+
+
+def test_a_killed_pools_marker_directory_is_removed_by_the_next_pool():
+    # A pool whose process was SIGKILLed cannot remove its directory of
+    # marker files; the next pool removes it, as its process is gone.
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    shm = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
+    stale = os.path.join(shm, f"procmap-marks-{dead.pid}-0")
+    os.makedirs(stale)
+    with open(os.path.join(stale, "1"), "wb") as f:
+        f.write(bytes(8))
+    with procmap.Pool(procs=1) as pool:
+        assert pool.map(jobs.cube, [2]) == [8]
+        mine = pool._core.marks
+        assert os.path.basename(mine).startswith(f"procmap-marks-{os.getpid()}-")
+    assert not os.path.exists(stale)
