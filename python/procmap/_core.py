@@ -15,7 +15,6 @@ import atexit
 import itertools
 import os
 import pickle
-import shutil
 import signal
 import sys
 import threading
@@ -58,6 +57,36 @@ def resolve_start_method(method):
     return method
 
 
+def _exited_within(pid, seconds):
+    """Waits for child ``pid`` to exit and reaps it; False if it has not
+    within ``seconds``. A pidfd wakes the wait the moment it exits (a
+    pool's exit waits on this; polling added milliseconds)."""
+    import select
+
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        fd = None
+    deadline = time.monotonic() + seconds
+    try:
+        while True:
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0]:
+                    return True
+            except ChildProcessError:
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            if fd is None:
+                time.sleep(min(left, 0.002))
+            else:
+                select.select([fd], [], [], left)
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
 def _kill(pid, alive):
     """Ends the template: closing its pipe makes it kill its workers and
     what they left, and exit; SIGKILL if it has not within 5 s. Reaps it."""
@@ -65,14 +94,8 @@ def _kill(pid, alive):
         os.close(alive)
     except OSError:
         pass
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        try:
-            if os.waitpid(pid, os.WNOHANG)[0]:
-                return
-        except ChildProcessError:
-            return
-        time.sleep(0.002)
+    if _exited_within(pid, 5.0):
+        return
     try:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
@@ -85,6 +108,26 @@ def _marks_dir():
     # Named after this process, so that the next pool removes it should
     # this process be killed before it can.
     return os.fspath(_native.marks_dir())
+
+
+def _remove_dir(path):
+    """Removes the marks directory: files only (markers, spilled chunks),
+    unless something put a directory there."""
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return
+    for name in names:
+        try:
+            os.unlink(os.path.join(path, name))
+        except OSError:
+            pass
+    try:
+        os.rmdir(path)
+    except OSError:
+        import shutil
+
+        shutil.rmtree(path, True)
 
 
 class Chunk:
@@ -108,7 +151,7 @@ class Core:
         self.retries = retries
         self.timeout = timeout
         self.marks = _marks_dir()
-        self._cleanup = weakref.finalize(self, shutil.rmtree, self.marks, True)
+        self._cleanup = weakref.finalize(self, _remove_dir, self.marks)
         # Not at exit by itself: an executor's work still runs then (see
         # _executor._python_exit), and its workers need the directory.
         # _stop_all removes it after them.

@@ -18,7 +18,6 @@ pub mod compare;
 pub mod demo;
 pub mod exit;
 mod fds;
-mod halt;
 mod jobs;
 mod merge;
 mod progress;

@@ -80,14 +80,14 @@ pub fn run(mut args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
     let interrupts = watch_signals(run.stop_handle(), mode != Mode::Process)?;
 
     let mut tally = Tally::default();
-    let mut halt = args.halt.map(crate::halt::Halt::new);
+    let mut halt = args.halt.map(procmap_batch::halt::Halt::new);
     let stop = run.stop_handle();
     let journal_error = write_journal(&mut run, &mut journal, &repeats, |status| {
         tally.add(status);
         if let Some(when) = halt.as_mut().and_then(|h| h.observe(status)) {
             // As the first Ctrl-C (soon) or the second (now).
             stop.request_stop();
-            if when == crate::halt::When::Now {
+            if when == procmap_batch::halt::When::Now {
                 stop.request_stop();
             }
         }
@@ -112,7 +112,7 @@ pub fn run(mut args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
     // Without a journal the run stops: dropping our end of the results
     // tells the pool to end its workers.
     let stats = run.finish().map_err(explain_pool_error)?;
-    let halted = halt.as_ref().and_then(crate::halt::Halt::reason);
+    let halted = halt.as_ref().and_then(|h| h.reason("--halt"));
     if let Some(e) = journal_error {
         report_journal_error(&args.results, &e, tally.total());
         return Ok(exit::JOURNAL);

@@ -23,6 +23,7 @@ use pyo3::prelude::*;
 mod chunk;
 mod codec;
 mod error;
+mod halt;
 mod journal;
 mod marker;
 mod pool;
@@ -40,6 +41,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<journal::Entries>()?;
     m.add_class::<result::ItemResult>()?;
     m.add_class::<rate::RecentRate>()?;
+    m.add_class::<halt::NativeHalt>()?;
     m.add_function(wrap_pyfunction!(result::make_result, m)?)?;
     m.add_function(wrap_pyfunction!(read::report, m)?)?;
     m.add_function(wrap_pyfunction!(read::read_journal, m)?)?;

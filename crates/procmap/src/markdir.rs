@@ -17,14 +17,20 @@ use std::sync::atomic::{AtomicU32, Ordering};
 /// A fresh, empty directory `PREFIX-PID-N` for this process's marker
 /// files, after removing the stale ones (see the module's docs).
 pub fn fresh(prefix: &str) -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt as _;
     static COUNT: AtomicU32 = AtomicU32::new(0);
+    let name = format!("{prefix}-{}-{}", std::process::id(), COUNT.fetch_add(1, Ordering::Relaxed));
+    // Private, as tempfile's directories are; in memory where it can be.
+    let make = |base: &Path| {
+        sweep(base, prefix);
+        let path = base.join(&name);
+        std::fs::DirBuilder::new().mode(0o700).create(&path).map(|()| path)
+    };
     let shm = Path::new("/dev/shm");
-    let base = if shm.is_dir() { shm.to_path_buf() } else { std::env::temp_dir() };
-    sweep(&base, prefix);
-    let path =
-        base.join(format!("{prefix}-{}-{}", std::process::id(), COUNT.fetch_add(1, Ordering::Relaxed)));
-    std::fs::create_dir(&path)?;
-    Ok(path)
+    match shm.is_dir().then(|| make(shm)) {
+        Some(Ok(path)) => Ok(path),
+        _ => make(&std::env::temp_dir()),
+    }
 }
 
 /// The pid in a directory name `PREFIX-PID-N`, if it is one.

@@ -114,7 +114,7 @@ pub struct RunArgs {
     /// `success=N`. The journal keeps what ran; `--resume` continues. Exit
     /// code 4.
     #[arg(long, value_name = "WHEN,CONDITION")]
-    pub halt: Option<crate::halt::Policy>,
+    pub halt: Option<procmap_batch::halt::Policy>,
 
     /// Kill a job running longer than this (500ms, 30s, 2m, 1h) and record it
     /// as timeout. Process mode only.
