@@ -60,7 +60,7 @@ impl Dispatcher {
     /// children in sessions of their own have been handed to us.
     pub(super) fn kill_leftovers(&self) {
         if self.cfg.kill_leftovers {
-            leftovers::kill(&self.live_pids());
+            leftovers::kill(&self.live_pids(), leftovers::Search::Quick);
         }
     }
 
