@@ -104,21 +104,10 @@ def _kill(pid, alive):
 
 
 def _marks_dir():
-    # The markers are written once per item: memory, not a disk. Made by
-    # hand as tempfile.mkdtemp makes it (mode 0700, a random name), since
-    # importing tempfile and shutil costs a few ms of every `import procmap`.
-    shm = "/dev/shm"
-    if not (os.path.isdir(shm) and os.access(shm, os.W_OK)):
-        import tempfile
-
-        return tempfile.mkdtemp(prefix="procmap-marks-")
-    while True:
-        path = os.path.join(shm, "procmap-marks-" + os.urandom(6).hex())
-        try:
-            os.mkdir(path, 0o700)
-            return path
-        except FileExistsError:
-            continue
+    # The markers are written once per item: memory (/dev/shm), not a disk.
+    # Named after this process, so that the next pool removes it should
+    # this process be killed before it can.
+    return os.fspath(_native.marks_dir())
 
 
 def _remove_dir(path):

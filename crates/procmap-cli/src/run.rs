@@ -280,6 +280,9 @@ fn build_pool(
         .stop_grace(args.grace)
         .capture(capture)
         .worker_output(forward)
+        // The supervisor's only children are its workers: what their jobs
+        // leave in sessions of their own is ours to kill.
+        .kill_leftovers(true)
 }
 
 /// Writes every record of `run` to the journal as it arrives, flushing

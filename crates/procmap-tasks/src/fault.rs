@@ -14,9 +14,11 @@ use std::time::Duration;
 /// it stays in C's buffer until flushed), `spew` N bytes to each (to test that capture keeps
 /// only their end), `segfault TEXT` prints TEXT before it faults, and
 /// `overlap` reports how many of its jobs ran at once in its process.
+/// `daemon` leaves `sleep SECONDS` running in a session of its own, out of
+/// its worker's process group, as `start_new_session=True` does.
 pub struct Fault;
 
-const KINDS: &str = "panic, abort, segfault [TEXT], exit CODE, hang, oom, slow MS, print TEXT, eprint TEXT, cprint TEXT, spew BYTES, overlap MS";
+const KINDS: &str = "panic, abort, segfault [TEXT], exit CODE, hang, oom, slow MS, print TEXT, eprint TEXT, cprint TEXT, spew BYTES, overlap MS, daemon SECONDS";
 
 enum Kind {
     Panic,
@@ -32,6 +34,7 @@ enum Kind {
     Cprint(String),
     Spew(u64),
     Overlap(u64),
+    Daemon(u64),
 }
 
 /// Jobs of `fault overlap` running now in this process, and the most ever.
@@ -63,6 +66,7 @@ impl Fault {
             [k, text] if k == "eprint" => Ok(Kind::Eprint(text.clone())),
             [k, text] if k == "cprint" => Ok(Kind::Cprint(text.clone())),
             [k, n] if k == "spew" => Ok(Kind::Spew(number("spew", n)?)),
+            [k, secs] if k == "daemon" => Ok(Kind::Daemon(number("daemon", secs)?)),
             [k, ..] => Err(JobError::new(format!("unknown fault {k:?} or wrong arguments; kinds: {KINDS}"))),
             [] => Err(JobError::usage(self, args)),
         }
@@ -74,7 +78,7 @@ impl Task for Fault {
         "fault"
     }
     fn usage(&self) -> &str {
-        "panic|abort|segfault [TEXT]|exit CODE|hang|oom|slow MS|print TEXT|eprint TEXT|cprint TEXT|spew BYTES|overlap MS"
+        "panic|abort|segfault [TEXT]|exit CODE|hang|oom|slow MS|print TEXT|eprint TEXT|cprint TEXT|spew BYTES|overlap MS|daemon SECONDS"
     }
     fn about(&self) -> &str {
         "misbehaves on purpose (real crashes) to test crash isolation"
@@ -149,6 +153,23 @@ impl Task for Fault {
                 std::thread::sleep(Duration::from_millis(ms));
                 RUNNING.fetch_sub(1, Ordering::SeqCst);
                 Ok(json!({ "peak": PEAK.load(Ordering::SeqCst), "pid": std::process::id() }))
+            }
+            Kind::Daemon(secs) => {
+                use std::os::unix::process::CommandExt as _;
+                let mut sleep = std::process::Command::new("sleep");
+                sleep.arg(secs.to_string()).stdin(std::process::Stdio::null());
+                // SAFETY: setsid is async-signal-safe.
+                unsafe {
+                    sleep.pre_exec(|| {
+                        if libc::setsid() < 0 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                        Ok(())
+                    });
+                }
+                // Never waited for: left behind on purpose.
+                let child = sleep.spawn().map_err(|e| JobError::new(format!("cannot start sleep: {e}")))?;
+                Ok(json!({ "daemon": child.id() }))
             }
         }
     }

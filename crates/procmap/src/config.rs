@@ -77,6 +77,10 @@ pub(crate) struct Config {
     pub handshake_timeout: Duration,
     pub kill_grace: Duration,
     pub stop_grace: Duration,
+    /// This process is a subreaper while the run lasts and kills what
+    /// ended workers left outside their process groups (see
+    /// `process/leftovers.rs`).
+    pub kill_leftovers: bool,
 }
 
 impl Config {

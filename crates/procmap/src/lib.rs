@@ -32,12 +32,17 @@
 //! }
 //! ```
 
+// The engine prints nothing itself, and what a worker must say goes to a
+// stderr that may be a broken pipe: a panic there would replace its exit.
+#![deny(clippy::print_stderr, clippy::print_stdout)]
+
 mod channel;
 mod config;
 mod death;
 mod error;
 mod exec;
 mod input;
+pub mod markdir;
 pub mod marker;
 mod pool;
 mod process;

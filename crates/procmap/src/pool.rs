@@ -78,6 +78,7 @@ impl Pool {
                     handshake_timeout: Duration::from_secs(10),
                     kill_grace: Duration::from_secs(1),
                     stop_grace: Duration::from_secs(10),
+                    kill_leftovers: false,
                 },
                 mode: Mode::Process,
                 registry,
@@ -299,6 +300,20 @@ impl PoolBuilder {
     /// only: [`Pool::run`] refuses it elsewhere.
     pub fn capture(mut self, capture: procmap_wire::Capture) -> Self {
         self.pool.cfg.capture = capture;
+        self
+    }
+
+    /// Makes this process a child subreaper (`PR_SET_CHILD_SUBREAPER`)
+    /// while a process-mode run lasts, and kills every child of it that is
+    /// not a worker: what a job started in a session of its own (`setsid`,
+    /// a double fork) is re-parented here when its parent ends, and is
+    /// killed when a worker ends and when the run ends. Only for a process
+    /// whose children are all this pool's workers, with one such run at a
+    /// time (the `supervisor` binary): any other child it has is killed too.
+    /// It does not reach what escapes through a daemon of the system
+    /// (`systemd-run`, `at`), or anything once this process is SIGKILLed.
+    pub fn kill_leftovers(mut self, on: bool) -> Self {
+        self.pool.cfg.kill_leftovers = on;
         self
     }
 

@@ -95,13 +95,23 @@ pub fn main(registry: Registry) -> ExitCode {
     match serve(registry) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("supervisor-worker: {e}");
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                eprintln!("  caused by: {s}");
-                source = s.source();
-            }
+            say_failure(&e);
             ExitCode::from(wire::EXIT_WORKER_ERROR)
         }
     }
+}
+
+/// Writes `e` and its causes to stderr, best effort: `eprintln!` panics on
+/// a stderr whose reader went away, which would turn the worker's own exit
+/// code into a panic's.
+fn say_failure(e: &WorkerError) {
+    use std::fmt::Write as _;
+    use std::io::Write as _;
+    let mut text = format!("supervisor-worker: {e}\n");
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let _ = writeln!(text, "  caused by: {s}");
+        source = s.source();
+    }
+    let _ = std::io::stderr().write_all(text.as_bytes());
 }
