@@ -54,6 +54,7 @@ fn config(program: &str, retries: u32, timeout: Option<Duration>) -> Config {
         stop_grace: Duration::from_secs(1),
         // It would kill other tests' children: this process is theirs too.
         kill_leftovers: false,
+        capture: procmap_wire::Capture::None,
     }
 }
 
