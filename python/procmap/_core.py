@@ -106,13 +106,24 @@ def _kill(pid, alive):
 def _marks_dir():
     # The markers are written once per item: memory (/dev/shm), not a disk.
     # Named after this process, so that the next pool removes it should
-    # this process be killed before it can.
-    return os.fspath(_native.marks_dir())
+    # this process be killed before it can; locked (the descriptor), so
+    # that no other pool removes it while it is in use.
+    path, lock = _native.marks_dir()
+    return os.fspath(path), lock
 
 
-def _remove_dir(path):
-    """Removes the marks directory: files only (markers, spilled chunks),
-    unless something put a directory there."""
+def _remove_dir(path, lock):
+    """Removes the marks directory (files only: markers, spilled chunks,
+    the template's socket, unless something put a directory there), then
+    lets go of its lock."""
+    _remove_files(path)
+    try:
+        os.close(lock)
+    except OSError:
+        pass
+
+
+def _remove_files(path):
     try:
         names = os.listdir(path)
     except OSError:
@@ -174,8 +185,8 @@ class Core:
         self.has_initializer = initializer is not None
         self.retries = retries
         self.timeout = timeout
-        self.marks = _marks_dir()
-        self._cleanup = weakref.finalize(self, _remove_dir, self.marks)
+        self.marks, lock = _marks_dir()
+        self._cleanup = weakref.finalize(self, _remove_dir, self.marks, lock)
         # Not at exit by itself: an executor's work still runs then (see
         # _executor._python_exit), and its workers need the directory.
         # _stop_all removes it after them.

@@ -59,8 +59,11 @@ pub(crate) fn take(dir: &Path, pid: u32) -> Option<(u64, usize)> {
 
 /// A fresh directory for a pool's marker files, named after this process,
 /// the stale ones of pools whose process is gone removed first (see
-/// `procmap::markdir`).
+/// `procmap::markdir`): its path, and the descriptor of its lock, which
+/// the caller keeps open while the directory is in use and then closes.
 #[pyo3::pyfunction]
-pub(crate) fn marks_dir() -> pyo3::PyResult<PathBuf> {
-    procmap::markdir::fresh("procmap-marks").map_err(Into::into)
+pub(crate) fn marks_dir() -> pyo3::PyResult<(PathBuf, i32)> {
+    use std::os::fd::IntoRawFd as _;
+    let fresh = procmap::markdir::fresh("procmap-marks")?;
+    Ok((fresh.path, fresh.lock.into_raw_fd()))
 }

@@ -81,6 +81,8 @@ pub fn read(path: &Path) -> Option<u64> {
 /// with the run.
 pub(crate) struct MarkDir {
     path: PathBuf,
+    /// Held while the directory is in use: no other run sweeps it away.
+    _lock: std::fs::File,
 }
 
 impl MarkDir {
@@ -88,7 +90,8 @@ impl MarkDir {
     /// this process, the stale ones of processes gone removed first (see
     /// `markdir.rs`).
     pub(crate) fn create() -> std::io::Result<MarkDir> {
-        Ok(MarkDir { path: crate::markdir::fresh("procmap-jobs")? })
+        let fresh = crate::markdir::fresh("procmap-jobs")?;
+        Ok(MarkDir { path: fresh.path, _lock: fresh.lock })
     }
 
     /// The marker file of a worker, made empty (0: no job started).
