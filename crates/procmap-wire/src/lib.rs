@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// Bumped on every incompatible change to the types in this crate.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// The largest message either side will decode: room for one
 /// [`MAX_PAYLOAD_BYTES`] payload and its framing. A chunk of job lines or a
@@ -106,6 +106,12 @@ pub enum ToWorker {
     Chunk { chunk: u64, jobs: Vec<Job> },
     /// Finish the current chunk, flush, and exit 0.
     Shutdown,
+    /// Run jobs on this many threads from now on (`--mode auto` changes
+    /// it during a run; protocol 4). A worker that goes from one thread to
+    /// several stops marking the job it runs (see [`WorkerHello::marks`]),
+    /// and the supervisor stops reading its marker from the moment it
+    /// sends this.
+    Threads(u32),
 }
 
 /// A borrowed [`ToWorker`] with the same encoding, so that the supervisor
@@ -115,6 +121,7 @@ pub enum ToWorkerRef<'a, J: Serialize> {
     Hello(&'a Hello),
     Chunk { chunk: u64, jobs: J },
     Shutdown,
+    Threads(u32),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -178,6 +185,12 @@ pub struct JobResult {
     /// (`CLOCK_MONOTONIC`, which every process of the machine shares): the
     /// supervisor places the job on its run's timeline (protocol 3).
     pub started: u64,
+    /// The CPU time the job's thread used while it ran, in nanoseconds
+    /// (`CLOCK_THREAD_CPUTIME_ID`), when it was measured: reading that
+    /// clock is a system call of about 0.2 µs, as long as a tiny job, so a
+    /// worker measures a sample of the jobs (see `procmap::exec`). What
+    /// `--mode auto` tells CPU-bound from waiting jobs by (protocol 4).
+    pub cpu_nanos: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -231,9 +244,9 @@ mod tests {
         let msg = FromWorker::Results {
             chunks_done: vec![3],
             results: vec![
-                JobResult { id: 1, outcome: Outcome::Ok(b"343".to_vec()), nanos: 12, started: 5 },
-                JobResult { id: 2, outcome: Outcome::Error("bad".into()), nanos: 1, started: 7 },
-                JobResult { id: 3, outcome: Outcome::Panic("boom".into()), nanos: 1, started: 7 },
+                JobResult { id: 1, outcome: Outcome::Ok(b"343".to_vec()), nanos: 12, started: 5, cpu_nanos: Some(9) },
+                JobResult { id: 2, outcome: Outcome::Error("bad".into()), nanos: 1, started: 7, cpu_nanos: None },
+                JobResult { id: 3, outcome: Outcome::Panic("boom".into()), nanos: 1, started: 7, cpu_nanos: None },
             ],
         };
         let bytes = encode(&msg).unwrap();

@@ -70,6 +70,13 @@ pub struct JobRecord {
     /// For a crashed job without start reports, when its chunk was sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<f64>,
+    /// The CPU time the job's thread used while it ran, in milliseconds,
+    /// when the worker measured it: every job that follows one of 50 µs or
+    /// more on its thread, and a sample of faster ones (see
+    /// `exec::CpuSampler`). `cpu_ms` near `ms` is a CPU-bound job; far
+    /// below it, a job that waits (on I/O, a lock, a sleep).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_ms: Option<f64>,
     /// The bytes a task returned for a job with a payload (see
     /// `Task::run_payload`), when `status` is ok. Never journaled: the
     /// caller decodes them.
@@ -94,6 +101,7 @@ impl JobRecord {
             worker: None,
             ms: None,
             start: None,
+            cpu_ms: None,
             output: None,
         }
     }
@@ -114,6 +122,7 @@ impl JobRecord {
         record.worker = Some(worker);
         record.ms = Some(result.nanos as f64 / 1e6);
         record.start = Some(millis_since(origin, result.started));
+        record.cpu_ms = result.cpu_nanos.map(|ns| ns as f64 / 1e6);
         match result.outcome {
             Outcome::Ok(bytes) => {
                 // The worker produced this with serde_json; if it is somehow
