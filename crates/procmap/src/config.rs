@@ -39,8 +39,12 @@ impl std::fmt::Debug for WorkerOutput {
 pub(crate) struct Config {
     pub procs: usize,
     pub chunking: Chunking,
-    /// Threads per worker process (hybrid mode when above 1).
+    /// Threads per worker process (hybrid mode when above 1); in an auto
+    /// run, the count it starts with.
     pub threads: usize,
+    /// `--mode auto`: process mode whose threads per worker the run
+    /// chooses and adapts (`crate::auto`).
+    pub auto: bool,
     pub program: PathBuf,
     /// Arguments for `program`, e.g. `-m procmap._worker` for a Python
     /// interpreter.

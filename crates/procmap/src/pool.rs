@@ -63,6 +63,7 @@ impl Pool {
                     procs: std::thread::available_parallelism().map_or(1, |n| n.get()),
                     chunking: Chunking::Auto,
                     threads: 1,
+                    auto: false,
                     program: default_worker_program(),
                     worker_args: Vec::new(),
                     context: RunContext::default(),
@@ -196,6 +197,16 @@ impl PoolBuilder {
         self
     }
 
+    /// Process mode whose threads per worker the run chooses and adapts
+    /// (`--mode auto`, see [`crate::auto`]): one per worker while jobs are
+    /// CPU-bound, more while they wait and more threads raise throughput.
+    /// It starts at one thread per worker, whatever [`Self::threads`] says;
+    /// [`Stats::auto`](crate::Stats::auto) tells what it chose and why.
+    pub fn auto(mut self, on: bool) -> Self {
+        self.pool.cfg.auto = on;
+        self
+    }
+
     pub fn mode(mut self, mode: Mode) -> Self {
         self.pool.mode = mode;
         self
@@ -287,7 +298,11 @@ impl PoolBuilder {
         self
     }
 
-    pub fn build(self) -> Pool {
+    pub fn build(mut self) -> Pool {
+        if self.pool.cfg.auto {
+            // Auto starts at one thread per worker (see `crate::auto`).
+            self.pool.cfg.threads = 1;
+        }
         self.pool
     }
 }

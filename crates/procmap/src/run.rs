@@ -78,6 +78,7 @@ impl Run {
                     wall: serial.started.elapsed(),
                     chunks: ChunkStats::default(),
                     startup: None,
+                    auto: Vec::new(),
                 };
                 Ok(stats)
             }

@@ -26,6 +26,21 @@ pub struct Stats {
     /// From the start of the run until every initial worker process had
     /// answered the handshake (process mode).
     pub startup: Option<Duration>,
+    /// `--mode auto`: its first decision and every change, in order.
+    pub auto: Vec<AutoChange>,
+}
+
+/// One decision of `--mode auto` (see `crate::auto`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AutoChange {
+    /// When it was made, from the start of the run.
+    pub at: Duration,
+    pub procs: usize,
+    /// Threads per worker from then on.
+    pub threads: usize,
+    /// Why, in words: e.g. "jobs use 1% of a CPU while they run: the jobs
+    /// wait, a first guess: 2 procs × 64 threads".
+    pub reason: String,
 }
 
 /// How many chunks were sent and how big they were.
