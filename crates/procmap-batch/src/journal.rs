@@ -33,6 +33,11 @@ pub struct Header {
     pub started_unix: f64,
     pub host: String,
     pub pid: u32,
+    /// How the run chose where jobs run, when it chose: `auto` for
+    /// `--mode auto`, whose decisions follow as lines of their own (see
+    /// [`crate::auto_line`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
 }
 
 impl Header {
@@ -47,7 +52,14 @@ impl Header {
             started_unix,
             host: hostname(),
             pid: std::process::id(),
+            mode: None,
         }
+    }
+
+    /// The header of an auto run (`--mode auto`).
+    pub fn auto(mut self) -> Header {
+        self.mode = Some("auto".into());
+        self
     }
 }
 
@@ -68,6 +80,9 @@ pub enum Line<T> {
     /// A run's header: a new segment starts.
     Header,
     Record(T),
+    /// A decision of `--mode auto` ([`crate::auto_line`]): neither a record
+    /// nor the start of a segment.
+    Auto,
     /// Not a record: a torn last line, or text that is not ours.
     Unreadable,
 }
@@ -129,6 +144,9 @@ pub fn parse_line<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<Line<T>, Ne
             Ok(_) => Ok(Line::Header),
             Err(_) => Ok(Line::Unreadable),
         };
+    }
+    if bytes.starts_with(crate::auto_line::PREFIX) {
+        return Ok(Line::Auto);
     }
     Ok(serde_json::from_slice(bytes).map_or(Line::Unreadable, Line::Record))
 }
@@ -264,6 +282,15 @@ impl Journal {
         if coarse_now().saturating_sub(self.last_flush) + self.coarse_slack >= FLUSH_EVERY {
             self.flush()?;
         }
+        Ok(())
+    }
+
+    /// Appends a decision of `--mode auto` where it falls among the
+    /// records.
+    pub fn write_auto(&mut self, change: &procmap::AutoChange) -> io::Result<()> {
+        let line = crate::auto_line::AutoLine::from(change);
+        serde_json::to_writer(&mut self.pending, &line).map_err(io::Error::other)?;
+        self.pending.push(b'\n');
         Ok(())
     }
 

@@ -26,6 +26,7 @@
 
 #[macro_use]
 pub mod say;
+pub mod auto_line;
 pub mod encode;
 pub mod identity;
 pub mod jobs;

@@ -244,9 +244,27 @@ mod tests {
         let msg = FromWorker::Results {
             chunks_done: vec![3],
             results: vec![
-                JobResult { id: 1, outcome: Outcome::Ok(b"343".to_vec()), nanos: 12, started: 5, cpu_nanos: Some(9) },
-                JobResult { id: 2, outcome: Outcome::Error("bad".into()), nanos: 1, started: 7, cpu_nanos: None },
-                JobResult { id: 3, outcome: Outcome::Panic("boom".into()), nanos: 1, started: 7, cpu_nanos: None },
+                JobResult {
+                    id: 1,
+                    outcome: Outcome::Ok(b"343".to_vec()),
+                    nanos: 12,
+                    started: 5,
+                    cpu_nanos: Some(9),
+                },
+                JobResult {
+                    id: 2,
+                    outcome: Outcome::Error("bad".into()),
+                    nanos: 1,
+                    started: 7,
+                    cpu_nanos: None,
+                },
+                JobResult {
+                    id: 3,
+                    outcome: Outcome::Panic("boom".into()),
+                    nanos: 1,
+                    started: 7,
+                    cpu_nanos: None,
+                },
             ],
         };
         let bytes = encode(&msg).unwrap();

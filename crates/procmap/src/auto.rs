@@ -73,7 +73,10 @@ pub(crate) struct Window {
 impl Window {
     /// Whether the window is long enough to decide on.
     pub(crate) fn is_ready(&self) -> bool {
-        self.elapsed >= MIN_WINDOW && self.jobs >= MIN_WINDOW_JOBS && self.measured > 0 && !self.wall.is_zero()
+        self.elapsed >= MIN_WINDOW
+            && self.jobs >= MIN_WINDOW_JOBS
+            && self.measured > 0
+            && !self.wall.is_zero()
     }
 
     /// The share of a CPU the jobs used while they ran.
@@ -142,7 +145,9 @@ impl Tuner {
         let share = window.cpu_share();
         let current = self.threads;
         let rate = window.rate();
-        let uses = format!("jobs use {:.0}% of a CPU while they run", share * 100.0);
+        // Waiting jobs use a fraction of a percent: say how small.
+        let digits = if share < 0.1 { 1 } else { 0 };
+        let uses = format!("jobs use {:.*}% of a CPU while they run", digits, share * 100.0);
         let (threads, why) = if share >= CPU_BOUND {
             self.last = None;
             self.ceiling = None;
@@ -155,7 +160,8 @@ impl Tuner {
         };
         self.held = if threads == current { self.held + 1 } else { 0 };
         self.threads = threads;
-        let reason = format!("{why}: {} procs × {threads} thread{}", self.procs, if threads == 1 { "" } else { "s" });
+        let reason =
+            format!("{why}: {} procs × {threads} thread{}", self.procs, if threads == 1 { "" } else { "s" });
         Verdict { threads, changed: threads != current, reason }
     }
 
@@ -248,7 +254,10 @@ mod tests {
             let verdict = tuner.decide(&window(100, 0.97));
             assert_eq!(verdict.threads, 1);
             assert!(!verdict.changed);
-            assert_eq!(verdict.reason, "jobs use 97% of a CPU while they run: CPU-bound, one thread per worker: 2 procs × 1 thread");
+            assert_eq!(
+                verdict.reason,
+                "jobs use 97% of a CPU while they run: CPU-bound, one thread per worker: 2 procs × 1 thread"
+            );
         }
     }
 

@@ -67,7 +67,10 @@ impl CpuSampler {
 
     /// The sampler after a job that took `nanos`, measured or not.
     pub(crate) fn after(self, measured: bool, nanos: u64) -> Self {
-        CpuSampler { since: if measured { 0 } else { self.since + 1 }, last_slow: nanos >= MEASURE_AFTER_NANOS }
+        CpuSampler {
+            since: if measured { 0 } else { self.since + 1 },
+            last_slow: nanos >= MEASURE_AFTER_NANOS,
+        }
     }
 }
 

@@ -58,5 +58,5 @@ pub use procmap_wire as wire;
 pub use procmap_wire::RunContext;
 pub use record::{JobRecord, Status};
 pub use run::{Next, Run, StopHandle};
-pub use stats::{AutoChange, ChunkStats, Stats, WorkerStats};
+pub use stats::{AutoChange, AutoLog, ChunkStats, Stats, WorkerStats};
 pub use task::{JobError, Registry, Task, temp_file_prefix};

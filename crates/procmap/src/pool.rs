@@ -119,6 +119,7 @@ impl Pool {
         let inputs: Box<dyn Iterator<Item = Input> + Send> = Box::new(jobs.into_iter());
         let feeder = |source| Feeder::new(source, self.registry.clone(), self.cfg.context.clone());
         let stop = Arc::new(AtomicU8::new(0));
+        let auto = crate::stats::AutoLog::default();
         let inner = match self.mode {
             Mode::Serial => Inner::Serial(Box::new(Serial {
                 feeder: feeder(Source::Blocking(inputs)),
@@ -157,7 +158,8 @@ impl Pool {
                 .map_err(PoolError::Thread)?;
                 let feeder = feeder(source);
                 let dispatcher =
-                    Dispatcher::new(Arc::new(self.cfg.clone()), feeder, tx, Arc::clone(&stop), events);
+                    Dispatcher::new(Arc::new(self.cfg.clone()), feeder, tx, Arc::clone(&stop), events)
+                        .with_auto_log(auto.clone());
                 // Workers are spawned from this thread, which lives as long
                 // as the run: their parent-death signal is tied to it.
                 let handle = std::thread::Builder::new()
@@ -167,7 +169,7 @@ impl Pool {
                 Inner::Channel { rx, handle: Some(handle), wake: Some(wake) }
             }
         };
-        Ok(Run::new(inner, stop))
+        Ok(Run::new(inner, stop, auto))
     }
 }
 

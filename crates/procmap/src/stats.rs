@@ -30,6 +30,23 @@ pub struct Stats {
     pub auto: Vec<AutoChange>,
 }
 
+/// The decisions of an auto run so far, shared by its dispatcher and its
+/// [`crate::Run`], so that a journal can record each as it is made.
+#[derive(Debug, Clone, Default)]
+pub struct AutoLog(std::sync::Arc<std::sync::Mutex<Vec<AutoChange>>>);
+
+impl AutoLog {
+    pub(crate) fn push(&self, change: AutoChange) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(change);
+    }
+
+    /// The decisions after the first `seen`.
+    pub fn since(&self, seen: usize) -> Vec<AutoChange> {
+        let all = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        all.get(seen..).map(<[AutoChange]>::to_vec).unwrap_or_default()
+    }
+}
+
 /// One decision of `--mode auto` (see `crate::auto`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AutoChange {

@@ -131,7 +131,7 @@ fn count_records(path: &Path) -> anyhow::Result<(usize, usize)> {
         }
         let record = match parse_line::<Record>(line.as_bytes())? {
             Line::Record(record) => record,
-            Line::Header => continue,
+            Line::Header | Line::Auto => continue,
             Line::Unreadable => bail!("line {} of {} is not a record", n + 1, path.display()),
         };
         jobs += 1;

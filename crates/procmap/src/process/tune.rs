@@ -10,7 +10,7 @@
 
 use super::*;
 use crate::auto::{Tuner, Window};
-use crate::stats::AutoChange;
+use crate::stats::{AutoChange, AutoLog};
 
 /// The window being measured, and the controller.
 pub(super) struct Tune {
@@ -25,6 +25,8 @@ pub(super) struct Tune {
     cpus: usize,
     /// Every decision that changed the count, and the first one.
     pub(super) changes: Vec<AutoChange>,
+    /// Where they are shared with the run's reader as they are made.
+    pub(super) log: AutoLog,
 }
 
 impl Tune {
@@ -40,6 +42,7 @@ impl Tune {
             ticks: crate::unix::machine_cpu_ticks(),
             cpus,
             changes: Vec::new(),
+            log: AutoLog::default(),
         }
     }
 
@@ -87,6 +90,14 @@ impl Tune {
 }
 
 impl Dispatcher {
+    /// Shares an auto run's decisions with its reader (see [`AutoLog`]).
+    pub(crate) fn with_auto_log(mut self, log: AutoLog) -> Self {
+        if let Some(tune) = self.tune.as_mut() {
+            tune.log = log;
+        }
+        self
+    }
+
     /// In an auto run, decides on the window if it is over, and carries out
     /// a change.
     pub(super) fn tune(&mut self) {
@@ -102,12 +113,14 @@ impl Dispatcher {
         let at = self.started.elapsed();
         if verdict.changed || tune.changes.is_empty() {
             tracing::info!(threads = verdict.threads, at = ?at, "auto: {}", verdict.reason);
-            tune.changes.push(AutoChange {
+            let change = AutoChange {
                 at,
                 procs: self.cfg.procs,
                 threads: verdict.threads,
                 reason: verdict.reason.clone(),
-            });
+            };
+            tune.log.push(change.clone());
+            tune.changes.push(change);
         } else {
             tracing::debug!(threads = verdict.threads, "auto: {}", verdict.reason);
         }

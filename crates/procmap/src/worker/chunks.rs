@@ -147,8 +147,8 @@ impl Runners {
         while self.live < threads {
             let (rx, outbox, registry) = (self.rx.clone(), Arc::clone(&self.outbox), self.registry.clone());
             let (context, report_starts) = (self.context.clone(), self.report_starts);
-            let runner = std::thread::Builder::new().name(format!("runner-{}", self.handles.len())).spawn(
-                move || {
+            let runner =
+                std::thread::Builder::new().name(format!("runner-{}", self.handles.len())).spawn(move || {
                     for work in rx {
                         let Work::Job(chunk, count, job) = work else { return };
                         if report_starts {
@@ -159,8 +159,7 @@ impl Runners {
                             outbox.finish_chunk(chunk);
                         }
                     }
-                },
-            );
+                });
             self.handles.push(runner.map_err(WorkerError::Connect)?);
             self.live += 1;
         }
