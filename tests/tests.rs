@@ -29,3 +29,5 @@ mod shard;
 mod closed_streams;
 // Issue 22: each record's start, and `supervisor report`.
 mod report;
+// Issue 21: --mode auto picks threads per worker from what the jobs do.
+mod auto;

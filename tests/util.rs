@@ -179,7 +179,7 @@ pub fn records_allowing_torn_tail(text: &str) -> Vec<Value> {
 
 /// The records of a journal's lines: every line is JSON, and each run's
 /// segment starts with a header (`{"journal":2,...}`), which is checked and
-/// left out.
+/// left out, as are the decisions of `--mode auto` (`{"auto":...}`).
 fn parse_lines<'a>(lines: impl Iterator<Item = &'a str>) -> Vec<Value> {
     let mut records = Vec::new();
     let mut headers = 0;
@@ -192,7 +192,9 @@ fn parse_lines<'a>(lines: impl Iterator<Item = &'a str>) -> Vec<Value> {
             continue;
         }
         assert!(headers > 0, "a record before any header: {l}");
-        records.push(value);
+        if value.get("auto").is_none() {
+            records.push(value);
+        }
     }
     records
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 /// and `overlap` reports how many of its jobs ran at once in its process.
 pub struct Fault;
 
-const KINDS: &str = "panic, abort, segfault, exit CODE, hang, oom, slow MS, print TEXT, overlap MS";
+const KINDS: &str = "panic, abort, segfault, exit CODE, hang, oom, slow MS, spin MS, print TEXT, overlap MS";
 
 enum Kind {
     Panic,
@@ -23,6 +23,7 @@ enum Kind {
     Hang,
     Oom,
     Slow(u64),
+    Spin(u64),
     Print(String),
     Overlap(u64),
 }
@@ -50,6 +51,7 @@ impl Fault {
                 Ok(Kind::Exit(code))
             }
             [k, ms] if k == "slow" => Ok(Kind::Slow(number("slow", ms)?)),
+            [k, ms] if k == "spin" => Ok(Kind::Spin(number("spin", ms)?)),
             [k, ms] if k == "overlap" => Ok(Kind::Overlap(number("overlap", ms)?)),
             [k, text] if k == "print" => Ok(Kind::Print(text.clone())),
             [k, ..] => Err(JobError::new(format!("unknown fault {k:?} or wrong arguments; kinds: {KINDS}"))),
@@ -63,7 +65,7 @@ impl Task for Fault {
         "fault"
     }
     fn usage(&self) -> &str {
-        "panic|abort|segfault|exit CODE|hang|oom|slow MS|print TEXT|overlap MS"
+        "panic|abort|segfault|exit CODE|hang|oom|slow MS|spin MS|print TEXT|overlap MS"
     }
     fn about(&self) -> &str {
         "misbehaves on purpose (real crashes) to test crash isolation"
@@ -88,6 +90,16 @@ impl Task for Fault {
             Kind::Oom => exhaust_memory(),
             Kind::Slow(ms) => {
                 std::thread::sleep(Duration::from_millis(ms));
+                Ok(json!(ms))
+            }
+            Kind::Spin(ms) => {
+                // Busy for MS ms of wall time: a CPU-bound job (`slow` is
+                // one that waits), for `--mode auto` to tell apart.
+                let until = std::time::Instant::now() + Duration::from_millis(ms);
+                let mut turns = 0u64;
+                while std::time::Instant::now() < until {
+                    turns = std::hint::black_box(turns + 1);
+                }
                 Ok(json!(ms))
             }
             Kind::Print(text) => {

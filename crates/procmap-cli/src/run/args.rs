@@ -69,7 +69,7 @@ pub struct RunArgs {
     pub threads: u32,
 
     /// Where jobs run. `auto` measures each window of at least 0.5 s and
-    /// 16 jobs: jobs that use at least 25% of a CPU while they run get one
+    /// 16 jobs: jobs that use at least 15% of a CPU while they run get one
     /// thread per worker, one worker per core (--procs); jobs that wait get
     /// more threads per worker (a first guess from the measured share, then
     /// doubled while throughput rises by 10%, back when it does not, at
