@@ -30,7 +30,8 @@ fn auto_keeps_one_thread_per_worker_for_cpu_bound_jobs_and_says_why() {
     let dir = Dir::new();
     // 80 × 25 ms on 2 workers: over a second, two windows or more.
     let jobs = dir.write("jobs.txt", &"fault spin 25\n".repeat(80));
-    let out = run(dir.supervisor().args(["--mode", "auto", "-p", "2", "-v", "-o", "j.jsonl"]).arg(&jobs), None);
+    let out =
+        run(dir.supervisor().args(["--mode", "auto", "-p", "2", "-v", "-o", "j.jsonl"]).arg(&jobs), None);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let decided = decisions(&dir.join("j.jsonl"));
     assert!(!decided.is_empty(), "a decision in the journal; stderr: {}", stderr(&out));
