@@ -23,12 +23,20 @@
 //!
 //! Windows last at least [`MIN_WINDOW`] and [`MIN_WINDOW_JOBS`] jobs, so
 //! that on a small, shared machine one noisy window does not decide, and
-//! a change needs a difference of 10% either way (hysteresis).
+//! a change needs a difference of 10% either way (hysteresis). The first
+//! window is shorter ([`MIN_FIRST_WINDOW`]).
 
 use std::time::Duration;
 
-/// The shortest window a decision is made on.
+/// The shortest window a decision is made on ...
 pub(crate) const MIN_WINDOW: Duration = Duration::from_millis(500);
+
+/// ... but for the first, which only tells CPU-bound jobs from waiting
+/// ones, and compares no throughputs: the share of a CPU is far apart for
+/// the two (over 15% against under 1% for a sleep), and the first window
+/// runs at one thread per worker, which is what waiting jobs pay for
+/// until it ends (2 workers of 20 ms jobs: 16 jobs, 0.16 s).
+pub(crate) const MIN_FIRST_WINDOW: Duration = Duration::from_millis(100);
 
 /// The fewest finished jobs a window is decided on.
 pub(crate) const MIN_WINDOW_JOBS: u64 = 16;
@@ -73,12 +81,11 @@ pub(crate) struct Window {
 }
 
 impl Window {
-    /// Whether the window is long enough to decide on.
-    pub(crate) fn is_ready(&self) -> bool {
-        self.elapsed >= MIN_WINDOW
-            && self.jobs >= MIN_WINDOW_JOBS
-            && self.measured > 0
-            && !self.wall.is_zero()
+    /// Whether the window is long enough to decide on: `first` for the
+    /// run's first decision.
+    pub(crate) fn is_ready(&self, first: bool) -> bool {
+        let min = if first { MIN_FIRST_WINDOW } else { MIN_WINDOW };
+        self.elapsed >= min && self.jobs >= MIN_WINDOW_JOBS && self.measured > 0 && !self.wall.is_zero()
     }
 
     /// The share of a CPU the jobs used while they ran.
@@ -128,22 +135,38 @@ pub(crate) struct Tuner {
     ceiling: Option<usize>,
     /// Windows at the current count.
     held: u32,
+    /// Whether it has decided once.
+    decided: bool,
 }
 
 impl Tuner {
     /// A run of `procs` workers, one thread each to begin with, on a
     /// machine of `cpus` CPUs.
     pub(crate) fn new(procs: usize, cpus: usize) -> Self {
-        Tuner { procs: procs.max(1), cpus: cpus.max(1), threads: 1, last: None, ceiling: None, held: 0 }
+        Tuner {
+            procs: procs.max(1),
+            cpus: cpus.max(1),
+            threads: 1,
+            last: None,
+            ceiling: None,
+            held: 0,
+            decided: false,
+        }
     }
 
     pub(crate) fn threads(&self) -> usize {
         self.threads
     }
 
+    /// Whether `window` is long enough for the next decision.
+    pub(crate) fn ready(&self, window: &Window) -> bool {
+        window.is_ready(!self.decided)
+    }
+
     /// Decides the threads per worker after `window`, which ran at the
     /// current count.
     pub(crate) fn decide(&mut self, window: &Window) -> Verdict {
+        self.decided = true;
         let share = window.cpu_share();
         let current = self.threads;
         let rate = window.rate();
@@ -245,7 +268,7 @@ mod tests {
             measured: jobs,
             cpu: wall.mul_f64(share),
             wall,
-            idle_cpus: Some(2.0),
+            idle_cpus: Some(8.0),
         }
     }
 
@@ -272,17 +295,17 @@ mod tests {
     #[test]
     fn waiting_jobs_grow_while_throughput_rises_and_back_off_when_it_falls() {
         let mut tuner = Tuner::new(2, 2);
-        // 20% of a CPU: five threads keep a core busy.
-        let first = tuner.decide(&window(100, 0.2));
-        assert_eq!((first.threads, first.changed), (5, true), "{}", first.reason);
+        // 10% of a CPU: ten threads keep a core busy.
+        let first = tuner.decide(&window(100, 0.1));
+        assert_eq!((first.threads, first.changed), (10, true), "{}", first.reason);
         // Throughput rose 5×: slow start doubles ...
-        let second = tuner.decide(&window(500, 0.2));
-        assert_eq!(second.threads, 10, "{}", second.reason);
+        let second = tuner.decide(&window(500, 0.1));
+        assert_eq!(second.threads, 20, "{}", second.reason);
         assert!(second.reason.contains("100 → 500 jobs/s"), "{}", second.reason);
         // ... until the rise stops: back to 10, the ceiling.
-        let third = tuner.decide(&window(510, 0.2));
-        assert_eq!(third.threads, 5, "{}", third.reason);
-        assert!(third.reason.ends_with("back: 2 procs × 5 threads"), "{}", third.reason);
+        let third = tuner.decide(&window(510, 0.1));
+        assert_eq!(third.threads, 10, "{}", third.reason);
+        assert!(third.reason.ends_with("back: 2 procs × 10 threads"), "{}", third.reason);
     }
 
     #[test]
@@ -308,17 +331,17 @@ mod tests {
     #[test]
     fn a_steady_count_probes_upwards_after_a_while_and_keeps_it_only_if_it_pays() {
         let mut tuner = Tuner::new(2, 2);
-        tuner.decide(&window(100, 0.2)); // 5
-        tuner.decide(&window(500, 0.2)); // 10
-        tuner.decide(&window(500, 0.2)); // back to 5, ceiling 5
+        tuner.decide(&window(100, 0.1)); // 10
+        tuner.decide(&window(500, 0.1)); // 20
+        tuner.decide(&window(500, 0.1)); // back to 10, the ceiling
         let mut counts = Vec::new();
         for _ in 0..HOLD_WINDOWS {
-            counts.push(tuner.decide(&window(500, 0.2)).threads);
+            counts.push(tuner.decide(&window(500, 0.1)).threads);
         }
-        assert_eq!(counts, [5, 5, 5, 6], "steady, then one step above the ceiling");
-        // The probe bought nothing: back to 5, and steady again.
-        assert_eq!(tuner.decide(&window(500, 0.2)).threads, 5);
-        assert_eq!(tuner.decide(&window(500, 0.2)).threads, 5);
+        assert_eq!(counts, [10, 10, 10, 12], "steady, then one step above the ceiling");
+        // The probe bought nothing: back to 10, and steady again.
+        assert_eq!(tuner.decide(&window(500, 0.1)).threads, 10);
+        assert_eq!(tuner.decide(&window(500, 0.1)).threads, 10);
     }
 
     #[test]
@@ -345,13 +368,26 @@ mod tests {
     #[test]
     fn a_window_needs_time_jobs_and_a_measured_job() {
         let mut w = window(100, 0.5);
-        assert!(w.is_ready());
+        assert!(w.is_ready(false));
         w.elapsed = MIN_WINDOW / 2;
-        assert!(!w.is_ready());
+        assert!(!w.is_ready(false));
+        assert!(w.is_ready(true), "the first window is shorter");
+        w.elapsed = MIN_FIRST_WINDOW / 2;
+        assert!(!w.is_ready(true));
         let mut w = window(MIN_WINDOW_JOBS - 1, 0.5);
-        assert!(!w.is_ready());
+        assert!(!w.is_ready(true));
         w = window(100, 0.5);
         w.measured = 0;
-        assert!(!w.is_ready());
+        assert!(!w.is_ready(true));
+    }
+
+    #[test]
+    fn only_the_first_decision_comes_after_a_short_window() {
+        let mut tuner = Tuner::new(2, 2);
+        let mut w = window(100, 0.5);
+        w.elapsed = MIN_FIRST_WINDOW;
+        assert!(tuner.ready(&w));
+        tuner.decide(&w);
+        assert!(!tuner.ready(&w));
     }
 }

@@ -68,14 +68,16 @@ pub struct RunArgs {
     #[arg(long, value_name = "T", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub threads: u32,
 
-    /// Where jobs run. `auto` measures each window of at least 0.5 s and
-    /// 16 jobs: jobs that use at least 15% of a CPU while they run get one
-    /// thread per worker, one worker per core (--procs); jobs that wait get
-    /// more threads per worker (a first guess from the measured share, then
-    /// doubled while throughput rises by 10%, back when it does not, at
-    /// most 64, and no more than the idle CPUs can feed). It ignores
-    /// --threads. The summary, -v and the journal (after its header, lines
-    /// {"auto":{...}}) say what it chose, when and why.
+    /// Where jobs run. `auto` is process mode (crash isolation kept) that
+    /// picks the threads per worker and adapts them: it measures windows of
+    /// 16 jobs and 0.5 s (the first: 0.1 s); jobs that use at least 15% of
+    /// a CPU while they run get one thread per worker, one worker per core
+    /// (--procs); jobs that wait get more threads per worker (a first guess
+    /// from the measured share, then doubled while throughput rises by 10%,
+    /// back when it does not; at most 64, and no more than the idle CPUs
+    /// can feed). It ignores --threads. The summary, -v and the journal
+    /// (mode "auto" in its header, then {"auto":{...}} lines among the
+    /// records) say what it chose, when and why.
     #[arg(long, value_enum, default_value_t = ModeArg::Process)]
     pub mode: ModeArg,
 

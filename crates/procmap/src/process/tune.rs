@@ -78,7 +78,7 @@ impl Tune {
             wall: Duration::from_nanos(self.wall_nanos),
             idle_cpus,
         };
-        if !window.is_ready() {
+        if !self.tuner.ready(&window) {
             return None;
         }
         let verdict = self.tuner.decide(&window);
@@ -106,7 +106,7 @@ impl Dispatcher {
         }
         let Some(tune) = self.tune.as_mut() else { return };
         // Reading /proc/stat costs a few microseconds: not on every event.
-        if tune.since.elapsed() < crate::auto::MIN_WINDOW || tune.jobs < crate::auto::MIN_WINDOW_JOBS {
+        if tune.since.elapsed() < crate::auto::MIN_FIRST_WINDOW || tune.jobs < crate::auto::MIN_WINDOW_JOBS {
             return;
         }
         let Some(verdict) = tune.close(Instant::now()) else { return };
