@@ -42,6 +42,7 @@ mod handshake;
 mod shutdown;
 mod state;
 mod tune;
+mod window;
 mod zygote;
 
 use batch::Batch;
@@ -113,7 +114,7 @@ pub(crate) struct Dispatcher {
     /// (deaths are then judged by the older rules).
     marks: Option<crate::marker::MarkDir>,
     /// `--mode auto`: the window being measured and the controller.
-    tune: Option<tune::Tune>,
+    tune: Option<window::Tune>,
 }
 
 impl Dispatcher {
@@ -154,7 +155,7 @@ impl Dispatcher {
             marks: crate::marker::MarkDir::create()
                 .map_err(|e| tracing::warn!("no marker files, deaths judged without them: {e}"))
                 .ok(),
-            tune: cfg.auto.then(|| tune::Tune::new(procs)),
+            tune: cfg.auto.then(|| window::Tune::new(procs)),
             cfg,
         }
     }
@@ -271,7 +272,7 @@ impl Dispatcher {
                 if worker.state.kill.is_some() {
                     return;
                 }
-                let threads = self.tune.as_ref().map_or(self.cfg.threads, tune::Tune::threads);
+                let threads = self.tune.as_ref().map_or(self.cfg.threads, window::Tune::threads);
                 worker.set_threads(threads);
                 let bytes = hello_bytes(&self.cfg, threads);
                 let ok = tx.send(&bytes).is_ok();
