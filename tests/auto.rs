@@ -85,8 +85,8 @@ fn auto_raises_threads_per_worker_for_jobs_that_wait() {
 #[test]
 fn a_crash_in_an_auto_run_costs_only_its_own_job() {
     let dir = Dir::new();
-    // At one thread per worker the first window (0.1 s and 16 jobs) sees
-    // about 16 of these; line 300 comes long after the workers grew.
+    // At one thread per worker the first window (0.05 s and 8 jobs) sees
+    // about 8 of these; line 300 comes long after the workers grew.
     let mut text: String = (1..=600).map(|x| format!("cube {x} 20\n")).collect();
     text = text.replacen("cube 300 20\n", "fault segfault\n", 1);
     let jobs = dir.write("jobs.txt", &text);

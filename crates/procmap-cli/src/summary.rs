@@ -42,7 +42,7 @@ pub struct Setting {
 /// change, the first and last few of a long list.
 fn auto_lines(decisions: &[procmap::AutoChange]) -> String {
     if decisions.is_empty() {
-        return "  auto: too few jobs to decide on (the first window is 0.1 s and 16 jobs): 1 thread per worker\n"
+        return "  auto: too few jobs to decide on (the first window is 0.05 s and 8 jobs): 1 thread per worker\n"
             .to_owned();
     }
     const SHOWN: usize = 6;

@@ -70,7 +70,7 @@ pub struct RunArgs {
 
     /// Where jobs run. `auto` is process mode (crash isolation kept) that
     /// picks the threads per worker and adapts them: it measures windows of
-    /// 16 jobs and 0.5 s (the first: 0.1 s); jobs that use at least 15% of
+    /// 16 jobs and 0.5 s (the first: 8 jobs and 0.05 s); jobs that use at least 15% of
     /// a CPU while they run get one thread per worker, one worker per core
     /// (--procs); jobs that wait get more threads per worker (a first guess
     /// from the measured share, then doubled while throughput rises by 10%,

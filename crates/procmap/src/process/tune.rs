@@ -28,7 +28,9 @@ impl Dispatcher {
         }
         let Some(tune) = self.tune.as_mut() else { return };
         // Reading /proc/stat costs a few microseconds: not on every event.
-        if tune.since.elapsed() < crate::auto::MIN_FIRST_WINDOW || tune.jobs < crate::auto::MIN_WINDOW_JOBS {
+        if tune.since.elapsed() < crate::auto::MIN_FIRST_WINDOW
+            || tune.jobs < crate::auto::MIN_FIRST_WINDOW_JOBS
+        {
             return;
         }
         let Some(verdict) = tune.close(Instant::now()) else { return };
