@@ -70,7 +70,7 @@ fn auto_raises_threads_per_worker_for_jobs_that_wait() {
     assert!(reason.contains("the jobs wait"), "{reason}");
     assert!(reason.ends_with(&format!("2 procs × {} threads", threads(first))), "{reason}");
     let err = stderr(&out);
-    assert!(err.contains(&format!("auto at ")) && err.contains(reason), "the summary says why: {err}");
+    assert!(err.contains("auto at ") && err.contains(reason), "the summary says why: {err}");
     let records = journal(&dir.join("j.jsonl"));
     let mut lines: Vec<u64> = records.iter().map(|r| r["line"].as_u64().unwrap()).collect();
     lines.sort_unstable();

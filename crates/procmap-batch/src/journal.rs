@@ -358,11 +358,22 @@ mod tests {
     fn a_run_s_segment_starts_with_its_header() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j.jsonl");
-        let header = Header::new("test");
+        // The first run is an auto run: its header says so, and its
+        // decision is a line of its own, which starts no segment.
+        let header = Header::new("test").auto();
         let record = JobRecord::rejected(1, "cube".into(), vec!["1".into()], "x".into());
+        let change = procmap::AutoChange {
+            at: Duration::from_millis(90),
+            procs: 2,
+            threads: 64,
+            reason: "jobs use 0.1% of a CPU while they run".into(),
+        };
         for append in [false, true] {
             let mut journal = Journal::file(&path, append, &header).unwrap();
             journal.write(&record, 0).unwrap();
+            if !append {
+                journal.write_auto(&change).unwrap();
+            }
         }
         let text = std::fs::read_to_string(&path).unwrap();
         let kinds: Vec<&str> = text
@@ -370,10 +381,12 @@ mod tests {
             .map(|l| match parse_line::<serde_json::Value>(l.as_bytes()).unwrap() {
                 Line::Header => "header",
                 Line::Record(_) => "record",
+                Line::Auto => "auto",
                 Line::Unreadable => "unreadable",
             })
             .collect();
-        assert_eq!(kinds, ["header", "record", "header", "record"], "{text}");
+        assert_eq!(kinds, ["header", "record", "auto", "header", "record"], "{text}");
+        assert!(text.lines().next().unwrap().ends_with(r#","mode":"auto"}"#), "{text}");
         let parsed: Header = serde_json::from_str(text.lines().next().unwrap()).unwrap();
         assert_eq!(parsed, header);
         assert!(parsed.writer.starts_with("test "), "{}", parsed.writer);

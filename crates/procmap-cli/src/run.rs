@@ -311,7 +311,7 @@ fn write_journal(
             }
         };
         records += 1;
-        if records % 256 == 0
+        if records.is_multiple_of(256)
             && let Err(e) = write_decisions(journal)
         {
             return Some(e);
