@@ -217,7 +217,7 @@ pub fn stdout_records(output: &Output) -> Vec<Value> {
     records(&String::from_utf8_lossy(&output.stdout))
 }
 
-/// Records with the fields that vary between runs (worker, ms, start) removed,
+/// Records with the fields that vary between runs (worker, ms, start, cpu_ms) removed,
 /// sorted by line: what must be identical across modes.
 pub fn normalized(mut records: Vec<Value>) -> Vec<Value> {
     for r in &mut records {
@@ -225,6 +225,7 @@ pub fn normalized(mut records: Vec<Value>) -> Vec<Value> {
         o.remove("worker");
         o.remove("ms");
         o.remove("start");
+        o.remove("cpu_ms");
     }
     records.sort_by_key(|r| r["line"].as_u64());
     records
