@@ -89,11 +89,13 @@ thread_local! {
 /// clock.
 pub(crate) fn run_job(registry: &Registry, ctx: &RunContext, job: &Job) -> JobResult {
     let measure = SAMPLER.with(|s| s.get().due());
-    let cpu_before = measure.then(thread_cpu_nanos);
+    // The CPU clock is read inside the wall-clock interval, so that a job's
+    // CPU time never exceeds its run time by the cost of the reads.
     let started = monotonic_nanos();
+    let cpu_before = measure.then(thread_cpu_nanos);
     let outcome = outcome_of(registry, ctx, job);
-    let nanos = monotonic_nanos().saturating_sub(started);
     let cpu_nanos = cpu_before.map(|before| thread_cpu_nanos().saturating_sub(before));
+    let nanos = monotonic_nanos().saturating_sub(started);
     SAMPLER.with(|s| s.set(s.get().after(measure, nanos)));
     JobResult { id: job.id, outcome, nanos, started, cpu_nanos }
 }
