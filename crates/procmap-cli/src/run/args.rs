@@ -75,7 +75,9 @@ pub struct RunArgs {
     /// (--procs); jobs that wait get more threads per worker (a first guess
     /// from the measured share, then doubled while throughput rises by 10%,
     /// back when it does not; at most 64, and no more than the idle CPUs
-    /// can feed). It ignores --threads. The summary, -v and the journal
+    /// can feed). Tasks then run on several threads of a worker at once, as
+    /// with --threads: they must be thread-safe. It ignores --threads, and
+    /// is not the default (README, Benchmarks). The summary, -v and the journal
     /// (mode "auto" in its header, then {"auto":{...}} lines among the
     /// records) say what it chose, when and why.
     #[arg(long, value_enum, default_value_t = ModeArg::Process)]
