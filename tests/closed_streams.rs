@@ -136,3 +136,15 @@ fn records_of(journal: &[u8]) -> &[u8] {
     let end = journal.iter().position(|&b| b == b'\n').expect("a header line");
     &journal[end + 1..]
 }
+
+/// The worker binary reports a failure to start (here: not started by a
+/// supervisor) on stderr, best effort: with stderr a broken pipe it still
+/// exits with its own code, 3, not a panic's 101.
+#[test]
+fn a_worker_that_cannot_start_exits_3_even_with_a_broken_stderr() {
+    let worker = std::path::Path::new(SUPERVISOR).with_file_name("supervisor-worker");
+    let mut cmd = Command::new(worker);
+    cmd.env_remove("PROCMAP_IPC_SERVER");
+    let out = with_broken_stderr(&mut cmd);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+}

@@ -12,6 +12,13 @@ fn peak_rss_kb(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// Bytes the process has read so far (`rchar` in /proc/PID/io).
+fn bytes_read(pid: u32) -> Option<u64> {
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
+    let line = io.lines().find(|l| l.starts_with("rchar:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 #[test]
 fn a_256_mib_line_of_nuls_costs_neither_memory_nor_a_huge_record() {
     let dir = Dir::new();
@@ -44,8 +51,12 @@ fn an_endless_line_gets_its_record_and_memory_stays_flat() {
     wait_until("the overlong line's record", Duration::from_secs(60), || {
         std::fs::read_to_string(&journal).is_ok_and(|t| t.contains("longer than 1 MiB"))
     });
-    // Let it read a few hundred MB more of zeros.
-    std::thread::sleep(Duration::from_millis(500));
+    // Let it read 256 MiB more of zeros, counted by the kernel, before its
+    // peak is read.
+    let read_at_record = bytes_read(child.id()).expect("rchar of the running supervisor");
+    wait_until("the supervisor to read 256 MiB more of /dev/zero", Duration::from_secs(60), || {
+        bytes_read(child.id()).is_some_and(|n| n >= read_at_record + (256 << 20))
+    });
     let peak = peak_rss_kb(child.id()).expect("VmHWM of the running supervisor");
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let status = wait_status(&mut child, Duration::from_secs(30), "supervisor after SIGINT");

@@ -634,3 +634,42 @@ fn status_of_many_shards_lists_those_not_all_ok_within_a_screenful() {
     let (_, report) = status_json(&dir, &["run"]);
     assert_eq!(report["shards"].as_array().unwrap().len(), 60, "--json lists every shard");
 }
+
+/// Issue 19: `slurm resubmit` picks the shards to run again from the
+/// ledger: without `--failed` those with jobs missing, with `--failed`
+/// also those whose jobs are recorded not ok, resumed with
+/// `--resume-failed`. One shard never ran, one has a failed job, one is
+/// all ok.
+#[test]
+fn slurm_resubmit_takes_missing_shards_and_with_failed_the_failed_ones() {
+    let dir = Dir::new();
+    dir.write("jobs.txt", &(cubes(30) + "cube x\n"));
+    let out = run(sup(&dir).args(["slurm", "submit", "jobs.txt", "--shards", "3", "--dry-run"]), None);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let failing = shard_of(job_hash("cube", &["x".to_owned()]), 3);
+    let missing = (failing + 1) % 3;
+    let ok = (failing + 2) % 3;
+    for shard in [failing, ok] {
+        let mut bash = Command::new("bash");
+        bash.current_dir(dir.path())
+            .arg("slurm-jobs/batch.sh")
+            .env("SLURM_ARRAY_TASK_ID", shard.to_string())
+            .env_remove("RUST_LOG");
+        let out = run(&mut bash, None);
+        assert_eq!(code(&out), if shard == failing { 1 } else { 0 }, "shard {shard}: {}", stderr(&out));
+    }
+    let resubmit = |args: &[&str]| {
+        let out = run(sup(&dir).args(["slurm", "resubmit", "slurm-jobs", "--dry-run"]).args(args), None);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let plain = resubmit(&[]);
+    assert!(plain.contains(&format!("'--array={missing}'")), "only the missing shard: {plain}");
+    assert!(!plain.contains("--resume-failed"), "{plain}");
+    let failed = resubmit(&["--failed"]);
+    let (low, high) = (failing.min(missing), failing.max(missing));
+    // sbatch's list of ranges: neighbours as one.
+    let both = format!("'--array={low}{}{high}'", if high == low + 1 { '-' } else { ',' });
+    assert!(failed.contains(&both), "{both} in {failed}");
+    assert!(failed.contains("--resume-failed"), "{failed}");
+}

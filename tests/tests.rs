@@ -31,3 +31,5 @@ mod closed_streams;
 mod report;
 // Issue 21: --mode auto picks threads per worker from what the jobs do.
 mod auto;
+// Issue 21 (3): each job's own output, --capture.
+mod capture;

@@ -3,7 +3,7 @@
 //! PATH, and whatever a worker leaves running.
 
 use crate::util::*;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn worker_path() -> std::path::PathBuf {
     std::path::Path::new(SUPERVISOR).with_file_name("supervisor-worker")
@@ -61,17 +61,14 @@ fn many_workers_start_paced_and_stop_within_the_grace() {
     let (mut child, journal) =
         dir.spawn_run(&["-p", "150", "--grace", "1s", "-c", "1"], &"cube 2 20\n".repeat(100_000));
     wait_until("the first records", Duration::from_secs(60), || journal_has(&journal, 10));
-    let asked = Instant::now();
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let status = wait_status(&mut child, Duration::from_secs(60), "supervisor -p 150 after SIGINT");
-    let took = asked.elapsed();
+    // Bounded, not timed: the bug stopped one worker at a time, for two
+    // minutes; any stop within the bound passes, however loaded the machine.
+    let status = wait_status(&mut child, Duration::from_secs(60), "supervisor -p 150 to stop after SIGINT");
     let mut err = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
     assert_eq!(status.code(), Some(130), "{err}");
     assert!(!err.contains("failing to start"), "{err}");
-    // Not a timing assertion on the product's speed: the bound is 10x the
-    // grace, where the bug took 2 minutes.
-    assert!(took < Duration::from_secs(10), "stopping took {took:?}");
 }
 
 #[test]
@@ -216,4 +213,148 @@ fn a_worker_that_dies_mid_write_leaves_no_temporary_file() {
         !dir.join(&format!("out/.x.png.{first}.0.tmp")).exists(),
         "the dead worker's temporary file is still there"
     );
+}
+
+/// The pid of the `sleep` a `fault daemon` job left in a session of its
+/// own, from its record.
+fn daemon_pid(records: &[serde_json::Value]) -> u32 {
+    let record = records.iter().find(|r| r["args"][0] == "daemon").expect("the daemon job's record");
+    assert_eq!(record["status"], "ok", "{record}");
+    record["value"]["daemon"].as_u64().expect("the daemon's pid") as u32
+}
+
+/// Issue 19 #11: a job's child in a session of its own (`setsid`,
+/// `start_new_session=True`) is out of its worker's process group, which is
+/// all that killing the worker reached. Here its worker is ended by
+/// `killer` (a crash, a timeout) while the run goes on; the child must die
+/// with it, not at the run's end. The jobs come through a pipe, the killer
+/// only once the daemon's record is out, so that the one worker has them
+/// both and the daemon job is not rerun as the killer's neighbour.
+fn a_daemon_dies_with_its_worker_mid_run(killer: &str, args: &[&str]) {
+    use std::io::Write as _;
+    let dir = Dir::new();
+    let journal = dir.join("journal.jsonl");
+    let mut flags = vec!["-q", "-p", "1", "-c", "1", "--retries", "0"];
+    flags.extend_from_slice(args);
+    let mut child = dir.spawn_on_stdin(&flags, &journal);
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"fault daemon 120\n").unwrap();
+    stdin.flush().unwrap();
+    wait_until("the daemon job's record", Duration::from_secs(60), || journal_has(&journal, 1));
+    let pid = daemon_pid(&journal_so_far(&journal));
+    let worker = journal_so_far(&journal)[0]["worker"].clone();
+    writeln!(stdin, "{killer}\nfault slow 600000").unwrap();
+    stdin.flush().unwrap();
+    wait_until(&format!("the record of `{killer}`"), Duration::from_secs(60), || journal_has(&journal, 2));
+    let killed = &journal_so_far(&journal)[1];
+    assert_eq!(killed["worker"], worker, "the daemon's worker ran `{killer}`: {killed}");
+    assert_ne!(killed["status"], "ok", "{killed}");
+    wait_until(
+        &format!("the daemon {pid} to die after its worker was ended by `{killer}`"),
+        Duration::from_secs(10),
+        || !alive(pid),
+    );
+    assert!(child.try_wait().unwrap().is_none(), "the run goes on with its third job");
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    wait_status(&mut child, Duration::from_secs(10), "the supervisor after SIGKILL");
+}
+
+#[test]
+fn a_jobs_child_in_a_session_of_its_own_dies_when_its_worker_crashes() {
+    a_daemon_dies_with_its_worker_mid_run("fault segfault", &[]);
+}
+
+#[test]
+fn a_jobs_child_in_a_session_of_its_own_dies_when_its_worker_is_killed_for_a_timeout() {
+    a_daemon_dies_with_its_worker_mid_run("fault hang", &["--timeout", "1s"]);
+}
+
+#[test]
+fn a_jobs_child_in_a_session_of_its_own_dies_at_the_end_of_the_run() {
+    let dir = Dir::new();
+    let jobs = dir.write("jobs.txt", "fault daemon 120\ncube 2\n");
+    let out = run(dir.supervisor().args(["-q", "-p", "1"]).arg(&jobs), None);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let pid = daemon_pid(&stdout_records(&out));
+    wait_until(&format!("the daemon {pid} to die once the run ended"), Duration::from_secs(10), || {
+        !alive(pid)
+    });
+}
+
+/// Issue 19: a timeout asks the worker to end with SIGTERM, then SIGKILLs
+/// it after a grace. A worker that ignores SIGTERM (the disposition
+/// survives `exec`) must still lose its job to the timeout, and the run
+/// must go on to the next job: without the escalation it hangs for good.
+#[test]
+fn a_timeout_ends_a_worker_that_ignores_sigterm() {
+    let dir = Dir::new();
+    let script = dir
+        .write("deaf-worker.sh", &format!("#!/bin/sh\ntrap '' TERM\nexec \"{}\"\n", worker_path().display()));
+    make_executable(&script);
+    let jobs = dir.write("jobs.txt", "fault hang\ncube 2\n");
+    let mut child = dir
+        .supervisor()
+        .args(["-q", "-p", "1", "-c", "1", "--timeout", "1s", "--worker", "./deaf-worker.sh"])
+        .arg(&jobs)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = wait_status(&mut child, Duration::from_secs(60), "the run whose worker ignores SIGTERM");
+    let mut text = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut text).unwrap();
+    assert_eq!(status.code(), Some(1), "{text}");
+    let records = normalized(records(&text));
+    assert_eq!(records.len(), 2, "{records:?}");
+    assert_eq!(records[0]["status"], "timeout", "{records:?}");
+    assert_eq!((&records[1]["status"], &records[1]["value"]), (&"ok".into(), &8.into()), "{records:?}");
+}
+
+/// Issue 19: a supervisor killed with SIGKILL cannot remove its marker
+/// directory (`/dev/shm/procmap-jobs-PID-N`); the next run removes it, as
+/// its process is gone.
+#[test]
+fn the_marker_directory_of_a_killed_supervisor_is_removed_by_the_next_run() {
+    let dir = Dir::new();
+    let (mut child, _) = dir.spawn_run(&["-q", "-p", "1"], "fault slow 600000\n");
+    let marks = std::path::Path::new("/dev/shm").join(format!("procmap-jobs-{}-0", child.id()));
+    wait_until(&format!("{} to exist", marks.display()), Duration::from_secs(60), || marks.is_dir());
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    wait_status(&mut child, Duration::from_secs(10), "the supervisor after SIGKILL");
+    assert!(marks.is_dir(), "left behind by SIGKILL");
+    let jobs = dir.write("more.txt", "cube 2\n");
+    let out = run(dir.supervisor().args(["-q"]).arg(&jobs), None);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(!marks.exists(), "{} removed by the next run", marks.display());
+}
+
+/// Issue 19 #11: the supervisor is a subreaper while it runs, so what a
+/// worker's child left when it ended comes to it; one that then ends by
+/// itself is reaped at once, not left a zombie until the run ends.
+#[test]
+fn an_orphan_that_ends_by_itself_is_reaped_while_the_run_goes_on() {
+    let dir = Dir::new();
+    let pidfile = dir.join("orphan.pid");
+    let script = dir.write(
+        "orphaning-worker.sh",
+        &format!(
+            "#!/bin/sh\n(sleep 0.3 & echo $! > \"{}\")\nexec \"{}\"\n",
+            pidfile.display(),
+            worker_path().display()
+        ),
+    );
+    make_executable(&script);
+    let (mut child, _) =
+        dir.spawn_run(&["-q", "-p", "1", "--worker", "./orphaning-worker.sh"], "fault slow 600000\n");
+    wait_until("the orphan's pid file", Duration::from_secs(60), || {
+        std::fs::read_to_string(&pidfile).is_ok_and(|t| t.ends_with('\n'))
+    });
+    let pid: u32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+    wait_until(&format!("the orphan {pid} to end and be reaped"), Duration::from_secs(30), || {
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+    });
+    assert!(child.try_wait().unwrap().is_none(), "the run goes on");
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    wait_status(&mut child, Duration::from_secs(10), "the supervisor after SIGKILL");
 }

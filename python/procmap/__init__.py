@@ -28,15 +28,31 @@ and ``help(procmap.Result)``.
 import sys as _sys
 
 from ._native import PoolError
-from ._executor import Executor
 from ._pool import Pool
-from ._result import JobFailed, JobTimeout, RemoteTraceback, Result, WorkerCrashed, read_journal, report
+from ._result import Halted, JobFailed, JobTimeout, RemoteTraceback, Result, WorkerCrashed, read_journal, report
 from ._tasks import task
 
 # As multiprocessing does: a worker imports the main script as __mp_main__,
 # so a class defined there pickles under that name; let it unpickle here.
 if "__main__" in _sys.modules and "__mp_main__" not in _sys.modules:
     _sys.modules["__mp_main__"] = _sys.modules["__main__"]
+
+
+
+def __getattr__(name):
+    # Executor is a concurrent.futures.Executor, and concurrent.futures
+    # (with logging) costs ~15 ms to import: a script that uses only Pool
+    # should not pay it. It is imported on first use.
+    if name == "Executor":
+        from ._executor import Executor
+
+        return Executor
+    raise AttributeError(f"module 'procmap' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), "Executor"])
+
 
 __all__ = [
     "Pool",
@@ -45,6 +61,7 @@ __all__ = [
     "JobFailed",
     "WorkerCrashed",
     "JobTimeout",
+    "Halted",
     "RemoteTraceback",
     "PoolError",
     "read_journal",

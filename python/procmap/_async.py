@@ -7,7 +7,6 @@ or ``fail(exception)``, from the pool's collector thread, as the stdlib's
 result handler thread does."""
 
 import threading
-from multiprocessing import TimeoutError as _MpTimeoutError
 
 
 class AsyncResult:
@@ -39,7 +38,7 @@ class AsyncResult:
     def get(self, timeout=None):
         self.wait(timeout)
         if not self.ready():
-            raise _MpTimeoutError
+            raise _mp_timeout_error()
         if self._error is not None:
             raise self._error
         return self._value
@@ -62,7 +61,15 @@ class AsyncResult:
         self._event.set()
 
     def cancel(self):
-        self.fail(_MpTimeoutError("cancelled"))
+        self.fail(_mp_timeout_error("cancelled"))
+
+
+def _mp_timeout_error(*args):
+    # Imported when raised, not when procmap is: multiprocessing costs
+    # ~10 ms to import, and most scripts never see this exception.
+    from multiprocessing import TimeoutError
+
+    return TimeoutError(*args)
 
 
 class FutureSink:

@@ -15,10 +15,8 @@ import atexit
 import itertools
 import os
 import pickle
-import shutil
 import signal
 import sys
-import tempfile
 import threading
 import time
 import weakref
@@ -59,6 +57,36 @@ def resolve_start_method(method):
     return method
 
 
+def _exited_within(pid, seconds):
+    """Waits for child ``pid`` to exit and reaps it; False if it has not
+    within ``seconds``. A pidfd wakes the wait the moment it exits (a
+    pool's exit waits on this; polling added milliseconds)."""
+    import select
+
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        fd = None
+    deadline = time.monotonic() + seconds
+    try:
+        while True:
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0]:
+                    return True
+            except ChildProcessError:
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            if fd is None:
+                time.sleep(min(left, 0.002))
+            else:
+                select.select([fd], [], [], left)
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
 def _kill(pid, alive):
     """Ends the template: closing its pipe makes it kill its workers and
     what they left, and exit; SIGKILL if it has not within 5 s. Reaps it."""
@@ -66,14 +94,8 @@ def _kill(pid, alive):
         os.close(alive)
     except OSError:
         pass
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        try:
-            if os.waitpid(pid, os.WNOHANG)[0]:
-                return
-        except ChildProcessError:
-            return
-        time.sleep(0.002)
+    if _exited_within(pid, 5.0):
+        return
     try:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
@@ -82,10 +104,30 @@ def _kill(pid, alive):
 
 
 def _marks_dir():
-    # The markers are written once per item: memory, not a disk.
-    shm = "/dev/shm"
-    base = shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
-    return tempfile.mkdtemp(prefix="procmap-marks-", dir=base)
+    # The markers are written once per item: memory (/dev/shm), not a disk.
+    # Named after this process, so that the next pool removes it should
+    # this process be killed before it can.
+    return os.fspath(_native.marks_dir())
+
+
+def _remove_dir(path):
+    """Removes the marks directory: files only (markers, spilled chunks),
+    unless something put a directory there."""
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return
+    for name in names:
+        try:
+            os.unlink(os.path.join(path, name))
+        except OSError:
+            pass
+    try:
+        os.rmdir(path)
+    except OSError:
+        import shutil
+
+        shutil.rmtree(path, True)
 
 
 class Chunk:
@@ -101,15 +143,39 @@ class Chunk:
         self.runs = runs
 
 
+def parse_capture(capture):
+    """``capture=`` as ``(mode, directory)``: "none" (None), "tail", or
+    "files=DIR", whose directory is created here."""
+    if capture is None or capture == "none":
+        return "none", None
+    if capture == "tail":
+        return "tail", None
+    if isinstance(capture, str) and capture.startswith("files="):
+        directory = capture[len("files="):]
+        if not directory:
+            raise ValueError('procmap: capture="files=DIR" needs a directory')
+        try:
+            os.makedirs(directory, exist_ok=True)
+        except OSError as e:
+            raise OSError(e.errno, f"procmap: capture={capture!r}: cannot create the directory: {e.strerror}",
+                          directory) from e
+        return "files", os.path.abspath(directory)
+    raise ValueError(f'procmap: capture must be "none", "tail" or "files=DIR", got {capture!r}')
+
+
 class Core:
     def __init__(self, *, procs, retries, timeout, mem_limit, max_tasks_per_child, stop_grace,
-                 initializer, initargs, start_method="auto"):
+                 initializer, initargs, start_method="auto", capture=None):
+        capture_mode, capture_dir = parse_capture(capture)
+        # Each item's file is named by its index in its call, which the
+        # worker learns with the chunk.
+        self.capture_files = capture_mode == "files"
         self.procs = procs
         self.has_initializer = initializer is not None
         self.retries = retries
         self.timeout = timeout
         self.marks = _marks_dir()
-        self._cleanup = weakref.finalize(self, shutil.rmtree, self.marks, True)
+        self._cleanup = weakref.finalize(self, _remove_dir, self.marks)
         # Not at exit by itself: an executor's work still runs then (see
         # _executor._python_exit), and its workers need the directory.
         # _stop_all removes it after them.
@@ -138,6 +204,8 @@ class Core:
             max_tasks_per_child=max_tasks_per_child,
             stop_grace=stop_grace,
             handshake_timeout=_HANDSHAKE_SECONDS,
+            capture=capture_mode,
+            capture_dir=capture_dir,
         )
         self.lock = threading.Lock()
         self.chunks = {}
@@ -179,7 +247,8 @@ class Core:
         chunk too big for one message is split."""
         job = next(self.ids)
         try:
-            payload = pickle.dumps((job, call.kind, call.fn, items, call.journal is not None),
+            payload = pickle.dumps((job, call.kind, call.fn, items, call.journal is not None,
+                                    indices if self.capture_files else None),
                                    pickle.HIGHEST_PROTOCOL)
         except Exception:
             if len(items) == 1:

@@ -10,7 +10,8 @@ import weakref
 from ._async import FutureSink
 from ._calls import KIND_STAR, Call, Stream
 from ._core import Core
-from ._pool import _bytes, _chunksize, _count
+from ._pool import Journal, _bytes, _chunksize, _count, _halt, _halt_policy
+from ._progress import Progress
 from ._spec import check_function, check_not_bootstrapping, task_name
 
 _LIVE = weakref.WeakSet()
@@ -52,15 +53,28 @@ class Executor(concurrent.futures.Executor):
 
     Arguments: ``max_workers`` (default: one per CPU), ``initializer``,
     ``initargs``, ``max_tasks_per_child`` (counts chunks), and procmap's
-    ``timeout``, ``retries`` (default 2), ``mem_limit``, ``stop_grace``
-    and ``start_method`` (see ``help(procmap.Pool)``). ``mp_context`` is
-    accepted and ignored: ``start_method`` says how workers start.
+    ``timeout``, ``retries`` (default 2), ``mem_limit``, ``stop_grace``,
+    ``start_method``, ``capture``, and for ``map`` ``halt``, ``journal``,
+    ``resume`` and ``progress`` (see ``help(procmap.Pool)``; ``submit``
+    calls are not journaled). ``capture="tail"`` needs a journal: it lands
+    in the records of ``map``, since futures give values, not Results;
+    under ``capture="files=DIR"`` the ``submit`` calls are numbered 0, 1,
+    ... in the order they were made, and each ``map`` call's items by their
+    index in that call, so a later call's files replace an earlier one's of
+    the same number.
+    ``mp_context`` is accepted and ignored: ``start_method`` says how
+    workers start.
     """
 
     def __init__(self, max_workers=None, mp_context=None, initializer=None, initargs=(), *,
                  max_tasks_per_child=None, timeout=None, retries=2, mem_limit=None, stop_grace=10.0,
-                 start_method="auto"):
+                 start_method="auto", halt=None, journal=None, resume=False, progress=False, capture=None):
         check_not_bootstrapping()
+        if capture == "tail" and journal is None:
+            # A future gives a value, not a Result: only a journal's records
+            # have a place for the output.
+            raise ValueError('procmap: Executor(capture="tail") needs a journal (futures give values, not '
+                             'Results); use capture="files=DIR", or procmap.Pool(capture="tail")')
         if max_workers is None:
             max_workers = os.cpu_count() or 1
         if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
@@ -80,7 +94,11 @@ class Executor(concurrent.futures.Executor):
             initializer=initializer,
             initargs=tuple(initargs),
             start_method=start_method,
+            capture=capture,
         )
+        self._halt = _halt_policy(halt)
+        self._journal = Journal(journal, resume)
+        self._progress = bool(progress)
         self._stream = Stream(self._core)
         self._shutdown = False
         self._lock = threading.Lock()
@@ -109,9 +127,19 @@ class Executor(concurrent.futures.Executor):
         size = None if chunksize in (None, 1) and not isinstance(chunksize, bool) else _chunksize(chunksize)
         if chunksize == 1:
             size = None
-        items = zip(*iterables)
-        call = Call(self._core, fn, items, KIND_STAR, ordered=True, results=False, chunksize=size,
-                    task=task_name(fn), deadline=deadline)
+        total = None
+        if all(hasattr(it, "__len__") for it in iterables):
+            total = min(len(it) for it in iterables)
+        journal = self._journal.open()
+        try:
+            call = Call(self._core, fn, zip(*iterables), KIND_STAR, ordered=True, results=False, chunksize=size,
+                        task=task_name(fn), deadline=deadline, halt=_halt(self._halt), journal=journal,
+                        journal_path=self._journal.path, resume=self._journal.resume,
+                        progress=Progress(total) if self._progress else None)
+        except BaseException:
+            if journal is not None:
+                journal.finish()
+            raise
         return iter(call)
 
     def shutdown(self, wait=True, *, cancel_futures=False):

@@ -1,7 +1,6 @@
 """procmap.Pool: the multiprocessing.Pool surface on procmap's engine."""
 
 import os
-import re
 import threading
 
 from . import _native
@@ -19,6 +18,8 @@ def _bytes(value):
         return None
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return value
+    import re  # only for a mem_limit given as text
+
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*", str(value), re.IGNORECASE)
     if not m:
         raise ValueError(f"procmap: mem_limit must be bytes or a size like '512M' or '2G', got {value!r}")
@@ -39,6 +40,45 @@ def _count(name, value, minimum):
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"procmap: {name} must be an int >= {minimum}, got {value!r}")
     return value
+
+
+class Journal:
+    """A pool's journal= and resume=, for Pool and Executor alike: each
+    call opens the journal for itself (locked while it runs); the pool's
+    first call truncates it unless resume=True, later calls append."""
+
+    def __init__(self, path, resume):
+        if resume and path is None:
+            raise ValueError("procmap: resume=True needs a journal")
+        self.path = None if path is None else os.fspath(path)
+        self.resume = bool(resume)
+        self._opened = False
+        self._lock = threading.Lock()
+
+    def open(self):
+        """A call's NativeJournal, or None without a journal."""
+        if self.path is None:
+            return None
+        with self._lock:
+            journal = _native.NativeJournal(self.path, self._opened, self.resume)
+            self._opened = True
+        return journal
+
+
+def _halt_policy(policy):
+    """Checks a halt= policy now, so a bad one fails at the pool's
+    creation, not at its first call."""
+    if policy is None:
+        return None
+    if not isinstance(policy, str):
+        raise TypeError(f"procmap: halt must be a string such as 'soon,fail=3', got {policy!r}")
+    _native.NativeHalt(policy)
+    return policy
+
+
+def _halt(policy):
+    """Each call counts its own items."""
+    return None if policy is None else _native.NativeHalt(policy)
 
 
 class Pool:
@@ -119,7 +159,34 @@ class Pool:
                    A torn last line (the writer was killed mid-write) is
                    cut off first. imap_unordered does not yield skipped
                    items; map and imap take their values from the journal.
+        capture:   what becomes of what the function prints (stdout and
+                   stderr, Python's print() and C code's alike). "none"
+                   (default): it reaches this process's stderr as it comes,
+                   a line at a time, marked "[procmap worker PID]", as a
+                   multiprocessing pool's workers' would. "tail": the last
+                   4 KiB of each stream go into the item's Result
+                   (.stdout, .stderr) and its journal record, and are not
+                   shown. "files=DIR": all of it goes to DIR/INDEX.out and
+                   DIR/INDEX.err (INDEX is the item's index in its call; a
+                   later call's item of the same index replaces them; a
+                   stream with nothing leaves no file; DIR is created).
+                   Each item's output is its own because a worker runs one
+                   item at a time. What an item's child process prints after
+                   the item returned goes to the next item that prints.
         progress:  True for a progress bar on stderr.
+        halt:      stop a call early when its batch is clearly broken, as
+                   the command line's --halt (GNU parallel's semantics):
+                   "soon,fail=N" (N items not ok), "soon,fail=P%" (that
+                   share, once 20 items have finished), "soon,success=N",
+                   or "now,..." for the same conditions. "soon" pulls no
+                   further item and lets the chunks already handed to the
+                   workers finish; "now" kills the workers at once (as
+                   terminate() does: other calls running on this pool at
+                   that moment fail with PoolError). Either way the results
+                   that arrived are yielded and journaled, then
+                   procmap.Halted is raised; resume=True finishes the
+                   batch. Applies to map, imap, imap_unordered and starmap,
+                   each call counting its own items; not to apply_async.
         stop_grace: seconds items in flight may still run after Ctrl-C
                    (default 10); a second Ctrl-C kills them at once.
         start_method: how workers start. "fork": from a template process
@@ -165,6 +232,8 @@ class Pool:
         progress=False,
         stop_grace=10.0,
         start_method="auto",
+        halt=None,
+        capture=None,
     ):
         check_not_bootstrapping()
         if processes is not None and procs is not None and processes != procs:
@@ -180,16 +249,13 @@ class Pool:
         if maxtasksperchild is not None and max_tasks_per_child is not None:
             raise ValueError("procmap: give maxtasksperchild or max_tasks_per_child, not both")
         max_tasks = _count("maxtasksperchild", maxtasksperchild if maxtasksperchild is not None else max_tasks_per_child, 1)
-        if resume and journal is None:
-            raise ValueError("procmap: resume=True needs a journal")
         if initializer is not None and not callable(initializer):
             raise TypeError("procmap: initializer must be a callable")
         self._procs = procs
         self._chunksize = _chunksize(chunksize)
-        self._journal = None if journal is None else os.fspath(journal)
-        self._journal_opened = False
-        self._resume = bool(resume)
+        self._journal = Journal(journal, resume)
         self._progress = bool(progress)
+        self._halt = _halt_policy(halt)
         self._core = Core(
             procs=procs,
             retries=retries,
@@ -200,6 +266,7 @@ class Pool:
             initializer=initializer,
             initargs=tuple(initargs),
             start_method=start_method,
+            capture=capture,
         )
         self._stream = None
         self._lock = threading.Lock()
@@ -215,17 +282,12 @@ class Pool:
         chunksize = _chunksize(chunksize) if chunksize is not None else self._chunksize
         total = len(items) if hasattr(items, "__len__") else None
         task = task_name(fn)
-        journal = None
-        if self._journal is not None:
-            with self._lock:
-                append = self._journal_opened
-                journal = _native.NativeJournal(self._journal, append, self._resume)
-                self._journal_opened = True
+        journal = self._journal.open()
         progress = Progress(total) if self._progress else None
         try:
             return Call(self._core, fn, items, kind, ordered=ordered, results=results, chunksize=chunksize,
-                        task=task, journal=journal, journal_path=self._journal, resume=self._resume,
-                        progress=progress, total=total, deadline=deadline)
+                        task=task, journal=journal, journal_path=self._journal.path, resume=self._journal.resume,
+                        progress=progress, total=total, deadline=deadline, halt=_halt(self._halt))
         except BaseException:
             if journal is not None:
                 journal.finish()
@@ -262,21 +324,21 @@ class Pool:
         return self._gather(func, iterable, KIND_STAR, chunksize, return_failures)
 
     def _gather(self, func, iterable, kind, chunksize, return_failures):
-        call = self._call(func, iterable, kind, ordered=True, results=True, chunksize=chunksize)
+        # Plain values, failures as _Failure: no Result per item (which
+        # cost map twice the stdlib's time on small items).
+        call = self._call(func, iterable, kind, ordered=True, results=False, chunksize=chunksize)
         out = []
         first = None
-        for r in call:
-            if r.ok:
-                out.append(r.value)
-            else:
-                if first is None:
-                    first = r
-                out.append(r)
+        for batch, checked in call.batches():
+            if checked:
+                for k, v in enumerate(batch):
+                    if type(v) is _Failure:
+                        if first is None:
+                            first = v
+                        batch[k] = v.result
+            out += batch
         if first is not None and not return_failures:
-            saved = call.exceptions.get(first.index)
-            if isinstance(saved, BaseException):
-                raise saved
-            raise _Failure(first, saved).exception()
+            raise first.exception()
         return out
 
     def apply(self, func, args=(), kwds={}):

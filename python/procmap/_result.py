@@ -54,6 +54,15 @@ class JobTimeout(JobFailed):
     killed."""
 
 
+class Halted(Exception):
+    """The pool's ``halt=`` policy stopped a call (``map``, ``imap``,
+    ``imap_unordered``, ``starmap``, ``Executor.map``) early, as the
+    command line's ``--halt`` stops a run. Raised once the results that did
+    arrive are handed out; with a journal every one of them is recorded,
+    so ``resume=True`` finishes the batch. ``str()`` says which policy
+    fired and the counts when it did."""
+
+
 def read_journal(path):
     """Every record of a journal written by ``Pool(journal=...)``, as a list
     of Result, in the order they were written. An item rerun by

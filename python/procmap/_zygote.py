@@ -103,13 +103,6 @@ def _template(listener, spec, alive):
     # come here, where _reap kills them; workers are subreapers too, so
     # that a live worker's are not taken for a dead one's.
     _subreaper()
-    # What every worker imports, imported once here rather than after each
-    # fork.
-    import json  # noqa: F401  (the extension's codec)
-    import pickle  # noqa: F401
-    import resource  # noqa: F401
-    import traceback  # noqa: F401
-
     from . import _worker  # noqa: F401
     # Ctrl-C is the user's process's to handle; the template goes when it
     # goes.
@@ -119,8 +112,15 @@ def _template(listener, spec, alive):
     signal.signal(signal.SIGCHLD, lambda *_: None)
     signal.set_wakeup_fd(wake_w)
     children = {}
+    warm = False
     while True:
-        ready, _, _ = select.select([listener, wake_r, alive], [], [], 1.0)
+        # The pool's first call may come at once: the template answers it
+        # first, and imports what workers may need later (see _warm) when
+        # it is idle.
+        ready, _, _ = select.select([listener, wake_r, alive], [], [], 1.0 if warm else 0.005)
+        if not ready and not warm:
+            _warm()
+            warm = True
         if alive in ready:
             # The pool is closed, or its process is gone: so are we, with
             # our workers and everything they left.
@@ -132,6 +132,14 @@ def _template(listener, spec, alive):
             conn, _ = listener.accept()
             _fork_worker(conn, listener, (wake_r, wake_w, alive), children, spec)
         _reap(children)
+
+
+def _warm():
+    """Imports, once in the template rather than after each fork, what a
+    worker needs only sometimes: a traceback for an error, JSON for a
+    journal. A worker forked before this imports them itself."""
+    import json  # noqa: F401  (the extension's codec)
+    import traceback  # noqa: F401
 
 
 def _fork_worker(conn, listener, wake, children, spec):
@@ -168,6 +176,13 @@ def _fork_worker(conn, listener, wake, children, spec):
         finally:
             os._exit(code)
     os.close(err)
+    # The child makes its own process group too, but the engine may kill
+    # the group before the child has run that far (a pool that ends while
+    # a worker starts): made here, the group exists before its pid is told.
+    try:
+        os.setpgid(pid, pid)
+    except OSError:
+        pass
     conn.sendall(f"pid {pid}\n".encode())
     children[pid] = conn
 

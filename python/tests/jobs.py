@@ -122,3 +122,22 @@ def nap_or_fail(x):
     if x % 10 == 0:
         raise ValueError(f"item {x}")
     return x
+
+
+def talkative(x):
+    """Prints on stdout without a newline or a flush (Python buffers it,
+    even when its stdout is line-buffered), and a line on stderr for odd
+    items; x == "lots" prints 100 KB."""
+    if x == "lots":
+        print("y" * 99_999)
+        print("end of lots")
+        return 0
+    print(f"item {x}", end="")
+    if x % 2:
+        sys.stderr.write(f"warn {x}\n")
+    return x
+
+
+def print_then_segfault(x):
+    print(f"about to crash on {x}")
+    ctypes.string_at(0)

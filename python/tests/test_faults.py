@@ -89,3 +89,31 @@ def test_what_a_job_starts_in_a_session_of_its_own_does_not_outlive_its_worker(t
         [pid] = pool.map(jobs.detach, [(str(kept), False)])
         assert alive(pid), "a live worker's child was killed"
     assert _gone(pid), "a detached child outlived its pool by 10 s"
+
+
+def test_a_pool_that_ends_while_its_workers_start_leaves_no_worker_and_says_nothing(script):
+    # A worker the template has forked but that has not yet made its own
+    # process group: the engine's kill of that group must still reach it.
+    # Before the template made the group itself, such a worker lived on,
+    # failed to connect and printed a traceback ("cannot connect to the
+    # supervisor") after the pool was gone.
+    proc = script(
+        """
+        import os, procmap, jobs
+        if __name__ == "__main__":
+            for _ in range(30):
+                with procmap.Pool(procs=2, start_method="fork") as pool:
+                    pool.map(jobs.cube, [1])
+            import time
+            from conftest import descendants_of
+            deadline = time.monotonic() + 10
+            while descendants_of(os.getpid()) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            print(descendants_of(os.getpid()), flush=True)
+            time.sleep(0.5)  # room for a stray worker's traceback to arrive
+        """
+    )
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert out.strip() == "[]", f"processes left 10 s after the last pool: {out}"
+    assert "cannot connect" not in err and "Traceback" not in err, err

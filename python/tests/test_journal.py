@@ -302,3 +302,21 @@ def test_report_draws_a_python_run_with_its_failures(tmp_path):
     assert "ValueError: bad item" in page and "crashed" in page
     with pytest.raises(ValueError, match="procmap.report"):
         procmap.report(tmp_path / "missing.jsonl", out)
+
+
+def test_executor_map_writes_the_journal_and_resumes_from_it(tmp_path):
+    # Issue 18: the journal works through every surface, Executor.map too.
+    journal = tmp_path / "j.jsonl"
+    with procmap.Executor(max_workers=2, journal=journal) as ex:
+        assert list(ex.map(jobs.cube, range(20))) == [i**3 for i in range(20)]
+    assert sorted(r["line"] for r in records_of(journal)) == list(range(1, 21))
+    # Items 0..19 are done; 20..24 are new, and item 3 was edited.
+    items = [i for i in range(25)]
+    items[3] = 1000
+    with procmap.Executor(max_workers=2, journal=journal, resume=True) as ex:
+        assert list(ex.map(jobs.cube, items)) == [i**3 for i in items]
+    # Executor.map calls fn(*args): an item is its tuple of arguments.
+    ran = [r.item for r in procmap.read_journal(journal)[20:]]
+    assert sorted(ran) == [(20,), (21,), (22,), (23,), (24,), (1000,)]
+    with pytest.raises(ValueError, match="resume=True needs a journal"):
+        procmap.Executor(max_workers=1, resume=True)

@@ -43,6 +43,10 @@ pub fn encode_record(out: &mut Vec<u8>, r: &JobRecord, occurrence: u32) {
         out.extend_from_slice(b",\"exit_code\":");
         push_int(out, code);
     }
+    if let Some(text) = &r.stdout {
+        out.extend_from_slice(b",\"stdout\":");
+        json_str(out, text);
+    }
     if let Some(text) = &r.stderr {
         out.extend_from_slice(b",\"stderr\":");
         json_str(out, text);
@@ -221,6 +225,10 @@ mod tests {
         r.stderr = Some("line 1\nline \"2\"".into());
         r.ms = Some(1e-7);
         check(&r);
+        r.status = Status::Ok;
+        (r.signal, r.exit_code) = (None, None);
+        r.stdout = Some("printed \u{fffd}\n\u{1b}[2J".into());
+        check(&r);
     }
 
     /// The encoder as it was written with `write!` and `Display`: what
@@ -256,9 +264,11 @@ mod tests {
         if let Some(code) = r.exit_code {
             let _ = write!(out, ",\"exit_code\":{code}");
         }
-        if let Some(text) = &r.stderr {
-            out.extend_from_slice(b",\"stderr\":");
-            json_str(out, text);
+        for (key, text) in [("stdout", &r.stdout), ("stderr", &r.stderr)] {
+            if let Some(text) = text {
+                let _ = write!(out, ",\"{key}\":");
+                json_str(out, text);
+            }
         }
         let _ = write!(out, ",\"attempts\":{}", r.attempts);
         if let Some(worker) = r.worker {
@@ -399,7 +409,7 @@ mod tests {
                     record.stderr = Some("oops\u{1}\r\n".into());
                 }
                 2 => record.status = Status::Timeout,
-                _ => {}
+                _ => record.stdout = Some(format!("out {}\n", r % 7)),
             }
             record.attempts = (r % 5) as u32;
             record.worker = (i % 5 != 0).then_some((r >> 40) as u32);

@@ -320,7 +320,10 @@ fn relabel(raw: &[u8], line: u64, occurrence: u32) -> Option<Vec<u8>> {
 }
 
 #[cfg(test)]
-mod tests {
+mod tests;
+
+#[cfg(test)]
+mod relabel_tests {
     use super::*;
 
     #[test]
@@ -336,5 +339,6 @@ mod tests {
         let out = relabel(b"{\"line\":3,\"task\":\"t\"}", 4, 7).unwrap();
         assert_eq!(out, b"{\"line\":4,\"occurrence\":7,\"task\":\"t\"}");
         assert_eq!(relabel(b"{\"task\":\"t\",\"line\":3}", 4, 0), None, "another shape is kept");
+        assert_eq!(relabel(b"{\"line\":,\"task\":\"t\"}", 4, 0), None, "a line without digits too");
     }
 }

@@ -17,6 +17,7 @@
 //! - [`rundir`]: a run directory, the one place that names its files;
 //! - [`ledger`]: what the journals of a batch say about each job, behind
 //!   `status` and `merge`;
+//! - [`halt`]: the halt policy, when a broken batch stops early;
 //! - [`say!`]: messages on stderr, best effort.
 //!
 //! Dependencies point one way: wire ← engine ← batch ← cli / py ← bin.
@@ -28,6 +29,7 @@
 pub mod say;
 pub mod auto_line;
 pub mod encode;
+pub mod halt;
 pub mod identity;
 pub mod jobs;
 pub mod journal;

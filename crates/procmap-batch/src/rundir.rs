@@ -186,26 +186,40 @@ impl RunDir {
     /// own, synced, then linked into place, which fails if another
     /// process got there first. No reader ever sees a partial `run.json`.
     fn publish(&self, manifest: &Manifest) -> Result<bool, RunDirError> {
-        use std::io::Write as _;
         let path = self.manifest_path();
         let tmp = self.written_whole(manifest)?;
         // The temporary file is removed when `tmp` drops.
-        match std::fs::hard_link(tmp.path(), &path) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-            // A filesystem without hard links: an exclusive create, which
-            // another shard may read half-written (read_manifest then
-            // fails, and that shard says why).
-            Err(_) => match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(mut file) => file
-                    .write_all(pretty(manifest).as_bytes())
-                    .and_then(|()| file.sync_all())
-                    .map(|()| true)
-                    .map_err(|source| RunDirError::Write { path, source }),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-                Err(source) => Err(RunDirError::Write { path, source }),
-            },
-        }
+        placed(std::fs::hard_link(tmp.path(), &path), || create_exclusive(&path, manifest))
+    }
+}
+
+/// Whether `run.json` is ours, from how linking our copy into place went:
+/// linked, it is; there already, it is another's. A filesystem without
+/// hard links gets `fallback` instead.
+fn placed(
+    linked: std::io::Result<()>,
+    fallback: impl FnOnce() -> Result<bool, RunDirError>,
+) -> Result<bool, RunDirError> {
+    match linked {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(_) => fallback(),
+    }
+}
+
+/// Writes `manifest` to `path` unless it exists (then `false`): an
+/// exclusive create, which another shard may read half-written
+/// (read_manifest then fails, and that shard says why).
+fn create_exclusive(path: &Path, manifest: &Manifest) -> Result<bool, RunDirError> {
+    use std::io::Write as _;
+    match std::fs::OpenOptions::new().write(true).create_new(true).open(path) {
+        Ok(mut file) => file
+            .write_all(pretty(manifest).as_bytes())
+            .and_then(|()| file.sync_all())
+            .map(|()| true)
+            .map_err(|source| RunDirError::Write { path: path.to_owned(), source }),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(source) => Err(RunDirError::Write { path: path.to_owned(), source }),
     }
 }
 
@@ -304,6 +318,94 @@ mod tests {
         assert!(err.contains("newer supervisor (run.json format 3)"), "{err}");
         let err = run.join(&manifest(2)).unwrap_err().to_string();
         assert!(err.contains("newer supervisor"), "a shard does not join it either: {err}");
+    }
+
+    #[test]
+    fn the_files_of_a_run_directory_have_fixed_names() {
+        let run = RunDir::new("/r");
+        assert_eq!(run.manifest_path(), Path::new("/r/run.json"));
+        assert_eq!(run.script(), Path::new("/r/batch.sh"));
+        assert_eq!(run.logs(), Path::new("/r/logs"));
+        assert_eq!(run.log_pattern(), Path::new("/r/logs/shard-%4a-job-%A.log"));
+        assert_eq!(
+            run.journal(Shard { index: 3, count: 16 }),
+            Path::new("/r/journal/shard-0003-of-0016.jsonl")
+        );
+        assert_eq!(absolute(Path::new("/a/./b")).unwrap(), Path::new("/a/b"));
+        assert!(absolute(Path::new("rel")).unwrap().is_absolute());
+    }
+
+    #[test]
+    fn a_run_json_that_is_missing_unparsable_or_of_no_shards_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::new(dir.path());
+        let err = format!("{}", run.read_manifest().unwrap_err());
+        assert!(err.contains("run.json: is") && err.contains("a run directory?"), "{err}");
+        std::fs::write(run.manifest_path(), "{").unwrap();
+        assert!(matches!(run.read_manifest(), Err(RunDirError::Parse { .. })));
+        for (shards, ok) in
+            [(0, false), (1, true), (crate::shard::MAX_SHARDS, true), (crate::shard::MAX_SHARDS + 1, false)]
+        {
+            write_json(&run.manifest_path(), &manifest(shards)).unwrap();
+            match run.read_manifest() {
+                Ok(m) => assert!(ok && m == manifest(shards), "{shards} shards"),
+                Err(e) => {
+                    assert!(!ok, "{shards} shards: {e}");
+                    assert!(e.to_string().contains(&format!("names {shards} shards")), "{e}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn another_spelling_of_the_same_jobs_file_is_the_same_batch_but_another_task_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        let jobs = dir.path().join("jobs.txt");
+        std::fs::write(&jobs, "cube 1\n").unwrap();
+        let run = RunDir::new(dir.path().join("run"));
+        run.join(&Manifest::new(jobs.clone(), Some("cube".into()), 2)).unwrap();
+        let spelled = dir.path().join("sub/../jobs.txt");
+        run.join(&Manifest::new(spelled, Some("cube".into()), 2)).unwrap();
+        let err = run.join(&Manifest::new(jobs.clone(), None, 2)).unwrap_err().to_string();
+        assert!(err.contains("jobs.txt in 2 shards, --task cube); this one is"), "{err}");
+        let other = dir.path().join("other.txt");
+        std::fs::write(&other, "cube 1\n").unwrap();
+        let err = run.join(&Manifest::new(other, Some("cube".into()), 2)).unwrap_err();
+        assert!(matches!(err, RunDirError::OtherBatch { .. }), "{err}");
+    }
+
+    #[test]
+    fn an_empty_run_json_left_by_a_dead_writer_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::new(dir.path());
+        std::fs::create_dir_all(dir.path().join(JOURNALS)).unwrap();
+        std::fs::write(run.manifest_path(), "").unwrap();
+        run.join(&manifest(3)).unwrap();
+        assert_eq!(run.read_manifest().unwrap(), manifest(3));
+        let text = std::fs::read_to_string(run.manifest_path()).unwrap();
+        assert!(text.ends_with("}\n") && text.contains("\n  \"shards\": 3"), "pretty, whole: {text}");
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert_eq!(names.len(), 2, "no temporary file left: {names:?}");
+    }
+
+    #[test]
+    fn run_json_is_ours_if_linked_anothers_if_there_and_else_created_exclusively() {
+        use std::io::{Error, ErrorKind};
+        let never = || -> Result<bool, RunDirError> { panic!("no fallback when linking answered") };
+        assert!(placed(Ok(()), never).unwrap());
+        assert!(!placed(Err(Error::from(ErrorKind::AlreadyExists)), never).unwrap());
+        let no_links = || Err(Error::from(ErrorKind::PermissionDenied));
+        assert!(placed(no_links(), || Ok(true)).unwrap());
+        assert!(!placed(no_links(), || Ok(false)).unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.json");
+        assert!(create_exclusive(&path, &manifest(2)).unwrap());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), pretty(&manifest(2)));
+        assert!(!create_exclusive(&path, &manifest(3)).unwrap(), "there already: another's");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), pretty(&manifest(2)));
+        let err = create_exclusive(&dir.path().join("no/run.json"), &manifest(2)).unwrap_err();
+        assert!(matches!(err, RunDirError::Write { .. }), "{err}");
     }
 
     #[test]

@@ -79,8 +79,10 @@ pub enum Command {
     /// throughput, busy workers, counts, slowest jobs and failures.
     Report(crate::report::ReportArgs),
     /// Run a batch as a Slurm job array, one shard per array task.
+    // Boxed: with every option of a run inside, it is far bigger than
+    // the other commands.
     #[command(subcommand)]
-    Slurm(crate::slurm::SlurmCommand),
+    Slurm(Box<crate::slurm::SlurmCommand>),
 }
 
 /// The `supervisor` binary, with the built-in tasks of `registry` available
@@ -102,7 +104,7 @@ pub fn main(registry: Registry) -> ExitCode {
         Some(Command::Status(args)) => crate::status::run(&args),
         Some(Command::Merge(args)) => crate::merge::run(&args),
         Some(Command::Report(args)) => crate::report::run(&args).map_err(anyhow::Error::from),
-        Some(Command::Slurm(command)) => crate::slurm::run(command, &registry),
+        Some(Command::Slurm(command)) => crate::slurm::run(*command, &registry),
         None => crate::run::run(cli.run, registry),
     };
     match result {

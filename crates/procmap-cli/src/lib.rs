@@ -13,12 +13,12 @@
 #[macro_use]
 extern crate procmap_batch;
 
+mod capture;
 mod cli;
 pub mod compare;
 pub mod demo;
 pub mod exit;
 mod fds;
-mod halt;
 mod jobs;
 mod merge;
 mod progress;

@@ -66,27 +66,35 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
         write_file(&args.output, &ledger, &records)?;
     }
 
-    let not_ok = records.iter().filter(|(l, _)| l.status != procmap::Status::Ok).count();
-    say!(
-        "supervisor merge: {} records from {} journal(s) into {}; {} not ok{}",
-        records.len(),
-        ledger.sources.journals.len(),
-        if to_stdout { "stdout".to_owned() } else { args.output.display().to_string() },
-        not_ok,
-        match missing {
-            Some(0) => String::new(),
-            Some(n) => format!("; {n} jobs have no record yet"),
-            None => " (no jobs file: missing jobs not counted)".to_owned(),
-        }
-    );
+    let into = if to_stdout { "stdout".to_owned() } else { args.output.display().to_string() };
+    say!("{}", summary(&records, ledger.sources.journals.len(), &into, missing));
     Ok(exit::OK)
+}
+
+/// What the merge says on stderr when it is done.
+fn summary(records: &[(Latest, Option<u64>)], journals: usize, into: &str, missing: Option<u64>) -> String {
+    let not_ok = records.iter().filter(|(l, _)| l.status != procmap::Status::Ok).count();
+    let missing = match missing {
+        Some(0) => String::new(),
+        Some(n) => format!("; {n} jobs have no record yet"),
+        None => " (no jobs file: missing jobs not counted)".to_owned(),
+    };
+    format!(
+        "supervisor merge: {} records from {journals} journal(s) into {into}; {not_ok} not ok{missing}",
+        records.len()
+    )
+}
+
+/// The directory a file is written to: a bare name's is the current one.
+fn dir_of(path: &Path) -> &Path {
+    path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
 }
 
 /// Writes the merge beside `output` and renames it: a merge that fails
 /// halfway leaves the previous output, not half of a new one.
 fn write_file(output: &Path, ledger: &Ledger, records: &[(Latest, Option<u64>)]) -> anyhow::Result<()> {
     let cannot = || format!("cannot write {}", output.display());
-    let dir = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = dir_of(output);
     // A temporary file is private (0600); the merge is a journal like the
     // shards', readable as the umask allows.
     let mut tmp = tempfile::Builder::new()
@@ -191,3 +199,6 @@ fn check_output(output: &Path, sources: &Sources) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

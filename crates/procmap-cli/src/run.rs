@@ -59,19 +59,24 @@ pub fn run(mut args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
     if args.mode == ModeArg::Auto && args.threads > 1 {
         say!("supervisor: warning: --mode auto chooses the threads per worker; --threads ignored");
     }
+    let threads = if mode == Mode::Process { args.threads as usize } else { 1 };
+    let capture = crate::capture::decide(args.capture.as_ref(), mode, threads, args.mode == ModeArg::Auto)?;
     let jobs_path = args.jobs.clone().expect("clap requires JOBS");
     input::check_not_aliased(&jobs_path, &args.results)?;
     if args.results == Path::new("-") && crate::fds::stdout_was_closed() {
         bail!("stdout is closed, and the journal would go there: name a journal with -o FILE");
     }
     let jobs = input::open_jobs(&jobs_path)?;
+    let capture = crate::capture::prepare(&capture)?;
     let (mut journal, resume) = open_journal(&args)?;
     let skipped = resume.as_ref().map_or_else(Arc::default, Resume::skipped);
     let left_failed = resume.as_ref().map_or_else(Arc::default, Resume::left_failed);
     let repeats = resume.as_ref().map_or_else(Repeats::default, Resume::repeats);
     let source = input::source(JobReader::new(jobs.reader, args.task.clone()), shard, resume);
-    let pool =
-        build_pool(&args, registry, mode, procs).worker_program(program).worker_args(worker_args).build();
+    let pool = build_pool(&args, registry, mode, procs, capture)
+        .worker_program(program)
+        .worker_args(worker_args)
+        .build();
 
     let mut progress = Progress::new(args.progress, args.quiet);
     let mut total = jobs.regular_file.then(|| spawn_count(jobs_path.clone(), args.task.clone(), shard));
@@ -83,7 +88,7 @@ pub fn run(mut args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
     let interrupts = watch_signals(run.stop_handle(), mode != Mode::Process)?;
 
     let mut tally = Tally::default();
-    let mut halt = args.halt.map(crate::halt::Halt::new);
+    let mut halt = args.halt.map(procmap_batch::halt::Halt::new);
     let stop = run.stop_handle();
     let auto_log = run.auto_log();
     let journal_error = write_journal(&mut run, &mut journal, &repeats, &auto_log, |status| {
@@ -91,7 +96,7 @@ pub fn run(mut args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
         if let Some(when) = halt.as_mut().and_then(|h| h.observe(status)) {
             // As the first Ctrl-C (soon) or the second (now).
             stop.request_stop();
-            if when == crate::halt::When::Now {
+            if when == procmap_batch::halt::When::Now {
                 stop.request_stop();
             }
         }
@@ -116,7 +121,7 @@ pub fn run(mut args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
     // Without a journal the run stops: dropping our end of the results
     // tells the pool to end its workers.
     let stats = run.finish().map_err(explain_pool_error)?;
-    let halted = halt.as_ref().and_then(crate::halt::Halt::reason);
+    let halted = halt.as_ref().and_then(|h| h.reason("--halt"));
     if let Some(e) = journal_error {
         report_journal_error(&args.results, &e, tally.total());
         return Ok(exit::JOURNAL);
@@ -257,8 +262,17 @@ fn header(args: &RunArgs) -> Header {
 }
 
 /// The pool the flags describe, but for its worker program.
-fn build_pool(args: &RunArgs, registry: Registry, mode: Mode, procs: usize) -> procmap::PoolBuilder {
+fn build_pool(
+    args: &RunArgs,
+    registry: Registry,
+    mode: Mode,
+    procs: usize,
+    capture: procmap::wire::Capture,
+) -> procmap::PoolBuilder {
     let context = RunContext { out_dir: args.out_dir.clone(), allow_outside: args.allow_outside };
+    // Without a capture, the workers' lines are shown as they come.
+    let forward = (capture == procmap::wire::Capture::None)
+        .then(|| procmap::WorkerOutput(Arc::new(crate::capture::forward)));
     Pool::builder(registry)
         .procs(procs)
         .chunking(args.chunksize)
@@ -271,6 +285,11 @@ fn build_pool(args: &RunArgs, registry: Registry, mode: Mode, procs: usize) -> p
         .mem_limit(args.mem_limit)
         .max_tasks_per_child(args.max_tasks_per_child)
         .stop_grace(args.grace)
+        .capture(capture)
+        .worker_output(forward)
+        // The supervisor's only children are its workers: what their jobs
+        // leave in sessions of their own is ours to kill.
+        .kill_leftovers(true)
 }
 
 /// Writes every record of `run` to the journal as it arrives, and the

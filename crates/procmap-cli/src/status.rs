@@ -371,3 +371,6 @@ fn clip(s: &str, max: usize) -> String {
         None => s.to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests;

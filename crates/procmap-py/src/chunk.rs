@@ -75,6 +75,10 @@ pub(crate) struct Entry {
     pub error: Option<String>,
     /// The item's own run time.
     pub nanos: u64,
+    /// The end of what it wrote to stdout and stderr, when the pool
+    /// captures it (`capture="tail"`) and it wrote something.
+    pub stdout: Option<String>,
+    pub stderr: Option<String>,
 }
 
 /// The worker's answer for a chunk: the inline tag (see [`answer`]), the

@@ -112,7 +112,14 @@ impl NativeJournal {
                     // Our own worker's encoding: a bug, said in the journal
                     // rather than lost.
                     Err(e) => {
-                        let error = Entry { item: String::new(), value: None, error: Some(e), nanos: 0 };
+                        let error = Entry {
+                            item: String::new(),
+                            value: None,
+                            error: Some(e),
+                            nanos: 0,
+                            stdout: None,
+                            stderr: None,
+                        };
                         vec![error; indices.len()]
                     }
                 };
@@ -206,9 +213,10 @@ fn bounded(text: Option<String>, error: String) -> (Vec<String>, String) {
 
 /// The record of an item that ran.
 fn record(line: u64, task: &str, entry: Entry, attempts: u32, worker: Option<u32>) -> JobRecord {
-    let Entry { item, value, error, nanos } = entry;
+    let Entry { item, value, error, nanos, stdout, stderr } = entry;
     let mut record = JobRecord::rejected(line, task.to_owned(), vec![item], String::new());
     (record.attempts, record.worker, record.ms) = (attempts, worker, Some(nanos as f64 / 1e6));
+    (record.stdout, record.stderr) = (stdout, stderr);
     match (value.map(RawValue::from_string), error) {
         (Some(Ok(raw)), _) => {
             (record.status, record.value, record.error) = (Status::Ok, Some(raw), None);

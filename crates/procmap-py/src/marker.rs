@@ -56,3 +56,11 @@ pub(crate) fn take(dir: &Path, pid: u32) -> Option<(u64, usize)> {
     let _ = std::fs::remove_file(&path);
     word.filter(|&w| w != 0).map(unpack)
 }
+
+/// A fresh directory for a pool's marker files, named after this process,
+/// the stale ones of pools whose process is gone removed first (see
+/// `procmap::markdir`).
+#[pyo3::pyfunction]
+pub(crate) fn marks_dir() -> pyo3::PyResult<PathBuf> {
+    procmap::markdir::fresh("procmap-marks").map_err(Into::into)
+}

@@ -70,7 +70,7 @@ pub(crate) struct NativePool {
 impl NativePool {
     #[new]
     #[pyo3(signature = (*, program, worker_args, procs, marks, zygote=None, timeout=None, mem_limit=None,
-        max_tasks_per_child=None, stop_grace=10.0, handshake_timeout=60.0))]
+        max_tasks_per_child=None, stop_grace=10.0, handshake_timeout=60.0, capture="none", capture_dir=None))]
     #[expect(clippy::too_many_arguments, reason = "Python keyword arguments, one per pool option")]
     fn new(
         program: PathBuf,
@@ -83,7 +83,23 @@ impl NativePool {
         max_tasks_per_child: Option<u64>,
         stop_grace: f64,
         handshake_timeout: f64,
-    ) -> Self {
+        capture: &str,
+        capture_dir: Option<PathBuf>,
+    ) -> PyResult<Self> {
+        let capture = match (capture, capture_dir) {
+            ("none", _) => procmap::wire::Capture::None,
+            ("tail", _) => procmap::wire::Capture::Tail,
+            ("files", Some(dir)) => procmap::wire::Capture::Files(dir),
+            (other, _) => {
+                return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                    "procmap: capture must be \"none\", \"tail\" or \"files=DIR\", got {other:?}"
+                )));
+            }
+        };
+        // What workers print reaches this process's stderr as it comes,
+        // unless it is captured per item.
+        let forwarding = (capture == procmap::wire::Capture::None)
+            .then(|| procmap::WorkerOutput(std::sync::Arc::new(forward)));
         let pool = Pool::builder(Registry::new())
             .mode(Mode::Process)
             .procs(procs)
@@ -101,9 +117,10 @@ impl NativePool {
             .worker_program(program)
             .worker_args(worker_args)
             .zygote(zygote)
-            .worker_output(Some(procmap::WorkerOutput(std::sync::Arc::new(forward))))
+            .worker_output(forwarding)
+            .capture(capture)
             .build();
-        NativePool { pool, marks, input: Mutex::new(None), run: Mutex::new(None), stop: Mutex::new(None) }
+        Ok(NativePool { pool, marks, input: Mutex::new(None), run: Mutex::new(None), stop: Mutex::new(None) })
     }
 
     /// Whether the engine is running (its workers started or starting).

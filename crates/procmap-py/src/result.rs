@@ -31,8 +31,12 @@ const TRACEBACK_MARK: &str = "\n\nTraceback (most recent call last):\n";
 ///                (crashed only).
 ///     exit_code: the worker's exit code when it exited instead, e.g. 3
 ///                after os._exit(3) (crashed only).
-///     stderr:    the end of the worker's stderr when it died (crashed and
-///                timeout): workers enable faulthandler, so a segfault
+///     stdout:    the last 4 KiB of what the function printed to stdout,
+///                with capture="tail" (None when it printed nothing, and
+///                without capture).
+///     stderr:    likewise for stderr; for an item that crashed or timed
+///                out, the end of the dying worker's stderr (whatever the
+///                capture): workers enable faulthandler, so a segfault
 ///                leaves the Python stack of the crash here.
 ///     attempts:  how many times the item was started.
 ///     worker:    the pid of the worker that ran it last.
@@ -55,6 +59,8 @@ pub(crate) struct ItemResult {
     signal: Option<String>,
     #[pyo3(get)]
     exit_code: Option<i32>,
+    #[pyo3(get)]
+    stdout: Option<String>,
     #[pyo3(get)]
     stderr: Option<String>,
     #[pyo3(get)]
@@ -141,6 +147,7 @@ pub(crate) fn from_record(py: Python<'_>, pickler: &Pickler, record: &JobRecord,
         traceback,
         signal: record.signal.clone(),
         exit_code: record.exit_code,
+        stdout: record.stdout.clone(),
         stderr: record.stderr.clone(),
         attempts: record.attempts,
         worker: record.worker,
@@ -153,7 +160,7 @@ pub(crate) fn from_record(py: Python<'_>, pickler: &Pickler, record: &JobRecord,
 /// A Result made by Python (`procmap._calls`) for an item of a chunk.
 #[pyfunction]
 #[pyo3(signature = (index, item, ok, value, status, error=None, traceback=None, signal=None, exit_code=None,
-    stderr=None, attempts=1, worker=None, ms=None))]
+    stderr=None, attempts=1, worker=None, ms=None, stdout=None))]
 #[expect(clippy::too_many_arguments, reason = "a Result's fields, from Python")]
 pub(crate) fn make_result(
     index: u64,
@@ -169,6 +176,7 @@ pub(crate) fn make_result(
     attempts: u32,
     worker: Option<u32>,
     ms: Option<f64>,
+    stdout: Option<String>,
 ) -> PyResult<ItemResult> {
     let status = procmap::Status::ALL
         .iter()
@@ -184,6 +192,7 @@ pub(crate) fn make_result(
         traceback,
         signal,
         exit_code,
+        stdout,
         stderr,
         attempts,
         worker,

@@ -25,12 +25,36 @@ fn describe(describe: &Py<PyAny>, py: Python<'_>, error: PyErr) -> JobError {
 /// chunk carrying its function.
 pub(crate) const CHUNK_TASK: &str = "procmap.chunk";
 
+/// Flushes Python's `sys.stdout` and `sys.stderr`, whatever they are now,
+/// so that what a function printed reaches the captured pipes before its
+/// item ends (stdout on a pipe is block-buffered). A stream that cannot
+/// flush (closed, replaced by None) is left alone. The `sys` module is
+/// looked up once (an import per item cost a third of a tiny item).
+fn flush_python(py: Python<'_>) {
+    static SYS: pyo3::sync::PyOnceLock<Py<pyo3::types::PyModule>> = pyo3::sync::PyOnceLock::new();
+    let Ok(sys) = SYS.get_or_try_init(py, || py.import("sys").map(Bound::unbind)) else { return };
+    let sys = sys.bind(py);
+    for name in [pyo3::intern!(py, "stdout"), pyo3::intern!(py, "stderr")] {
+        if let Ok(stream) = sys.getattr(name)
+            && !stream.is_none()
+        {
+            let _ = stream.call_method0(pyo3::intern!(py, "flush"));
+        }
+    }
+}
+
 /// Runs a chunk of items (a job's payload, see [`crate::chunk`]): the
-/// payload is the pickle of `(job, kind, function, items, journal)`, where
+/// payload is the pickle of `(job, kind, function, items, journal,
+/// indices)`, where
 /// `kind` says how an item is passed: 0 `function(item)`, 1
 /// `function(*item)`; 2 `item[0](*item[1], **item[2])` (each item brings its
-/// own function: `submit` and `apply_async`). The loop is here rather than in Python: on
-/// small items the wrapper's own bytecode would cost more than the item.
+/// own function: `submit` and `apply_async`), and `indices` are the items'
+/// positions in their call, which name their files under
+/// `capture="files=DIR"` (None otherwise). The loop is here rather than in
+/// Python: on small items the wrapper's own bytecode would cost more than
+/// the item. Each item's output is captured on its own (see
+/// `procmap::worker::capture`), and its tail, if any, is answered with
+/// its value.
 struct ChunkTask {
     pickler: Pickler,
     /// `procmap._worker.describe`: an exception as summary and traceback.
@@ -51,6 +75,10 @@ impl Task for ChunkTask {
 
     fn about(&self) -> &str {
         "a chunk of a Python pool's items"
+    }
+
+    fn captures_output(&self) -> bool {
+        true
     }
 
     fn run(&self, _: &[String], _: &RunContext) -> Result<serde_json::Value, JobError> {
@@ -77,15 +105,20 @@ impl Task for ChunkTask {
 impl ChunkTask {
     fn run_chunk(&self, py: Python<'_>, payload: &[u8]) -> PyResult<Vec<u8>> {
         let chunk = self.pickler.loads(py, payload)?;
-        let (job, kind, function, items, journal): (u64, u8, Bound<'_, PyAny>, Bound<'_, PyList>, bool) =
-            chunk.extract()?;
+        type Chunk<'py> = (u64, u8, Bound<'py, PyAny>, Bound<'py, PyList>, bool, Option<Vec<u64>>);
+        let (job, kind, function, items, journal, indices): Chunk<'_> = chunk.extract()?;
         let values = PyList::empty(py);
         let errors = PyList::empty(py);
         let times = PyList::empty(py);
+        let outputs = PyList::empty(py);
+        let capture = procmap::worker::capture::current();
         let mut entries = journal.then(|| Vec::with_capacity(items.len()));
         for (index, item) in items.iter().enumerate() {
             if let Some(marker) = &self.marker {
                 marker.set(job, index);
+            }
+            if let Some(capture) = capture {
+                capture.begin(indices.as_ref().and_then(|i| i.get(index).copied()).unwrap_or(index as u64));
             }
             let start = Instant::now();
             let called = match kind {
@@ -96,6 +129,16 @@ impl ChunkTask {
                     .and_then(|(function, args, kwargs)| function.call(args, Some(&kwargs))),
             };
             let nanos = start.elapsed().as_nanos() as u64;
+            let (stdout, stderr) = match capture {
+                Some(capture) => {
+                    flush_python(py);
+                    procmap::captured_text(&capture.end())
+                }
+                None => (None, None),
+            };
+            if stdout.is_some() || stderr.is_some() {
+                outputs.append((index, &stdout, &stderr))?;
+            }
             let (value, error) = match called {
                 Ok(value) => (Some(value), None),
                 Err(e) => {
@@ -108,14 +151,17 @@ impl ChunkTask {
             values.append(value.as_ref().map_or_else(|| py.None().into_bound(py), Bound::clone))?;
             times.append(nanos)?;
             if let Some(entries) = entries.as_mut() {
-                entries.push(self.entry(&item, value.as_ref(), error, nanos));
+                let mut entry = self.entry(&item, value.as_ref(), error, nanos);
+                (entry.stdout, entry.stderr) = (stdout, stderr);
+                entries.push(entry);
             }
         }
-        let pickled = match self.pickler.dumps(&(&values, &errors, &times).into_pyobject(py)?.into_any()) {
+        let answer = |py| (&values, &errors, &times, &outputs).into_pyobject(py).map(Bound::into_any);
+        let pickled = match self.pickler.dumps(&answer(py)?) {
             Ok(bytes) => bytes,
             Err(_) => {
                 self.unpicklable_to_errors(py, &values, &errors, entries.as_mut())?;
-                self.pickler.dumps(&(&values, &errors, &times).into_pyobject(py)?.into_any())?
+                self.pickler.dumps(&answer(py)?)?
             }
         };
         crate::chunk::join(pickled.as_bytes(), entries.as_deref())
@@ -138,7 +184,7 @@ impl ChunkTask {
             },
             (None, error) => (None, error),
         };
-        Entry { item: text, value, error, nanos }
+        Entry { item: text, value, error, nanos, stdout: None, stderr: None }
     }
 
     /// When some value would not pickle: each such value becomes that
@@ -219,7 +265,13 @@ impl Task for LineTask {
     fn run(&self, args: &[String], _: &RunContext) -> Result<serde_json::Value, JobError> {
         Python::attach(|py| {
             let args = pyo3::types::PyTuple::new(py, args).map_err(|e| JobError::new(e.to_string()))?;
-            let value = self.function.bind(py).call1(args).map_err(|e| describe(&self.describe, py, e))?;
+            let called = self.function.bind(py).call1(args);
+            // The worker takes the job's output when it returns: what
+            // print() buffered must be in the pipe by then.
+            if procmap::worker::capture::current().is_some() {
+                flush_python(py);
+            }
+            let value = called.map_err(|e| describe(&self.describe, py, e))?;
             let text = self
                 .to_json
                 .bind(py)

@@ -9,23 +9,33 @@ use std::time::Duration;
 /// Each kind is the real thing, not a simulation: `segfault` writes to an
 /// invalid address (a `raise(SIGSEGV)` would be caught by std's handler and
 /// the process would exit 0), `oom` allocates and touches memory until an
-/// allocation fails. Two kinds are diagnostics: `print` writes to stdout,
-/// and `overlap` reports how many of its jobs ran at once in its process.
+/// allocation fails. The others are diagnostics: `print` writes to stdout,
+/// `eprint` to stderr, `cprint` through C's buffered `printf` (no newline:
+/// it stays in C's buffer until flushed), `spew` N bytes to each (to test that capture keeps
+/// only their end), `segfault TEXT` prints TEXT before it faults, and
+/// `overlap` reports how many of its jobs ran at once in its process.
+/// `daemon` leaves `sleep SECONDS` running in a session of its own, out of
+/// its worker's process group, as `start_new_session=True` does.
 pub struct Fault;
 
-const KINDS: &str = "panic, abort, segfault, exit CODE, hang, oom, slow MS, spin MS, print TEXT, overlap MS";
+const KINDS: &str = "panic, abort, segfault [TEXT], exit CODE, hang, oom, slow MS, spin MS, print TEXT, eprint TEXT, cprint TEXT, spew BYTES, overlap MS, daemon SECONDS";
 
 enum Kind {
     Panic,
     Abort,
-    Segfault,
+    /// After printing its text, if any, on stdout.
+    Segfault(Option<String>),
     Exit(i32),
     Hang,
     Oom,
     Slow(u64),
     Spin(u64),
     Print(String),
+    Eprint(String),
+    Cprint(String),
+    Spew(u64),
     Overlap(u64),
+    Daemon(u64),
 }
 
 /// Jobs of `fault overlap` running now in this process, and the most ever.
@@ -41,7 +51,8 @@ impl Fault {
         match args {
             [k] if k == "panic" => Ok(Kind::Panic),
             [k] if k == "abort" => Ok(Kind::Abort),
-            [k] if k == "segfault" => Ok(Kind::Segfault),
+            [k] if k == "segfault" => Ok(Kind::Segfault(None)),
+            [k, text] if k == "segfault" => Ok(Kind::Segfault(Some(text.clone()))),
             [k] if k == "hang" => Ok(Kind::Hang),
             [k] if k == "oom" => Ok(Kind::Oom),
             [k, code] if k == "exit" => {
@@ -54,6 +65,10 @@ impl Fault {
             [k, ms] if k == "spin" => Ok(Kind::Spin(number("spin", ms)?)),
             [k, ms] if k == "overlap" => Ok(Kind::Overlap(number("overlap", ms)?)),
             [k, text] if k == "print" => Ok(Kind::Print(text.clone())),
+            [k, text] if k == "eprint" => Ok(Kind::Eprint(text.clone())),
+            [k, text] if k == "cprint" => Ok(Kind::Cprint(text.clone())),
+            [k, n] if k == "spew" => Ok(Kind::Spew(number("spew", n)?)),
+            [k, secs] if k == "daemon" => Ok(Kind::Daemon(number("daemon", secs)?)),
             [k, ..] => Err(JobError::new(format!("unknown fault {k:?} or wrong arguments; kinds: {KINDS}"))),
             [] => Err(JobError::usage(self, args)),
         }
@@ -65,7 +80,7 @@ impl Task for Fault {
         "fault"
     }
     fn usage(&self) -> &str {
-        "panic|abort|segfault|exit CODE|hang|oom|slow MS|spin MS|print TEXT|overlap MS"
+        "panic|abort|segfault [TEXT]|exit CODE|hang|oom|slow MS|spin MS|print TEXT|eprint TEXT|cprint TEXT|spew BYTES|overlap MS|daemon SECONDS"
     }
     fn about(&self) -> &str {
         "misbehaves on purpose (real crashes) to test crash isolation"
@@ -77,7 +92,10 @@ impl Task for Fault {
         match self.parse(args)? {
             Kind::Panic => panic!("fault injected: panic"),
             Kind::Abort => std::process::abort(),
-            Kind::Segfault => {
+            Kind::Segfault(text) => {
+                if let Some(text) = text {
+                    let _ = writeln!(std::io::stdout(), "{text}");
+                }
                 // SAFETY: none; this is the point. Address 16 is never mapped
                 // on Linux, so the write faults with SIGSEGV.
                 unsafe { std::ptr::write_volatile(std::ptr::without_provenance_mut::<u64>(16), 1) };
@@ -111,6 +129,34 @@ impl Task for Fault {
                 let _ = out.flush();
                 Ok(json!("printed"))
             }
+            Kind::Eprint(text) => {
+                let _ = writeln!(std::io::stderr(), "{text}");
+                Ok(json!("printed"))
+            }
+            Kind::Cprint(text) => {
+                let text = std::ffi::CString::new(text).map_err(|_| JobError::new("a NUL in the text"))?;
+                // SAFETY: a NUL-terminated format and argument.
+                unsafe { libc::printf(c"%s".as_ptr(), text.as_ptr()) };
+                Ok(json!("printed"))
+            }
+            Kind::Spew(bytes) => {
+                // Lines of 64 bytes on each stream, then a last line that
+                // says which stream it is: the end a tail must keep.
+                let line = [b"x".repeat(63), b"\n".to_vec()].concat();
+                for (mut stream, name) in [
+                    (Box::new(std::io::stdout().lock()) as Box<dyn std::io::Write>, "stdout"),
+                    (Box::new(std::io::stderr().lock()), "stderr"),
+                ] {
+                    for _ in 0..bytes / 64 {
+                        let _ = stream.write_all(&line);
+                    }
+                    let _ = writeln!(stream, "end of {name}");
+                    let _ = stream.flush();
+                }
+                // Its peak memory, so that a test can see that output
+                // beyond the captured tail costs none.
+                Ok(json!({ "bytes": bytes, "peak_rss_kb": peak_rss_kb() }))
+            }
             Kind::Overlap(ms) => {
                 // Measures concurrency instead of time: the most jobs of
                 // this kind that ran at once in this process.
@@ -120,8 +166,32 @@ impl Task for Fault {
                 RUNNING.fetch_sub(1, Ordering::SeqCst);
                 Ok(json!({ "peak": PEAK.load(Ordering::SeqCst), "pid": std::process::id() }))
             }
+            Kind::Daemon(secs) => {
+                use std::os::unix::process::CommandExt as _;
+                let mut sleep = std::process::Command::new("sleep");
+                sleep.arg(secs.to_string()).stdin(std::process::Stdio::null());
+                // SAFETY: setsid is async-signal-safe.
+                unsafe {
+                    sleep.pre_exec(|| {
+                        if libc::setsid() < 0 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                        Ok(())
+                    });
+                }
+                // Never waited for: left behind on purpose.
+                let child = sleep.spawn().map_err(|e| JobError::new(format!("cannot start sleep: {e}")))?;
+                Ok(json!({ "daemon": child.id() }))
+            }
         }
     }
+}
+
+/// This process's peak resident memory (`VmHWM`), in KiB; 0 if unknown.
+fn peak_rss_kb() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let line = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).unwrap_or("");
+    line.trim().trim_end_matches("kB").trim().parse().unwrap_or(0)
 }
 
 /// Allocates and touches 64 MiB blocks until an allocation fails, which

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// Bumped on every incompatible change to the types in this crate.
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// The largest message either side will decode: room for one
 /// [`MAX_PAYLOAD_BYTES`] payload and its framing. A chunk of job lines or a
@@ -107,7 +107,7 @@ pub enum ToWorker {
     /// Finish the current chunk, flush, and exit 0.
     Shutdown,
     /// Run jobs on this many threads from now on (`--mode auto` changes
-    /// it during a run; protocol 4). A worker that goes from one thread to
+    /// it during a run; protocol 5). A worker that goes from one thread to
     /// several stops marking the job it runs (see [`WorkerHello::marks`]),
     /// and the supervisor stops reading its marker from the moment it
     /// sends this.
@@ -136,7 +136,29 @@ pub struct Hello {
     pub report_starts: bool,
     /// Threads that run jobs in the worker (hybrid mode when above 1).
     pub threads: u32,
+    /// What the worker does with each job's stdout and stderr (protocol 4).
+    pub capture: Capture,
 }
+
+/// What a worker does with what each job writes to its stdout and stderr
+/// (protocol 4). Only a worker with one thread can tell its jobs' output
+/// apart: the supervisor sends `None` to any other.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Capture {
+    /// Both go to the worker's stderr, which the supervisor reads.
+    #[default]
+    None,
+    /// The last [`CAPTURE_TAIL_BYTES`] of each stream come back in the
+    /// job's [`JobResult`].
+    Tail,
+    /// Each stream goes to `DIR/<id>.out` and `DIR/<id>.err`, where `id`
+    /// is the job's (or a task's own item's) number; an empty stream
+    /// leaves no file.
+    Files(PathBuf),
+}
+
+/// How much of each of a job's streams [`Capture::Tail`] keeps: the end.
+pub const CAPTURE_TAIL_BYTES: usize = 4096;
 
 /// Worker → supervisor.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -189,8 +211,27 @@ pub struct JobResult {
     /// (`CLOCK_THREAD_CPUTIME_ID`), when it was measured: reading that
     /// clock is a system call of about 0.2 µs, as long as a tiny job, so a
     /// worker measures a sample of the jobs (see `procmap::exec`). What
-    /// `--mode auto` tells CPU-bound from waiting jobs by (protocol 4).
+    /// `--mode auto` tells CPU-bound from waiting jobs by (protocol 5).
     pub cpu_nanos: Option<u64>,
+    /// The end of what the job wrote to its stdout and to its stderr, under
+    /// [`Capture::Tail`], when it wrote something (protocol 4). Boxed: a
+    /// quiet job's result stays as small as before.
+    pub output: Option<Box<Captured>>,
+}
+
+/// The ends of a job's two streams (see [`Capture::Tail`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Captured {
+    #[serde(with = "serde_bytes")]
+    pub stdout: Vec<u8>,
+    #[serde(with = "serde_bytes")]
+    pub stderr: Vec<u8>,
+}
+
+impl Captured {
+    pub fn is_empty(&self) -> bool {
+        self.stdout.is_empty() && self.stderr.is_empty()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -250,6 +291,7 @@ mod tests {
                     nanos: 12,
                     started: 5,
                     cpu_nanos: Some(9),
+                    output: None,
                 },
                 JobResult {
                     id: 2,
@@ -257,6 +299,7 @@ mod tests {
                     nanos: 1,
                     started: 7,
                     cpu_nanos: None,
+                    output: Some(Box::new(Captured { stdout: b"out".to_vec(), stderr: b"err".to_vec() })),
                 },
                 JobResult {
                     id: 3,
@@ -264,6 +307,7 @@ mod tests {
                     nanos: 1,
                     started: 7,
                     cpu_nanos: None,
+                    output: None,
                 },
             ],
         };

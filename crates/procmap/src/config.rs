@@ -19,6 +19,22 @@ pub enum Mode {
     Serial,
 }
 
+/// Why a pool in `mode` with `threads` per worker (or, `auto`, threads
+/// the run chooses: `--mode auto`) cannot capture each job's own output,
+/// if it cannot: its jobs share one stdout and stderr. The one rule;
+/// [`crate::Pool::run`] refuses a capture there, and the command line's
+/// default falls back to none there.
+pub fn capture_impossible(mode: Mode, threads: usize, auto: bool) -> Option<&'static str> {
+    match mode {
+        Mode::Thread => Some("thread mode"),
+        Mode::Serial => Some("serial mode"),
+        // Its workers may grow to several threads at any time.
+        Mode::Process if auto => Some("auto mode (several threads per worker when jobs wait)"),
+        Mode::Process if threads > 1 => Some("hybrid mode (--threads above 1)"),
+        Mode::Process => None,
+    }
+}
+
 /// Where the lines a worker writes to its stderr go, as they come: the
 /// worker's pid and the line (without its newline, invalid UTF-8 replaced).
 /// Without one, they are kept only as the tail that explains a death.
@@ -53,6 +69,8 @@ pub(crate) struct Config {
     /// spawned from `program` (see `process/zygote.rs`).
     pub zygote: Option<PathBuf>,
     pub worker_output: Option<WorkerOutput>,
+    /// What workers do with each job's stdout and stderr.
+    pub capture: procmap_wire::Capture,
     pub context: RunContext,
     pub retries: u32,
     pub timeout: Option<Duration>,
@@ -66,6 +84,10 @@ pub(crate) struct Config {
     pub handshake_timeout: Duration,
     pub kill_grace: Duration,
     pub stop_grace: Duration,
+    /// This process is a subreaper while the run lasts and kills what
+    /// ended workers left outside their process groups (see
+    /// `process/leftovers.rs`).
+    pub kill_leftovers: bool,
 }
 
 impl Config {

@@ -32,6 +32,11 @@ pub enum PoolError {
          (`ulimit -n`): raise the limit or use fewer --procs"
     )]
     TooManyWorkers { procs: usize, needed: u64, limit: u64 },
+    #[error(
+        "cannot capture each job's output in {mode}: its jobs share one stdout and stderr \
+         (process mode with one thread per worker can)"
+    )]
+    CaptureShared { mode: &'static str },
 }
 
 /// Why one worker process failed to start.

@@ -97,7 +97,7 @@ pub(crate) fn run_job(registry: &Registry, ctx: &RunContext, job: &Job) -> JobRe
     let cpu_nanos = cpu_before.map(|before| thread_cpu_nanos().saturating_sub(before));
     let nanos = monotonic_nanos().saturating_sub(started);
     SAMPLER.with(|s| s.set(s.get().after(measure, nanos)));
-    JobResult { id: job.id, outcome, nanos, started, cpu_nanos }
+    JobResult { id: job.id, outcome, nanos, started, cpu_nanos, output: None }
 }
 
 /// What `job` came to: its task's output, error or panic.

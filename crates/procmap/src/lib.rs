@@ -14,7 +14,10 @@
 //! jobs encoded with bincode ([`wire`]). Workers send results back in
 //! batches. When a worker dies the dispatcher keeps the results that
 //! arrived, reruns the jobs that did not finish, pins the job at fault by
-//! rerunning suspects alone, and replaces the worker. The threads, who owns
+//! rerunning suspects alone, and replaces the worker. With a capture
+//! ([`PoolBuilder::capture`]), each worker keeps what each job writes to
+//! its stdout and stderr, for the job's record or its own files
+//! ([`worker::capture`]). The threads, who owns
 //! what, a chunk's life, the blame rules and the flow-control limits are in
 //! `docs/architecture.md` at the root of the repository.
 //!
@@ -29,6 +32,10 @@
 //! }
 //! ```
 
+// The engine prints nothing itself, and what a worker must say goes to a
+// stderr that may be a broken pipe: a panic there would replace its exit.
+#![deny(clippy::print_stderr, clippy::print_stdout)]
+
 pub mod auto;
 mod channel;
 mod config;
@@ -36,6 +43,7 @@ mod death;
 mod error;
 mod exec;
 mod input;
+pub mod markdir;
 pub mod marker;
 mod pool;
 mod process;
@@ -48,7 +56,7 @@ mod threads;
 mod unix;
 pub mod worker;
 
-pub use config::{Mode, WorkerOutput};
+pub use config::{Mode, WorkerOutput, capture_impossible};
 pub use death::WorkerDeath;
 pub use error::{PoolError, StartFailure};
 pub use input::Chunking;
@@ -56,7 +64,7 @@ pub use input::Input;
 pub use pool::{Pool, PoolBuilder, default_worker_program};
 pub use procmap_wire as wire;
 pub use procmap_wire::RunContext;
-pub use record::{JobRecord, Status};
+pub use record::{JobRecord, Status, captured_text};
 pub use run::{Next, Run, StopHandle};
 pub use stats::{AutoChange, AutoLog, ChunkStats, Stats, WorkerStats};
 pub use task::{JobError, Registry, Task, temp_file_prefix};

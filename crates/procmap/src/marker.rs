@@ -84,16 +84,11 @@ pub(crate) struct MarkDir {
 }
 
 impl MarkDir {
-    /// A fresh directory on /dev/shm (memory) where it exists.
+    /// A fresh directory on /dev/shm (memory) where it exists, named after
+    /// this process, the stale ones of processes gone removed first (see
+    /// `markdir.rs`).
     pub(crate) fn create() -> std::io::Result<MarkDir> {
-        use std::sync::atomic::AtomicU32;
-        static COUNT: AtomicU32 = AtomicU32::new(0);
-        let shm = Path::new("/dev/shm");
-        let base = if shm.is_dir() { shm.to_path_buf() } else { std::env::temp_dir() };
-        let name = format!("procmap-jobs-{}-{}", std::process::id(), COUNT.fetch_add(1, Ordering::Relaxed));
-        let path = base.join(name);
-        std::fs::create_dir(&path)?;
-        Ok(MarkDir { path })
+        Ok(MarkDir { path: crate::markdir::fresh("procmap-jobs")? })
     }
 
     /// The marker file of a worker, made empty (0: no job started).

@@ -72,12 +72,14 @@ impl Pool {
                     exact_blame: false,
                     zygote: None,
                     worker_output: None,
+                    capture: procmap_wire::Capture::None,
                     mem_limit: None,
                     max_tasks_per_child: None,
                     flush_interval: Duration::from_millis(10),
                     handshake_timeout: Duration::from_secs(10),
                     kill_grace: Duration::from_secs(1),
                     stop_grace: Duration::from_secs(10),
+                    kill_leftovers: false,
                 },
                 mode: Mode::Process,
                 registry,
@@ -107,6 +109,15 @@ impl Pool {
         self.cfg.threads
     }
 
+    /// Why each job's own output cannot be captured in this pool, when it
+    /// is asked for (see [`crate::config::capture_impossible`]).
+    fn shares_fds(&self) -> Option<&'static str> {
+        if self.cfg.capture == procmap_wire::Capture::None {
+            return None;
+        }
+        crate::config::capture_impossible(self.mode, self.cfg.threads, self.cfg.auto)
+    }
+
     /// Starts running `jobs`. Input is pulled lazily, a chunk at a time, so
     /// memory does not grow with its length.
     pub fn run<I>(&self, jobs: I) -> Result<Run, PoolError>
@@ -115,6 +126,9 @@ impl Pool {
         I::IntoIter: Send + 'static,
     {
         exec::install_panic_hook();
+        if let Some(mode) = self.shares_fds() {
+            return Err(PoolError::CaptureShared { mode });
+        }
         let started = Instant::now();
         let inputs: Box<dyn Iterator<Item = Input> + Send> = Box::new(jobs.into_iter());
         let feeder = |source| Feeder::new(source, self.registry.clone(), self.cfg.context.clone());
@@ -294,6 +308,28 @@ impl PoolBuilder {
         self
     }
 
+    /// What workers do with what each job writes to its stdout and stderr
+    /// (see `worker::capture`). Process mode with one thread per worker
+    /// only: [`Pool::run`] refuses it elsewhere.
+    pub fn capture(mut self, capture: procmap_wire::Capture) -> Self {
+        self.pool.cfg.capture = capture;
+        self
+    }
+
+    /// Makes this process a child subreaper (`PR_SET_CHILD_SUBREAPER`)
+    /// while a process-mode run lasts, and kills every child of it that is
+    /// not a worker: what a job started in a session of its own (`setsid`,
+    /// a double fork) is re-parented here when its parent ends, and is
+    /// killed when a worker ends and when the run ends. Only for a process
+    /// whose children are all this pool's workers, with one such run at a
+    /// time (the `supervisor` binary): any other child it has is killed too.
+    /// It does not reach what escapes through a daemon of the system
+    /// (`systemd-run`, `at`), or anything once this process is SIGKILLed.
+    pub fn kill_leftovers(mut self, on: bool) -> Self {
+        self.pool.cfg.kill_leftovers = on;
+        self
+    }
+
     /// How long a worker may take to start and answer the handshake.
     pub fn handshake_timeout(mut self, limit: Duration) -> Self {
         self.pool.cfg.handshake_timeout = limit;
@@ -319,4 +355,38 @@ pub fn default_worker_program() -> PathBuf {
         return dir.parent().unwrap_or(dir).join("supervisor-worker");
     }
     beside
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_capture_is_refused_where_jobs_share_their_streams() {
+        let pool = |mode, threads| {
+            Pool::builder(Registry::new())
+                .mode(mode)
+                .threads(threads)
+                .capture(procmap_wire::Capture::Tail)
+                .build()
+        };
+        for (mode, threads, name) in
+            [(Mode::Thread, 1, "thread mode"), (Mode::Serial, 1, "serial mode"), (Mode::Process, 2, "hybrid")]
+        {
+            match pool(mode, threads).run(Vec::new()) {
+                Err(e @ PoolError::CaptureShared { .. }) => assert!(e.to_string().contains(name), "{e}"),
+                Err(e) => panic!("{mode:?}: another error: {e}"),
+                Ok(_) => panic!("{mode:?} × {threads}: a capture was accepted"),
+            }
+        }
+        // Issue 21: an auto run's workers may grow to several threads.
+        let auto = Pool::builder(Registry::new()).auto(true).capture(procmap_wire::Capture::Tail).build();
+        match auto.run(Vec::new()) {
+            Err(e @ PoolError::CaptureShared { .. }) => assert!(e.to_string().contains("auto mode"), "{e}"),
+            Err(e) => panic!("auto: another error: {e}"),
+            Ok(_) => panic!("auto: a capture was accepted"),
+        }
+        let quiet = Pool::builder(Registry::new()).mode(Mode::Serial).build();
+        assert!(quiet.run(Vec::new()).is_ok(), "no capture, no refusal");
+    }
 }

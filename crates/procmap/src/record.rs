@@ -50,7 +50,13 @@ pub struct JobRecord {
     /// The worker's exit code, when it exited instead (crashed only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
-    /// The end of the worker's stderr when it died (crashed and timeout).
+    /// The end of what the job wrote to its stdout, when its output was
+    /// captured (`Capture::Tail`) and it wrote something.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stdout: Option<String>,
+    /// The end of what the job wrote to its stderr, likewise; for a crash
+    /// or a timeout, the end of the dying worker's stderr (which has the
+    /// job's stdout too).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stderr: Option<String>,
     /// How many times the job was started.
@@ -96,6 +102,7 @@ impl JobRecord {
             error: Some(error),
             signal: None,
             exit_code: None,
+            stdout: None,
             stderr: None,
             attempts: 0,
             worker: None,
@@ -123,6 +130,9 @@ impl JobRecord {
         record.ms = Some(result.nanos as f64 / 1e6);
         record.start = Some(millis_since(origin, result.started));
         record.cpu_ms = result.cpu_nanos.map(|ns| ns as f64 / 1e6);
+        if let Some(output) = &result.output {
+            (record.stdout, record.stderr) = captured_text(output);
+        }
         match result.outcome {
             Outcome::Ok(bytes) => {
                 // The worker produced this with serde_json; if it is somehow
@@ -145,6 +155,14 @@ impl JobRecord {
         }
         record
     }
+}
+
+/// A job's captured streams as a record's text: lossy UTF-8, since a tail
+/// may start inside a character; `None` for an empty stream, so that the
+/// records of quiet jobs stay small.
+pub fn captured_text(output: &procmap_wire::Captured) -> (Option<String>, Option<String>) {
+    let text = |bytes: &[u8]| (!bytes.is_empty()).then(|| String::from_utf8_lossy(bytes).into_owned());
+    (text(&output.stdout), text(&output.stderr))
 }
 
 /// Milliseconds from `origin` to `at`, both in nanoseconds of one clock; 0

@@ -58,6 +58,13 @@ pub trait Task: Send + Sync + 'static {
         let _ = (args, ctx);
         Err(JobError::new(format!("task {:?} takes no payload ({} bytes given)", self.name(), payload.len())))
     }
+
+    /// Whether the task captures the output of each of its own items
+    /// (through [`crate::worker::capture::current`]), as Python's pool's
+    /// chunks do: the worker then leaves its jobs' output alone.
+    fn captures_output(&self) -> bool {
+        false
+    }
 }
 
 /// A job's failure, as the message that ends up in its record.
@@ -134,6 +141,12 @@ impl Registry {
 
     pub fn get(&self, name: &str) -> Option<&Arc<dyn Task>> {
         self.tasks.get(name)
+    }
+
+    /// Whether some task captures its own items' output
+    /// ([`Task::captures_output`]).
+    pub(crate) fn some_capture_output(&self) -> bool {
+        self.tasks.values().any(|t| t.captures_output())
     }
 
     /// Every task's name and help, sorted by name.

@@ -43,7 +43,13 @@ pub(crate) fn configure(cmd: &mut Command, mem_limit: Option<u64>) {
 pub(crate) fn signal_group(pid: u32, signal: libc::c_int) {
     // SAFETY: kill has no memory-safety preconditions.
     unsafe {
-        libc::kill(-(pid as libc::pid_t), signal);
+        // No such group: a worker forked by a template that has not made
+        // its group yet. The process itself still gets the signal.
+        if libc::kill(-(pid as libc::pid_t), signal) != 0
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+        {
+            libc::kill(pid as libc::pid_t, signal);
+        }
     }
 }
 

@@ -130,7 +130,7 @@ pub struct RunArgs {
     /// `success=N`. The journal keeps what ran; `--resume` continues. Exit
     /// code 4.
     #[arg(long, value_name = "WHEN,CONDITION")]
-    pub halt: Option<crate::halt::Policy>,
+    pub halt: Option<procmap_batch::halt::Policy>,
 
     /// Kill a job running longer than this (500ms, 30s, 2m, 1h) and record it
     /// as timeout. Process mode only.
@@ -157,6 +157,20 @@ pub struct RunArgs {
     /// Let jobs write outputs outside --out-dir.
     #[arg(long)]
     pub allow_outside: bool,
+
+    /// What becomes of what each job writes to its stdout and stderr.
+    /// `tail`: the last 4 KiB of each go into the job's record as `stdout`
+    /// and `stderr` (omitted when empty). `files=DIR`: all of it goes to
+    /// DIR/LINE.out and DIR/LINE.err (LINE is the job's line number; a
+    /// rerun replaces them; an empty stream leaves no file; DIR is
+    /// created). `none`: each line a worker writes is shown on stderr as
+    /// `[worker PID] line`, control characters escaped. Default: `tail` in
+    /// process mode with one thread per worker; `none` in thread, serial
+    /// and hybrid mode (--threads above 1), where jobs share one stdout
+    /// and stderr, and where `tail` and `files` are refused. Whatever the
+    /// mode, a crashed job's record keeps the end of its worker's stderr.
+    #[arg(long, value_name = "none|tail|files=DIR")]
+    pub capture: Option<crate::capture::CaptureArg>,
 
     /// A progress bar on stderr: done/total, rate, ETA, failures.
     #[arg(long, value_enum, default_value_t = ProgressArg::Auto)]
@@ -217,6 +231,7 @@ impl RunArgs {
             grace: parse_duration(DEFAULT_GRACE).expect("the default grace is a duration"),
             out_dir: PathBuf::from(DEFAULT_OUT_DIR),
             allow_outside: false,
+            capture: None,
             progress: ProgressArg::Auto,
             quiet: false,
             verbose: 0,

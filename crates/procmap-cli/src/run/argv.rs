@@ -36,6 +36,7 @@ impl RunArgs {
             grace,
             out_dir,
             allow_outside,
+            capture,
             progress,
             quiet,
             verbose,
@@ -64,6 +65,8 @@ impl RunArgs {
         let default_grace = parse_duration(DEFAULT_GRACE).expect("the default grace is a duration");
         option("--grace", (*grace != default_grace).then(|| duration(grace)));
         option("--out-dir", (out_dir.as_os_str() != DEFAULT_OUT_DIR).then(|| path(out_dir)));
+        // Each shard writes its own lines' files into the one directory.
+        option("--capture", capture.as_ref().map(ToString::to_string));
         option("--progress", (*progress != ProgressArg::Auto).then(|| value_name(progress)));
         if *allow_outside {
             argv.push("--allow-outside".to_owned());
@@ -123,6 +126,7 @@ mod tests {
             grace: Duration::from_secs(90),
             out_dir: "png out".into(),
             allow_outside: true,
+            capture: Some(crate::capture::CaptureArg::Files("job logs".into())),
             progress: ProgressArg::Always,
             quiet: true,
             verbose: 2,

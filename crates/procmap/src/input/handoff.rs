@@ -25,6 +25,9 @@ struct State<T> {
     closed: bool,
     /// The consumer is gone: pushing is pointless.
     abandoned: bool,
+    /// The producer waits for room: what a test of the release waits for
+    /// before it leaves, instead of sleeping and hoping.
+    waiting: bool,
 }
 
 /// The producing end.
@@ -57,6 +60,7 @@ pub(crate) fn bounded<T>(capacity: usize) -> (Producer<T>, Consumer<T>) {
             items: VecDeque::with_capacity(capacity),
             closed: false,
             abandoned: false,
+            waiting: false,
         }),
         room: Condvar::new(),
     });
@@ -75,8 +79,10 @@ impl<T> Producer<T> {
     pub(crate) fn push(&self, item: T) -> Result<(), T> {
         let mut state = lock(&self.shared);
         while state.items.len() >= self.capacity && !state.abandoned {
+            state.waiting = true;
             state = self.shared.room.wait(state).unwrap_or_else(|p| p.into_inner());
         }
+        state.waiting = false;
         if state.abandoned {
             return Err(item);
         }
@@ -174,7 +180,11 @@ mod tests {
         tx.push(0).unwrap();
         let (done_tx, done_rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || done_tx.send(tx.push(1)));
-        std::thread::sleep(Duration::from_millis(20));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !lock(&rx.shared).waiting {
+            assert!(Instant::now() < deadline, "the producer did not block on the full queue within 10 s");
+            std::thread::yield_now();
+        }
         drop(rx);
         let pushed = done_rx.recv_timeout(Duration::from_secs(10)).expect(
             "the producer, blocked on a full queue, was not released within 10 s of the consumer leaving",

@@ -30,6 +30,7 @@ impl Dispatcher {
         let Some(mut worker) = self.slots[slot].take() else { return };
         let _span = tracing::debug_span!("worker", slot, pid = worker.pid).entered();
         let exit = worker.reap();
+        self.kill_leftovers();
         let stderr = worker.stderr_tail();
         let death = death::classify(&exit, worker.state.kill, &stderr, self.cfg.mem_limit);
         tracing::debug!(pid = worker.pid, phase = ?worker.state.phase, cause = %death, "worker ended");
@@ -52,6 +53,20 @@ impl Dispatcher {
             self.requeue(&mut worker, &death, &stderr);
         }
         self.respawn(slot);
+    }
+
+    /// Kills what ended workers left outside their process groups, if
+    /// asked to (see `leftovers.rs`): reaped just now, the worker's
+    /// children in sessions of their own have been handed to us.
+    pub(super) fn kill_leftovers(&self) {
+        if self.cfg.kill_leftovers {
+            leftovers::kill(&self.live_pids(), leftovers::Search::Quick);
+        }
+    }
+
+    /// The pids of the workers not reaped yet.
+    pub(super) fn live_pids(&self) -> std::collections::HashSet<u32> {
+        self.slots.iter().flatten().map(|w| w.pid).collect()
     }
 
     /// A worker that died mid-write leaves its output's temporary file: for
@@ -174,3 +189,6 @@ impl Dispatcher {
         record
     }
 }
+
+#[cfg(test)]
+mod tests;

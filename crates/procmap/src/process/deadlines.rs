@@ -73,6 +73,12 @@ impl Dispatcher {
             }
             self.on_death(slot);
         }
+        if poll_exits && self.cfg.kill_leftovers {
+            // What ended by itself after it came to us (see leftovers.rs):
+            // one system call, so only as often as exits are polled.
+            let slots = &self.slots;
+            leftovers::reap_exited(|pid| slots.iter().flatten().any(|w| w.pid == pid));
+        }
         let due: Vec<usize> =
             self.respawn_at.iter().filter(|(_, at)| now >= *at).map(|(slot, _)| *slot).collect();
         self.respawn_at.retain(|(_, at)| now < *at);

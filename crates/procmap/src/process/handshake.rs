@@ -18,6 +18,7 @@ pub(super) fn hello_bytes(cfg: &Config, threads: usize) -> Vec<u8> {
         flush_interval_us: cfg.flush_interval.as_micros() as u64,
         report_starts: cfg.start_reports(),
         threads: threads as u32,
+        capture: cfg.capture.clone(),
     };
     wire::encode(&ToWorkerRef::<()>::Hello(&hello)).expect("a hello always encodes")
 }

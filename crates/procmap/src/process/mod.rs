@@ -39,6 +39,7 @@ mod death;
 mod event;
 mod flow;
 mod handshake;
+mod leftovers;
 mod shutdown;
 mod state;
 mod tune;
@@ -162,6 +163,11 @@ impl Dispatcher {
 
     pub(crate) fn run(mut self) -> Result<Stats, PoolError> {
         let started = self.started;
+        if self.cfg.kill_leftovers
+            && let Err(e) = leftovers::set_subreaper(true)
+        {
+            tracing::warn!("cannot become a subreaper, so jobs' sessions may outlive their workers: {e}");
+        }
         loop {
             self.spawn_initial()?;
             self.check_stop();
@@ -189,6 +195,10 @@ impl Dispatcher {
             self.check_deadlines();
         }
         self.shutdown_all();
+        if self.cfg.kill_leftovers {
+            leftovers::kill_all_at_end();
+            let _ = leftovers::set_subreaper(false);
+        }
         self.flush_out();
         if let Some(e) = self.fatal {
             return Err(e);

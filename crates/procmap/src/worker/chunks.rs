@@ -15,10 +15,12 @@ pub(super) fn run_chunks(
     rx: &ipc::IpcBytesReceiver,
     outbox: &Arc<Outbox>,
     marker: Option<&crate::marker::Marker>,
+    capture: Option<&super::capture::Capture>,
 ) -> Result<(), WorkerError> {
     if hello.threads > 1 {
         return run_chunks_threaded(registry, hello, rx, outbox, hello.threads as usize);
     }
+    let capture = super::capture::ForJobs::new(capture, registry);
     let mut waiting = None;
     loop {
         let msg = match waiting.take() {
@@ -36,7 +38,11 @@ pub(super) fn run_chunks(
                     if hello.report_starts {
                         outbox.announce(job.id);
                     }
-                    outbox.push(exec::run_job(registry, &hello.context, job));
+                    let run = || exec::run_job(registry, &hello.context, job);
+                    outbox.push(match &capture {
+                        Some(capture) => capture.run(registry, job, run),
+                        None => run(),
+                    });
                 }
                 // A small chunk with the next one already queued: keep its
                 // results for the next batch (see COALESCE_BELOW).

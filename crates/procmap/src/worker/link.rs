@@ -22,6 +22,8 @@ pub enum WorkerError {
     Unexpected(String),
     #[error(transparent)]
     Wire(#[from] wire::WireError),
+    #[error("cannot capture the jobs' output")]
+    Capture(#[from] super::capture::CaptureError),
 }
 
 pub(super) fn recv(rx: &ipc::IpcBytesReceiver) -> Result<Option<ToWorker>, WorkerError> {

@@ -8,6 +8,7 @@
 //! the flush interval, so a slow job's neighbours are reported promptly and a
 //! crash loses as little as possible.
 
+pub mod capture;
 mod chunks;
 mod link;
 mod outbox;
@@ -60,6 +61,13 @@ pub fn serve(registry: Registry) -> Result<(), WorkerError> {
         .then(|| std::env::var_os(crate::marker::ENV))
         .flatten()
         .and_then(|path| crate::marker::Marker::open(std::path::Path::new(&path)).ok());
+    // Before the hello's answer: a worker that cannot capture fails its
+    // start, where the supervisor shows why. Several threads cannot tell
+    // their jobs' output apart; the supervisor never asks them to.
+    let capture = match hello.threads {
+        0 | 1 => capture::install(&hello.capture)?,
+        _ => None,
+    };
     let reply = FromWorker::Hello(WorkerHello {
         protocol: PROTOCOL_VERSION,
         pid: std::process::id(),
@@ -75,7 +83,7 @@ pub fn serve(registry: Registry) -> Result<(), WorkerError> {
     };
     let flusher = flusher.map_err(WorkerError::Connect)?;
 
-    let result = run_chunks(&registry, &hello, &rx, &outbox, marker.as_ref());
+    let result = run_chunks(&registry, &hello, &rx, &outbox, marker.as_ref(), capture);
     outbox.close();
     let _ = flusher.join();
     result
@@ -87,13 +95,23 @@ pub fn main(registry: Registry) -> ExitCode {
     match serve(registry) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("supervisor-worker: {e}");
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                eprintln!("  caused by: {s}");
-                source = s.source();
-            }
+            say_failure(&e);
             ExitCode::from(wire::EXIT_WORKER_ERROR)
         }
     }
+}
+
+/// Writes `e` and its causes to stderr, best effort: `eprintln!` panics on
+/// a stderr whose reader went away, which would turn the worker's own exit
+/// code into a panic's.
+fn say_failure(e: &WorkerError) {
+    use std::fmt::Write as _;
+    use std::io::Write as _;
+    let mut text = format!("supervisor-worker: {e}\n");
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let _ = writeln!(text, "  caused by: {s}");
+        source = s.source();
+    }
+    let _ = std::io::stderr().write_all(text.as_bytes());
 }

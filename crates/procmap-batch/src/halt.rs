@@ -1,5 +1,5 @@
-//! `--halt`: stopping a batch that is clearly broken, with GNU parallel's
-//! semantics. `soon` stops dispatching and lets the jobs in flight finish
+//! A halt policy (the CLI's `--halt`, Python's `halt=`): stopping a batch
+//! that is clearly broken, with GNU parallel's semantics. `soon` stops dispatching and lets the jobs in flight finish
 //! (as the first Ctrl-C does); `now` kills them (as the second does). The
 //! journal keeps every record that arrived, so `--resume` continues the
 //! batch. The decision is a pure function of the statuses seen so far.
@@ -98,11 +98,15 @@ impl Halt {
     /// Notes a record's status; says when to stop, once, the moment the
     /// condition holds.
     pub fn observe(&mut self, status: Status) -> Option<When> {
-        if status == Status::Ok {
-            self.ok += 1
-        } else {
-            self.failed += 1
-        }
+        if status == Status::Ok { self.observe_counts(1, 0) } else { self.observe_counts(0, 1) }
+    }
+
+    /// Notes statuses that arrived together (Python's pool learns a
+    /// chunk's at once): counted together and checked once, so a
+    /// percentage is judged at the chunk's end, not between its items.
+    pub fn observe_counts(&mut self, ok: u64, failed: u64) -> Option<When> {
+        self.ok += ok;
+        self.failed += failed;
         let done = self.ok + self.failed;
         let holds = match self.policy.trigger {
             Trigger::Failures(n) => self.failed >= n,
@@ -118,10 +122,15 @@ impl Halt {
         None
     }
 
-    /// Why the run halted, for the summary; `None` if it did not.
-    pub fn reason(&self) -> Option<String> {
+    pub fn policy(&self) -> Policy {
+        self.policy
+    }
+
+    /// Why the run halted, for the summary, naming the option as the user
+    /// wrote it (`--halt`, `halt=`); `None` if it did not.
+    pub fn reason(&self, option: &str) -> Option<String> {
         self.fired.map(|(failed, ok)| {
-            format!("halted by --halt {}: {failed} not ok and {ok} ok when it fired", self.policy)
+            format!("halted by {option} {}: {failed} not ok and {ok} ok when it fired", self.policy)
         })
     }
 }
@@ -164,11 +173,14 @@ mod tests {
         assert_eq!(fired, [None, None, None, Some(When::Soon), None, None]);
         assert_eq!(feed("now,success=2", &[Error, Ok, Ok, Ok]), [None, None, Some(When::Now), None]);
         let mut halt = Halt::new("soon,fail=1".parse().unwrap());
-        assert_eq!(halt.reason(), None);
+        assert_eq!(halt.reason("--halt"), None);
         halt.observe(Ok);
         halt.observe(Error);
         halt.observe(Error);
-        assert_eq!(halt.reason().unwrap(), "halted by --halt soon,fail=1: 1 not ok and 1 ok when it fired");
+        assert_eq!(
+            halt.reason("--halt").unwrap(),
+            "halted by --halt soon,fail=1: 1 not ok and 1 ok when it fired"
+        );
     }
 
     #[test]
@@ -183,5 +195,23 @@ mod tests {
         statuses[0] = Status::Error;
         let fired = feed("soon,fail=10%", &statuses);
         assert_eq!(fired.iter().position(Option::is_some), Some(19), "{fired:?}");
+    }
+
+    #[test]
+    fn statuses_that_arrive_together_are_checked_once_at_their_end() {
+        // A chunk of 3 failures with fail=2 fires at its end, once.
+        let mut halt = Halt::new("soon,fail=2".parse().unwrap());
+        assert_eq!(halt.observe_counts(5, 1), None);
+        assert_eq!(halt.observe_counts(0, 3), Some(When::Soon));
+        assert_eq!(halt.observe_counts(0, 3), None);
+        assert_eq!(
+            halt.reason("halt=").unwrap(),
+            "halted by halt= soon,fail=2: 4 not ok and 5 ok when it fired"
+        );
+        // A percentage is judged on the chunk's totals: 3 failures in the
+        // first 10 items of a 30-item chunk whose rest is ok are 10%.
+        let mut halt = Halt::new("soon,fail=20%".parse().unwrap());
+        assert_eq!(halt.observe_counts(27, 3), None);
+        assert_eq!(halt.observe_counts(0, 5), Some(When::Soon));
     }
 }
