@@ -65,7 +65,7 @@ fn compare_measures_every_configuration() {
     let rows: Vec<Vec<&str>> = table
         .lines()
         .map(|l| l.split_whitespace().collect::<Vec<_>>())
-        .filter(|f| f.len() == 9 && ["serial", "thread", "process", "hybrid"].contains(&f[0]))
+        .filter(|f| f.len() == 10 && ["serial", "thread", "process", "hybrid"].contains(&f[0]))
         .collect();
     assert_eq!(rows.len(), expected.len(), "table:\n{table}");
     for (mode, procs, threads, chunk) in &expected {
@@ -75,7 +75,7 @@ fn compare_measures_every_configuration() {
         );
     }
     let serial = rows.iter().find(|f| f[0] == "serial").expect("serial row");
-    assert_eq!(serial[6], "1.00", "serial speedup in:\n{table}");
+    assert_eq!(serial[7], "1.00", "serial speedup in:\n{table}");
     assert!(err.contains(&format!("[{0}/{0}]", expected.len())), "progress: {err}");
 
     let (header, csv) = csv_rows(&dir.join("rep/results.csv"));
@@ -83,7 +83,11 @@ fn compare_measures_every_configuration() {
     let col =
         |name: &str| header.iter().position(|h| h == name).unwrap_or_else(|| panic!("no {name} column"));
     let (mode, rate, speedup, failed) = (col("mode"), col("jobs_per_s"), col("speedup"), col("failed"));
+    let cpu = col("cpu_ms_per_job");
     for row in &csv {
+        // Issue 21: the CPU time of the run, supervisor and workers (each
+        // run starts processes, so never zero).
+        assert!(row[cpu].parse::<f64>().is_ok_and(|ms| ms > 0.0), "row {row:?}");
         assert_eq!(row.len(), header.len(), "row {row:?}");
         let per_sec: f64 = row[rate].parse().expect("jobs_per_s is a number");
         assert!(per_sec > 0.0, "row {row:?}");

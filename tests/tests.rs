@@ -29,5 +29,7 @@ mod shard;
 mod closed_streams;
 // Issue 22: each record's start, and `supervisor report`.
 mod report;
+// Issue 21: --mode auto picks threads per worker from what the jobs do.
+mod auto;
 // Issue 21 (3): each job's own output, --capture.
 mod capture;

@@ -179,7 +179,7 @@ pub fn records_allowing_torn_tail(text: &str) -> Vec<Value> {
 
 /// The records of a journal's lines: every line is JSON, and each run's
 /// segment starts with a header (`{"journal":2,...}`), which is checked and
-/// left out.
+/// left out, as are the decisions of `--mode auto` (`{"auto":...}`).
 fn parse_lines<'a>(lines: impl Iterator<Item = &'a str>) -> Vec<Value> {
     let mut records = Vec::new();
     let mut headers = 0;
@@ -192,7 +192,9 @@ fn parse_lines<'a>(lines: impl Iterator<Item = &'a str>) -> Vec<Value> {
             continue;
         }
         assert!(headers > 0, "a record before any header: {l}");
-        records.push(value);
+        if value.get("auto").is_none() {
+            records.push(value);
+        }
     }
     records
 }
@@ -215,7 +217,7 @@ pub fn stdout_records(output: &Output) -> Vec<Value> {
     records(&String::from_utf8_lossy(&output.stdout))
 }
 
-/// Records with the fields that vary between runs (worker, ms, start) removed,
+/// Records with the fields that vary between runs (worker, ms, start, cpu_ms) removed,
 /// sorted by line: what must be identical across modes.
 pub fn normalized(mut records: Vec<Value>) -> Vec<Value> {
     for r in &mut records {
@@ -223,6 +225,7 @@ pub fn normalized(mut records: Vec<Value>) -> Vec<Value> {
         o.remove("worker");
         o.remove("ms");
         o.remove("start");
+        o.remove("cpu_ms");
     }
     records.sort_by_key(|r| r["line"].as_u64());
     records

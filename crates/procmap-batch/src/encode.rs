@@ -65,6 +65,10 @@ pub fn encode_record(out: &mut Vec<u8>, r: &JobRecord, occurrence: u32) {
         out.extend_from_slice(b",\"start\":");
         push_ms(out, start);
     }
+    if let Some(cpu_ms) = r.cpu_ms.filter(|ms| ms.is_finite()) {
+        out.extend_from_slice(b",\"cpu_ms\":");
+        push_ms(out, cpu_ms);
+    }
     out.extend_from_slice(b"}\n");
 }
 
@@ -211,6 +215,7 @@ mod tests {
         r.worker = Some(4242);
         r.ms = Some(0.004);
         r.start = Some(1234.5678);
+        r.cpu_ms = Some(0.0031);
         r.attempts = 3;
         check(&r);
         r.status = Status::Crashed;
@@ -274,6 +279,9 @@ mod tests {
         }
         if let Some(start) = r.start.filter(|start| start.is_finite()) {
             let _ = write!(out, ",\"start\":{start}");
+        }
+        if let Some(cpu_ms) = r.cpu_ms.filter(|ms| ms.is_finite()) {
+            let _ = write!(out, ",\"cpu_ms\":{cpu_ms}");
         }
         out.extend_from_slice(b"}\n");
     }

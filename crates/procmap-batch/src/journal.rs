@@ -33,6 +33,11 @@ pub struct Header {
     pub started_unix: f64,
     pub host: String,
     pub pid: u32,
+    /// How the run chose where jobs run, when it chose: `auto` for
+    /// `--mode auto`, whose decisions follow as lines of their own (see
+    /// [`crate::auto_line`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
 }
 
 impl Header {
@@ -47,7 +52,14 @@ impl Header {
             started_unix,
             host: hostname(),
             pid: std::process::id(),
+            mode: None,
         }
+    }
+
+    /// The header of an auto run (`--mode auto`).
+    pub fn auto(mut self) -> Header {
+        self.mode = Some("auto".into());
+        self
     }
 }
 
@@ -68,6 +80,9 @@ pub enum Line<T> {
     /// A run's header: a new segment starts.
     Header,
     Record(T),
+    /// A decision of `--mode auto` ([`crate::auto_line`]): neither a record
+    /// nor the start of a segment.
+    Auto,
     /// Not a record: a torn last line, or text that is not ours.
     Unreadable,
 }
@@ -129,6 +144,9 @@ pub fn parse_line<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<Line<T>, Ne
             Ok(_) => Ok(Line::Header),
             Err(_) => Ok(Line::Unreadable),
         };
+    }
+    if bytes.starts_with(crate::auto_line::PREFIX) {
+        return Ok(Line::Auto);
     }
     Ok(serde_json::from_slice(bytes).map_or(Line::Unreadable, Line::Record))
 }
@@ -267,6 +285,15 @@ impl Journal {
         Ok(())
     }
 
+    /// Appends a decision of `--mode auto` where it falls among the
+    /// records.
+    pub fn write_auto(&mut self, change: &procmap::AutoChange) -> io::Result<()> {
+        let line = crate::auto_line::AutoLine::from(change);
+        serde_json::to_writer(&mut self.pending, &line).map_err(io::Error::other)?;
+        self.pending.push(b'\n');
+        Ok(())
+    }
+
     pub fn flush(&mut self) -> io::Result<()> {
         self.last_flush = coarse_now();
         self.write_pending()?;
@@ -338,11 +365,22 @@ mod tests {
     fn a_run_s_segment_starts_with_its_header() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j.jsonl");
-        let header = Header::new("test");
+        // The first run is an auto run: its header says so, and its
+        // decision is a line of its own, which starts no segment.
+        let header = Header::new("test").auto();
         let record = JobRecord::rejected(1, "cube".into(), vec!["1".into()], "x".into());
+        let change = procmap::AutoChange {
+            at: Duration::from_millis(90),
+            procs: 2,
+            threads: 64,
+            reason: "jobs use 0.1% of a CPU while they run".into(),
+        };
         for append in [false, true] {
             let mut journal = Journal::file(&path, append, &header).unwrap();
             journal.write(&record, 0).unwrap();
+            if !append {
+                journal.write_auto(&change).unwrap();
+            }
         }
         let text = std::fs::read_to_string(&path).unwrap();
         let kinds: Vec<&str> = text
@@ -350,10 +388,12 @@ mod tests {
             .map(|l| match parse_line::<serde_json::Value>(l.as_bytes()).unwrap() {
                 Line::Header => "header",
                 Line::Record(_) => "record",
+                Line::Auto => "auto",
                 Line::Unreadable => "unreadable",
             })
             .collect();
-        assert_eq!(kinds, ["header", "record", "header", "record"], "{text}");
+        assert_eq!(kinds, ["header", "record", "auto", "header", "record"], "{text}");
+        assert!(text.lines().next().unwrap().ends_with(r#","mode":"auto"}"#), "{text}");
         let parsed: Header = serde_json::from_str(text.lines().next().unwrap()).unwrap();
         assert_eq!(parsed, header);
         assert!(parsed.writer.starts_with("test "), "{}", parsed.writer);

@@ -213,6 +213,7 @@ impl Ledger {
                     *segment += 1;
                     return Ok(());
                 }
+                Line::Auto => return Ok(()),
                 Line::Unreadable => {
                     self.torn += 1;
                     return Ok(());

@@ -27,6 +27,7 @@
 
 #[macro_use]
 pub mod say;
+pub mod auto_line;
 pub mod encode;
 pub mod halt;
 pub mod identity;

@@ -56,6 +56,7 @@ pub fn for_each_record(path: &Path, mut f: impl FnMut(Found<'_>)) -> Result<Read
     for_each_line(file, |raw| -> Result<(), PreviousError> {
         match parse_line::<JobRecord>(raw.text)? {
             Line::Header => read.segments += 1,
+            Line::Auto => {}
             Line::Unreadable => read.torn_lines += 1,
             Line::Record(record) => {
                 let occurrence =

@@ -130,6 +130,7 @@ impl Previous {
                     segments.push(entries.len() as u64);
                     return Ok(());
                 }
+                Line::Auto => return Ok(()),
                 Line::Unreadable => {
                     torn_lines += 1;
                     return Ok(());

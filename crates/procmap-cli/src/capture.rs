@@ -58,8 +58,13 @@ pub enum CaptureError {
 /// What a run captures: `arg` as given, or by default the last 4 KiB of
 /// each stream wherever jobs have streams of their own, else none. An
 /// explicit capture where jobs share their streams is refused.
-pub fn decide(arg: Option<&CaptureArg>, mode: Mode, threads: usize) -> Result<CaptureArg, CaptureError> {
-    let impossible = procmap::capture_impossible(mode, threads);
+pub fn decide(
+    arg: Option<&CaptureArg>,
+    mode: Mode,
+    threads: usize,
+    auto: bool,
+) -> Result<CaptureArg, CaptureError> {
+    let impossible = procmap::capture_impossible(mode, threads, auto);
     match (arg, impossible) {
         (None, None) => Ok(CaptureArg::Tail),
         (None, Some(_)) | (Some(CaptureArg::None), _) => Ok(CaptureArg::None),
@@ -103,21 +108,25 @@ mod tests {
 
     #[test]
     fn the_default_is_tail_where_jobs_have_their_own_streams_else_none() {
-        assert_eq!(decide(None, Mode::Process, 1).unwrap(), CaptureArg::Tail);
+        assert_eq!(decide(None, Mode::Process, 1, false).unwrap(), CaptureArg::Tail);
         for (mode, threads) in [(Mode::Thread, 1), (Mode::Serial, 1), (Mode::Process, 4)] {
-            assert_eq!(decide(None, mode, threads).unwrap(), CaptureArg::None, "{mode:?} {threads}");
-            assert_eq!(decide(Some(&CaptureArg::None), mode, threads).unwrap(), CaptureArg::None);
+            assert_eq!(decide(None, mode, threads, false).unwrap(), CaptureArg::None, "{mode:?} {threads}");
+            assert_eq!(decide(Some(&CaptureArg::None), mode, threads, false).unwrap(), CaptureArg::None);
         }
     }
 
     #[test]
     fn an_explicit_capture_is_refused_where_jobs_share_streams_and_kept_elsewhere() {
         let files = CaptureArg::Files("logs".into());
-        assert_eq!(decide(Some(&files), Mode::Process, 1).unwrap(), files);
-        assert_eq!(decide(Some(&CaptureArg::None), Mode::Process, 1).unwrap(), CaptureArg::None);
-        let refused = decide(Some(&CaptureArg::Tail), Mode::Thread, 1).unwrap_err().to_string();
+        assert_eq!(decide(Some(&files), Mode::Process, 1, false).unwrap(), files);
+        assert_eq!(decide(Some(&CaptureArg::None), Mode::Process, 1, false).unwrap(), CaptureArg::None);
+        let refused = decide(Some(&CaptureArg::Tail), Mode::Thread, 1, false).unwrap_err().to_string();
         assert!(refused.contains("--capture tail") && refused.contains("thread mode"), "{refused}");
-        let refused = decide(Some(&files), Mode::Process, 2).unwrap_err().to_string();
+        let refused = decide(Some(&files), Mode::Process, 2, false).unwrap_err().to_string();
         assert!(refused.contains("files=logs") && refused.contains("hybrid"), "{refused}");
+        // Issue 21: auto may grow a worker to several threads at any time.
+        let refused = decide(Some(&CaptureArg::Tail), Mode::Process, 1, true).unwrap_err().to_string();
+        assert!(refused.contains("auto mode"), "{refused}");
+        assert_eq!(decide(None, Mode::Process, 1, true).unwrap(), CaptureArg::None, "auto's default");
     }
 }

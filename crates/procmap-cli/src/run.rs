@@ -45,7 +45,7 @@ pub fn run(mut args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
         );
     }
     let mode = match args.mode {
-        ModeArg::Process => Mode::Process,
+        ModeArg::Process | ModeArg::Auto => Mode::Process,
         ModeArg::Thread => Mode::Thread,
         ModeArg::Serial => Mode::Serial,
     };
@@ -56,8 +56,11 @@ pub fn run(mut args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
     if mode != Mode::Process {
         warn_process_only_flags(&args);
     }
+    if args.mode == ModeArg::Auto && args.threads > 1 {
+        say!("supervisor: warning: --mode auto chooses the threads per worker; --threads ignored");
+    }
     let threads = if mode == Mode::Process { args.threads as usize } else { 1 };
-    let capture = crate::capture::decide(args.capture.as_ref(), mode, threads)?;
+    let capture = crate::capture::decide(args.capture.as_ref(), mode, threads, args.mode == ModeArg::Auto)?;
     let jobs_path = args.jobs.clone().expect("clap requires JOBS");
     input::check_not_aliased(&jobs_path, &args.results)?;
     if args.results == Path::new("-") && crate::fds::stdout_was_closed() {
@@ -87,7 +90,8 @@ pub fn run(mut args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
     let mut tally = Tally::default();
     let mut halt = args.halt.map(procmap_batch::halt::Halt::new);
     let stop = run.stop_handle();
-    let journal_error = write_journal(&mut run, &mut journal, &repeats, |status| {
+    let auto_log = run.auto_log();
+    let journal_error = write_journal(&mut run, &mut journal, &repeats, &auto_log, |status| {
         tally.add(status);
         if let Some(when) = halt.as_mut().and_then(|h| h.observe(status)) {
             // As the first Ctrl-C (soon) or the second (now).
@@ -129,6 +133,7 @@ pub fn run(mut args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
             procs: if mode == Mode::Serial { 1 } else { procs },
             threads: if mode == Mode::Process { args.threads as usize } else { 1 },
             chunksize: args.chunksize.to_string(),
+            auto: args.mode == ModeArg::Auto,
         };
         print_summary(&tally, &stats, started, &setting, interrupted.then_some(&args.results));
     }
@@ -205,7 +210,7 @@ fn open_journal(args: &RunArgs) -> anyhow::Result<(Journal, Option<Resume>)> {
             bail!("--resume needs a journal file: add -o FILE (the journal of the run to resume)");
         }
         let out = crate::fds::take_stdout().context("cannot set up the journal on stdout")?;
-        return Ok((Journal::stream(Box::new(out), &header()), None));
+        return Ok((Journal::stream(Box::new(out), &header(args)), None));
     }
     let meta = std::fs::metadata(path).ok();
     if meta.as_ref().is_some_and(|m| m.is_dir()) {
@@ -222,8 +227,8 @@ fn open_journal(args: &RunArgs) -> anyhow::Result<(Journal, Option<Resume>)> {
         );
     }
     let (journal, resume) = if resuming {
-        let (journal, resume) =
-            procmap_batch::resume::open(path, &header(), args.resume_failed).map_err(|e| match e {
+        let (journal, resume) = procmap_batch::resume::open(path, &header(args), args.resume_failed)
+            .map_err(|e| match e {
                 OpenError::Write(e) => {
                     anyhow::Error::new(e).context(format!("cannot write journal {}", path.display()))
                 }
@@ -233,7 +238,7 @@ fn open_journal(args: &RunArgs) -> anyhow::Result<(Journal, Option<Resume>)> {
             })?;
         (journal, Some(resume))
     } else {
-        let journal = Journal::file(path, false, &header())
+        let journal = Journal::file(path, false, &header(args))
             .with_context(|| format!("cannot write journal {}", path.display()))?;
         (journal, None)
     };
@@ -251,8 +256,9 @@ fn open_journal(args: &RunArgs) -> anyhow::Result<(Journal, Option<Resume>)> {
 }
 
 /// The header of this run's segment of the journal.
-fn header() -> Header {
-    Header::new("supervisor")
+fn header(args: &RunArgs) -> Header {
+    let header = Header::new("supervisor");
+    if args.mode == ModeArg::Auto { header.auto() } else { header }
 }
 
 /// The pool the flags describe, but for its worker program.
@@ -271,6 +277,7 @@ fn build_pool(
         .procs(procs)
         .chunking(args.chunksize)
         .threads(args.threads as usize)
+        .auto(args.mode == ModeArg::Auto)
         .mode(mode)
         .context(context)
         .retries(args.retries)
@@ -285,21 +292,36 @@ fn build_pool(
         .kill_leftovers(true)
 }
 
-/// Writes every record of `run` to the journal as it arrives, flushing
-/// whenever nothing arrived for a while, and calls `seen` with each
-/// record's status. Returns the journal's error if writing it failed; the
-/// caller then ends the run.
+/// Writes every record of `run` to the journal as it arrives, and the
+/// decisions of an auto run among them, flushing whenever nothing arrived
+/// for a while, and calls `seen` with each record's status. Returns the
+/// journal's error if writing it failed; the caller then ends the run.
 fn write_journal(
     run: &mut procmap::Run,
     journal: &mut Journal,
     repeats: &Repeats,
+    auto: &procmap::AutoLog,
     mut seen: impl FnMut(Status),
 ) -> Option<std::io::Error> {
+    // Decisions come every half second at most: looked for every 256
+    // records and whenever the run is quiet, not for every record.
+    let mut decisions = 0;
+    let mut write_decisions = |journal: &mut Journal| -> std::io::Result<()> {
+        for change in auto.since(decisions) {
+            journal.write_auto(&change)?;
+            decisions += 1;
+        }
+        Ok(())
+    };
+    let mut records = 0u64;
     loop {
         let record = match run.next_timeout(FLUSH_EVERY) {
             Next::Record(record) => record,
-            Next::Finished => return journal.flush().err(),
+            Next::Finished => return write_decisions(journal).and_then(|()| journal.flush()).err(),
             Next::Pending => {
+                if let Err(e) = write_decisions(journal) {
+                    return Some(e);
+                }
                 // Nothing arrived for a while: make what did arrive durable.
                 if let Err(e) = journal.flush() {
                     return Some(e);
@@ -307,6 +329,12 @@ fn write_journal(
                 continue;
             }
         };
+        records += 1;
+        if records.is_multiple_of(256)
+            && let Err(e) = write_decisions(journal)
+        {
+            return Some(e);
+        }
         if let Err(e) = journal.write(&record, repeats.take(record.line)) {
             return Some(e);
         }

@@ -34,6 +34,28 @@ pub struct Setting {
     /// Threads per worker process.
     pub threads: usize,
     pub chunksize: String,
+    /// `--mode auto`: the threads per worker come from `Stats::auto`.
+    pub auto: bool,
+}
+
+/// What an auto run chose, when and why: its first decision and every
+/// change, the first and last few of a long list.
+fn auto_lines(decisions: &[procmap::AutoChange]) -> String {
+    if decisions.is_empty() {
+        return "  auto: too few jobs to decide on (the first window is 0.05 s and 8 jobs): 1 thread per worker\n"
+            .to_owned();
+    }
+    const SHOWN: usize = 6;
+    let mut out = String::new();
+    for (i, d) in decisions.iter().enumerate() {
+        if decisions.len() > SHOWN && i == SHOWN / 2 {
+            out.push_str(&format!("  auto: … {} more changes …\n", decisions.len() - SHOWN));
+        }
+        if decisions.len() <= SHOWN || i < SHOWN / 2 || i >= decisions.len() - SHOWN / 2 {
+            out.push_str(&format!("  auto at {:.2}s: {}\n", d.at.as_secs_f64(), d.reason));
+        }
+    }
+    out
 }
 
 fn mode_name(mode: Mode) -> &'static str {
@@ -48,17 +70,27 @@ pub fn render(tally: &Tally, stats: Option<&Stats>, wall: Duration, setting: &Se
     let mut out = String::new();
     let n = tally.total();
     let secs = wall.as_secs_f64().max(1e-9);
-    let workers = match (setting.mode, setting.threads) {
+    let decisions = stats.map_or(&[][..], |s| &s.auto[..]);
+    let threads = match decisions.last() {
+        Some(last) if setting.auto => last.threads,
+        _ if setting.auto => 1,
+        _ => setting.threads,
+    };
+    let workers = match (setting.mode, threads) {
         (Mode::Process, 1) => format!("{} procs", setting.procs),
         (Mode::Process, t) => format!("{} procs × {t} threads", setting.procs),
         (_, _) => format!("{} threads", setting.procs),
     };
     out.push_str(&format!(
-        "procmap: {n} jobs in {secs:.2}s, {:.0} jobs/s ({} mode, {workers}, chunksize {})\n",
+        "procmap: {n} jobs in {secs:.2}s, {:.0} jobs/s ({} mode, {workers}{}, chunksize {})\n",
         n as f64 / secs,
-        mode_name(setting.mode),
+        if setting.auto { "auto" } else { mode_name(setting.mode) },
+        if setting.auto && decisions.len() > 1 { " at the end" } else { "" },
         setting.chunksize,
     ));
+    if setting.auto {
+        out.push_str(&auto_lines(decisions));
+    }
     let statuses: Vec<String> = Status::ALL
         .iter()
         .filter_map(|s| tally.by_status.get(s).map(|n| format!("{} {n}", s.as_str())))

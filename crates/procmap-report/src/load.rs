@@ -170,6 +170,7 @@ impl Reader<'_> {
                 self.loaded.unreadable += 1;
                 Ok(())
             }
+            Ok(Line::Auto) => Ok(()),
             Ok(Line::Header) => {
                 self.header(text);
                 Ok(())

@@ -18,7 +18,7 @@ use std::time::Duration;
 /// its worker's process group, as `start_new_session=True` does.
 pub struct Fault;
 
-const KINDS: &str = "panic, abort, segfault [TEXT], exit CODE, hang, oom, slow MS, print TEXT, eprint TEXT, cprint TEXT, spew BYTES, overlap MS, daemon SECONDS";
+const KINDS: &str = "panic, abort, segfault [TEXT], exit CODE, hang, oom, slow MS, spin MS, print TEXT, eprint TEXT, cprint TEXT, spew BYTES, overlap MS, daemon SECONDS";
 
 enum Kind {
     Panic,
@@ -29,6 +29,7 @@ enum Kind {
     Hang,
     Oom,
     Slow(u64),
+    Spin(u64),
     Print(String),
     Eprint(String),
     Cprint(String),
@@ -61,6 +62,7 @@ impl Fault {
                 Ok(Kind::Exit(code))
             }
             [k, ms] if k == "slow" => Ok(Kind::Slow(number("slow", ms)?)),
+            [k, ms] if k == "spin" => Ok(Kind::Spin(number("spin", ms)?)),
             [k, ms] if k == "overlap" => Ok(Kind::Overlap(number("overlap", ms)?)),
             [k, text] if k == "print" => Ok(Kind::Print(text.clone())),
             [k, text] if k == "eprint" => Ok(Kind::Eprint(text.clone())),
@@ -78,7 +80,7 @@ impl Task for Fault {
         "fault"
     }
     fn usage(&self) -> &str {
-        "panic|abort|segfault [TEXT]|exit CODE|hang|oom|slow MS|print TEXT|eprint TEXT|cprint TEXT|spew BYTES|overlap MS|daemon SECONDS"
+        "panic|abort|segfault [TEXT]|exit CODE|hang|oom|slow MS|spin MS|print TEXT|eprint TEXT|cprint TEXT|spew BYTES|overlap MS|daemon SECONDS"
     }
     fn about(&self) -> &str {
         "misbehaves on purpose (real crashes) to test crash isolation"
@@ -106,6 +108,16 @@ impl Task for Fault {
             Kind::Oom => exhaust_memory(),
             Kind::Slow(ms) => {
                 std::thread::sleep(Duration::from_millis(ms));
+                Ok(json!(ms))
+            }
+            Kind::Spin(ms) => {
+                // Busy for MS ms of wall time: a CPU-bound job (`slow` is
+                // one that waits), for `--mode auto` to tell apart.
+                let until = std::time::Instant::now() + Duration::from_millis(ms);
+                let mut turns = 0u64;
+                while std::time::Instant::now() < until {
+                    turns = std::hint::black_box(turns + 1);
+                }
                 Ok(json!(ms))
             }
             Kind::Print(text) => {

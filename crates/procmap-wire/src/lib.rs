@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// Bumped on every incompatible change to the types in this crate.
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// The largest message either side will decode: room for one
 /// [`MAX_PAYLOAD_BYTES`] payload and its framing. A chunk of job lines or a
@@ -106,6 +106,12 @@ pub enum ToWorker {
     Chunk { chunk: u64, jobs: Vec<Job> },
     /// Finish the current chunk, flush, and exit 0.
     Shutdown,
+    /// Run jobs on this many threads from now on (`--mode auto` changes
+    /// it during a run; protocol 5). A worker that goes from one thread to
+    /// several stops marking the job it runs (see [`WorkerHello::marks`]),
+    /// and the supervisor stops reading its marker from the moment it
+    /// sends this.
+    Threads(u32),
 }
 
 /// A borrowed [`ToWorker`] with the same encoding, so that the supervisor
@@ -115,6 +121,7 @@ pub enum ToWorkerRef<'a, J: Serialize> {
     Hello(&'a Hello),
     Chunk { chunk: u64, jobs: J },
     Shutdown,
+    Threads(u32),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -200,6 +207,12 @@ pub struct JobResult {
     /// (`CLOCK_MONOTONIC`, which every process of the machine shares): the
     /// supervisor places the job on its run's timeline (protocol 3).
     pub started: u64,
+    /// The CPU time the job's thread used while it ran, in nanoseconds
+    /// (`CLOCK_THREAD_CPUTIME_ID`), when it was measured: reading that
+    /// clock is a system call of about 0.2 µs, as long as a tiny job, so a
+    /// worker measures a sample of the jobs (see `procmap::exec`). What
+    /// `--mode auto` tells CPU-bound from waiting jobs by (protocol 5).
+    pub cpu_nanos: Option<u64>,
     /// The end of what the job wrote to its stdout and to its stderr, under
     /// [`Capture::Tail`], when it wrote something (protocol 4). Boxed: a
     /// quiet job's result stays as small as before.
@@ -277,6 +290,7 @@ mod tests {
                     outcome: Outcome::Ok(b"343".to_vec()),
                     nanos: 12,
                     started: 5,
+                    cpu_nanos: Some(9),
                     output: None,
                 },
                 JobResult {
@@ -284,6 +298,7 @@ mod tests {
                     outcome: Outcome::Error("bad".into()),
                     nanos: 1,
                     started: 7,
+                    cpu_nanos: None,
                     output: Some(Box::new(Captured { stdout: b"out".to_vec(), stderr: b"err".to_vec() })),
                 },
                 JobResult {
@@ -291,6 +306,7 @@ mod tests {
                     outcome: Outcome::Panic("boom".into()),
                     nanos: 1,
                     started: 7,
+                    cpu_nanos: None,
                     output: None,
                 },
             ],

@@ -19,14 +19,17 @@ pub enum Mode {
     Serial,
 }
 
-/// Why a pool in `mode` with `threads` per worker cannot capture each
-/// job's own output, if it cannot: its jobs share one stdout and stderr.
-/// The one rule; [`crate::Pool::run`] refuses a capture there, and the
-/// command line's default falls back to none there.
-pub fn capture_impossible(mode: Mode, threads: usize) -> Option<&'static str> {
+/// Why a pool in `mode` with `threads` per worker (or, `auto`, threads
+/// the run chooses: `--mode auto`) cannot capture each job's own output,
+/// if it cannot: its jobs share one stdout and stderr. The one rule;
+/// [`crate::Pool::run`] refuses a capture there, and the command line's
+/// default falls back to none there.
+pub fn capture_impossible(mode: Mode, threads: usize, auto: bool) -> Option<&'static str> {
     match mode {
         Mode::Thread => Some("thread mode"),
         Mode::Serial => Some("serial mode"),
+        // Its workers may grow to several threads at any time.
+        Mode::Process if auto => Some("auto mode (several threads per worker when jobs wait)"),
         Mode::Process if threads > 1 => Some("hybrid mode (--threads above 1)"),
         Mode::Process => None,
     }
@@ -52,8 +55,12 @@ impl std::fmt::Debug for WorkerOutput {
 pub(crate) struct Config {
     pub procs: usize,
     pub chunking: Chunking,
-    /// Threads per worker process (hybrid mode when above 1).
+    /// Threads per worker process (hybrid mode when above 1); in an auto
+    /// run, the count it starts with.
     pub threads: usize,
+    /// `--mode auto`: process mode whose threads per worker the run
+    /// chooses and adapts (`crate::auto`).
+    pub auto: bool,
     pub program: PathBuf,
     /// Arguments for `program`, e.g. `-m procmap._worker` for a Python
     /// interpreter.

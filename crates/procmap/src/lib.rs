@@ -36,6 +36,7 @@
 // stderr that may be a broken pipe: a panic there would replace its exit.
 #![deny(clippy::print_stderr, clippy::print_stdout)]
 
+pub mod auto;
 mod channel;
 mod config;
 mod death;
@@ -65,5 +66,5 @@ pub use procmap_wire as wire;
 pub use procmap_wire::RunContext;
 pub use record::{JobRecord, Status, captured_text};
 pub use run::{Next, Run, StopHandle};
-pub use stats::{ChunkStats, Stats, WorkerStats};
+pub use stats::{AutoChange, AutoLog, ChunkStats, Stats, WorkerStats};
 pub use task::{JobError, Registry, Task, temp_file_prefix};

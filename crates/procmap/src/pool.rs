@@ -63,6 +63,7 @@ impl Pool {
                     procs: std::thread::available_parallelism().map_or(1, |n| n.get()),
                     chunking: Chunking::Auto,
                     threads: 1,
+                    auto: false,
                     program: default_worker_program(),
                     worker_args: Vec::new(),
                     context: RunContext::default(),
@@ -114,7 +115,7 @@ impl Pool {
         if self.cfg.capture == procmap_wire::Capture::None {
             return None;
         }
-        crate::config::capture_impossible(self.mode, self.cfg.threads)
+        crate::config::capture_impossible(self.mode, self.cfg.threads, self.cfg.auto)
     }
 
     /// Starts running `jobs`. Input is pulled lazily, a chunk at a time, so
@@ -132,6 +133,7 @@ impl Pool {
         let inputs: Box<dyn Iterator<Item = Input> + Send> = Box::new(jobs.into_iter());
         let feeder = |source| Feeder::new(source, self.registry.clone(), self.cfg.context.clone());
         let stop = Arc::new(AtomicU8::new(0));
+        let auto = crate::stats::AutoLog::default();
         let inner = match self.mode {
             Mode::Serial => Inner::Serial(Box::new(Serial {
                 feeder: feeder(Source::Blocking(inputs)),
@@ -170,7 +172,8 @@ impl Pool {
                 .map_err(PoolError::Thread)?;
                 let feeder = feeder(source);
                 let dispatcher =
-                    Dispatcher::new(Arc::new(self.cfg.clone()), feeder, tx, Arc::clone(&stop), events);
+                    Dispatcher::new(Arc::new(self.cfg.clone()), feeder, tx, Arc::clone(&stop), events)
+                        .with_auto_log(auto.clone());
                 // Workers are spawned from this thread, which lives as long
                 // as the run: their parent-death signal is tied to it.
                 let handle = std::thread::Builder::new()
@@ -180,7 +183,7 @@ impl Pool {
                 Inner::Channel { rx, handle: Some(handle), wake: Some(wake) }
             }
         };
-        Ok(Run::new(inner, stop))
+        Ok(Run::new(inner, stop, auto))
     }
 }
 
@@ -207,6 +210,16 @@ impl PoolBuilder {
     /// jobs that wait on I/O. Process mode only.
     pub fn threads(mut self, n: usize) -> Self {
         self.pool.cfg.threads = n.max(1);
+        self
+    }
+
+    /// Process mode whose threads per worker the run chooses and adapts
+    /// (`--mode auto`, see [`crate::auto`]): one per worker while jobs are
+    /// CPU-bound, more while they wait and more threads raise throughput.
+    /// It starts at one thread per worker, whatever [`Self::threads`] says;
+    /// [`Stats::auto`](crate::Stats::auto) tells what it chose and why.
+    pub fn auto(mut self, on: bool) -> Self {
+        self.pool.cfg.auto = on;
         self
     }
 
@@ -323,7 +336,11 @@ impl PoolBuilder {
         self
     }
 
-    pub fn build(self) -> Pool {
+    pub fn build(mut self) -> Pool {
+        if self.pool.cfg.auto {
+            // Auto starts at one thread per worker (see `crate::auto`).
+            self.pool.cfg.threads = 1;
+        }
         self.pool
     }
 }
@@ -361,6 +378,13 @@ mod tests {
                 Err(e) => panic!("{mode:?}: another error: {e}"),
                 Ok(_) => panic!("{mode:?} × {threads}: a capture was accepted"),
             }
+        }
+        // Issue 21: an auto run's workers may grow to several threads.
+        let auto = Pool::builder(Registry::new()).auto(true).capture(procmap_wire::Capture::Tail).build();
+        match auto.run(Vec::new()) {
+            Err(e @ PoolError::CaptureShared { .. }) => assert!(e.to_string().contains("auto mode"), "{e}"),
+            Err(e) => panic!("auto: another error: {e}"),
+            Ok(_) => panic!("auto: a capture was accepted"),
         }
         let quiet = Pool::builder(Registry::new()).mode(Mode::Serial).build();
         assert!(quiet.run(Vec::new()).is_ok(), "no capture, no refusal");

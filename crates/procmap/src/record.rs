@@ -76,6 +76,13 @@ pub struct JobRecord {
     /// For a crashed job without start reports, when its chunk was sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<f64>,
+    /// The CPU time the job's thread used while it ran, in milliseconds,
+    /// when the worker measured it: every job that follows one of 50 µs or
+    /// more on its thread, and a sample of faster ones (see
+    /// `exec::CpuSampler`). `cpu_ms` near `ms` is a CPU-bound job; far
+    /// below it, a job that waits (on I/O, a lock, a sleep).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_ms: Option<f64>,
     /// The bytes a task returned for a job with a payload (see
     /// `Task::run_payload`), when `status` is ok. Never journaled: the
     /// caller decodes them.
@@ -101,6 +108,7 @@ impl JobRecord {
             worker: None,
             ms: None,
             start: None,
+            cpu_ms: None,
             output: None,
         }
     }
@@ -121,6 +129,7 @@ impl JobRecord {
         record.worker = Some(worker);
         record.ms = Some(result.nanos as f64 / 1e6);
         record.start = Some(millis_since(origin, result.started));
+        record.cpu_ms = result.cpu_nanos.map(|ns| ns as f64 / 1e6);
         if let Some(output) = &result.output {
             (record.stdout, record.stderr) = captured_text(output);
         }

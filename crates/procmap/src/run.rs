@@ -5,7 +5,7 @@ use crate::error::PoolError;
 use crate::process::{Event, EventKind};
 use crate::record::JobRecord;
 use crate::serial::Serial;
-use crate::stats::{ChunkStats, Stats};
+use crate::stats::{AutoLog, ChunkStats, Stats};
 use crossbeam_channel::{Receiver, Sender};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -17,6 +17,7 @@ pub struct Run {
     inner: Inner,
     stop: Arc<AtomicU8>,
     buffered: std::vec::IntoIter<JobRecord>,
+    auto: AutoLog,
 }
 
 /// Where the records come from: a channel fed by the dispatcher or the
@@ -55,8 +56,14 @@ impl StopHandle {
 }
 
 impl Run {
-    pub(crate) fn new(inner: Inner, stop: Arc<AtomicU8>) -> Run {
-        Run { inner, stop, buffered: Vec::new().into_iter() }
+    pub(crate) fn new(inner: Inner, stop: Arc<AtomicU8>, auto: AutoLog) -> Run {
+        Run { inner, stop, buffered: Vec::new().into_iter(), auto }
+    }
+
+    /// The decisions of an auto run (`PoolBuilder::auto`) as they are
+    /// made; always empty otherwise.
+    pub fn auto_log(&self) -> AutoLog {
+        self.auto.clone()
     }
 
     pub fn stop_handle(&self) -> StopHandle {
@@ -78,6 +85,7 @@ impl Run {
                     wall: serial.started.elapsed(),
                     chunks: ChunkStats::default(),
                     startup: None,
+                    auto: Vec::new(),
                 };
                 Ok(stats)
             }

@@ -26,6 +26,38 @@ pub struct Stats {
     /// From the start of the run until every initial worker process had
     /// answered the handshake (process mode).
     pub startup: Option<Duration>,
+    /// `--mode auto`: its first decision and every change, in order.
+    pub auto: Vec<AutoChange>,
+}
+
+/// The decisions of an auto run so far, shared by its dispatcher and its
+/// [`crate::Run`], so that a journal can record each as it is made.
+#[derive(Debug, Clone, Default)]
+pub struct AutoLog(std::sync::Arc<std::sync::Mutex<Vec<AutoChange>>>);
+
+impl AutoLog {
+    pub(crate) fn push(&self, change: AutoChange) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(change);
+    }
+
+    /// The decisions after the first `seen`.
+    pub fn since(&self, seen: usize) -> Vec<AutoChange> {
+        let all = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        all.get(seen..).map(<[AutoChange]>::to_vec).unwrap_or_default()
+    }
+}
+
+/// One decision of `--mode auto` (see `crate::auto`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AutoChange {
+    /// When it was made, from the start of the run.
+    pub at: Duration,
+    pub procs: usize,
+    /// Threads per worker from then on.
+    pub threads: usize,
+    /// Why, in words: e.g. "jobs use 1% of a CPU while they run: the jobs
+    /// wait, a first guess: 2 procs × 64 threads".
+    pub reason: String,
 }
 
 /// How many chunks were sent and how big they were.

@@ -82,7 +82,7 @@ pub(crate) fn start(
         drop(chunks_tx);
         let mut workers: Vec<WorkerStats> = runners.into_iter().filter_map(|r| r.join().ok()).collect();
         workers.retain(|w| w.jobs > 0);
-        Ok(Stats { workers, spawned: 0, wall: started.elapsed(), chunks, startup: None })
+        Ok(Stats { workers, spawned: 0, wall: started.elapsed(), chunks, startup: None, auto: Vec::new() })
     })
 }
 

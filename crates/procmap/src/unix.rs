@@ -145,6 +145,16 @@ pub(crate) fn signal_name(sig: i32) -> String {
     name.to_owned()
 }
 
+/// The CPU time this thread has used, in nanoseconds
+/// (`CLOCK_THREAD_CPUTIME_ID`): a system call, unlike the monotonic clock.
+pub(crate) fn thread_cpu_nanos() -> u64 {
+    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes the timespec it is given, nothing else.
+    let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    debug_assert_eq!(status, 0);
+    now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
+}
+
 /// The machine's monotonic clock in nanoseconds (`CLOCK_MONOTONIC`, the
 /// clock `Instant` reads), which a worker and its supervisor share: a job's
 /// start, read in the worker, is placed on the supervisor's run timeline.
@@ -154,4 +164,35 @@ pub(crate) fn monotonic_nanos() -> u64 {
     let status = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
     debug_assert_eq!(status, 0);
     now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
+}
+
+/// The machine's CPU time so far, from the first line of `/proc/stat`, in
+/// clock ticks: (idle, total). Idle counts `idle` and `iowait`. `None` off
+/// Linux or if the file does not read as expected.
+pub(crate) fn machine_cpu_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    parse_cpu_ticks(stat.lines().next()?)
+}
+
+/// Reads `cpu  user nice system idle iowait irq softirq steal ...`.
+pub(crate) fn parse_cpu_ticks(line: &str) -> Option<(u64, u64)> {
+    let mut fields = line.split_ascii_whitespace();
+    if fields.next()? != "cpu" {
+        return None;
+    }
+    // guest and guest_nice are already counted in user and nice.
+    let ticks: Vec<u64> = fields.take(8).map(str::parse).collect::<Result<_, _>>().ok()?;
+    let idle = ticks.get(3)? + ticks.get(4).copied().unwrap_or(0);
+    Some((idle, ticks.iter().sum()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cpu_ticks_count_iowait_as_idle() {
+        let line = "cpu  100 5 50 800 40 3 2 0 0 0";
+        assert_eq!(super::parse_cpu_ticks(line), Some((840, 1000)));
+        assert_eq!(super::parse_cpu_ticks("cpu0 1 2 3 4"), None);
+        assert!(super::machine_cpu_ticks().is_some(), "/proc/stat reads on Linux");
+    }
 }

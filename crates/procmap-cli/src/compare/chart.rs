@@ -265,6 +265,7 @@ fn marker<DB: DrawingBackend>(mode: ModeChoice, color: RGBColor) -> DynElement<'
         ModeChoice::Thread => Circle::new((0, 0), 4, style).into_dyn(),
         ModeChoice::Process => TriangleMarker::new((0, 0), 6, style).into_dyn(),
         ModeChoice::Hybrid => Rectangle::new([(-4, -4), (4, 4)], style).into_dyn(),
+        ModeChoice::Auto => Cross::new((0, 0), 5, color.stroke_width(2)).into_dyn(),
         ModeChoice::Serial => Circle::new((0, 0), 6, SERIAL_COLOR.filled()).into_dyn(),
     }
 }

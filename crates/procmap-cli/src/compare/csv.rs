@@ -4,8 +4,7 @@
 
 use super::results::Results;
 
-pub const HEADER: &str =
-    "mode,procs,threads,chunksize,workers,jobs,failed,wall_s,jobs_per_s,speedup,efficiency,runs_wall_s";
+pub const HEADER: &str = "mode,procs,threads,chunksize,workers,jobs,failed,wall_s,jobs_per_s,speedup,efficiency,runs_wall_s,cpu_ms_per_job";
 
 pub fn render(results: &Results) -> String {
     let mut out = format!("{HEADER}\n");
@@ -15,7 +14,7 @@ pub fn render(results: &Results) -> String {
         // Semicolons, so that the list stays one CSV field without quoting.
         let runs: Vec<String> = row.walls.iter().map(|w| format!("{:.6}", w.as_secs_f64())).collect();
         out.push_str(&format!(
-            "{},{},{},{},{},{},{},{:.6},{:.3},{},{},{}\n",
+            "{},{},{},{},{},{},{},{:.6},{:.3},{},{},{},{:.6}\n",
             c.mode.name(),
             c.procs,
             c.threads,
@@ -28,6 +27,7 @@ pub fn render(results: &Results) -> String {
             optional(results.speedup(row)),
             optional(results.efficiency(row)),
             runs.join(";"),
+            row.cpu_ms_per_job(),
         ));
     }
     out
@@ -49,8 +49,14 @@ mod tests {
         let text = render(&results);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], HEADER);
-        assert_eq!(lines[1], "serial,1,1,,1,1000,0,2.000000,500.000,1.0000,1.0000,2.005000;2.000000");
-        assert_eq!(lines[2], "hybrid,2,4,auto,8,1000,0,0.500000,2000.000,4.0000,0.5000,0.505000;0.500000");
+        assert_eq!(
+            lines[1],
+            "serial,1,1,,1,1000,0,2.000000,500.000,1.0000,1.0000,2.005000;2.000000,1.000000"
+        );
+        assert_eq!(
+            lines[2],
+            "hybrid,2,4,auto,8,1000,0,0.500000,2000.000,4.0000,0.5000,0.505000;0.500000,0.250000"
+        );
         let columns = HEADER.split(',').count();
         assert!(lines.iter().all(|l| l.split(',').count() == columns));
     }

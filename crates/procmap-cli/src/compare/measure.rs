@@ -33,6 +33,9 @@ pub struct Runner<'a> {
 #[derive(Debug, Clone)]
 pub struct Run {
     pub wall: Duration,
+    /// The CPU time of the run: the supervisor's and its workers' (user
+    /// and system).
+    pub cpu: Duration,
     /// Records in the journal: one per job, whatever its status.
     pub jobs: usize,
     /// Records whose status is not ok.
@@ -85,10 +88,15 @@ impl Runner<'_> {
         cmd.process_group(0);
 
         let started = Instant::now();
+        // Runs go one at a time, so the CPU time of waited-for children
+        // grows by this run's alone: the supervisor's, and its workers',
+        // which it waited for.
+        let cpu_before = children_cpu();
         let child = cmd.spawn().with_context(|| format!("cannot start {}", self.exe.display()))?;
         self.interrupt.set_child(Some(child.id()));
         let output = child.wait_with_output();
         let wall = started.elapsed();
+        let cpu = children_cpu().saturating_sub(cpu_before);
         self.interrupt.set_child(None);
         let output = output.with_context(|| format!("cannot wait for the {} run", config.describe()))?;
         let stderr_tail = tail(&output.stderr, 10);
@@ -112,8 +120,20 @@ impl Runner<'_> {
         let (jobs, failed) = count_records(&journal).with_context(|| {
             format!("the {} run exited {exit} but its journal is unreadable{stderr_tail}", config.describe())
         })?;
-        Ok(Outcome::Measured(Run { wall, jobs, failed, stderr_tail }))
+        Ok(Outcome::Measured(Run { wall, cpu, jobs, failed, stderr_tail }))
     }
+}
+
+/// User and system time of this process's waited-for children and their
+/// waited-for descendants.
+fn children_cpu() -> Duration {
+    // SAFETY: getrusage writes the struct it is given, nothing else.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) } != 0 {
+        return Duration::ZERO;
+    }
+    let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    time(usage.ru_utime) + time(usage.ru_stime)
 }
 
 /// Records in a journal, and how many of them are not ok.
@@ -131,7 +151,7 @@ fn count_records(path: &Path) -> anyhow::Result<(usize, usize)> {
         }
         let record = match parse_line::<Record>(line.as_bytes())? {
             Line::Record(record) => record,
-            Line::Header => continue,
+            Line::Header | Line::Auto => continue,
             Line::Unreadable => bail!("line {} of {} is not a record", n + 1, path.display()),
         };
         jobs += 1;

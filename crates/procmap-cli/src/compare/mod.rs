@@ -23,13 +23,18 @@ use plan::ModeChoice;
 use procmap::Chunking;
 use results::{Results, Row};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 const AFTER_HELP: &str = "\
 Each configuration is a separate `supervisor` run of JOBS (with -q, a journal
 and --out-dir in a scratch directory that is removed at the end, and
 --allow-outside), timed from start to exit. serial runs once, whatever
 --procs and --chunksizes say; thread and process run every procs × chunksize
-pair; hybrid is process mode with --threads threads in each worker. Jobs that
+pair; hybrid is process mode with --threads threads in each worker; auto is
+--mode auto, which picks the threads itself (its threads column says 1). cpu
+ms/job is the CPU time (user and system) of the whole run, supervisor and
+workers, per job: near the wall time per worker for CPU-bound jobs, far below
+for jobs that wait. Jobs that
 fail count like the others and show in the failed column; a run that cannot
 start, is interrupted, or records a different number of jobs than the first
 stops the comparison.
@@ -159,7 +164,7 @@ fn measure_all(runner: &Runner, configs: &[plan::Config], repeat: u32) -> anyhow
     let mut reference: Option<(usize, String)> = None;
     for (index, config) in configs.iter().enumerate() {
         say_part(&format!("[{}/{}] {} …", index + 1, configs.len(), config.describe()));
-        let mut row = Row { config: *config, walls: Vec::new(), jobs: 0, failed: 0 };
+        let mut row = Row { config: *config, walls: Vec::new(), cpu: Duration::ZERO, jobs: 0, failed: 0 };
         for _ in 0..repeat {
             let run = match runner.run(index, config) {
                 Ok(Outcome::Measured(run)) => run,
@@ -190,6 +195,7 @@ fn measure_all(runner: &Runner, configs: &[plan::Config], repeat: u32) -> anyhow
             }
             if row.walls.iter().all(|&w| run.wall < w) {
                 row.failed = run.failed;
+                row.cpu = run.cpu;
             }
             row.jobs = run.jobs;
             row.walls.push(run.wall);

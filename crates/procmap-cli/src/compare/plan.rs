@@ -16,6 +16,8 @@ pub enum ModeChoice {
     Process,
     /// Worker processes with --threads threads each.
     Hybrid,
+    /// `--mode auto`: worker processes whose threads the run picks.
+    Auto,
 }
 
 impl ModeChoice {
@@ -25,6 +27,7 @@ impl ModeChoice {
             ModeChoice::Thread => "thread",
             ModeChoice::Process => "process",
             ModeChoice::Hybrid => "hybrid",
+            ModeChoice::Auto => "auto",
         }
     }
 }
@@ -71,6 +74,7 @@ impl Config {
             ModeChoice::Serial => return vec!["--mode".into(), "serial".into()],
             ModeChoice::Thread => "thread",
             ModeChoice::Process | ModeChoice::Hybrid => "process",
+            ModeChoice::Auto => "auto",
         };
         let mut args: Vec<OsString> = vec![
             "--mode".into(),
@@ -181,5 +185,7 @@ mod tests {
             ["--mode", "process", "--procs", "2", "--chunksize", "16", "--threads", "4"]
         );
         assert_eq!(hybrid.describe(), "hybrid procs=2 threads=4 chunksize=16");
+        let auto = Config { mode: ModeChoice::Auto, procs: 2, threads: 1, chunksize: Some(Chunking::Auto) };
+        assert_eq!(auto.supervisor_args(), ["--mode", "auto", "--procs", "2", "--chunksize", "auto"]);
     }
 }

@@ -10,6 +10,8 @@ pub struct Row {
     pub config: Config,
     /// Every run's wall time, in the order they ran.
     pub walls: Vec<Duration>,
+    /// The CPU time of the best run (see [`Row::best`]).
+    pub cpu: Duration,
     /// Jobs in the journal (the same in every run, or compare stops).
     pub jobs: usize,
     /// Jobs not ok in the best run.
@@ -30,6 +32,11 @@ impl Row {
 
     pub fn jobs_per_sec(&self) -> f64 {
         self.jobs as f64 / self.wall_secs()
+    }
+
+    /// CPU milliseconds per job in the best run, supervisor and workers.
+    pub fn cpu_ms_per_job(&self) -> f64 {
+        self.cpu.as_secs_f64() * 1e3 / self.jobs.max(1) as f64
     }
 }
 
@@ -73,6 +80,7 @@ pub mod tests {
         Row {
             config: Config { mode, procs, threads, chunksize },
             walls: vec![Duration::from_millis(ms + 5), Duration::from_millis(ms)],
+            cpu: Duration::from_millis(ms / 2),
             jobs: 1000,
             failed: 0,
         }

@@ -2,8 +2,18 @@
 
 use super::results::Results;
 
-pub const HEADERS: [&str; 9] =
-    ["mode", "procs", "threads", "chunksize", "wall s", "jobs/s", "speedup", "efficiency", "failed"];
+pub const HEADERS: [&str; 10] = [
+    "mode",
+    "procs",
+    "threads",
+    "chunksize",
+    "wall s",
+    "jobs/s",
+    "cpu ms/job",
+    "speedup",
+    "efficiency",
+    "failed",
+];
 
 /// Only the mode is text; the other columns, chunksize's `auto` and `-`
 /// included, line up on the right like numbers.
@@ -12,7 +22,7 @@ const TEXT_COLUMNS: usize = 1;
 /// A caption line, then the table, one line per configuration.
 pub fn render(results: &Results, jobs_file: &str) -> String {
     let mut out = caption(results, jobs_file);
-    let cells: Vec<[String; 9]> = results
+    let cells: Vec<[String; 10]> = results
         .rows
         .iter()
         .map(|row| {
@@ -24,6 +34,7 @@ pub fn render(results: &Results, jobs_file: &str) -> String {
                 c.chunksize_text(),
                 format!("{:.3}", row.wall_secs()),
                 rate(row.jobs_per_sec()),
+                format!("{:.3}", row.cpu_ms_per_job()),
                 results.speedup(row).map_or_else(|| "-".to_owned(), |s| format!("{s:.2}")),
                 results.efficiency(row).map_or_else(|| "-".to_owned(), |e| format!("{e:.2}")),
                 row.failed.to_string(),
@@ -67,7 +78,7 @@ fn caption(results: &Results, jobs_file: &str) -> String {
     format!("{} jobs from {jobs_file}, {runs}; {speedup}\n", results.jobs)
 }
 
-fn line(cells: &[String; 9], widths: &[usize; 9]) -> String {
+fn line(cells: &[String; 10], widths: &[usize; 10]) -> String {
     let padded: Vec<String> = cells
         .iter()
         .zip(widths)
@@ -102,15 +113,15 @@ mod tests {
         assert!(lines[0].contains("best of 3 runs"), "{text}");
         assert_eq!(
             lines[1],
-            "mode     procs  threads  chunksize  wall s  jobs/s  speedup  efficiency  failed"
+            "mode     procs  threads  chunksize  wall s  jobs/s  cpu ms/job  speedup  efficiency  failed"
         );
         assert_eq!(
             lines[3],
-            "serial       1        1          -   2.000     500     1.00        1.00       0"
+            "serial       1        1          -   2.000     500       1.000     1.00        1.00       0"
         );
         assert_eq!(
             lines[4],
-            "process      2        1       auto   1.000    1000     2.00        1.00       0"
+            "process      2        1       auto   1.000    1000       0.500     2.00        1.00       0"
         );
         assert_eq!(lines.len(), 5);
     }

@@ -25,6 +25,11 @@ pub enum ModeArg {
     Thread,
     /// One job after another, inline.
     Serial,
+    /// Worker processes (crash isolation kept), each running as many
+    /// threads as the jobs need, chosen and adapted while the run goes:
+    /// one per worker while jobs are CPU-bound, more while they wait (on
+    /// I/O, a sleep) and more threads raise throughput.
+    Auto,
 }
 
 /// `--chunksize`: a fixed number of jobs, or `auto` (see [`Chunking`]).
@@ -63,7 +68,18 @@ pub struct RunArgs {
     #[arg(long, value_name = "T", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub threads: u32,
 
-    /// Where jobs run.
+    /// Where jobs run. `auto` is process mode (crash isolation kept) that
+    /// picks the threads per worker and adapts them: it measures windows of
+    /// 16 jobs and 0.5 s (the first: 8 jobs and 0.05 s); jobs that use at least 15% of
+    /// a CPU while they run get one thread per worker, one worker per core
+    /// (--procs); jobs that wait get more threads per worker (a first guess
+    /// from the measured share, then doubled while throughput rises by 10%,
+    /// back when it does not; at most 64, and no more than the idle CPUs
+    /// can feed). Tasks then run on several threads of a worker at once, as
+    /// with --threads: they must be thread-safe. It ignores --threads, and
+    /// is not the default (README, Benchmarks). The summary, -v and the journal
+    /// (mode "auto" in its header, then {"auto":{...}} lines among the
+    /// records) say what it chose, when and why.
     #[arg(long, value_enum, default_value_t = ModeArg::Process)]
     pub mode: ModeArg,
 

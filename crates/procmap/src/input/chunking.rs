@@ -67,6 +67,11 @@ impl Chunker {
         Chunker { chunking, parallel: parallel.max(1), per_job_ns: None, last: 0 }
     }
 
+    /// Jobs that run at once in one worker from now on (`--mode auto`).
+    pub(crate) fn set_parallel(&mut self, parallel: usize) {
+        self.parallel = parallel.max(1);
+    }
+
     /// The size of the next chunk.
     pub(crate) fn next_size(&mut self) -> usize {
         let size = match self.chunking {

@@ -118,7 +118,9 @@ impl Dispatcher {
             None => worker.state.running_ids(),
         };
         let how = blame::Circumstances {
-            threads: self.cfg.threads,
+            // The most it was ever told to run: a worker told to grow may
+            // have grown before it died.
+            threads: worker.threads_max,
             running: (marked.is_some() || self.cfg.start_reports()).then_some(&running[..]),
             kill: worker.state.kill,
             retries: self.cfg.retries,

@@ -66,6 +66,10 @@ pub(crate) struct Worker {
     pub child: Proc,
     /// It said in its hello that it marks each job it starts.
     pub marks: bool,
+    /// The threads it was told to run, in its hello or since ...
+    pub threads: usize,
+    /// ... and the most it was ever told: what blame assumes it ran.
+    pub threads_max: usize,
     pub state: WorkerState,
     pub server_name: String,
     pub tx: Option<IpcBytesSender>,
@@ -141,6 +145,8 @@ impl Worker {
             pid,
             child,
             marks: false,
+            threads: 1,
+            threads_max: 1,
             state: WorkerState::new(Instant::now()),
             server_name,
             tx: None,
@@ -149,6 +155,16 @@ impl Worker {
             kill_deadline: None,
             stderr,
         })
+    }
+
+    /// It is told to run `threads` threads. From several threads on, its
+    /// marker is not read again: it may have switched already when it dies.
+    pub(crate) fn set_threads(&mut self, threads: usize) {
+        self.threads = threads;
+        self.threads_max = self.threads_max.max(threads);
+        if threads > 1 {
+            self.marks = false;
+        }
     }
 
     /// Starts the thread that forwards this worker's messages as events.

@@ -43,7 +43,10 @@ impl Dispatcher {
     fn offer(&mut self, slot: usize, limits: &Limits) -> bool {
         loop {
             let Some(worker) = self.slots[slot].as_ref() else { return false };
-            let (idle, quota) = match worker.state.room(limits, |jobs| self.chunker.queued_work(jobs)) {
+            // Each worker's own count: in an auto run, a worker that has not
+            // had its hello yet may still run the count before a change.
+            let limits = Limits { threads: worker.threads, ..*limits };
+            let (idle, quota) = match worker.state.room(&limits, |jobs| self.chunker.queued_work(jobs)) {
                 Room::None => return false,
                 Room::Retire => {
                     self.retire(slot);

@@ -10,13 +10,14 @@ use procmap_wire::{self as wire, FromWorker, Hello, PROTOCOL_VERSION, ToWorkerRe
 use std::time::{Duration, Instant};
 
 /// The encoded hello that opens every worker's conversation.
-pub(super) fn hello_bytes(cfg: &Config) -> Vec<u8> {
+/// `threads` is the worker's thread count now (`--mode auto` changes it).
+pub(super) fn hello_bytes(cfg: &Config, threads: usize) -> Vec<u8> {
     let hello = Hello {
         protocol: PROTOCOL_VERSION,
         context: cfg.context.clone(),
         flush_interval_us: cfg.flush_interval.as_micros() as u64,
         report_starts: cfg.start_reports(),
-        threads: cfg.threads as u32,
+        threads: threads as u32,
         capture: cfg.capture.clone(),
     };
     wire::encode(&ToWorkerRef::<()>::Hello(&hello)).expect("a hello always encodes")
@@ -52,7 +53,7 @@ pub(crate) fn catalogue(cfg: &Config) -> Result<Vec<procmap_wire::TaskInfo>, Poo
         let wait = deadline.saturating_duration_since(Instant::now()).min(Duration::from_millis(5));
         match events_rx.recv_timeout(wait) {
             Ok(Event { kind: EventKind::Connected(tx, rx), .. }) => {
-                let sent = tx.send(&hello_bytes(cfg));
+                let sent = tx.send(&hello_bytes(cfg, cfg.threads));
                 worker.tx = Some(tx);
                 if sent.is_err() || worker.start_reader(rx, &events_tx).is_err() {
                     return Err(failed(&mut worker, StartFailure::HungUp));

@@ -42,6 +42,8 @@ mod handshake;
 mod leftovers;
 mod shutdown;
 mod state;
+mod tune;
+mod window;
 mod zygote;
 
 use batch::Batch;
@@ -112,6 +114,8 @@ pub(crate) struct Dispatcher {
     /// Workers' marker files; none if the directory could not be made
     /// (deaths are then judged by the older rules).
     marks: Option<crate::marker::MarkDir>,
+    /// `--mode auto`: the window being measured and the controller.
+    tune: Option<window::Tune>,
 }
 
 impl Dispatcher {
@@ -152,6 +156,7 @@ impl Dispatcher {
             marks: crate::marker::MarkDir::create()
                 .map_err(|e| tracing::warn!("no marker files, deaths judged without them: {e}"))
                 .ok(),
+            tune: cfg.auto.then(|| window::Tune::new(procs)),
             cfg,
         }
     }
@@ -186,6 +191,7 @@ impl Dispatcher {
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => unreachable!("the dispatcher holds a sender"),
             }
+            self.tune();
             self.check_deadlines();
         }
         self.shutdown_all();
@@ -205,6 +211,7 @@ impl Dispatcher {
             wall: started.elapsed(),
             chunks: self.chunks,
             startup: self.startup,
+            auto: self.tune.map(|t| t.changes).unwrap_or_default(),
         })
     }
 
@@ -275,7 +282,9 @@ impl Dispatcher {
                 if worker.state.kill.is_some() {
                     return;
                 }
-                let bytes = hello_bytes(&self.cfg);
+                let threads = self.tune.as_ref().map_or(self.cfg.threads, window::Tune::threads);
+                worker.set_threads(threads);
+                let bytes = hello_bytes(&self.cfg, threads);
                 let ok = tx.send(&bytes).is_ok();
                 worker.tx = Some(tx);
                 worker.state.greeted(Instant::now());
@@ -297,7 +306,9 @@ impl Dispatcher {
                     return;
                 }
                 worker.state.ready();
-                worker.marks = hello.marks;
+                // A worker told to run several threads before it answered
+                // may have stopped marking already.
+                worker.marks = hello.marks && worker.threads_max <= 1;
                 tracing::debug!(pid = worker.pid, "worker ready");
                 self.ready_once += 1;
                 if self.startup.is_none() && self.ready_once == self.slots.len() {
@@ -306,7 +317,7 @@ impl Dispatcher {
                 self.feeder.set_known(hello.tasks.into_iter().map(|t| t.name));
             }
             EventKind::Message(FromWorker::Started { id }) => {
-                if let Err(problem) = worker.state.started(id, Instant::now(), self.cfg.threads) {
+                if let Err(problem) = worker.state.started(id, Instant::now(), worker.threads_max) {
                     tracing::warn!(pid = worker.pid, "protocol violation: {problem}");
                     worker.kill_now(KillReason::Protocol);
                 }
@@ -347,6 +358,9 @@ impl Dispatcher {
             };
             taken += 1;
             nanos += result.nanos;
+            if let Some(tune) = self.tune.as_mut() {
+                tune.observe(&result);
+            }
             // The record needs the job's name and arguments, not its
             // payload: leave that with the tracked job, to be dropped.
             let job = Job::new(

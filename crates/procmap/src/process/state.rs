@@ -263,7 +263,14 @@ impl WorkerState {
             } else {
                 queued < DEPTH_JOBS
             };
-        let full = (self.inflight.len() >= depth && !deep) || self.inflight_bytes >= limits.chunk_bytes;
+        // ... but with chunks of several jobs, a job per thread and as many
+        // queued are enough: `auto` chunks for 64 threads hold 32 jobs of
+        // 20 ms, and 65 of them (2,080 jobs) would all be suspects, each
+        // rerun alone, if the worker died, and the last worker's queue is
+        // what everyone waits for at the end of the input.
+        let enough = limits.threads > 1 && self.inflight.len() >= DEPTH && queued >= 2 * limits.threads;
+        let full =
+            ((self.inflight.len() >= depth || enough) && !deep) || self.inflight_bytes >= limits.chunk_bytes;
         if full {
             return Room::None;
         }

@@ -18,7 +18,7 @@ pub(super) fn run_chunks(
     capture: Option<&super::capture::Capture>,
 ) -> Result<(), WorkerError> {
     if hello.threads > 1 {
-        return run_chunks_threaded(registry, hello, rx, outbox);
+        return run_chunks_threaded(registry, hello, rx, outbox, hello.threads as usize);
     }
     let capture = super::capture::ForJobs::new(capture, registry);
     let mut waiting = None;
@@ -59,40 +59,32 @@ pub(super) fn run_chunks(
                     return Ok(());
                 }
             }
+            // From one thread to several, for good: the marker stops here,
+            // and the supervisor stopped trusting it when it sent this.
+            Some(ToWorker::Threads(n)) if n > 1 => {
+                return run_chunks_threaded(registry, hello, rx, outbox, n as usize);
+            }
+            Some(ToWorker::Threads(_)) => {}
             Some(ToWorker::Shutdown) | None => return Ok(()),
             Some(ToWorker::Hello(_)) => return Err(WorkerError::Unexpected("a second hello".into())),
         }
     }
 }
 
-/// Hybrid mode: `threads` runners take jobs from a shared queue, so jobs of
-/// one chunk run at once and finish out of order. The queue is short, so a
-/// crash strands few jobs that had not started.
+/// Hybrid mode: runners take jobs from a shared queue, so jobs of one
+/// chunk run at once and finish out of order. The queue is short, so a
+/// crash strands few jobs that had not started. `--mode auto` changes the
+/// number of runners during the run ([`ToWorker::Threads`]); none of them
+/// marks the job it runs (one marker cannot say which of several runs).
 fn run_chunks_threaded(
     registry: &Registry,
     hello: &wire::Hello,
     rx: &ipc::IpcBytesReceiver,
     outbox: &Arc<Outbox>,
+    threads: usize,
 ) -> Result<(), WorkerError> {
-    let threads = hello.threads as usize;
-    let (job_tx, job_rx) = crossbeam_channel::bounded::<(u64, Arc<ChunkCount>, wire::Job)>(threads);
-    let mut runners = Vec::with_capacity(threads);
-    for i in 0..threads {
-        let (job_rx, outbox, registry) = (job_rx.clone(), Arc::clone(outbox), registry.clone());
-        let (context, report_starts) = (hello.context.clone(), hello.report_starts);
-        let runner = std::thread::Builder::new().name(format!("runner-{i}")).spawn(move || {
-            for (chunk, count, job) in job_rx {
-                if report_starts {
-                    outbox.announce(job.id);
-                }
-                outbox.push(exec::run_job(&registry, &context, &job));
-                if count.left.fetch_sub(1, std::sync::atomic::Ordering::AcqRel) == 1 {
-                    outbox.finish_chunk(chunk);
-                }
-            }
-        });
-        runners.push(runner.map_err(WorkerError::Connect)?);
-    }
+    let mut runners = Runners::new(registry, hello, outbox, threads);
+    runners.resize(threads)?;
     let result = loop {
         match recv(rx) {
             Ok(Some(ToWorker::Chunk { chunk, jobs })) => {
@@ -101,7 +93,7 @@ fn run_chunks_threaded(
                     outbox.finish_chunk(chunk);
                 }
                 for job in jobs {
-                    if job_tx.send((chunk, Arc::clone(&count), job)).is_err() {
+                    if runners.tx.send(Work::Job(chunk, Arc::clone(&count), job)).is_err() {
                         break;
                     }
                 }
@@ -109,16 +101,90 @@ fn run_chunks_threaded(
                     break Ok(());
                 }
             }
+            Ok(Some(ToWorker::Threads(n))) => runners.resize(n.max(1) as usize)?,
             Ok(Some(ToWorker::Shutdown) | None) => break Ok(()),
             Ok(Some(ToWorker::Hello(_))) => break Err(WorkerError::Unexpected("a second hello".into())),
             Err(e) => break Err(e),
         }
     };
-    drop(job_tx);
-    for runner in runners {
-        let _ = runner.join();
-    }
+    runners.join();
     result
+}
+
+/// What a runner takes from the queue.
+enum Work {
+    Job(u64, Arc<ChunkCount>, wire::Job),
+    /// One runner fewer: the one that takes this ends.
+    Quit,
+}
+
+/// The runner threads of a hybrid worker and their queue.
+struct Runners {
+    tx: crossbeam_channel::Sender<Work>,
+    rx: crossbeam_channel::Receiver<Work>,
+    handles: Vec<std::thread::JoinHandle<()>>,
+    /// Runners not told to quit.
+    live: usize,
+    registry: Registry,
+    context: wire::RunContext,
+    report_starts: bool,
+    outbox: Arc<Outbox>,
+}
+
+impl Runners {
+    fn new(registry: &Registry, hello: &wire::Hello, outbox: &Arc<Outbox>, threads: usize) -> Self {
+        let (tx, rx) = crossbeam_channel::bounded::<Work>(threads.max(1));
+        Runners {
+            tx,
+            rx,
+            handles: Vec::with_capacity(threads),
+            live: 0,
+            registry: registry.clone(),
+            context: hello.context.clone(),
+            report_starts: hello.report_starts,
+            outbox: Arc::clone(outbox),
+        }
+    }
+
+    /// Starts or ends runners until `threads` are left. An ending runner
+    /// first finishes the job it runs, and the jobs queued before its
+    /// notice: nothing sent is dropped.
+    fn resize(&mut self, threads: usize) -> Result<(), WorkerError> {
+        while self.live < threads {
+            let (rx, outbox, registry) = (self.rx.clone(), Arc::clone(&self.outbox), self.registry.clone());
+            let (context, report_starts) = (self.context.clone(), self.report_starts);
+            let runner =
+                std::thread::Builder::new().name(format!("runner-{}", self.handles.len())).spawn(move || {
+                    for work in rx {
+                        let Work::Job(chunk, count, job) = work else { return };
+                        if report_starts {
+                            outbox.announce(job.id);
+                        }
+                        outbox.push(exec::run_job(&registry, &context, &job));
+                        if count.left.fetch_sub(1, std::sync::atomic::Ordering::AcqRel) == 1 {
+                            outbox.finish_chunk(chunk);
+                        }
+                    }
+                });
+            self.handles.push(runner.map_err(WorkerError::Connect)?);
+            self.live += 1;
+        }
+        while self.live > threads {
+            if self.tx.send(Work::Quit).is_err() {
+                break;
+            }
+            self.live -= 1;
+        }
+        Ok(())
+    }
+
+    /// Lets every runner finish what is queued, and waits for them.
+    fn join(self) {
+        drop(self.tx);
+        for runner in self.handles {
+            let _ = runner.join();
+        }
+    }
 }
 
 /// Jobs of one chunk not finished yet, shared by the runner threads.

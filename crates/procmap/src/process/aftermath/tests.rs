@@ -38,6 +38,7 @@ fn config(program: &str, retries: u32, timeout: Option<Duration>) -> Config {
         procs: 1,
         chunking: Chunking::Fixed(1),
         threads: 1,
+        auto: false,
         program: program.into(),
         worker_args: vec![OsString::from("-c"), OsString::from("exit 3")],
         zygote: None,

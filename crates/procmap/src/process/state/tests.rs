@@ -99,8 +99,19 @@ fn small_chunks_queue_only_as_deep_as_blame_keeps_cheap() {
     // In hybrid mode any job in flight may have been running: the same cap,
     // beyond the T + 1 chunks the threads need.
     let hybrid = Limits { threads: 4, ..LIMITS };
-    assert_eq!(fill(&mut ready(), &hybrid, 64, tiny), 5);
+    assert_eq!(fill(&mut ready(), &hybrid, 64, tiny), 2, "two chunks, far more than a job per thread");
     assert_eq!(fill(&mut ready(), &hybrid, 4, tiny), 8);
+}
+
+#[test]
+fn a_worker_with_many_threads_holds_two_jobs_per_thread_not_a_chunk_per_thread() {
+    // Issue 21: `--mode auto` grows workers to 64 threads, for which the
+    // auto chunker cuts chunks of 32 sleeping jobs: 4 chunks, 128 jobs,
+    // rather than 65 chunks (T + 1), 2,080 jobs, all suspects in a crash.
+    let many = Limits { threads: 64, ..LIMITS };
+    assert_eq!(fill(&mut ready(), &many, 32, untimed), 4);
+    // One job a chunk: a chunk per thread and one more, as before.
+    assert_eq!(fill(&mut ready(), &many, 1, untimed), 65);
 }
 
 #[test]
