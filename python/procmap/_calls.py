@@ -78,7 +78,7 @@ def _split_error(text):
 class _Base:
     """What a call and a stream share: chunks out, results in."""
 
-    def __init__(self, core, fn, kind, *, chunksize, journal=None, task=None, progress=None):
+    def __init__(self, core, fn, kind, *, chunksize, window, journal=None, task=None, progress=None):
         self.core = core
         self.fn = fn
         self.kind = kind
@@ -87,7 +87,8 @@ class _Base:
         self.progress = progress
         self.cond = threading.Condition(threading.RLock())
         self.inflight = 0
-        self.window = 2 * core.procs + 2
+        # Chunks handed to the engine and not yet back.
+        self.window = window
         self.chunksize = 1 if core.timeout is not None else chunksize
         self.error = None
         self.done = False
@@ -309,12 +310,13 @@ class Call(_Base):
         self.stream = False
         self.driving = True
         core.attach(1)
-        super().__init__(core, fn, kind, chunksize=chunksize, journal=journal, task=task, progress=progress)
-        # A map's chunks are many and alike: with four chunks per worker
+        # A map's chunks are many and alike: with two chunks per worker
         # handed to the engine, the workers waited on this thread's round
         # trips (0.30 s against 0.24 s for 500k trivial items). Futures keep
-        # the short window: what is not handed over can still be cancelled.
-        self.window = 8 * core.procs + 4
+        # a short window (Stream): what is not handed over can still be
+        # cancelled.
+        super().__init__(core, fn, kind, chunksize=chunksize, window=8 * core.procs + 4, journal=journal,
+                         task=task, progress=progress)
         self.limit = 16 * 1024
         with self.cond:
             self._pump()
@@ -538,7 +540,8 @@ class Stream(_Base):
         self.closed = False
         self.results = False
         self.counter = itertools.count()
-        super().__init__(core, None, KIND_APPLY, chunksize=chunksize, task="procmap.submit")
+        super().__init__(core, None, KIND_APPLY, chunksize=chunksize, window=2 * core.procs + 2,
+                         task="procmap.submit")
 
     def put(self, sink, fn, args, kwargs):
         with self.cond:

@@ -103,44 +103,6 @@ def _kill(pid, alive):
         pass
 
 
-def _marks_dir():
-    # The markers are written once per item: memory (/dev/shm), not a disk.
-    # Named after this process, so that the next pool removes it should
-    # this process be killed before it can; locked (the descriptor), so
-    # that no other pool removes it while it is in use.
-    path, lock = _native.marks_dir()
-    return os.fspath(path), lock
-
-
-def _remove_dir(path, lock):
-    """Removes the marks directory (files only: markers, spilled chunks,
-    the template's socket, unless something put a directory there), then
-    lets go of its lock."""
-    _remove_files(path)
-    try:
-        os.close(lock)
-    except OSError:
-        pass
-
-
-def _remove_files(path):
-    try:
-        names = os.listdir(path)
-    except OSError:
-        return
-    for name in names:
-        try:
-            os.unlink(os.path.join(path, name))
-        except OSError:
-            pass
-    try:
-        os.rmdir(path)
-    except OSError:
-        import shutil
-
-        shutil.rmtree(path, True)
-
-
 class Chunk:
     """Items of one call sent as one engine job: ``indices`` are their
     positions in the call's input, ``runs`` their counted runs so far."""
@@ -185,8 +147,13 @@ class Core:
         self.has_initializer = initializer is not None
         self.retries = retries
         self.timeout = timeout
-        self.marks, lock = _marks_dir()
-        self._cleanup = weakref.finalize(self, _remove_dir, self.marks, lock)
+        # The markers are written once per item: memory (/dev/shm), not a
+        # disk; named after this process, so that the next pool removes
+        # it should this process be killed before it can, and locked, so
+        # that no other pool removes it while it is in use.
+        marks = _native.MarksDir()
+        self.marks = os.fspath(marks.path)
+        self._cleanup = weakref.finalize(self, marks.remove)
         # Not at exit by itself: an executor's work still runs then (see
         # _executor._python_exit), and its workers need the directory.
         # _stop_all removes it after them.

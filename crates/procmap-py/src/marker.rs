@@ -57,13 +57,30 @@ pub(crate) fn take(dir: &Path, pid: u32) -> Option<(u64, usize)> {
     word.filter(|&w| w != 0).map(unpack)
 }
 
-/// A fresh directory for a pool's marker files, named after this process,
-/// the stale ones of pools whose process is gone removed first (see
-/// `procmap::markdir`): its path, and the descriptor of its lock, which
-/// the caller keeps open while the directory is in use and then closes.
-#[pyo3::pyfunction]
-pub(crate) fn marks_dir() -> pyo3::PyResult<(PathBuf, i32)> {
-    use std::os::fd::IntoRawFd as _;
-    let fresh = procmap::markdir::fresh("procmap-marks")?;
-    Ok((fresh.path, fresh.lock.into_raw_fd()))
+/// A pool's directory of marker files (and spilled chunks, and its
+/// template's socket): named after this process and locked while it is in
+/// use, the stale ones of pools whose process is gone removed first (see
+/// `procmap::markdir`).
+#[pyo3::pyclass(module = "procmap._native")]
+pub(crate) struct MarksDir(std::sync::Mutex<Option<procmap::markdir::Fresh>>);
+
+#[pyo3::pymethods]
+impl MarksDir {
+    #[new]
+    fn new() -> pyo3::PyResult<Self> {
+        Ok(MarksDir(std::sync::Mutex::new(Some(procmap::markdir::fresh("procmap-marks")?))))
+    }
+
+    #[getter]
+    fn path(&self) -> Option<PathBuf> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|f| f.path.clone())
+    }
+
+    /// Removes the directory and lets go of its lock; later calls do
+    /// nothing.
+    fn remove(&self) {
+        if let Some(fresh) = self.0.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = std::fs::remove_dir_all(&fresh.path);
+        }
+    }
 }
