@@ -116,33 +116,16 @@ class Chunk:
         self.runs = runs
 
 
-def parse_capture(capture):
-    """``capture=`` as ``(mode, directory)``: "none" (None), "tail", or
-    "files=DIR", whose directory is created here."""
-    if capture is None or capture == "none":
-        return "none", None
-    if capture == "tail":
-        return "tail", None
-    if isinstance(capture, str) and capture.startswith("files="):
-        directory = capture[len("files="):]
-        if not directory:
-            raise ValueError('procmap: capture="files=DIR" needs a directory')
-        try:
-            os.makedirs(directory, exist_ok=True)
-        except OSError as e:
-            raise OSError(e.errno, f"procmap: capture={capture!r}: cannot create the directory: {e.strerror}",
-                          directory) from e
-        return "files", os.path.abspath(directory)
-    raise ValueError(f'procmap: capture must be "none", "tail" or "files=DIR", got {capture!r}')
-
-
 class Core:
     def __init__(self, *, procs, retries, timeout, mem_limit, max_tasks_per_child, stop_grace,
                  initializer, initargs, start_method="auto", capture=None):
-        capture_mode, capture_dir = parse_capture(capture)
+        if capture is not None and not isinstance(capture, str):
+            raise ValueError(f'procmap: capture must be "none", "tail" or "files=DIR", got {capture!r}')
+        # Checked (and a files directory made) before anything starts.
+        capture = _native.prepare_capture(capture or "none")
         # Each item's file is named by its index in its call, which the
         # worker learns with the chunk.
-        self.capture_files = capture_mode == "files"
+        self.capture_files = capture.startswith("files=")
         self.procs = procs
         self.has_initializer = initializer is not None
         self.retries = retries
@@ -182,8 +165,7 @@ class Core:
             max_tasks_per_child=max_tasks_per_child,
             stop_grace=stop_grace,
             handshake_timeout=_HANDSHAKE_SECONDS,
-            capture=capture_mode,
-            capture_dir=capture_dir,
+            capture=capture,
         )
         self.lock = threading.Lock()
         self.chunks = {}

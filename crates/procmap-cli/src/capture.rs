@@ -5,40 +5,6 @@ use procmap::Mode;
 use procmap::wire::Capture;
 use std::path::PathBuf;
 
-/// `--capture none|tail|files=DIR`, as given.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CaptureArg {
-    None,
-    Tail,
-    Files(PathBuf),
-}
-
-impl std::str::FromStr for CaptureArg {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "none" => Ok(CaptureArg::None),
-            "tail" => Ok(CaptureArg::Tail),
-            _ => match s.strip_prefix("files=") {
-                Some("") => Err("files= needs a directory: files=DIR".into()),
-                Some(dir) => Ok(CaptureArg::Files(dir.into())),
-                None => Err(format!("expected none, tail or files=DIR, got {s:?}")),
-            },
-        }
-    }
-}
-
-impl std::fmt::Display for CaptureArg {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            CaptureArg::None => f.write_str("none"),
-            CaptureArg::Tail => f.write_str("tail"),
-            CaptureArg::Files(dir) => write!(f, "files={}", dir.display()),
-        }
-    }
-}
-
 /// Why a run cannot capture what it was asked to.
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
@@ -46,7 +12,7 @@ pub enum CaptureError {
         "--capture {arg} needs each job in a process of its own: in {mode} jobs share one stdout and \
          stderr (use process mode with --threads 1, or --capture none)"
     )]
-    Shared { arg: CaptureArg, mode: &'static str },
+    Shared { arg: Capture, mode: &'static str },
     #[error("--capture files={}: cannot create the directory", dir.display())]
     Dir {
         dir: PathBuf,
@@ -59,15 +25,15 @@ pub enum CaptureError {
 /// each stream wherever jobs have streams of their own, else none. An
 /// explicit capture where jobs share their streams is refused.
 pub fn decide(
-    arg: Option<&CaptureArg>,
+    arg: Option<&Capture>,
     mode: Mode,
     threads: usize,
     auto: bool,
-) -> Result<CaptureArg, CaptureError> {
+) -> Result<Capture, CaptureError> {
     let impossible = procmap::capture_impossible(mode, threads, auto);
     match (arg, impossible) {
-        (None, None) => Ok(CaptureArg::Tail),
-        (None, Some(_)) | (Some(CaptureArg::None), _) => Ok(CaptureArg::None),
+        (None, None) => Ok(Capture::Tail),
+        (None, Some(_)) | (Some(Capture::None), _) => Ok(Capture::None),
         (Some(arg), None) => Ok(arg.clone()),
         (Some(arg), Some(mode)) => Err(CaptureError::Shared { arg: arg.clone(), mode }),
     }
@@ -75,16 +41,12 @@ pub fn decide(
 
 /// The engine's setting for `arg`: for files, the directory is created
 /// and named absolutely (workers of `--python` change their directory).
-pub fn prepare(arg: &CaptureArg) -> Result<Capture, CaptureError> {
-    Ok(match arg {
-        CaptureArg::None => Capture::None,
-        CaptureArg::Tail => Capture::Tail,
-        CaptureArg::Files(dir) => {
-            let failed = |source| CaptureError::Dir { dir: dir.clone(), source };
-            std::fs::create_dir_all(dir).map_err(failed)?;
-            Capture::Files(std::path::absolute(dir).map_err(failed)?)
-        }
-    })
+pub fn prepare(arg: Capture) -> Result<Capture, CaptureError> {
+    let dir = match &arg {
+        Capture::Files(dir) => Some(dir.clone()),
+        _ => None,
+    };
+    procmap::prepare_capture(arg).map_err(|source| CaptureError::Dir { dir: dir.unwrap_or_default(), source })
 }
 
 /// A worker's stderr line on ours, under `--capture none`: marked with its
@@ -100,33 +62,33 @@ mod tests {
     #[test]
     fn parses_and_prints_each_form() {
         for text in ["none", "tail", "files=out/logs"] {
-            assert_eq!(text.parse::<CaptureArg>().unwrap().to_string(), text);
+            assert_eq!(text.parse::<Capture>().unwrap().to_string(), text);
         }
-        assert!("files=".parse::<CaptureArg>().is_err());
-        assert!("all".parse::<CaptureArg>().unwrap_err().contains("none, tail or files=DIR"));
+        assert!("files=".parse::<Capture>().is_err());
+        assert!("all".parse::<Capture>().unwrap_err().contains("none, tail or files=DIR"));
     }
 
     #[test]
     fn the_default_is_tail_where_jobs_have_their_own_streams_else_none() {
-        assert_eq!(decide(None, Mode::Process, 1, false).unwrap(), CaptureArg::Tail);
+        assert_eq!(decide(None, Mode::Process, 1, false).unwrap(), Capture::Tail);
         for (mode, threads) in [(Mode::Thread, 1), (Mode::Serial, 1), (Mode::Process, 4)] {
-            assert_eq!(decide(None, mode, threads, false).unwrap(), CaptureArg::None, "{mode:?} {threads}");
-            assert_eq!(decide(Some(&CaptureArg::None), mode, threads, false).unwrap(), CaptureArg::None);
+            assert_eq!(decide(None, mode, threads, false).unwrap(), Capture::None, "{mode:?} {threads}");
+            assert_eq!(decide(Some(&Capture::None), mode, threads, false).unwrap(), Capture::None);
         }
     }
 
     #[test]
     fn an_explicit_capture_is_refused_where_jobs_share_streams_and_kept_elsewhere() {
-        let files = CaptureArg::Files("logs".into());
+        let files = Capture::Files("logs".into());
         assert_eq!(decide(Some(&files), Mode::Process, 1, false).unwrap(), files);
-        assert_eq!(decide(Some(&CaptureArg::None), Mode::Process, 1, false).unwrap(), CaptureArg::None);
-        let refused = decide(Some(&CaptureArg::Tail), Mode::Thread, 1, false).unwrap_err().to_string();
+        assert_eq!(decide(Some(&Capture::None), Mode::Process, 1, false).unwrap(), Capture::None);
+        let refused = decide(Some(&Capture::Tail), Mode::Thread, 1, false).unwrap_err().to_string();
         assert!(refused.contains("--capture tail") && refused.contains("thread mode"), "{refused}");
         let refused = decide(Some(&files), Mode::Process, 2, false).unwrap_err().to_string();
         assert!(refused.contains("files=logs") && refused.contains("hybrid"), "{refused}");
         // Issue 21: auto may grow a worker to several threads at any time.
-        let refused = decide(Some(&CaptureArg::Tail), Mode::Process, 1, true).unwrap_err().to_string();
+        let refused = decide(Some(&Capture::Tail), Mode::Process, 1, true).unwrap_err().to_string();
         assert!(refused.contains("auto mode"), "{refused}");
-        assert_eq!(decide(None, Mode::Process, 1, true).unwrap(), CaptureArg::None, "auto's default");
+        assert_eq!(decide(None, Mode::Process, 1, true).unwrap(), Capture::None, "auto's default");
     }
 }

@@ -67,7 +67,7 @@ pub fn run(mut args: RunArgs, registry: Registry) -> anyhow::Result<u8> {
         bail!("stdout is closed, and the journal would go there: name a journal with -o FILE");
     }
     let jobs = input::open_jobs(&jobs_path)?;
-    let capture = crate::capture::prepare(&capture)?;
+    let capture = crate::capture::prepare(capture)?;
     let (mut journal, resume) = open_journal(&args)?;
     let skipped = resume.as_ref().map_or_else(Arc::default, Resume::skipped);
     let left_failed = resume.as_ref().map_or_else(Arc::default, Resume::left_failed);

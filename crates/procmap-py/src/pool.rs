@@ -70,7 +70,7 @@ pub(crate) struct NativePool {
 impl NativePool {
     #[new]
     #[pyo3(signature = (*, program, worker_args, procs, marks, zygote=None, timeout=None, mem_limit=None,
-        max_tasks_per_child=None, stop_grace=10.0, handshake_timeout=60.0, capture="none", capture_dir=None))]
+        max_tasks_per_child=None, stop_grace=10.0, handshake_timeout=60.0, capture="none"))]
     #[expect(clippy::too_many_arguments, reason = "Python keyword arguments, one per pool option")]
     fn new(
         program: PathBuf,
@@ -84,18 +84,8 @@ impl NativePool {
         stop_grace: f64,
         handshake_timeout: f64,
         capture: &str,
-        capture_dir: Option<PathBuf>,
     ) -> PyResult<Self> {
-        let capture = match (capture, capture_dir) {
-            ("none", _) => procmap::wire::Capture::None,
-            ("tail", _) => procmap::wire::Capture::Tail,
-            ("files", Some(dir)) => procmap::wire::Capture::Files(dir),
-            (other, _) => {
-                return Err(pyo3::exceptions::PyValueError::new_err(format!(
-                    "procmap: capture must be \"none\", \"tail\" or \"files=DIR\", got {other:?}"
-                )));
-            }
-        };
+        let capture = prepared(capture)?;
         // What workers print reaches this process's stderr as it comes,
         // unless it is captured per item.
         let forwarding = (capture == procmap::wire::Capture::None)
@@ -327,4 +317,25 @@ pub(crate) fn pool_error(e: PoolError) -> PyErr {
         message.push_str(stderr);
     }
     PyPoolError::new_err(message)
+}
+
+/// `capture=` ("none", "tail" or "files=DIR") as workers take it, through
+/// the command line's parser: a files directory created and named
+/// absolutely. ValueError or OSError, saying which.
+fn prepared(capture: &str) -> PyResult<procmap::wire::Capture> {
+    let parsed = capture
+        .parse()
+        .map_err(|e| pyo3::exceptions::PyValueError::new_err(format!("procmap: capture={capture:?}: {e}")))?;
+    procmap::prepare_capture(parsed).map_err(|e| {
+        pyo3::exceptions::PyOSError::new_err(format!(
+            "procmap: capture={capture:?}: cannot create the directory: {e}"
+        ))
+    })
+}
+
+/// [`prepared`] for the pool, before it starts anything: the capture's
+/// canonical text (`files=` with an absolute directory).
+#[pyfunction]
+pub(crate) fn prepare_capture(capture: &str) -> PyResult<String> {
+    prepared(capture).map(|c| c.to_string())
 }

@@ -157,6 +157,34 @@ pub enum Capture {
     Files(PathBuf),
 }
 
+/// `none`, `tail` or `files=DIR`: the command line's `--capture` and
+/// Python's `capture=` alike.
+impl std::str::FromStr for Capture {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "none" => Ok(Capture::None),
+            "tail" => Ok(Capture::Tail),
+            _ => match s.strip_prefix("files=") {
+                Some("") => Err("files= needs a directory: files=DIR".into()),
+                Some(dir) => Ok(Capture::Files(dir.into())),
+                None => Err(format!("expected none, tail or files=DIR, got {s:?}")),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for Capture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Capture::None => f.write_str("none"),
+            Capture::Tail => f.write_str("tail"),
+            Capture::Files(dir) => write!(f, "files={}", dir.display()),
+        }
+    }
+}
+
 /// How much of each of a job's streams [`Capture::Tail`] keeps: the end.
 pub const CAPTURE_TAIL_BYTES: usize = 4096;
 

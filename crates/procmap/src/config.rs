@@ -35,6 +35,18 @@ pub fn capture_impossible(mode: Mode, threads: usize, auto: bool) -> Option<&'st
     }
 }
 
+/// `capture` ready for workers: a files directory created and named
+/// absolutely (a worker may change its directory: `--python` workers do).
+pub fn prepare_capture(capture: procmap_wire::Capture) -> std::io::Result<procmap_wire::Capture> {
+    Ok(match capture {
+        procmap_wire::Capture::Files(dir) => {
+            std::fs::create_dir_all(&dir)?;
+            procmap_wire::Capture::Files(std::path::absolute(&dir)?)
+        }
+        other => other,
+    })
+}
+
 /// Where the lines a worker writes to its stderr go, as they come: the
 /// worker's pid and the line (without its newline, invalid UTF-8 replaced).
 /// Without one, they are kept only as the tail that explains a death.

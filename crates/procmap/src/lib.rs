@@ -56,7 +56,7 @@ mod threads;
 mod unix;
 pub mod worker;
 
-pub use config::{Mode, WorkerOutput, capture_impossible};
+pub use config::{Mode, WorkerOutput, capture_impossible, prepare_capture};
 pub use death::WorkerDeath;
 pub use error::{PoolError, StartFailure};
 pub use input::Chunking;

@@ -170,7 +170,7 @@ pub struct RunArgs {
     /// and stderr, and where `tail` and `files` are refused. Whatever the
     /// mode, a crashed job's record keeps the end of its worker's stderr.
     #[arg(long, value_name = "none|tail|files=DIR")]
-    pub capture: Option<crate::capture::CaptureArg>,
+    pub capture: Option<procmap::wire::Capture>,
 
     /// A progress bar on stderr: done/total, rate, ETA, failures.
     #[arg(long, value_enum, default_value_t = ProgressArg::Auto)]

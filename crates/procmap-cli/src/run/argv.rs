@@ -126,7 +126,7 @@ mod tests {
             grace: Duration::from_secs(90),
             out_dir: "png out".into(),
             allow_outside: true,
-            capture: Some(crate::capture::CaptureArg::Files("job logs".into())),
+            capture: Some(procmap::wire::Capture::Files("job logs".into())),
             progress: ProgressArg::Always,
             quiet: true,
             verbose: 2,
