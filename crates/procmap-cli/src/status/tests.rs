@@ -60,6 +60,25 @@ fn batch(dir: &Path) -> (PathBuf, [Vec<String>; 2]) {
     (run.path, s)
 }
 
+/// A report of `shards` that found nothing else: no failures, no
+/// missing lines, nothing stray.
+fn report_with(shards: Vec<Row>) -> Report {
+    Report {
+        run_dir: None,
+        jobs_file: None,
+        shards,
+        total: Counts::default(),
+        complete: false,
+        all_ok: false,
+        failed: Vec::new(),
+        missing_lines: Vec::new(),
+        ok_twice: 0,
+        stale_records: 0,
+        stray_records: 0,
+        torn_lines: 0,
+    }
+}
+
 fn report_of(paths: &[PathBuf], jobs: Option<&Path>, limit: usize) -> Report {
     let ledger = Ledger::load(Sources::from_paths(paths, jobs, Some("cube")).unwrap()).unwrap();
     report(&ledger, limit).unwrap()
@@ -113,18 +132,8 @@ fn incomplete_shards_are_those_missing_jobs_or_with_failed_those_not_ok() {
         counts: Counts { jobs: 1, missing: 1, ..Counts::default() },
     };
     let r = Report {
-        run_dir: None,
-        jobs_file: None,
-        shards: vec![row(0, 0, 0), row(1, 1, 0), row(2, 0, 1), row(3, 2, 2), whole],
-        total: Counts::default(),
         complete: false,
-        all_ok: false,
-        failed: Vec::new(),
-        missing_lines: Vec::new(),
-        ok_twice: 0,
-        stale_records: 0,
-        stray_records: 0,
-        torn_lines: 0,
+        ..report_with(vec![row(0, 0, 0), row(1, 1, 0), row(2, 0, 1), row(3, 2, 2), whole])
     };
     assert_eq!(r.incomplete_shards(false), [1, 3]);
     assert_eq!(r.incomplete_shards(true), [1, 2, 3]);
@@ -221,20 +230,7 @@ fn beyond_a_screenful_of_shards_only_those_not_all_ok_are_listed() {
         counts: Counts { jobs: 1, ok, error: 1 - ok, busy_s: f64::from(i), ..Counts::default() },
     };
     let mut shards: Vec<Row> = (0..SHARD_ROWS as u32 + 5).map(|i| row(i, u64::from(i % 10 != 3))).collect();
-    let r = |shards| Report {
-        run_dir: None,
-        jobs_file: None,
-        shards,
-        total: Counts::default(),
-        complete: true,
-        all_ok: false,
-        failed: Vec::new(),
-        missing_lines: Vec::new(),
-        ok_twice: 0,
-        stale_records: 0,
-        stray_records: 0,
-        torn_lines: 0,
-    };
+    let r = |shards| Report { complete: true, ..report_with(shards) };
     let text = render(&r(std::mem::take(&mut shards)));
     let rows: Vec<&str> =
         text.lines().skip(2).filter(|l| l.starts_with(|c: char| c.is_ascii_digit())).collect();
