@@ -76,7 +76,7 @@ pub fn job_hash_of<'a>(task: &str, args: impl IntoIterator<Item = &'a str>) -> u
 /// name and arguments it reports, as its record will be.
 pub fn input_hash(input: &Input) -> u64 {
     match input {
-        Input::Job(job) | Input::Done(job) => job_hash(&job.task, &job.args),
+        Input::Job(job) | Input::Alone(job) | Input::Done(job) => job_hash(&job.task, &job.args),
         Input::Invalid { task, args, .. } => job_hash(task, args),
     }
 }

@@ -283,7 +283,7 @@ pub fn read_jobs(
     let mut jobs = Vec::new();
     for input in JobReader::new(BufReader::with_capacity(256 * 1024, file), task) {
         let line = match &input {
-            procmap::Input::Job(job) | procmap::Input::Done(job) => job.id,
+            procmap::Input::Job(job) | procmap::Input::Alone(job) | procmap::Input::Done(job) => job.id,
             procmap::Input::Invalid { id, .. } => *id,
         };
         let hash = input_hash(&input);

@@ -186,7 +186,7 @@ pub fn filter(
             return Some(input);
         }
         match input {
-            Input::Job(job) | Input::Done(job) => Some(Input::Done(job)),
+            Input::Job(job) | Input::Alone(job) | Input::Done(job) => Some(Input::Done(job)),
             Input::Invalid { .. } => None,
         }
     }))

@@ -87,13 +87,13 @@ pub fn source(
             && !shard.owns(hash)
         {
             return match input {
-                Input::Job(job) | Input::Done(job) => Some(Input::Done(job)),
+                Input::Job(job) | Input::Alone(job) | Input::Done(job) => Some(Input::Done(job)),
                 Input::Invalid { .. } => None,
             };
         }
         if let Some(resume) = &mut resume {
             let line = match &input {
-                Input::Job(j) | Input::Done(j) => j.id,
+                Input::Job(j) | Input::Alone(j) | Input::Done(j) => j.id,
                 Input::Invalid { id, .. } => *id,
             };
             match resume.admit(hash, line).decision {
@@ -101,7 +101,7 @@ pub fn source(
                 // A job done ok still holds on to its outputs.
                 Decision::Done => {
                     return match input {
-                        Input::Job(job) | Input::Done(job) => Some(Input::Done(job)),
+                        Input::Job(job) | Input::Alone(job) | Input::Done(job) => Some(Input::Done(job)),
                         Input::Invalid { .. } => None,
                     };
                 }

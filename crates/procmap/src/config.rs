@@ -90,6 +90,10 @@ pub(crate) struct Config {
     /// death blames exactly the job that was running (see
     /// [`Config::start_reports`]).
     pub exact_blame: bool,
+    /// A death with several running jobs records each as crashed, for the
+    /// caller to judge, instead of rerunning each alone (see
+    /// [`crate::PoolBuilder::blame_by_caller`]).
+    pub blame_by_caller: bool,
     pub mem_limit: Option<u64>,
     pub max_tasks_per_child: Option<u64>,
     pub flush_interval: Duration,
@@ -107,6 +111,6 @@ impl Config {
     /// clock, and asked for by a caller that wants exact blame. A report
     /// costs a message per job, which is why it is not always on.
     pub(crate) fn start_reports(&self) -> bool {
-        self.timeout.is_some() || self.exact_blame
+        self.timeout.is_some() || self.exact_blame || self.blame_by_caller
     }
 }

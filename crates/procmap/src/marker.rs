@@ -11,7 +11,8 @@
 //! it marks, so that a worker that could not map the file is judged by the
 //! older rules instead of being thought idle.
 //!
-//! Python's pool uses the same [`Marker`] for the item a chunk is at.
+//! Python's pool maps a row of such words, one per thread that runs a
+//! chunk ([`Marker::open_words`], [`read_words`]), for the item each is at.
 
 use std::fs::{File, OpenOptions};
 use std::io::Read;
@@ -21,9 +22,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// The variable that names a worker's marker file.
 pub const ENV: &str = "PROCMAP_MARKER";
 
-/// A mapped 8-byte file.
+/// A mapped file of one or more 8-byte words.
 pub struct Marker {
     word: *const AtomicU64,
+    words: usize,
     _file: File,
 }
 
@@ -35,15 +37,21 @@ unsafe impl Sync for Marker {}
 impl Marker {
     /// Maps `path` (made, and sized to 8 bytes, if needed).
     pub fn open(path: &Path) -> std::io::Result<Marker> {
+        Marker::open_words(path, 1)
+    }
+
+    /// Maps `words` 8-byte words of `path` (made, and sized, if needed).
+    pub fn open_words(path: &Path, words: usize) -> std::io::Result<Marker> {
+        let words = words.max(1);
         let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
-        file.set_len(8)?;
+        file.set_len(8 * words as u64)?;
         use std::os::fd::AsRawFd;
-        // SAFETY: a shared mapping of 8 bytes of a file sized above; checked
-        // for failure below.
+        // SAFETY: a shared mapping of the words of a file sized above;
+        // checked for failure below.
         let ptr = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
-                8,
+                8 * words,
                 libc::PROT_READ | libc::PROT_WRITE,
                 libc::MAP_SHARED,
                 file.as_raw_fd(),
@@ -53,28 +61,49 @@ impl Marker {
         if ptr == libc::MAP_FAILED {
             return Err(std::io::Error::last_os_error());
         }
-        Ok(Marker { word: ptr.cast(), _file: file })
+        Ok(Marker { word: ptr.cast(), words, _file: file })
     }
 
-    /// Stores `word`.
+    /// Stores `word` in the first word.
     pub fn set(&self, word: u64) {
-        // SAFETY: `word` points into our live mapping (see `open`).
-        unsafe { &*self.word }.store(word, Ordering::Relaxed);
+        self.word(0).store(word, Ordering::Relaxed);
+    }
+
+    /// The `index`th word, to store in (or claim with a compare-exchange).
+    ///
+    /// # Panics
+    /// If `index` is beyond the words mapped.
+    pub fn word(&self, index: usize) -> &AtomicU64 {
+        assert!(index < self.words, "word {index} of a marker of {}", self.words);
+        // SAFETY: `index` is within our live mapping (see `open_words`).
+        unsafe { &*self.word.add(index) }
+    }
+
+    /// How many words it maps.
+    pub fn words(&self) -> usize {
+        self.words
     }
 }
 
 impl Drop for Marker {
     fn drop(&mut self) {
         // SAFETY: unmaps the mapping made in `open`, once.
-        unsafe { libc::munmap(self.word as *mut libc::c_void, 8) };
+        unsafe { libc::munmap(self.word as *mut libc::c_void, 8 * self.words) };
     }
 }
 
-/// What a marker file holds; `None` if it cannot be read.
+/// What a marker file's first word holds; `None` if it cannot be read.
 pub fn read(path: &Path) -> Option<u64> {
     let mut bytes = [0u8; 8];
     File::open(path).and_then(|mut f| f.read_exact(&mut bytes)).ok()?;
     Some(u64::from_ne_bytes(bytes))
+}
+
+/// Every word a marker file holds; `None` if it cannot be read.
+pub fn read_words(path: &Path) -> Option<Vec<u64>> {
+    let mut bytes = Vec::new();
+    File::open(path).and_then(|mut f| f.read_to_end(&mut bytes)).ok()?;
+    Some(bytes.chunks_exact(8).map(|w| u64::from_ne_bytes(w.try_into().expect("8 bytes"))).collect())
 }
 
 /// The supervisor's directory of marker files, one per worker, removed
@@ -136,5 +165,20 @@ mod tests {
         let gone = dir.path.clone();
         drop(dir);
         assert!(!gone.exists());
+    }
+
+    #[test]
+    fn a_row_of_words_is_read_back_whole() {
+        let dir = MarkDir::create().unwrap();
+        let path = dir.path.join("row");
+        {
+            let marker = Marker::open_words(&path, 3).unwrap();
+            assert_eq!(marker.words(), 3);
+            marker.word(0).store(7, Ordering::Relaxed);
+            marker.word(2).store(9, Ordering::Relaxed);
+        }
+        assert_eq!(read_words(&path), Some(vec![7, 0, 9]));
+        assert_eq!(read(&path), Some(7));
+        assert_eq!(read_words(&dir.path.join("none")), None);
     }
 }

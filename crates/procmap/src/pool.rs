@@ -70,6 +70,7 @@ impl Pool {
                     retries: 2,
                     timeout: None,
                     exact_blame: false,
+                    blame_by_caller: false,
                     zygote: None,
                     worker_output: None,
                     capture: procmap_wire::Capture::None,
@@ -289,6 +290,18 @@ impl PoolBuilder {
     /// Python's pool, whose jobs are whole chunks, turns it on.
     pub fn exact_blame(mut self, on: bool) -> Self {
         self.pool.cfg.exact_blame = on;
+        self
+    }
+
+    /// Leaves a death with several running jobs (a worker with threads:
+    /// hybrid or auto) to the caller: each running job is recorded as
+    /// crashed, where the engine would rerun each alone and record none.
+    /// For a caller that knows more than the engine about what ran, and
+    /// resubmits suspects itself ([`Input::Alone`]): the Python pool, whose
+    /// jobs are chunks and whose workers mark each thread's item. Implies
+    /// exact blame (start reports), so that the running jobs are known.
+    pub fn blame_by_caller(mut self, on: bool) -> Self {
+        self.pool.cfg.blame_by_caller = on;
         self
     }
 

@@ -49,7 +49,7 @@ impl Check<'_> {
             report.jobs += 1;
             report.per_shard[shard_of(input_hash(&input), self.shards) as usize] += 1;
             let job = match input {
-                Input::Job(job) | Input::Done(job) => job,
+                Input::Job(job) | Input::Alone(job) | Input::Done(job) => job,
                 Input::Invalid { id, error, .. } => {
                     report.invalid(id, &error);
                     continue;

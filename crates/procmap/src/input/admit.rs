@@ -46,7 +46,7 @@ impl Feeder {
     /// The job of `input` with its size, or the record that refuses it.
     pub(super) fn admit(&mut self, input: Input) -> Result<(Job, usize), Box<JobRecord>> {
         let job = match input {
-            Input::Job(job) => job,
+            Input::Job(job) | Input::Alone(job) => job,
             Input::Done(job) => unreachable!("pull handles done job {}", job.id),
             Input::Invalid { id, task, args, error } => {
                 return Err(Box::new(JobRecord::rejected(id, task, args, error)));

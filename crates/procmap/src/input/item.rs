@@ -8,6 +8,11 @@ use procmap_wire::Job;
 pub enum Input {
     /// A job to run.
     Job(Job),
+    /// A job to run alone: its worker takes nothing else until it is done,
+    /// so that a death there is surely its own. The Python pool sends a
+    /// suspect so when its workers may run several threads (`mode="auto"`),
+    /// where a death shared by several running items blames none of them.
+    Alone(Job),
     /// A line that could not be turned into a job; it becomes an `error`
     /// record without being dispatched.
     Invalid { id: u64, task: String, args: Vec<String>, error: String },

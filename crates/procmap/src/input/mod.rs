@@ -42,8 +42,8 @@ pub(crate) struct Feeder {
     /// Jobs pulled from the source and not yet handed out: one that did not
     /// fit in the last chunk, or a partial chunk waiting for more input.
     /// Each with its size as counted against [`CHUNK_BYTES`], counted once
-    /// on admission.
-    held: std::collections::VecDeque<(Job, usize)>,
+    /// on admission, and whether it is to run alone ([`Input::Alone`]).
+    held: std::collections::VecDeque<(Job, usize, bool)>,
     held_bytes: usize,
     /// The source had nothing more to give on the last pull.
     lagging: bool,
@@ -82,34 +82,40 @@ impl Feeder {
         self.lagging = false;
         while self.held.len() < size && self.held_bytes < CHUNK_BYTES {
             match self.pull(partial, rejected) {
-                Some((job, cost)) => {
+                Some((job, cost, alone)) => {
                     self.held_bytes += cost;
-                    self.held.push_back((job, cost));
+                    self.held.push_back((job, cost, alone));
                 }
                 None => break,
             }
         }
-        let full = self.held.len() >= size || self.held_bytes >= CHUNK_BYTES;
-        let mut cut = Cut { jobs: Vec::new(), bytes: 0 };
+        let alone_next = self.held.front().is_some_and(|&(_, _, alone)| alone);
+        let full = self.held.len() >= size || self.held_bytes >= CHUNK_BYTES || alone_next;
+        let mut cut = Cut { jobs: Vec::new(), bytes: 0, alone: false };
         if !full && self.lagging && !partial {
             return cut;
         }
         cut.jobs.reserve(size.min(self.held.len()));
         while cut.jobs.len() < size {
-            let Some(&(_, cost)) = self.held.front() else { break };
-            if !cut.jobs.is_empty() && cut.bytes + cost > CHUNK_BYTES {
+            let Some(&(_, cost, alone)) = self.held.front() else { break };
+            // A job to run alone is a chunk of its own.
+            if !cut.jobs.is_empty() && (alone || cut.bytes + cost > CHUNK_BYTES) {
                 break;
             }
             cut.bytes += cost;
             self.held_bytes -= cost;
-            cut.jobs.extend(self.held.pop_front().map(|(job, _)| job));
+            cut.jobs.extend(self.held.pop_front().map(|(job, _, _)| job));
+            if alone {
+                cut.alone = true;
+                break;
+            }
         }
         cut
     }
 
     /// The next valid job, rejecting invalid ones on the way. Stops early
     /// after many rejections so that a file of bad lines still streams.
-    fn pull(&mut self, need: bool, rejected: &mut Vec<JobRecord>) -> Option<(Job, usize)> {
+    fn pull(&mut self, need: bool, rejected: &mut Vec<JobRecord>) -> Option<(Job, usize, bool)> {
         for _ in 0..4096 {
             let input = match self.source.pull(need) {
                 Pulled::Input(input) => input,
@@ -126,8 +132,9 @@ impl Feeder {
                 self.claim_outputs_of_done(&job);
                 continue;
             }
+            let alone = matches!(input, Input::Alone(_));
             match self.admit(input) {
-                Ok(admitted) => return Some(admitted),
+                Ok((job, cost)) => return Some((job, cost, alone)),
                 Err(record) => rejected.push(*record),
             }
         }
@@ -136,11 +143,13 @@ impl Feeder {
 }
 
 /// A chunk cut by [`Feeder::next_chunk`], with its size in bytes as
-/// counted against [`CHUNK_BYTES`]. It reads as the slice of its jobs.
+/// counted against [`CHUNK_BYTES`], and whether it is one job to run alone
+/// ([`Input::Alone`]). It reads as the slice of its jobs.
 #[derive(Debug)]
 pub(crate) struct Cut {
     pub jobs: Vec<Job>,
     pub bytes: usize,
+    pub alone: bool,
 }
 
 impl std::ops::Deref for Cut {

@@ -187,3 +187,16 @@ fn a_busy_worker_waits_for_a_full_chunk_from_a_slow_producer() {
     assert!(feeder.next_chunk(4, true, &mut rejected).is_empty());
     assert!(feeder.is_exhausted());
 }
+
+#[test]
+fn a_job_to_run_alone_is_a_chunk_of_its_own() {
+    let alone = Input::Alone(Job::new(3, "writes", vec!["c".into()]));
+    let mut feeder = feeder(vec![cube(1, "a"), cube(2, "b"), alone, cube(4, "d"), cube(5, "e")]);
+    let mut rejected = Vec::new();
+    let first = feeder.next_chunk(10, false, &mut rejected);
+    assert_eq!((ids(&first), first.alone), (vec![1, 2], false), "it ends the chunk before it");
+    let second = feeder.next_chunk(10, false, &mut rejected);
+    assert_eq!((ids(&second), second.alone), (vec![3], true));
+    let third = feeder.next_chunk(10, true, &mut rejected);
+    assert_eq!((ids(&third), third.alone), (vec![4, 5], false));
+}

@@ -124,6 +124,7 @@ impl Dispatcher {
             running: (marked.is_some() || self.cfg.start_reports()).then_some(&running[..]),
             kill: worker.state.kill,
             retries: self.cfg.retries,
+            by_caller: self.cfg.blame_by_caller,
         };
         let decisions = blame::blame(worker.state.take_inflight(), &how);
         let mut reruns = Vec::new();

@@ -22,9 +22,10 @@ impl Batch {
         Batch { jobs, solo, bytes }
     }
 
-    /// A chunk fresh from the feeder, which counted its size.
+    /// A chunk fresh from the feeder, which counted its size; a job sent
+    /// to run alone is a suspect's rerun to the dispatcher.
     pub(super) fn fresh(cut: Cut) -> Self {
-        Batch { jobs: cut.jobs.into_iter().map(Tracked::new).collect(), solo: false, bytes: cut.bytes }
+        Batch { jobs: cut.jobs.into_iter().map(Tracked::new).collect(), solo: cut.alone, bytes: cut.bytes }
     }
 
     /// Whether only an idle worker may take it: a suspect, or more bytes

@@ -17,7 +17,8 @@
 //! - One suspect is the culprit: rerun alone until it has crashed
 //!   `retries + 1` times, then recorded as crashed. Several suspects are
 //!   each rerun alone, so that the culprit is pinned without blaming the
-//!   others.
+//!   others, unless the caller judges them (`PoolBuilder::blame_by_caller`):
+//!   then each is recorded as crashed, and the caller decides.
 
 use super::state::{InFlight, KillReason, Tracked};
 use std::time::Duration;
@@ -33,6 +34,8 @@ pub(crate) struct Circumstances<'a> {
     pub kill: Option<KillReason>,
     /// Reruns of a job that crashed its worker before it is recorded.
     pub retries: u32,
+    /// Several suspects are the caller's to judge: each is recorded.
+    pub by_caller: bool,
 }
 
 /// What to do with the dead worker's unfinished jobs. They come in the order
@@ -75,7 +78,7 @@ pub(crate) fn blame(inflight: impl IntoIterator<Item = InFlight>, how: &Circumst
         }
         // A stop of ours never reaches here with jobs to judge; treat it
         // like any death.
-        Some(KillReason::Stop) | None => decisions.extend(judge_crash(suspects, how.retries)),
+        Some(KillReason::Stop) | None => decisions.extend(judge_crash(suspects, how)),
     }
     // Each chunk's innocents stay a batch of their own: merged, a deep
     // queue's worth would be rerun as one chunk, and a crash in it would
@@ -116,15 +119,24 @@ fn sort_out(
     (suspects, innocents)
 }
 
-fn judge_crash(mut suspects: Vec<Tracked>, retries: u32) -> Vec<Decision> {
+fn judge_crash(mut suspects: Vec<Tracked>, how: &Circumstances) -> Vec<Decision> {
     if suspects.len() == 1 {
         let mut culprit = suspects.pop().expect("one suspect");
         culprit.crashes += 1;
-        return vec![if culprit.crashes > retries {
+        return vec![if culprit.crashes > how.retries {
             Decision::Crashed(culprit)
         } else {
             Decision::Solo(culprit)
         }];
+    }
+    if how.by_caller {
+        return suspects
+            .into_iter()
+            .map(|mut p| {
+                p.crashes += 1;
+                Decision::Crashed(p)
+            })
+            .collect();
     }
     suspects.into_iter().map(Decision::Solo).collect()
 }
@@ -168,7 +180,7 @@ mod tests {
         kill: Option<KillReason>,
         retries: u32,
     ) -> Circumstances<'_> {
-        Circumstances { threads, running, kill, retries }
+        Circumstances { threads, running, kill, retries, by_caller: false }
     }
 
     #[test]
@@ -196,6 +208,17 @@ mod tests {
     fn with_no_retries_the_first_pinned_crash_is_recorded() {
         let d = blame([chunk(5..=5, &[])], &how(1, None, None, 0));
         assert_eq!(summary(&d), [("crashed", vec![5])]);
+    }
+
+    #[test]
+    fn several_suspects_left_to_the_caller_are_each_recorded() {
+        let mut how = how(4, Some(&[1, 3]), None, 0);
+        how.by_caller = true;
+        let d = blame([chunk(1..=3, &[])], &how);
+        assert_eq!(summary(&d), [("crashed", vec![1]), ("crashed", vec![3]), ("innocent", vec![2])]);
+        // One suspect is the culprit either way.
+        let d = blame([chunk(1..=3, &[])], &Circumstances { running: Some(&[2]), ..how });
+        assert_eq!(summary(&d), [("crashed", vec![2]), ("innocent", vec![1, 3])]);
     }
 
     #[test]

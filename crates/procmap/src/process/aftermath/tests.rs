@@ -47,6 +47,7 @@ fn config(program: &str, retries: u32, timeout: Option<Duration>) -> Config {
         retries,
         timeout,
         exact_blame: false,
+        blame_by_caller: false,
         mem_limit: None,
         max_tasks_per_child: None,
         flush_interval: Duration::from_millis(10),

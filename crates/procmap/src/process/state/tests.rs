@@ -286,7 +286,7 @@ fn only_a_retiring_worker_or_our_stop_is_an_expected_end() {
 }
 
 fn how(running: Option<&[u64]>, kill: Option<KillReason>, retries: u32) -> Circumstances<'_> {
-    Circumstances { threads: 1, running, kill, retries }
+    Circumstances { threads: 1, running, kill, retries, by_caller: false }
 }
 
 #[test]
