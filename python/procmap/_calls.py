@@ -101,9 +101,11 @@ class _Base:
         if self.chunksize is not None:
             return self.chunksize
         ns, last = self.core.pace.get(self.task, (None, 1))
-        if ns is None and total is not None:
+        if ns is None and total is not None and not self.core.auto:
             # Nothing measured yet, but the input's length is known: as
             # Pool.map, start at its share (capped below) rather than ramp up.
+            # (Not under auto: items that wait would all sit in the few
+            # chunks of the first workers' threads.)
             size = last = _MAX_CHUNK
         else:
             size = 1 if ns is None else max(1, min(_MAX_CHUNK, int(_TARGET_NS / max(ns, 1.0))))
@@ -113,8 +115,8 @@ class _Base:
         self.core.pace[self.task] = (ns, size)
         if total is not None:
             # Spread a known input over the workers, as Pool.map does: at
-            # least four chunks per worker.
-            size = min(size, max(1, -(-total // (4 * self.core.procs))))
+            # least four chunks per worker (per thread, under auto).
+            size = min(size, max(1, -(-total // (4 * self.core.procs * self.core.threads))))
         return size
 
     def _measure(self, n, ms):
@@ -127,14 +129,14 @@ class _Base:
     # From the collector
 
     def on_chunk(self, chunk, finished):
-        (_, status, pickled, entries, error, signal, exit_code, stderr, worker, ms, marked, start) = finished
+        (_, status, pickled, entries, error, signal, exit_code, stderr, worker, ms, death, start) = finished
         with self.cond:
             self.inflight -= 1
             try:
                 if status == "ok":
                     self._ok(chunk, pickled, entries, worker, ms)
                 elif status in ("crashed", "timeout"):
-                    self._death(chunk, status, error, signal, exit_code, stderr, worker, marked, start)
+                    self._death(chunk, status, error, signal, exit_code, stderr, worker, death, start)
                 elif len(chunk.items) > 1:
                     # The chunk as a whole failed (e.g. an item would not
                     # unpickle in the worker): each item alone finds out.
@@ -203,9 +205,10 @@ class _Base:
         chunk.items = None
         self._deliver(chunk.indices, values, len(failed))
 
-    def _death(self, chunk, status, error, signal, exit_code, stderr, worker, marked, start):
+    def _death(self, chunk, status, error, signal, exit_code, stderr, worker, death, start):
+        marked, others = death
         decisions = after_death(len(chunk.items), marked, chunk.runs, self.core.retries,
-                                timed_out=status == "timeout")
+                                timed_out=status == "timeout", others=others)
         for decision in decisions:
             if decision[0] == FAIL:
                 _, p, runs = decision
@@ -218,7 +221,7 @@ class _Base:
                 continue
             elif decision[0] == ALONE:
                 _, p, runs = decision
-                self.core.submit(self, [chunk.indices[p]], [chunk.items[p]], [runs])
+                self.core.submit(self, [chunk.indices[p]], [chunk.items[p]], [runs], alone=True)
             else:
                 assert decision[0] == RERUN
                 self._resubmit(chunk, decision[1], alone=False)
@@ -338,8 +341,8 @@ class Call(_Base):
             self.core.attach(-1)
 
     def _pump(self):
-        while (self.source is not None and self.inflight < self.window and self.ready_count < self.limit
-               and not self.abandoned):
+        while (self.source is not None and self.inflight < self.core.window(self.window)
+               and self.ready_count < self.limit and not self.abandoned):
             n = self._size(self.total)
             items = []
             try:
@@ -562,7 +565,7 @@ class Stream(_Base):
         return self.closed and not self.queue
 
     def _pump(self):
-        while self.queue and self.inflight < self.window:
+        while self.queue and self.inflight < self.core.window(self.window):
             n = self._size()
             indices, items = [], []
             while self.queue and len(items) < n:

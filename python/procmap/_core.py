@@ -9,9 +9,15 @@ for finished chunks with the GIL released and routes each to its call.
 
 After Ctrl-C (``interrupt``) or a failure to start workers the engine ends;
 the next chunk starts a fresh one.
+
+Under ``mode="auto"`` the engine chooses the threads per worker as the run
+goes (``procmap::auto``); the collector reads its decisions after each poll
+(``decisions``, logged on the "procmap" logger), and calls size their
+windows of chunks in flight from the current count (``window``).
 """
 
 import atexit
+import collections
 import itertools
 import os
 import pickle
@@ -33,6 +39,14 @@ _LIVE = weakref.WeakSet()
 
 
 START_METHODS = ("auto", "fork", "spawn")
+
+MODES = ("process", "auto")
+
+AutoDecision = collections.namedtuple("AutoDecision", "at procs threads reason")
+AutoDecision.__doc__ = """A decision of ``mode="auto"``: from ``at`` (seconds since the pool's
+engine started) on, ``procs`` workers ran ``threads`` threads each, because
+of ``reason`` (e.g. "jobs use 0.4% of a CPU while they run: the jobs wait, a
+first guess: 2 procs × 64 threads")."""
 
 
 def _threads():
@@ -118,9 +132,19 @@ class Chunk:
 
 class Core:
     def __init__(self, *, procs, retries, timeout, mem_limit, max_tasks_per_child, stop_grace,
-                 initializer, initargs, start_method="auto", capture=None):
+                 initializer, initargs, start_method="auto", capture=None, mode="process"):
+        if mode not in MODES:
+            raise ValueError(f'procmap: mode must be "process" or "auto", got {mode!r}')
+        self.auto = mode == "auto"
         if capture is not None and not isinstance(capture, str):
             raise ValueError(f'procmap: capture must be "none", "tail" or "files=DIR", got {capture!r}')
+        impossible = _native.capture_impossible(self.auto)
+        if impossible and capture not in (None, "none"):
+            # The command line's rule: an explicit capture is refused where
+            # items share their streams.
+            raise ValueError(f"procmap: capture={capture!r} is impossible in {impossible}: its items "
+                             f'share one stdout and stderr; use mode="process" to capture each item\'s '
+                             f'output, or capture="none"')
         # Checked (and a files directory made) before anything starts.
         capture = _native.prepare_capture(capture or "none")
         # Each item's file is named by its index in its call, which the
@@ -166,7 +190,12 @@ class Core:
             stop_grace=stop_grace,
             handshake_timeout=_HANDSHAKE_SECONDS,
             capture=capture,
+            auto=self.auto,
         )
+        # mode="auto": the threads per worker now, and every decision.
+        self.threads = 1
+        self.decisions = []
+        self._auto_seen = 0
         self.lock = threading.Lock()
         self.chunks = {}
         self.ids = itertools.count(1)
@@ -201,10 +230,20 @@ class Core:
         if idle:
             self.native.close_input()
 
-    def submit(self, call, indices, items, runs):
+    def window(self, base):
+        """Chunks a call may have in flight: ``base`` for one thread per
+        worker; under auto, enough for every thread of every worker to have
+        a chunk running and one queued."""
+        if self.threads <= 1:
+            return base
+        return max(base, 2 * self.procs * (self.threads + 1) + 4)
+
+    def submit(self, call, indices, items, runs, alone=False):
         """Pickles and queues one chunk of ``call``. Items that cannot be
         pickled become that item's error, without reaching a worker; a
-        chunk too big for one message is split."""
+        chunk too big for one message is split. ``alone`` (a suspect):
+        under auto, its worker runs nothing else meanwhile, so that a death
+        there is surely its own."""
         job = next(self.ids)
         try:
             payload = pickle.dumps((job, call.kind, call.fn, items, call.journal is not None,
@@ -216,13 +255,13 @@ class Core:
             else:
                 # Find the bad items: each on its own.
                 for i, item, r in zip(indices, items, runs):
-                    self.submit(call, [i], [item], [r])
+                    self.submit(call, [i], [item], [r], alone)
                 return
         if payload is None or len(payload) > _native.MAX_PAYLOAD_BYTES:
             if payload is not None and len(items) > 1:
                 half = len(items) // 2
-                self.submit(call, indices[:half], items[:half], runs[:half])
-                self.submit(call, indices[half:], items[half:], runs[half:])
+                self.submit(call, indices[:half], items[:half], runs[:half], alone)
+                self.submit(call, indices[half:], items[half:], runs[half:], alone)
                 return
             call.unsendable(indices[0], items[0], payload)
             return
@@ -235,7 +274,7 @@ class Core:
                 self.idle.notify_all()
         call.inflight += 1
         try:
-            self.native.submit(job, payload)
+            self.native.submit(job, payload, self.auto and alone)
         except BaseException:
             with self.lock:
                 self.chunks.pop(job, None)
@@ -246,6 +285,7 @@ class Core:
         # Holding self.lock.
         if self.collector is None:
             self.native.start()
+            self._auto_seen = 0
             self.collector = threading.Thread(target=self._collect, name="procmap-collector", daemon=True)
             self.collector.start()
 
@@ -281,6 +321,8 @@ class Core:
         if self.collector is None:
             return True
         batch = self.native.poll(timeout)
+        if self.auto:
+            self._read_decisions()
         if batch is not None:
             for finished in batch:
                 with self.lock:
@@ -309,6 +351,21 @@ class Core:
         for chunk in orphans:
             chunk.call.orphaned(chunk, error)
         return True
+
+    def _read_decisions(self):
+        """The engine's new auto decisions: kept, logged, and the count
+        they set used for the calls' windows."""
+        new = self.native.auto_since(self._auto_seen)
+        if not new:
+            return
+        import logging
+
+        log = logging.getLogger("procmap")
+        self._auto_seen += len(new)
+        for at, procs, threads, reason in new:
+            self.decisions.append(AutoDecision(at, procs, threads, reason))
+            log.info("procmap auto: %s", reason)
+        self.threads = new[-1][2]
 
     def attach(self, driver):
         """A call that a caller's thread iterates (``driver`` 1) or no

@@ -54,9 +54,13 @@ class Executor(concurrent.futures.Executor):
     Arguments: ``max_workers`` (default: one per CPU), ``initializer``,
     ``initargs``, ``max_tasks_per_child`` (counts chunks), and procmap's
     ``timeout``, ``retries`` (default 2), ``mem_limit``, ``stop_grace``,
-    ``start_method``, ``capture``, and for ``map`` ``halt``, ``journal``,
-    ``resume`` and ``progress`` (see ``help(procmap.Pool)``; ``submit``
-    calls are not journaled). ``capture="tail"`` needs a journal: it lands
+    ``start_method``, ``capture``, ``mode``, and for ``map`` ``halt``,
+    ``journal``, ``resume`` and ``progress`` (see ``help(procmap.Pool)``;
+    ``submit`` calls are not journaled). ``mode="auto"`` chooses the
+    threads per worker process from what the calls do: one for CPU-bound
+    Python, more for calls that wait (sleep, I/O, code that releases the
+    GIL), with crash isolation kept; ``decisions`` says what it chose and
+    why. ``capture="tail"`` needs a journal: it lands
     in the records of ``map``, since futures give values, not Results;
     under ``capture="files=DIR"`` the ``submit`` calls are numbered 0, 1,
     ... in the order they were made, and each ``map`` call's items by their
@@ -68,7 +72,8 @@ class Executor(concurrent.futures.Executor):
 
     def __init__(self, max_workers=None, mp_context=None, initializer=None, initargs=(), *,
                  max_tasks_per_child=None, timeout=None, retries=2, mem_limit=None, stop_grace=10.0,
-                 start_method="auto", halt=None, journal=None, resume=False, progress=False, capture=None):
+                 start_method="auto", halt=None, journal=None, resume=False, progress=False, capture=None,
+                 mode="process"):
         check_not_bootstrapping()
         if capture == "tail" and journal is None:
             # A future gives a value, not a Result: only a journal's records
@@ -95,6 +100,7 @@ class Executor(concurrent.futures.Executor):
             initargs=tuple(initargs),
             start_method=start_method,
             capture=capture,
+            mode=mode,
         )
         self._halt = _halt_policy(halt)
         self._journal = Journal(journal, resume)
@@ -103,6 +109,13 @@ class Executor(concurrent.futures.Executor):
         self._shutdown = False
         self._lock = threading.Lock()
         _LIVE.add(self)
+
+    @property
+    def decisions(self):
+        """Under ``mode="auto"``: what the executor chose so far, when and
+        why, a list of ``AutoDecision(at, procs, threads, reason)`` (empty
+        otherwise)."""
+        return list(self._core.decisions)
 
     def submit(self, fn, /, *args, **kwargs):
         """Schedules ``fn(*args, **kwargs)``; returns its ``Future``."""

@@ -173,6 +173,32 @@ class Pool:
                    Each item's output is its own because a worker runs one
                    item at a time. What an item's child process prints after
                    the item returned goes to the next item that prints.
+        mode:      "process" (default): each worker process runs one item at
+                   a time. "auto": the pool measures what the items do and
+                   chooses the threads per worker as it goes, as the command
+                   line's --mode auto does. Items that use at least 15% of
+                   a CPU while they run (Python code, which holds the GIL)
+                   keep one thread per worker, one worker per CPU: exactly
+                   "process". Items that wait (time.sleep, network and disk
+                   I/O, numpy and other code that releases the GIL) get more
+                   threads per worker: a first guess from the measured share
+                   of a CPU, then doubled while throughput rises by 10% and
+                   taken back when it does not (at most 64). Crash isolation
+                   stays: items run in worker processes, and a crash costs
+                   only its culprit. When several items were running in the
+                   dead worker, each counts the run and is rerun in a worker
+                   that runs nothing else, until one dies alone; an item is
+                   recorded as crashed only when it died alone, so an
+                   innocent never is, and a culprit is within retries + 1
+                   runs (with retries=0, two). What differs from "process":
+                   the function runs on several threads of a worker at once
+                   and must be thread-safe; capture= other than "none" is
+                   refused (threads share one stdout and stderr); a worker's
+                   threads share its mem_limit; a timeout kills the worker
+                   with the items beside the slow one (they rerun,
+                   uncounted). What it chose, when and why is the pool's
+                   ``decisions`` (AutoDecision(at, procs, threads, reason)),
+                   each also logged at INFO on the "procmap" logger.
         progress:  True for a progress bar on stderr.
         halt:      stop a call early when its batch is clearly broken, as
                    the command line's --halt (GNU parallel's semantics):
@@ -234,6 +260,7 @@ class Pool:
         start_method="auto",
         halt=None,
         capture=None,
+        mode="process",
     ):
         check_not_bootstrapping()
         if processes is not None and procs is not None and processes != procs:
@@ -267,10 +294,18 @@ class Pool:
             initargs=tuple(initargs),
             start_method=start_method,
             capture=capture,
+            mode=mode,
         )
         self._stream = None
         self._lock = threading.Lock()
         self._state = "run"
+
+    @property
+    def decisions(self):
+        """Under ``mode="auto"``: what the pool chose so far, when and why,
+        a list of ``AutoDecision(at, procs, threads, reason)``, the first
+        decision and every change (empty otherwise)."""
+        return list(self._core.decisions)
 
     def _check_running(self):
         if self._state != "run":

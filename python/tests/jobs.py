@@ -141,3 +141,45 @@ def talkative(x):
 def print_then_segfault(x):
     print(f"about to crash on {x}")
     ctypes.string_at(0)
+
+
+def nap_where(x):
+    """Sleeps 20 ms (the GIL released) and says which worker and thread ran
+    it: mode="auto"'s waiting items."""
+    import threading
+
+    time.sleep(0.02)
+    return x, os.getpid(), threading.get_ident()
+
+
+def spin_where(x):
+    """About 5 ms of pure Python (the GIL held): mode="auto"'s CPU-bound
+    items. Says which worker and thread ran it."""
+    import threading
+
+    deadline = time.thread_time() + 0.005
+    n = 0
+    while time.thread_time() < deadline:
+        n += 1
+    return x, os.getpid(), threading.get_ident()
+
+
+def nap_counted(args):
+    """Appends "INDEX\\n" to a side file as it starts (each run counted,
+    whatever happens next), then sleeps 20 ms; the item named by `crash`
+    then kills its worker: `how` is "abort" (SIGABRT in its own thread) or
+    "kill" (SIGKILL to the whole process)."""
+    import signal
+
+    index, runs_file, crash, how = args
+    fd = os.open(runs_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, f"{index}\n".encode())
+    finally:
+        os.close(fd)
+    time.sleep(0.02)
+    if index == crash:
+        if how == "abort":
+            os.abort()
+        os.kill(os.getpid(), signal.SIGKILL)
+    return index

@@ -37,3 +37,36 @@ def test_no_mark_blames_a_lone_item_and_splits_a_chunk_without_counting():
 def test_an_empty_chunk_is_a_bug():
     with pytest.raises(ValueError):
         after_death(0, None, [], retries=1)
+
+
+# A death shared with other busy chunks (a worker with threads, mode="auto").
+
+
+def test_a_shared_death_counts_the_running_item_but_never_fails_it():
+    # The running item counts its run and reruns alone, even past its
+    # retries: it may be innocent. Its neighbours rerun uncounted.
+    assert after_death(4, 1, [0, 0, 0, 0], retries=2, others=3) == [
+        (RERUN, [0]),
+        (ALONE, 1, 1),
+        (RERUN, [2, 3]),
+    ]
+    assert after_death(1, 0, [0], retries=0, others=1) == [(ALONE, 0, 1)]
+    assert after_death(1, 0, [5], retries=2, others=1) == [(ALONE, 0, 6)]
+
+
+def test_a_culprit_alone_after_a_shared_death_is_recorded_within_its_runs():
+    # retries=1: counted once in the shared death, then pinned alone.
+    runs = [0]
+    (kind, _, counted), = after_death(1, 0, runs, retries=1, others=2)
+    assert (kind, counted) == (ALONE, 1)
+    assert after_death(1, 0, [counted], retries=1) == [(FAIL, 0, 2)]
+
+
+def test_a_chunk_busy_outside_its_items_in_a_shared_death_has_each_item_run_alone_uncounted():
+    # A lone item too: the death may be a neighbour's.
+    assert after_death(1, None, [0], retries=2, others=1) == [(ALONE, 0, 0)]
+    assert after_death(2, None, [1, 0], retries=2, others=1) == [(ALONE, 0, 1), (ALONE, 1, 0)]
+
+
+def test_a_timeout_is_its_own_chunk_whatever_else_was_busy():
+    assert after_death(1, 0, [0], retries=2, timed_out=True, others=5) == [(FAIL, 0, 1)]

@@ -49,11 +49,13 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(read::recall, m)?)?;
     m.add_class::<marker::MarksDir>()?;
     m.add_function(wrap_pyfunction!(pool::prepare_capture, m)?)?;
+    m.add_function(wrap_pyfunction!(pool::capture_impossible, m)?)?;
     m.add_function(wrap_pyfunction!(serve::serve, m)?)?;
     m.add_function(wrap_pyfunction!(serve::serve_tasks, m)?)?;
     m.add("PoolError", m.py().get_type::<PoolError>())?;
     m.add("MAX_PAYLOAD_BYTES", procmap::wire::MAX_PAYLOAD_BYTES)?;
     m.add("SERVER_ENV", procmap::wire::SERVER_ENV)?;
     m.add("MARKER_ENV", procmap::marker::ENV)?;
+    m.add("MAX_THREADS", procmap::auto::MAX_THREADS)?;
     Ok(())
 }

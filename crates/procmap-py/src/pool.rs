@@ -9,10 +9,14 @@
 //! chunks with the GIL released, in slices, so that the interpreter stays
 //! responsive.
 //!
-//! The engine runs with no retries of its own and with exact blame: a death
-//! is pinned on the one chunk that was running, and the worker's
-//! [`crate::marker`] says which of its items. Python decides from there
-//! (`procmap._blame`): the culprit counts a run, its neighbours rerun free.
+//! The engine runs with no retries of its own and leaves every death to
+//! Python (exact blame, and [`procmap::PoolBuilder::blame_by_caller`]):
+//! each chunk that was running comes back crashed, and the worker's
+//! [`crate::marker`] says which of its items was running and how many other
+//! chunks were busy beside it (a worker with threads, `mode="auto"`).
+//! Python decides from there (`procmap._blame`): a lone culprit counts a
+//! run, its neighbours rerun free; the items of a shared death are rerun
+//! alone ([`Input::Alone`]) until one dies by itself.
 
 use crate::chunk;
 use crate::error::PoolError as PyPoolError;
@@ -36,10 +40,11 @@ const SLICE: Duration = Duration::from_millis(50);
 const MAX_BATCH: usize = 256;
 
 /// One finished chunk, as Python's collector takes it: `(job, status,
-/// pickle, entries, error, signal, exit_code, stderr, worker, ms, marked,
-/// start)`; `start` is when the chunk started, in ms since the engine's.
-/// `marked` is the index of the item a dead worker had started, when it
-/// had started one of this chunk's.
+/// pickle, entries, error, signal, exit_code, stderr, worker, ms, (marked,
+/// others), start)`; `start` is when the chunk started, in ms since the
+/// engine's. `marked` is the index of the item a dead worker was running,
+/// when it was running one of this chunk's; `others` how many other chunks
+/// were busy in that worker (0 unless it ran several threads).
 type Finished = (
     u64,
     &'static str,
@@ -51,15 +56,23 @@ type Finished = (
     Option<String>,
     Option<u32>,
     Option<f64>,
-    Option<usize>,
+    (Option<usize>, usize),
     Option<f64>,
 );
+
+/// One decision of `mode="auto"`: `(seconds since the engine started,
+/// procs, threads per worker, why)`.
+type Decision = (f64, usize, usize, String);
 
 /// A pool's engine. Not for direct use: `procmap.Pool` drives it.
 #[pyclass(module = "procmap._native")]
 pub(crate) struct NativePool {
     pool: Pool,
     marks: PathBuf,
+    /// What dead workers' marker files said.
+    taken: marker::Taken,
+    /// The decisions of an auto run, while the engine runs.
+    auto: Mutex<Option<procmap::AutoLog>>,
     /// Open while the engine may take chunks.
     input: Mutex<Option<Sender<Input>>>,
     run: Mutex<Option<Run>>,
@@ -70,7 +83,7 @@ pub(crate) struct NativePool {
 impl NativePool {
     #[new]
     #[pyo3(signature = (*, program, worker_args, procs, marks, zygote=None, timeout=None, mem_limit=None,
-        max_tasks_per_child=None, stop_grace=10.0, handshake_timeout=60.0, capture="none"))]
+        max_tasks_per_child=None, stop_grace=10.0, handshake_timeout=60.0, capture="none", auto=false))]
     #[expect(clippy::too_many_arguments, reason = "Python keyword arguments, one per pool option")]
     fn new(
         program: PathBuf,
@@ -84,6 +97,7 @@ impl NativePool {
         stop_grace: f64,
         handshake_timeout: f64,
         capture: &str,
+        auto: bool,
     ) -> PyResult<Self> {
         let capture = prepared(capture)?;
         // What workers print reaches this process's stderr as it comes,
@@ -92,11 +106,13 @@ impl NativePool {
             .then(|| procmap::WorkerOutput(std::sync::Arc::new(forward)));
         let pool = Pool::builder(Registry::new())
             .mode(Mode::Process)
+            .auto(auto)
             .procs(procs)
             .chunking(Chunking::Auto)
             // Python counts an item's runs itself, from the marker.
             .retries(0)
             .exact_blame(true)
+            .blame_by_caller(true)
             .timeout(timeout.map(Duration::from_secs_f64))
             .mem_limit(mem_limit)
             .max_tasks_per_child(max_tasks_per_child)
@@ -110,7 +126,15 @@ impl NativePool {
             .worker_output(forwarding)
             .capture(capture)
             .build();
-        Ok(NativePool { pool, marks, input: Mutex::new(None), run: Mutex::new(None), stop: Mutex::new(None) })
+        Ok(NativePool {
+            pool,
+            marks,
+            taken: marker::Taken::default(),
+            auto: Mutex::new(None),
+            input: Mutex::new(None),
+            run: Mutex::new(None),
+            stop: Mutex::new(None),
+        })
     }
 
     /// Whether the engine is running (its workers started or starting).
@@ -128,6 +152,7 @@ impl NativePool {
         let (tx, rx) = crossbeam_channel::unbounded();
         let started = self.pool.run(rx).map_err(pool_error)?;
         *lock(&self.stop) = Some(started.stop_handle());
+        *lock(&self.auto) = Some(started.auto_log());
         *lock(&self.input) = Some(tx);
         *run = Some(started);
         Ok(())
@@ -135,8 +160,10 @@ impl NativePool {
 
     /// Queues a chunk (the pickle of `(job, kind, function, items,
     /// journal)`) as engine job `job`; one too big for a message goes
-    /// through a file (see [`chunk::INLINE_BYTES`]).
-    fn submit(&self, job: u64, payload: &[u8]) -> PyResult<()> {
+    /// through a file (see [`chunk::INLINE_BYTES`]). `alone`: its worker
+    /// takes nothing else meanwhile ([`Input::Alone`]).
+    #[pyo3(signature = (job, payload, alone=false))]
+    fn submit(&self, job: u64, payload: &[u8], alone: bool) -> PyResult<()> {
         let input = lock(&self.input);
         let Some(tx) = input.as_ref() else {
             return Err(PyPoolError::new_err("the pool is not running (closed, or stopped by Ctrl-C)"));
@@ -151,8 +178,10 @@ impl NativePool {
         } else {
             payload.to_vec()
         };
-        let job = Job { id: job, task: CHUNK_TASK.to_owned(), args: Vec::new(), payload };
-        tx.send(Input::Job(job)).map_err(|_| PyPoolError::new_err("the pool stopped taking chunks"))
+        // The worker marks the chunk by its job before it reads the payload.
+        let job = Job { id: job, task: CHUNK_TASK.to_owned(), args: vec![job.to_string()], payload };
+        let input = if alone { Input::Alone(job) } else { Input::Job(job) };
+        tx.send(input).map_err(|_| PyPoolError::new_err("the pool stopped taking chunks"))
     }
 
     /// Ends the input: the engine finishes the queued chunks, stops its
@@ -188,6 +217,15 @@ impl NativePool {
         Ok(Some(finished))
     }
 
+    /// The decisions of `mode="auto"` after the first `seen`, as they are
+    /// made: `(at, procs, threads, why)`, `at` in seconds since the engine
+    /// started. Empty when the engine is not running or not in auto.
+    fn auto_since(&self, seen: usize) -> Vec<Decision> {
+        let log = lock(&self.auto);
+        let Some(log) = log.as_ref() else { return Vec::new() };
+        log.since(seen).into_iter().map(|c| (c.at.as_secs_f64(), c.procs, c.threads, c.reason)).collect()
+    }
+
     /// Asks the engine to stop taking chunks: chunks in flight may finish
     /// (up to the stop grace), unless `kill`, which kills workers at once.
     #[pyo3(signature = (kill=false))]
@@ -208,6 +246,7 @@ impl NativePool {
         *lock(&self.input) = None;
         let run = lock(&self.run).take();
         *lock(&self.stop) = None;
+        *lock(&self.auto) = None;
         match run {
             Some(run) => py.detach(|| run.finish()).map(|_| ()).map_err(pool_error),
             None => Ok(()),
@@ -239,11 +278,11 @@ impl NativePool {
             }
         }
         // Where a dead worker was: only a crash or a timeout asks.
-        let marked = match (record.status, record.worker) {
+        let (marked, others) = match (record.status, record.worker) {
             (Status::Crashed | Status::Timeout, Some(pid)) => {
-                marker::take(&self.marks, pid).and_then(|(job, index)| (job == record.line).then_some(index))
+                self.taken.marks(&self.marks, pid).map_or((None, 0), |m| m.judge(record.line))
             }
-            _ => None,
+            _ => (None, 0),
         };
         Ok((
             record.line,
@@ -256,7 +295,7 @@ impl NativePool {
             record.stderr,
             record.worker,
             record.ms,
-            marked,
+            (marked, others),
             record.start,
         ))
     }
@@ -331,6 +370,14 @@ fn prepared(capture: &str) -> PyResult<procmap::wire::Capture> {
             "procmap: capture={capture:?}: cannot create the directory: {e}"
         ))
     })
+}
+
+/// Why a pool cannot capture each item's output, if it cannot: under
+/// `mode="auto"` (`auto`) its workers may run several threads, which share
+/// one stdout and stderr. The engine's one rule, as the command line's.
+#[pyfunction]
+pub(crate) fn capture_impossible(auto: bool) -> Option<&'static str> {
+    procmap::capture_impossible(Mode::Process, 1, auto)
 }
 
 /// [`prepared`] for the pool, before it starts anything: the capture's

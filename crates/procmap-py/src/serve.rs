@@ -5,7 +5,7 @@
 
 use crate::chunk::Entry;
 use crate::codec::Pickler;
-use crate::marker::Marker;
+use crate::marker::{Marker, Slot};
 use procmap::{JobError, Registry, RunContext, Task};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
@@ -85,11 +85,16 @@ impl Task for ChunkTask {
         Err(JobError::new("a Python pool's chunk travels as a payload"))
     }
 
-    fn run_payload(&self, payload: &[u8], _: &[String], _: &RunContext) -> Result<Vec<u8>, JobError> {
+    fn run_payload(&self, payload: &[u8], args: &[String], _: &RunContext) -> Result<Vec<u8>, JobError> {
+        // Before anything else: a death from now on may be this chunk's
+        // (its first argument is its job; see crate::marker).
+        let job = args.first().and_then(|a| a.parse().ok()).unwrap_or(0);
+        let slot = self.marker.as_ref().map(|m| m.enter(job));
         let payload = crate::chunk::unspill(payload)
             .map_err(|e| JobError::new(format!("cannot read the chunk's file in the worker: {e}")))?;
-        let answer =
-            Python::attach(|py| self.run_chunk(py, &payload).map_err(|e| JobError::new(e.to_string())))?;
+        let answer = Python::attach(|py| {
+            self.run_chunk(py, &payload, slot.as_ref()).map_err(|e| JobError::new(e.to_string()))
+        })?;
         if answer.len() > procmap::wire::MAX_PAYLOAD_BYTES {
             return Err(JobError::new(format!(
                 "the values pickle to {} bytes; at most {} can be sent back",
@@ -103,7 +108,7 @@ impl Task for ChunkTask {
 }
 
 impl ChunkTask {
-    fn run_chunk(&self, py: Python<'_>, payload: &[u8]) -> PyResult<Vec<u8>> {
+    fn run_chunk(&self, py: Python<'_>, payload: &[u8], slot: Option<&Slot<'_>>) -> PyResult<Vec<u8>> {
         let chunk = self.pickler.loads(py, payload)?;
         type Chunk<'py> = (u64, u8, Bound<'py, PyAny>, Bound<'py, PyList>, bool, Option<Vec<u64>>);
         let (job, kind, function, items, journal, indices): Chunk<'_> = chunk.extract()?;
@@ -114,8 +119,8 @@ impl ChunkTask {
         let capture = procmap::worker::capture::current();
         let mut entries = journal.then(|| Vec::with_capacity(items.len()));
         for (index, item) in items.iter().enumerate() {
-            if let Some(marker) = &self.marker {
-                marker.set(job, index);
+            if let Some(slot) = slot {
+                slot.item(job, index);
             }
             if let Some(capture) = capture {
                 capture.begin(indices.as_ref().and_then(|i| i.get(index).copied()).unwrap_or(index as u64));
@@ -155,6 +160,9 @@ impl ChunkTask {
                 (entry.stdout, entry.stderr) = (stdout, stderr);
                 entries.push(entry);
             }
+        }
+        if let Some(slot) = slot {
+            slot.between(job);
         }
         let answer = |py| (&values, &errors, &times, &outputs).into_pyobject(py).map(Bound::into_any);
         let pickled = match self.pickler.dumps(&answer(py)?) {
