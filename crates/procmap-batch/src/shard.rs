@@ -216,7 +216,7 @@ mod tests {
                 let inputs = crate::jobs::JobReader::new(std::io::Cursor::new(text.to_owned()), None);
                 filter(Box::new(inputs), Shard { index, count })
                     .filter_map(|input| match input {
-                        Input::Job(job) => Some(job.id),
+                        Input::Job(job) | Input::Alone(job) => Some(job.id),
                         Input::Invalid { id, .. } => Some(id),
                         Input::Done(_) => None,
                     })

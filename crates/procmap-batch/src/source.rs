@@ -147,7 +147,7 @@ mod tests {
     fn kinds(inputs: impl Iterator<Item = Input>) -> Vec<(&'static str, u64)> {
         inputs
             .map(|i| match i {
-                Input::Job(Job { id, .. }) => ("job", id),
+                Input::Job(Job { id, .. }) | Input::Alone(Job { id, .. }) => ("job", id),
                 Input::Done(Job { id, .. }) => ("done", id),
                 Input::Invalid { id, .. } => ("invalid", id),
             })
