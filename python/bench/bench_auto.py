@@ -6,7 +6,7 @@ configurations, on an I/O-bound and a CPU-bound Python function, in one run
     python bench_auto.py [--procs 2] [--io 2000] [--cpu 2000] [--repeat 3]
 
     io   N × time.sleep(0.02) (the GIL released)
-    cpu  N × about 2 ms of pure Python (the GIL held)
+    cpu  N × about 1.3 ms of pure Python (the GIL held)
 
 Configurations: procmap.Pool(procs=P) in process mode (the default is P =
 --procs), more worker processes (4, 16 and 64 per core), mode="auto" with
@@ -92,7 +92,7 @@ def main():
     default = f"process-{c}"
     grid = [f"process-{k * c}" for k in (4, 16, 64)] + ["ThreadPool-16", "ThreadPool-128"]
     auto = f"auto-{c}"
-    fail = False
+    misses = []
     print(f"| workload | configuration | wall s | CPU s | note |")
     print("|---|---|---|---|---|")
     for workload in ("io", "cpu"):
@@ -104,6 +104,7 @@ def main():
             rows[config] = measure(config, workload, args, args.repeat)
         rows[auto] = measure(auto, workload, args, args.repeat)
         best = min((k for k in rows if k != auto), key=lambda k: rows[k]["wall"])
+        isolated = min((k for k in rows if k.startswith("process-")), key=lambda k: rows[k]["wall"])
         within = rows[auto]["wall"] / rows[best]["wall"]
         speedup = rows[default]["wall"] / rows[auto]["wall"]
         for config, r in rows.items():
@@ -112,8 +113,12 @@ def main():
                 note.append("the default")
             if config == best:
                 note.append("best fixed")
+            if config == isolated:
+                note.append("best with crash isolation")
             if config == auto:
-                note.append(f"{within:.2f}× the best's time, {speedup:.1f}× the default's speed")
+                note.append(f"{within:.2f}× the best's time, "
+                            f"{rows[auto]['wall'] / rows[isolated]['wall']:.2f}× the best isolated one's, "
+                            f"{speedup:.1f}× the default's speed")
                 if r["decisions"]:
                     note.append(f"chose: {r['decisions'][-1]}")
             name = config.replace("process-", "procmap.Pool(procs=").replace("auto-", 'procmap.Pool(mode="auto", procs=')
@@ -121,12 +126,13 @@ def main():
             print(f"| {workload} ({getattr(args, workload):,}) | {name} | {r['wall']:.2f} | {r['cpu']:.2f} | "
                   f"{'; '.join(note)} |")
         if within > 1.10:
-            print(f"target missed: auto on {workload} takes {within:.2f}× the best configuration's time (≤ 1.10×)")
-            fail = True
+            misses.append(f"auto on {workload} takes {within:.2f}× the best configuration's time (≤ 1.10×)")
         if workload == "io" and speedup < 5:
-            print(f"target missed: auto on io is {speedup:.1f}× the default (≥ 5×)")
-            fail = True
-    sys.exit(1 if fail else 0)
+            misses.append(f"auto on io is {speedup:.1f}× the default (≥ 5×)")
+    print()
+    for miss in misses:
+        print(f"target missed: {miss}")
+    sys.exit(1 if misses else 0)
 
 
 if __name__ == "__main__":
