@@ -171,7 +171,7 @@ class _Base:
                        worker=worker, ms=ms)
             return
         if self.journal is not None and entries is not None:
-            self.journal.write_chunk(self.task, chunk.indices, entries, worker, [r + 1 for r in chunk.runs])
+            self.journal.write_chunk(self.task, chunk.indices, entries, worker, chunk.runs)
         self._measure(len(values), ms)
         if self.abandoned:
             return

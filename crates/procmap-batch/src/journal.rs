@@ -8,7 +8,7 @@
 //! writer died mid-write) is skipped by readers and cut off before a
 //! resumed run appends. One writer at a time: the file is locked.
 
-pub use crate::encode::encode_record;
+pub use crate::encode::{Fields, Millis, encode_fields, encode_record};
 use procmap::JobRecord;
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
@@ -272,7 +272,12 @@ impl Journal {
     /// [`crate::identity::Identity`] occurrence when the writer knows it,
     /// written only when it is not 0 (see [`crate::occurrence`]).
     pub fn write(&mut self, record: &JobRecord, occurrence: u32) -> io::Result<()> {
-        encode_record(&mut self.pending, record, occurrence);
+        self.write_fields(&Fields::of(record, occurrence))
+    }
+
+    /// Appends a record given as its fields (see [`Fields`]).
+    pub fn write_fields<A: AsRef<str>>(&mut self, fields: &Fields<'_, A>) -> io::Result<()> {
+        encode_fields(&mut self.pending, fields);
         if self.pending.len() >= BUFFER_BYTES {
             self.write_pending()?;
         }
