@@ -277,13 +277,27 @@ impl Journal {
 
     /// Appends a record given as its fields (see [`Fields`]).
     pub fn write_fields<A: AsRef<str>>(&mut self, fields: &Fields<'_, A>) -> io::Result<()> {
+        self.append_fields(fields)?;
+        self.flush_if_due()
+    }
+
+    /// Appends a record of a batch that arrived together (a chunk's),
+    /// without looking at the clock: the caller calls
+    /// [`Journal::flush_if_due`] once the batch is in, as the coarse clock
+    /// cost as much as a small record's encoding.
+    pub fn append_fields<A: AsRef<str>>(&mut self, fields: &Fields<'_, A>) -> io::Result<()> {
         encode_fields(&mut self.pending, fields);
         if self.pending.len() >= BUFFER_BYTES {
             self.write_pending()?;
         }
-        // Checked on every record: with records arriving every few tens of
-        // milliseconds, neither a count nor the idle flush in the run loop
-        // would keep the promise that a crash loses at most FLUSH_EVERY.
+        Ok(())
+    }
+
+    /// Flushes if the last flush is [`FLUSH_EVERY`] old. Called after every
+    /// record or batch: with records arriving every few tens of
+    /// milliseconds, neither a count nor the idle flush in the run loop
+    /// would keep the promise that a crash loses at most `FLUSH_EVERY`.
+    pub fn flush_if_due(&mut self) -> io::Result<()> {
         if flush_due(coarse_now().saturating_sub(self.last_flush), self.coarse_slack) {
             self.flush()?;
         }

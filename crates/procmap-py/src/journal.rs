@@ -219,7 +219,7 @@ fn write_entries(
             Ok(json) => (Status::Ok, Some(json), None),
             Err(error) => (Status::Error, None, Some(error)),
         };
-        journal.write_fields(&Fields {
+        journal.append_fields(&Fields {
             line,
             occurrence: repeats.take(line),
             task,
@@ -239,7 +239,7 @@ fn write_entries(
         })?;
         start_nanos = start_nanos.map(|nanos| nanos + entry.nanos);
     }
-    Ok(())
+    journal.flush_if_due()
 }
 
 /// Opens the journal at `path` as the command line does: locked (and its
