@@ -141,3 +141,14 @@ def talkative(x):
 def print_then_segfault(x):
     print(f"about to crash on {x}")
     ctypes.string_at(0)
+
+
+def varied(x):
+    """Prints its item; "raise" raises, "lambda" returns what cannot be
+    pickled."""
+    print(f"item {x}", end="")
+    if x == "raise":
+        raise ValueError("bad item")
+    if x == "lambda":
+        return lambda: x
+    return x

@@ -105,6 +105,30 @@ def test_items_and_values_are_json_when_exact_and_pickled_otherwise(tmp_path):
     assert [(r["args"], r["value"]) for r in raw] == [(r["args"], r["value"]) for r in records]
 
 
+def test_a_chunk_s_records_carry_each_item_s_value_error_output_and_time(tmp_path):
+    """The worker writes a chunk's entries and the journal thread reads
+    them in place: every kind of entry in one chunk comes out right."""
+    journal = tmp_path / "j.jsonl"
+    items = [1, "raise", "lambda", "é\n\"x\"", [4, None]]
+    with procmap.Pool(procs=1, chunksize=len(items), journal=journal, capture="tail") as pool:
+        results = sorted(pool.imap_unordered(jobs.varied, items), key=lambda r: r.index)
+    assert [r.ok for r in results] == [True, False, False, True, True]
+    records = sorted(records_of(journal), key=lambda r: r["line"])
+    assert [r["line"] for r in records] == [1, 2, 3, 4, 5]
+    assert [r["status"] for r in records] == ["ok", "error", "error", "ok", "ok"]
+    assert [r["args"] for r in records] == [[json.dumps(item, ensure_ascii=False, separators=(",", ":"))]
+                                            for item in items]
+    assert [r.get("value") for r in records] == [1, None, None, "é\n\"x\"", [4, None]]
+    assert records[1]["error"].startswith("ValueError: bad item"), records[1]
+    assert records[2]["error"].startswith("cannot pickle the return value"), records[2]
+    assert [r["stdout"] for r in records] == [f"item {x}" for x in items]
+    assert {(r["task"], r["attempts"], r["worker"]) for r in records} == {("jobs.varied", 1, results[0].worker)}
+    # One chunk: each item starts as the one before it ends, to the
+    # nanosecond the times are written in.
+    for before, after in zip(records, records[1:]):
+        assert round((after["start"] - before["start"] - before["ms"]) * 1e6) == 0, (before, after)
+
+
 def test_a_second_process_writing_the_journal_is_refused_by_the_lock(script, tmp_path):
     # Issue 19 (4): two processes on one journal were not refused.
     proc = script(
