@@ -152,3 +152,10 @@ def varied(x):
     if x == "lambda":
         return lambda: x
     return x
+
+
+def counted(path, x, power=2):
+    """Appends x to the file at path (one line per run), then returns x**power."""
+    with open(path, "a") as f:
+        f.write(f"{x}\n")
+    return x**power

@@ -87,10 +87,12 @@ impl NativeJournal {
 
     /// Queues the records of a chunk that ran: item `k` of the chunk is the
     /// input's item `indices[k]`, which had run `runs[k]` times before.
+    /// `task` names the function: one name for a call's chunk, a list of
+    /// one per item for a stream's (`submit` calls mix functions).
     fn write_chunk(
         &self,
         py: Python<'_>,
-        task: String,
+        task: Tasks,
         indices: Vec<u64>,
         entries: &Entries,
         worker: Option<u32>,
@@ -182,6 +184,22 @@ fn bounded(text: Option<String>, error: String) -> (Vec<String>, String) {
     }
 }
 
+/// The function names of a chunk's items.
+#[derive(FromPyObject)]
+pub(crate) enum Tasks {
+    One(String),
+    Each(Vec<String>),
+}
+
+impl Tasks {
+    fn get(&self, k: usize) -> &str {
+        match self {
+            Tasks::One(task) => task,
+            Tasks::Each(tasks) => tasks.get(k).map_or("?", String::as_str),
+        }
+    }
+}
+
 /// Writes the records of a chunk's entries (see [`write_chunk`]) as
 /// [`Fields`] over the worker's answer, without a [`JobRecord`] each.
 /// Each item's `start` follows from the run times of the items before it,
@@ -190,7 +208,7 @@ fn bounded(text: Option<String>, error: String) -> (Vec<String>, String) {
 #[expect(clippy::too_many_arguments, reason = "a chunk's parts, as Python hands them over")]
 fn write_entries(
     journal: &mut Journal,
-    task: &str,
+    task: &Tasks,
     indices: &[u64],
     runs: &[u32],
     worker: Option<u32>,
@@ -200,7 +218,8 @@ fn write_entries(
 ) -> std::io::Result<()> {
     let mut start_nanos = start.map(|ms| (ms * 1e6).round() as u64);
     let mut entries = EntryReader::new(entries);
-    for (&index, &runs) in indices.iter().zip(runs) {
+    for (k, (&index, &runs)) in indices.iter().zip(runs).enumerate() {
+        let task = task.get(k);
         let line = index + 1;
         let broken: String;
         let entry = match entries.next() {

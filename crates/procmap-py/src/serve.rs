@@ -163,15 +163,26 @@ impl ChunkTask {
                 self.pickler.dumps(&answer(py)?)?
             }
         };
-        let entries = journal.then(|| self.entries(&items, &values, &runs));
+        let entries = journal.then(|| self.entries(kind, &items, &values, &runs)).transpose()?;
         Ok(crate::chunk::join(pickled.as_bytes(), entries.as_deref()))
     }
 
     /// The journal entries of a chunk that ran: each item's text and its
-    /// value's JSON (or its error), written in place.
-    fn entries(&self, items: &Bound<'_, PyList>, values: &Bound<'_, PyList>, runs: &[Run]) -> Vec<u8> {
+    /// value's JSON (or its error), written in place. A `submit` call's
+    /// item is its `(args, kwargs)`: its function is its record's task.
+    fn entries(
+        &self,
+        kind: u8,
+        items: &Bound<'_, PyList>,
+        values: &Bound<'_, PyList>,
+        runs: &[Run],
+    ) -> PyResult<Vec<u8>> {
         let mut entries = crate::chunk::EntriesWriter::default();
         for ((item, value), run) in items.iter().zip(values.iter()).zip(runs) {
+            let item = match kind {
+                0 | 1 => item,
+                _ => item.cast::<PyTuple>()?.get_slice(1, 3).into_any(),
+            };
             entries.push(
                 run.nanos,
                 run.stdout.as_deref(),
@@ -196,7 +207,7 @@ impl ChunkTask {
                 },
             );
         }
-        entries.into_bytes()
+        Ok(entries.into_bytes())
     }
 
     /// When some value would not pickle: each such value becomes that
