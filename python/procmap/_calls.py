@@ -23,6 +23,7 @@ import time
 from . import _native
 from ._blame import ALONE, FAIL, RERUN, after_death
 from ._result import Halted, JobFailed, JobTimeout, RemoteTraceback, WorkerCrashed
+from ._spec import task_name
 
 # Work per chunk that chunksize="auto" aims at, as the engine's own
 # (crates/procmap/src/input/chunking.rs): a chunk's round trip costs tens of
@@ -173,7 +174,7 @@ class _Base:
                        worker=worker, ms=ms)
             return
         if self.journal is not None and entries is not None:
-            self.journal.write_chunk(self.task, chunk.indices, entries, worker, [r + 1 for r in chunk.runs])
+            self.journal.write_chunk(self._tasks(chunk.indices), chunk.indices, entries, worker, chunk.runs)
         self._measure(len(values), ms)
         if self.abandoned:
             return
@@ -255,7 +256,8 @@ class _Base:
     def _fail(self, index, item, status, error, *, signal=None, exit_code=None, stderr=None, attempts=1,
               worker=None, ms=None, local=None, start=None):
         if self.journal is not None:
-            self.journal.write_failed(self.task, index, item, status, error or "", signal, exit_code, stderr,
+            task, journaled = self._journaled(index, item)
+            self.journal.write_failed(task, index, journaled, status, error or "", signal, exit_code, stderr,
                                       attempts, worker, start)
         if self.abandoned:
             return
@@ -263,6 +265,15 @@ class _Base:
         r = _native.make_result(index, item, False, None, status, summary, tb, signal, exit_code, stderr,
                                 attempts, worker, ms)
         self._deliver([index], [r if self.results else _Failure(r, local=local)], 1)
+
+    # What a record names: a call's function is one for all its items.
+
+    def _tasks(self, indices):
+        return self.task
+
+    def _journaled(self, index, item):
+        """The task and the item as the record of ``item`` names them."""
+        return self.task, item
 
     def _check_done(self):
         if self.done or self.inflight > 0 or not self._exhausted():
@@ -534,24 +545,111 @@ class Call(_Base):
 
 class Stream(_Base):
     """submit and apply_async: single calls queued as they come, sent in
-    chunks; each ends in its sink (a Future, or an AsyncResult)."""
+    chunks; each ends in its sink (a Future, or an AsyncResult).
 
-    def __init__(self, core, *, chunksize=None):
+    With a journal, each call is a record: its task the function's name,
+    its item ``(args, kwargs)``, its line its place in the order the calls
+    were made (from 1). The stream opens the journal at its first call and
+    holds it until the pool closes, or until a ``map`` of the same pool
+    asks for it while no call is queued or running (``release_journal``);
+    its next call opens it again. On a resume, a call whose latest record
+    is ok is not run: its sink gets the recorded value."""
+
+    def __init__(self, core, *, chunksize=None, journal=None):
         self.queue = collections.deque()
         self.sinks = {}
         self.stream = True
         self.closed = False
         self.results = False
         self.counter = itertools.count()
+        # The pool's Journal (None without one), and what the stream has
+        # of it: the open NativeJournal is self.journal (see _Base).
+        self.journals = journal if journal is not None and journal.path is not None else None
+        # Held while the journal is opened, so that two calls made at once
+        # do not both open it.
+        self.journal_lock = threading.Lock()
+        self.tasks = {}
+        self.index = None
         super().__init__(core, None, KIND_APPLY, chunksize=chunksize, window=2 * core.procs + 2,
                          task="procmap.submit")
 
     def put(self, sink, fn, args, kwargs):
+        if self.journals is not None:
+            with self.journal_lock:
+                self._put_journaled(sink, fn, args, kwargs)
+            return
         with self.cond:
             if self.closed:
                 raise RuntimeError("procmap: cannot schedule new work after shutdown")
-            self.queue.append((sink, fn, args, kwargs))
+            self.queue.append((sink, next(self.counter), fn, args, kwargs))
             self._pump()
+
+    def _put_journaled(self, sink, fn, args, kwargs):
+        # Holding journal_lock.
+        with self.cond:
+            if self.closed:
+                raise RuntimeError("procmap: cannot schedule new work after shutdown")
+            opened = self.journal
+        if opened is None:
+            # A PoolError (the journal is locked: a map of this pool, or
+            # another process, writes it) reaches the caller of submit().
+            opened = self.journals.open(holder=self)
+        with self.cond:
+            if self.closed:
+                if opened is not self.journal:
+                    opened.finish()
+                raise RuntimeError("procmap: cannot schedule new work after shutdown")
+            self.journal = opened
+            index = next(self.counter)
+            task = task_name(fn)
+            if self.journals.resume:
+                skipped = self.journal.admit(task, [index], [(args, kwargs)])
+                if skipped:
+                    (_, hash_, occurrence), = skipped
+                    self._recalled(sink, index, hash_, occurrence)
+                    return
+            self.tasks[index] = task
+            self.queue.append((sink, index, fn, args, kwargs))
+            self._pump()
+
+    def _recalled(self, sink, index, hash_, occurrence):
+        """A call a resume skipped: its value, from the journal, read once
+        for all the calls it skips."""
+        if self.index is None:
+            self.index = _native.JournalIndex(self.journals.path)
+        r = self.index.take(index, hash_, occurrence)
+        if not sink.start():
+            return
+        if r is None:
+            sink.fail(_native.PoolError("procmap: its record vanished from the journal"))
+        elif r.ok:
+            sink.succeed(r.value)
+        else:
+            sink.fail(_Failure(r).exception())
+
+    def release_journal(self):
+        """Lets go of the journal if no call is queued or running, for a
+        ``map`` of the same pool; returns whether the journal is free of
+        this stream."""
+        with self.cond:
+            return self._release_if_idle()
+
+    def _release_if_idle(self):
+        # Holding self.cond.
+        if self.journal is None:
+            return True
+        if self.queue or self.inflight or self.sinks:
+            return False
+        journal, self.journal = self.journal, None
+        journal.finish()
+        return True
+
+    def _tasks(self, indices):
+        return [self.tasks.get(i, "?") for i in indices]
+
+    def _journaled(self, index, item):
+        fn, args, kwargs = item
+        return self.tasks.get(index) or task_name(fn), (args, kwargs)
 
     def close(self, cancel=False):
         with self.cond:
@@ -569,10 +667,10 @@ class Stream(_Base):
             n = self._size()
             indices, items = [], []
             while self.queue and len(items) < n:
-                sink, fn, args, kwargs = self.queue.popleft()
+                sink, index, fn, args, kwargs = self.queue.popleft()
                 if not sink.start():
+                    self.tasks.pop(index, None)
                     continue
-                index = next(self.counter)
                 self.sinks[index] = sink
                 indices.append(index)
                 items.append((fn, args, kwargs))
@@ -581,6 +679,7 @@ class Stream(_Base):
 
     def _deliver(self, indices, values, failed):
         for i, v in zip(indices, values):
+            self.tasks.pop(i, None)
             sink = self.sinks.pop(i, None)
             if sink is None:
                 continue
@@ -592,6 +691,7 @@ class Stream(_Base):
     def _orphan(self, chunk, error):
         # Each call's own Future or AsyncResult fails; the stream goes on.
         for i in chunk.indices:
+            self.tasks.pop(i, None)
             sink = self.sinks.pop(i, None)
             if sink is not None:
                 sink.fail(error)

@@ -54,14 +54,18 @@ class Executor(concurrent.futures.Executor):
     Arguments: ``max_workers`` (default: one per CPU), ``initializer``,
     ``initargs``, ``max_tasks_per_child`` (counts chunks), and procmap's
     ``timeout``, ``retries`` (default 2), ``mem_limit``, ``stop_grace``,
-    ``start_method``, ``capture``, ``mode``, and for ``map`` ``halt``,
-    ``journal``, ``resume`` and ``progress`` (see ``help(procmap.Pool)``;
-    ``submit`` calls are not journaled). ``mode="auto"`` chooses the
-    threads per worker process from what the calls do: one for CPU-bound
-    Python, more for calls that wait (sleep, I/O, code that releases the
-    GIL), with crash isolation kept; ``decisions`` says what it chose and
-    why. ``capture="tail"`` needs a journal: it lands
-    in the records of ``map``, since futures give values, not Results;
+    ``start_method``, ``capture``, ``mode``, ``journal`` and ``resume``,
+    and for ``map`` ``halt`` and ``progress`` (see ``help(procmap.Pool)``).
+    ``mode="auto"`` chooses the threads per worker process from what the
+    calls do: one for CPU-bound Python, more for calls that wait (sleep,
+    I/O, code that releases the GIL), with crash isolation kept;
+    ``decisions`` says what it chose and why. A
+    ``submit`` call's record has ``(args, kwargs)`` as its item; on a
+    resume, a call already recorded ok is not run, and its Future gets the
+    recorded value. Submitted calls hold the journal until they are all
+    done, so a ``map`` that journals while some run raises ``PoolError``.
+    ``capture="tail"`` needs a journal: it lands in the records, since
+    futures give values, not Results;
     under ``capture="files=DIR"`` the ``submit`` calls are numbered 0, 1,
     ... in the order they were made, and each ``map`` call's items by their
     index in that call, so a later call's files replace an earlier one's of
@@ -105,7 +109,7 @@ class Executor(concurrent.futures.Executor):
         self._halt = _halt_policy(halt)
         self._journal = Journal(journal, resume)
         self._progress = bool(progress)
-        self._stream = Stream(self._core)
+        self._stream = Stream(self._core, journal=self._journal)
         self._shutdown = False
         self._lock = threading.Lock()
         _LIVE.add(self)

@@ -45,7 +45,9 @@ def _count(name, value, minimum):
 class Journal:
     """A pool's journal= and resume=, for Pool and Executor alike: each
     call opens the journal for itself (locked while it runs); the pool's
-    first call truncates it unless resume=True, later calls append."""
+    first opening truncates it unless resume=True, later ones append. The
+    pool's stream of submit()/apply_async() calls (its ``holder``) keeps it
+    open between calls, and lets a map() have it when none is running."""
 
     def __init__(self, path, resume):
         if resume and path is None:
@@ -54,14 +56,26 @@ class Journal:
         self.resume = bool(resume)
         self._opened = False
         self._lock = threading.Lock()
+        self.holder = None
 
-    def open(self):
-        """A call's NativeJournal, or None without a journal."""
+    def open(self, holder=None):
+        """A call's NativeJournal, or None without a journal. ``holder`` is
+        the stream that opens it for its calls."""
         if self.path is None:
             return None
+        stream = self.holder
+        # Outside self._lock: the stream opens the journal under its own
+        # lock, then takes this one.
+        if stream is not None and stream is not holder and not stream.release_journal():
+            raise _native.PoolError(
+                f"procmap: journal {self.path} is held by this pool's submit()/apply_async() calls, which are "
+                f"still running; a map() that journals waits for none of them: wait for their results first, "
+                f"or run the map() on another pool")
         with self._lock:
             journal = _native.NativeJournal(self.path, self._opened, self.resume)
             self._opened = True
+            if holder is not None:
+                self.holder = holder
         return journal
 
 
@@ -137,7 +151,8 @@ class Pool:
                    as "512M", "4G". An allocation beyond it raises
                    MemoryError in the function: that item's "error".
         journal:   a path: every item's result (of map, imap,
-                   imap_unordered and starmap; not apply_async) is appended
+                   imap_unordered, starmap, and apply_async, whose item is
+                   (args, kwargs)) is appended
                    to it as a JSON Lines record as soon as it arrives, in the
                    format of the command line's journal (`supervisor status`
                    and `supervisor merge` read it; procmap.read_journal reads
@@ -150,7 +165,9 @@ class Pool:
                    The first call of a Pool truncates it unless
                    resume=True; later calls append. A call holds a lock on
                    it: a second call writing it at the same time, from this
-                   process or another, raises PoolError.
+                   process or another, raises PoolError. apply_async calls
+                   hold it from the first until the pool closes, and let a
+                   map have it while none of them is queued or running.
         resume:    with a journal, skip the items that already have an "ok"
                    record there (failed ones run again). An item is
                    recognised by the function's name and its content (its
@@ -158,7 +175,8 @@ class Pool:
                    a new one, and equal items are told apart by their order.
                    A torn last line (the writer was killed mid-write) is
                    cut off first. imap_unordered does not yield skipped
-                   items; map and imap take their values from the journal.
+                   items; map and imap take their values from the journal,
+                   and so does a skipped apply_async call's AsyncResult.
         capture:   what becomes of what the function prints (stdout and
                    stderr, Python's print() and C code's alike). "none"
                    (default): it reaches this process's stderr as it comes,
@@ -388,7 +406,7 @@ class Pool:
         result = AsyncResult(callback, error_callback)
         with self._lock:
             if self._stream is None:
-                self._stream = Stream(self._core)
+                self._stream = Stream(self._core, journal=self._journal)
             stream = self._stream
         stream.put(result, func, tuple(args), dict(kwds))
         return result

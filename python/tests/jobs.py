@@ -183,3 +183,21 @@ def nap_counted(args):
             os.abort()
         os.kill(os.getpid(), signal.SIGKILL)
     return index
+
+
+def varied(x):
+    """Prints its item; "raise" raises, "lambda" returns what cannot be
+    pickled."""
+    print(f"item {x}", end="")
+    if x == "raise":
+        raise ValueError("bad item")
+    if x == "lambda":
+        return lambda: x
+    return x
+
+
+def counted(path, x, power=2):
+    """Appends x to the file at path (one line per run), then returns x**power."""
+    with open(path, "a") as f:
+        f.write(f"{x}\n")
+    return x**power

@@ -5,6 +5,7 @@ round-trip exactly, pickled otherwise. Regressions of issue 19 carry its
 numbers."""
 
 import collections
+import itertools
 import json
 import math
 import subprocess
@@ -103,6 +104,30 @@ def test_items_and_values_are_json_when_exact_and_pickled_otherwise(tmp_path):
     # The raw records, as they are on disk.
     raw = read_journal_records(journal)
     assert [(r["args"], r["value"]) for r in raw] == [(r["args"], r["value"]) for r in records]
+
+
+def test_a_chunk_s_records_carry_each_item_s_value_error_output_and_time(tmp_path):
+    """The worker writes a chunk's entries and the journal thread reads
+    them in place: every kind of entry in one chunk comes out right."""
+    journal = tmp_path / "j.jsonl"
+    items = [1, "raise", "lambda", "é\n\"x\"", [4, None]]
+    with procmap.Pool(procs=1, chunksize=len(items), journal=journal, capture="tail") as pool:
+        results = sorted(pool.imap_unordered(jobs.varied, items), key=lambda r: r.index)
+    assert [r.ok for r in results] == [True, False, False, True, True]
+    records = sorted(records_of(journal), key=lambda r: r["line"])
+    assert [r["line"] for r in records] == [1, 2, 3, 4, 5]
+    assert [r["status"] for r in records] == ["ok", "error", "error", "ok", "ok"]
+    assert [r["args"] for r in records] == [[json.dumps(item, ensure_ascii=False, separators=(",", ":"))]
+                                            for item in items]
+    assert [r.get("value") for r in records] == [1, None, None, "é\n\"x\"", [4, None]]
+    assert records[1]["error"].startswith("ValueError: bad item"), records[1]
+    assert records[2]["error"].startswith("cannot pickle the return value"), records[2]
+    assert [r["stdout"] for r in records] == [f"item {x}" for x in items]
+    assert {(r["task"], r["attempts"], r["worker"]) for r in records} == {("jobs.varied", 1, results[0].worker)}
+    # One chunk: each item starts as the one before it ends, to the
+    # nanosecond the times are written in.
+    for before, after in zip(records, records[1:]):
+        assert round((after["start"] - before["start"] - before["ms"]) * 1e6) == 0, (before, after)
 
 
 def test_a_second_process_writing_the_journal_is_refused_by_the_lock(script, tmp_path):
@@ -320,3 +345,63 @@ def test_executor_map_writes_the_journal_and_resumes_from_it(tmp_path):
     assert sorted(ran) == [(20,), (21,), (22,), (23,), (24,), (1000,)]
     with pytest.raises(ValueError, match="resume=True needs a journal"):
         procmap.Executor(max_workers=1, resume=True)
+
+
+def test_submitted_calls_are_journaled_and_a_resume_runs_only_those_not_done(tmp_path):
+    # Issue 18: the journal and resume work through every surface, submit
+    # and apply_async too. Each run of a call leaves a line in `runs`.
+    journal, runs = tmp_path / "j.jsonl", tmp_path / "runs"
+    with procmap.Executor(max_workers=2, retries=0, journal=journal) as ex:
+        futures = [ex.submit(jobs.counted, str(runs), x) for x in range(10)]
+        futures.append(ex.submit(jobs.counted, str(runs), 3, power=3))
+        assert [f.result(timeout=60) for f in futures] == [x**2 for x in range(10)] + [27]
+        # Alone, so that the calls beside it in its chunk do not run again.
+        crashed = ex.submit(jobs.faulty, "segfault")
+        with pytest.raises(procmap.WorkerCrashed):
+            crashed.result(timeout=60)
+    records = sorted(records_of(journal), key=lambda r: r["line"])
+    assert [r["line"] for r in records] == list(range(1, 13))
+    assert [r["task"] for r in records] == ["jobs.counted"] * 11 + ["jobs.faulty"]
+    assert [r["status"] for r in records] == ["ok"] * 11 + ["crashed"]
+    assert [r.get("value") for r in records[:11]] == [x**2 for x in range(10)] + [27]
+    items = {r.index: r.item for r in procmap.read_journal(journal)}
+    assert items[0] == ((str(runs), 0), {}) and items[10] == ((str(runs), 3), {"power": 3}), items
+    assert sorted(runs.read_text().split()) == sorted(str(x) for x in list(range(10)) + [3])
+
+    # The resume: calls recorded ok give their recorded values without
+    # running; a new call, an edited one (other kwargs) and the crashed one
+    # run. apply_async on a Pool does the same.
+    runs.unlink()
+    with procmap.Pool(procs=2, retries=0, journal=journal, resume=True) as pool:
+        done = [pool.apply_async(jobs.counted, (str(runs), x)) for x in range(10)]
+        edited = pool.apply_async(jobs.counted, (str(runs), 3), {"power": 4})
+        new = pool.apply_async(jobs.counted, (str(runs), 11))
+        assert [r.get(timeout=60) for r in done] == [x**2 for x in range(10)]
+        assert (edited.get(timeout=60), new.get(timeout=60)) == (81, 121)
+        again = pool.apply_async(jobs.faulty, ("segfault",))
+        with pytest.raises(procmap.WorkerCrashed):
+            again.get(timeout=60)
+    assert sorted(runs.read_text().split()) == ["11", "3"]
+    resumed = records_of(journal)[12:]
+    assert sorted(r["task"] for r in resumed) == ["jobs.counted", "jobs.counted", "jobs.faulty"]
+
+
+def test_a_journaled_map_takes_the_journal_from_idle_submitted_calls_not_from_running_ones(tmp_path):
+    journal = tmp_path / "j.jsonl"
+    with procmap.Pool(procs=2, journal=journal) as pool:
+        assert pool.apply_async(jobs.cube, (2,)).get(timeout=60) == 8
+        # No call runs: the map takes the journal, then the calls take it
+        # back.
+        assert pool.map(jobs.cube, [1, 2]) == [1, 8]
+        assert pool.apply_async(jobs.cube, (3,)).get(timeout=60) == 27
+        # A call runs: a map would interleave its segment with its records.
+        slow = pool.apply_async(jobs.sleepy, (5,))
+        with pytest.raises(procmap.PoolError, match="held by this pool's submit"):
+            pool.map(jobs.cube, [4])
+        assert slow.get(timeout=60) == 5
+        assert pool.map(jobs.cube, [5]) == [125]
+    lines = lines_of(journal)
+    segments = [[r.get("task") for r in lines[i + 1:]] for i, r in enumerate(lines) if "journal" in r]
+    # Each writer's records follow its own header.
+    cut = [[t for t in itertools.takewhile(lambda t: t is not None, seg)] for seg in segments]
+    assert cut == [["jobs.cube"], ["jobs.cube", "jobs.cube"], ["jobs.cube", "jobs.sleepy"], ["jobs.cube"]], lines

@@ -1,6 +1,7 @@
 //! The journal's record encoder.
 
-use procmap::JobRecord;
+use procmap::{JobRecord, Status};
+use serde_json::value::RawValue;
 
 /// Appends `record` as one JSON line. Written by hand rather than through
 /// serde because the journal thread is on the hot path of a million-job run
@@ -9,47 +10,111 @@ use procmap::JobRecord;
 /// [`push_int`] and [`push_ms`], not `write!`, whose formatting machinery
 /// cost as much as the rest of the encoding.
 pub fn encode_record(out: &mut Vec<u8>, r: &JobRecord, occurrence: u32) {
+    encode_fields(out, &Fields::of(r, occurrence));
+}
+
+/// A record's fields, borrowed: what [`encode_fields`] writes. The Python
+/// pool's records arrive from its workers as text, and building a
+/// [`JobRecord`] for each (its strings copied, its value's JSON parsed
+/// again) cost more than writing it; this view lets both callers share the
+/// one encoder. `A` is how an argument is held: `String` in a record,
+/// `&str` in a view over a worker's answer.
+#[derive(Debug, Clone)]
+pub struct Fields<'a, A = String> {
+    pub line: u64,
+    /// Written only when not 0 (see [`crate::occurrence`]).
+    pub occurrence: u32,
+    pub task: &'a str,
+    pub args: &'a [A],
+    pub status: Status,
+    /// The value's JSON text, written as it is: the caller vouches that it
+    /// is valid JSON.
+    pub value: Option<&'a str>,
+    pub error: Option<&'a str>,
+    pub signal: Option<&'a str>,
+    pub exit_code: Option<i32>,
+    pub stdout: Option<&'a str>,
+    pub stderr: Option<&'a str>,
+    pub attempts: u32,
+    pub worker: Option<u32>,
+    pub ms: Option<Millis>,
+    pub start: Option<Millis>,
+    pub cpu_ms: Option<Millis>,
+}
+
+/// A time in milliseconds as a record holds it: a float, or whole
+/// nanoseconds, which print as the same text without a float's formatting
+/// (see [`push_nanos_as_ms`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Millis {
+    Float(f64),
+    Nanos(u64),
+}
+
+impl<'a> Fields<'a, String> {
+    /// The fields of `r`.
+    pub fn of(r: &'a JobRecord, occurrence: u32) -> Self {
+        Fields {
+            line: r.line,
+            occurrence,
+            task: &r.task,
+            args: &r.args,
+            status: r.status,
+            value: r.value.as_deref().map(RawValue::get),
+            error: r.error.as_deref(),
+            signal: r.signal.as_deref(),
+            exit_code: r.exit_code,
+            stdout: r.stdout.as_deref(),
+            stderr: r.stderr.as_deref(),
+            attempts: r.attempts,
+            worker: r.worker,
+            ms: r.ms.map(Millis::Float),
+            start: r.start.map(Millis::Float),
+            cpu_ms: r.cpu_ms.map(Millis::Float),
+        }
+    }
+}
+
+/// Appends a record's fields as one JSON line, in [`JobRecord`]'s field
+/// order and with its serde rules (absent options left out).
+pub fn encode_fields<A: AsRef<str>>(out: &mut Vec<u8>, r: &Fields<'_, A>) {
     out.extend_from_slice(b"{\"line\":");
     push_int(out, r.line);
-    if occurrence > 0 {
+    if r.occurrence > 0 {
         out.extend_from_slice(b",\"occurrence\":");
-        push_int(out, occurrence);
+        push_int(out, r.occurrence);
     }
     out.extend_from_slice(b",\"task\":");
-    json_str(out, &r.task);
+    json_str(out, r.task);
     out.extend_from_slice(b",\"args\":[");
     for (i, arg) in r.args.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        json_str(out, arg);
+        json_str(out, arg.as_ref());
     }
     out.extend_from_slice(b"],\"status\":\"");
     out.extend_from_slice(r.status.as_str().as_bytes());
     out.push(b'"');
-    if let Some(value) = &r.value {
+    if let Some(value) = r.value {
         out.extend_from_slice(b",\"value\":");
-        out.extend_from_slice(value.get().as_bytes());
+        out.extend_from_slice(value.as_bytes());
     }
-    if let Some(text) = &r.error {
-        out.extend_from_slice(b",\"error\":");
-        json_str(out, text);
-    }
-    if let Some(text) = &r.signal {
-        out.extend_from_slice(b",\"signal\":");
-        json_str(out, text);
+    for (key, text) in [(&b",\"error\":"[..], r.error), (b",\"signal\":", r.signal)] {
+        if let Some(text) = text {
+            out.extend_from_slice(key);
+            json_str(out, text);
+        }
     }
     if let Some(code) = r.exit_code {
         out.extend_from_slice(b",\"exit_code\":");
         push_int(out, code);
     }
-    if let Some(text) = &r.stdout {
-        out.extend_from_slice(b",\"stdout\":");
-        json_str(out, text);
-    }
-    if let Some(text) = &r.stderr {
-        out.extend_from_slice(b",\"stderr\":");
-        json_str(out, text);
+    for (key, text) in [(&b",\"stdout\":"[..], r.stdout), (b",\"stderr\":", r.stderr)] {
+        if let Some(text) = text {
+            out.extend_from_slice(key);
+            json_str(out, text);
+        }
     }
     out.extend_from_slice(b",\"attempts\":");
     push_int(out, r.attempts);
@@ -57,17 +122,18 @@ pub fn encode_record(out: &mut Vec<u8>, r: &JobRecord, occurrence: u32) {
         out.extend_from_slice(b",\"worker\":");
         push_int(out, worker);
     }
-    if let Some(ms) = r.ms.filter(|ms| ms.is_finite()) {
-        out.extend_from_slice(b",\"ms\":");
-        push_ms(out, ms);
-    }
-    if let Some(start) = r.start.filter(|start| start.is_finite()) {
-        out.extend_from_slice(b",\"start\":");
-        push_ms(out, start);
-    }
-    if let Some(cpu_ms) = r.cpu_ms.filter(|ms| ms.is_finite()) {
-        out.extend_from_slice(b",\"cpu_ms\":");
-        push_ms(out, cpu_ms);
+    for (key, ms) in [(&b",\"ms\":"[..], r.ms), (b",\"start\":", r.start), (b",\"cpu_ms\":", r.cpu_ms)] {
+        match ms {
+            Some(Millis::Float(ms)) if ms.is_finite() => {
+                out.extend_from_slice(key);
+                push_ms(out, ms);
+            }
+            Some(Millis::Nanos(nanos)) => {
+                out.extend_from_slice(key);
+                push_nanos_as_ms(out, nanos);
+            }
+            _ => {}
+        }
     }
     out.extend_from_slice(b"}\n");
 }
@@ -152,6 +218,31 @@ fn push_ms(out: &mut Vec<u8>, ms: f64) {
     }
 }
 
+/// Appends `nanos` in milliseconds exactly as [`push_ms`] appends
+/// `nanos as f64 / 1e6`, from the integer: the decimal `nanos / 10^6` has at
+/// most 15 significant digits below 10^15 ns (11 days), so (see
+/// [`push_ms`]) it is the shortest text that reads back as that float, and
+/// it is what `Display` writes. Beyond, through the float.
+fn push_nanos_as_ms(out: &mut Vec<u8>, nanos: u64) {
+    const LIMIT: u64 = 1_000_000_000_000_000;
+    if nanos >= LIMIT {
+        push_ms(out, nanos as f64 / 1e6);
+        return;
+    }
+    push_int(out, nanos / 1_000_000);
+    let fraction = nanos % 1_000_000;
+    if fraction != 0 {
+        let mut digits = *b".000000";
+        let mut rest = fraction;
+        for digit in digits[1..].iter_mut().rev() {
+            *digit = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        let end = digits.iter().rposition(|&d| d != b'0').expect("a digit is not 0") + 1;
+        out.extend_from_slice(&digits[..end]);
+    }
+}
+
 /// The exponent after zmij's `e`: an optional sign and decimal digits.
 fn parse_exponent(text: &[u8]) -> i32 {
     let (sign, digits) = match text.split_first() {
@@ -189,8 +280,6 @@ fn json_str(out: &mut Vec<u8>, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use procmap::Status;
-    use serde_json::value::RawValue;
 
     #[test]
     fn the_hand_written_encoder_matches_serde() {
@@ -352,6 +441,33 @@ mod tests {
             if v.is_finite() {
                 check_ms(v);
             }
+        }
+    }
+
+    /// `push_nanos_as_ms` against `Display` of the float, one value.
+    fn check_nanos(nanos: u64) {
+        let mut ours = Vec::new();
+        push_nanos_as_ms(&mut ours, nanos);
+        assert_eq!(String::from_utf8(ours).unwrap(), (nanos as f64 / 1e6).to_string(), "{nanos} ns");
+    }
+
+    #[test]
+    fn nanoseconds_are_printed_as_their_milliseconds_float_is() {
+        for nanos in 0..300_000u64 {
+            check_nanos(nanos);
+        }
+        for e in 0..20 {
+            let p = 10u64.pow(e);
+            for n in [p - 1, p, p + 1, p.saturating_mul(3), p.saturating_mul(7).saturating_add(1)] {
+                check_nanos(n);
+            }
+        }
+        for n in [999_999_999_999_999, 1_000_000_000_000_000, 1_000_000_000_000_001, u64::MAX] {
+            check_nanos(n);
+        }
+        let mut state = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..300_000 {
+            check_nanos(xorshift(&mut state) >> (xorshift(&mut state) % 64));
         }
     }
 

@@ -8,7 +8,7 @@
 //! writer died mid-write) is skipped by readers and cut off before a
 //! resumed run appends. One writer at a time: the file is locked.
 
-pub use crate::encode::encode_record;
+pub use crate::encode::{Fields, Millis, encode_fields, encode_record};
 use procmap::JobRecord;
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
@@ -272,13 +272,32 @@ impl Journal {
     /// [`crate::identity::Identity`] occurrence when the writer knows it,
     /// written only when it is not 0 (see [`crate::occurrence`]).
     pub fn write(&mut self, record: &JobRecord, occurrence: u32) -> io::Result<()> {
-        encode_record(&mut self.pending, record, occurrence);
+        self.write_fields(&Fields::of(record, occurrence))
+    }
+
+    /// Appends a record given as its fields (see [`Fields`]).
+    pub fn write_fields<A: AsRef<str>>(&mut self, fields: &Fields<'_, A>) -> io::Result<()> {
+        self.append_fields(fields)?;
+        self.flush_if_due()
+    }
+
+    /// Appends a record of a batch that arrived together (a chunk's),
+    /// without looking at the clock: the caller calls
+    /// [`Journal::flush_if_due`] once the batch is in, as the coarse clock
+    /// cost as much as a small record's encoding.
+    pub fn append_fields<A: AsRef<str>>(&mut self, fields: &Fields<'_, A>) -> io::Result<()> {
+        encode_fields(&mut self.pending, fields);
         if self.pending.len() >= BUFFER_BYTES {
             self.write_pending()?;
         }
-        // Checked on every record: with records arriving every few tens of
-        // milliseconds, neither a count nor the idle flush in the run loop
-        // would keep the promise that a crash loses at most FLUSH_EVERY.
+        Ok(())
+    }
+
+    /// Flushes if the last flush is [`FLUSH_EVERY`] old. Called after every
+    /// record or batch: with records arriving every few tens of
+    /// milliseconds, neither a count nor the idle flush in the run loop
+    /// would keep the promise that a crash loses at most `FLUSH_EVERY`.
+    pub fn flush_if_due(&mut self) -> io::Result<()> {
         if flush_due(coarse_now().saturating_sub(self.last_flush), self.coarse_slack) {
             self.flush()?;
         }

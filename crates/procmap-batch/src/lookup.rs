@@ -75,27 +75,37 @@ pub fn latest_records(path: &Path, jobs: &[Identity]) -> Result<HashMap<Identity
     if hashes.is_empty() {
         return Ok(HashMap::new());
     }
+    let wanted: HashSet<&Identity> = jobs.iter().collect();
+    let mut latest = latest_of(path, |hash| hashes.contains(&hash))?;
+    latest.retain(|id, _| wanted.contains(id));
+    Ok(latest)
+}
+
+/// The latest record of every job whose hash `wanted` accepts that the
+/// journal at `path` has: for a reader that looks up many jobs one at a
+/// time (a resumed Python stream of `submit` calls) and reads the journal
+/// once for them all.
+pub fn latest_of(
+    path: &Path,
+    wanted: impl Fn(u64) -> bool,
+) -> Result<HashMap<Identity, JobRecord>, PreviousError> {
     // Only the records of the wanted hashes: occurrences rank within a hash.
     let mut found = Vec::new();
     let mut seq = 0;
     for_each_record(path, |Found { segment, record, occurrence, .. }| {
         seq += 1;
         let hash = job_hash(&record.task, &record.args);
-        if !hashes.contains(&hash) {
+        if !wanted(hash) {
             return;
         }
         let written = Written::of(occurrence, record.line, segment > 0);
         found.push(Tagged { hash, seq, segment, written, occurrence: 0, item: record });
     })?;
     resolve_tagged(&mut found);
-    let wanted: HashSet<&Identity> = jobs.iter().collect();
     let mut latest = HashMap::new();
     // Sorted by hash, then time: the last record of a job wins.
     for f in found {
-        let id = Identity { hash: f.hash, occurrence: f.occurrence };
-        if wanted.contains(&id) {
-            latest.insert(id, f.item);
-        }
+        latest.insert(Identity { hash: f.hash, occurrence: f.occurrence }, f.item);
     }
     Ok(latest)
 }

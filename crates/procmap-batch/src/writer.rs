@@ -16,10 +16,13 @@ use std::thread::JoinHandle;
 /// A batch: each record with its occurrence (see [`Journal::write`]).
 pub type Batch = Vec<(JobRecord, u32)>;
 
-/// What the writer thread is given: records, or the work that makes them.
+/// Work that writes records itself, on the writer's thread.
+type Work = Box<dyn FnOnce(&mut Journal) -> io::Result<()> + Send>;
+
+/// What the writer thread is given: records, or the work that writes them.
 enum Message {
     Batch(Batch),
-    Later(Box<dyn FnOnce() -> Batch + Send>),
+    With(Work),
 }
 
 /// Batches that may wait for the writer; beyond them, [`JournalWriter::write`]
@@ -44,11 +47,17 @@ impl JournalWriter {
         self.send(Message::Batch(batch))
     }
 
-    /// Queues the making of a batch, which the writer's thread does: for a
-    /// caller whose records need assembling (the Python pool's come from
-    /// its workers as text) and whose own thread is the pool's bottleneck.
-    pub fn write_later(&mut self, make: impl FnOnce() -> Batch + Send + 'static) -> io::Result<()> {
-        self.send(Message::Later(Box::new(make)))
+    /// Queues work that writes records to the journal itself, on the
+    /// writer's thread: for a caller whose records need assembling (the
+    /// Python pool's come from its workers as text, and are written as
+    /// [`crate::journal::Fields`] without becoming records) and whose own
+    /// thread is the pool's bottleneck. An error it returns ends the writer,
+    /// as a failed write does.
+    pub fn write_with(
+        &mut self,
+        work: impl FnOnce(&mut Journal) -> io::Result<()> + Send + 'static,
+    ) -> io::Result<()> {
+        self.send(Message::With(Box::new(work)))
     }
 
     fn send(&mut self, message: Message) -> io::Result<()> {
@@ -90,12 +99,13 @@ fn drain(mut journal: Journal, rx: Receiver<Message>) -> io::Result<()> {
                 }
             }
         };
-        let batch = match message {
-            Message::Batch(batch) => batch,
-            Message::Later(make) => make(),
-        };
-        for (record, occurrence) in &batch {
-            journal.write(record, *occurrence)?;
+        match message {
+            Message::Batch(batch) => {
+                for (record, occurrence) in &batch {
+                    journal.write(record, *occurrence)?;
+                }
+            }
+            Message::With(work) => work(&mut journal)?,
         }
     }
     journal.flush()
@@ -114,7 +124,7 @@ mod tests {
         let mut writer = JournalWriter::start(journal).unwrap();
         let record = |line| JobRecord::rejected(line, "cube".into(), vec!["2".into()], "x".into());
         writer.write(vec![(record(1), 0), (record(2), 1)]).unwrap();
-        writer.write_later(move || vec![(record(3), 0)]).unwrap();
+        writer.write_with(move |journal| journal.write(&record(3), 0)).unwrap();
         assert!(Journal::file(&path, true, &Header::new("test")).is_err(), "locked while writing");
         writer.finish().unwrap();
         writer.finish().unwrap();

@@ -9,7 +9,6 @@
 //! parent and in the worker, so the format needs no version of its own: the
 //! engine's handshake already refuses a worker of another build.
 
-use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -64,42 +63,96 @@ pub(crate) fn answer(dir: Option<&Path>, joined: Vec<u8>) -> std::io::Result<Vec
     }
 }
 
-/// One item's record text, made in the worker.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub(crate) struct Entry {
+/// One item's journal entry as a worker's answer carries it, borrowed from
+/// the answer (see [`Entries`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Entry<'a> {
     /// The item as its record's `args[0]` (see [`crate::codec`]).
-    pub item: String,
-    /// The value as JSON text, when the function returned.
-    pub value: Option<String>,
-    /// What went wrong, when it did not (summary, mark, traceback).
-    pub error: Option<String>,
+    pub item: &'a str,
+    /// The value as JSON text when the function returned, else what went
+    /// wrong (summary, mark, traceback).
+    pub outcome: Result<&'a str, &'a str>,
     /// The item's own run time.
     pub nanos: u64,
     /// The end of what it wrote to stdout and stderr, when the pool
     /// captures it (`capture="tail"`) and it wrote something.
-    pub stdout: Option<String>,
-    pub stderr: Option<String>,
+    pub stdout: Option<&'a str>,
+    pub stderr: Option<&'a str>,
+}
+
+/// Flags of an entry.
+const OK: u8 = 1;
+const STDOUT: u8 = 2;
+const STDERR: u8 = 4;
+
+/// Writes a chunk's entries, in the worker, straight into the answer's
+/// tail: per item its run time (8 bytes, little endian), flags, then the
+/// item's text, the value's JSON or the error, and the outputs present,
+/// each as a 4-byte length and its bytes. No string is made per item, and
+/// the parent reads the entries in place ([`Entries`]): on a million tiny
+/// items, making and decoding owned entries cost more than the records'
+/// own encoding.
+#[derive(Default)]
+pub(crate) struct EntriesWriter {
+    bytes: Vec<u8>,
+}
+
+impl EntriesWriter {
+    /// Appends one entry; `item` and `outcome` write their texts into the
+    /// buffer they are given, the latter returning whether it wrote a value
+    /// (else an error).
+    pub(crate) fn push(
+        &mut self,
+        nanos: u64,
+        stdout: Option<&str>,
+        stderr: Option<&str>,
+        item: impl FnOnce(&mut Vec<u8>),
+        outcome: impl FnOnce(&mut Vec<u8>) -> bool,
+    ) {
+        self.bytes.extend_from_slice(&nanos.to_le_bytes());
+        let flags_at = self.bytes.len();
+        let flags = if stdout.is_some() { STDOUT } else { 0 } | if stderr.is_some() { STDERR } else { 0 };
+        self.bytes.push(flags);
+        self.field(|out| {
+            item(out);
+        });
+        if self.field(outcome) {
+            self.bytes[flags_at] |= OK;
+        }
+        for text in [stdout, stderr].into_iter().flatten() {
+            self.field(|out| out.extend_from_slice(text.as_bytes()));
+        }
+    }
+
+    /// A length-prefixed field, written in place by `write`.
+    fn field<R>(&mut self, write: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+        let at = self.bytes.len();
+        self.bytes.extend_from_slice(&[0; 4]);
+        let result = write(&mut self.bytes);
+        let len = u32::try_from(self.bytes.len() - at - 4).expect("a field is below 4 GiB");
+        self.bytes[at..at + 4].copy_from_slice(&len.to_le_bytes());
+        result
+    }
+
+    pub(crate) fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
 }
 
 /// The worker's answer for a chunk: the inline tag (see [`answer`]), the
 /// pickle's length (8 bytes, little endian), the pickle, then the entries
-/// (bincode) if there is a journal.
-pub(crate) fn join(pickle: &[u8], entries: Option<&[Entry]>) -> Result<Vec<u8>, String> {
-    let tail = match entries {
-        Some(entries) => {
-            procmap::wire::encode(&entries).map_err(|e| format!("cannot encode journal entries: {e}"))?
-        }
-        None => Vec::new(),
-    };
+/// ([`EntriesWriter`]) if there is a journal.
+pub(crate) fn join(pickle: &[u8], entries: Option<&[u8]>) -> Vec<u8> {
+    let tail = entries.unwrap_or_default();
     let mut out = Vec::with_capacity(1 + 8 + pickle.len() + tail.len());
     out.push(INLINE);
     out.extend_from_slice(&(pickle.len() as u64).to_le_bytes());
     out.extend_from_slice(pickle);
-    out.extend_from_slice(&tail);
-    Ok(out)
+    out.extend_from_slice(tail);
+    out
 }
 
-/// The pickle and the encoded entries (see [`entries`]) of an answer made
+/// The pickle and the encoded entries (see [`Entries`]) of an answer made
 /// by [`join`].
 pub(crate) fn split(bytes: &[u8]) -> Result<(&[u8], Option<&[u8]>), String> {
     let (len, rest) = bytes.split_at_checked(8).ok_or("a chunk's answer is shorter than its header")?;
@@ -108,7 +161,119 @@ pub(crate) fn split(bytes: &[u8]) -> Result<(&[u8], Option<&[u8]>), String> {
     Ok((pickle, (!tail.is_empty()).then_some(tail)))
 }
 
-/// The entries of an answer's tail, decoded on the journal's thread.
-pub(crate) fn entries(tail: &[u8]) -> Result<Vec<Entry>, String> {
-    procmap::wire::decode(tail).map_err(|e| format!("cannot decode journal entries: {e}"))
+/// The entries of an answer's tail, read in place on the journal's thread;
+/// an error says how the tail is corrupt (our own worker's encoding: a
+/// bug).
+pub(crate) struct Entries<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Entries<'a> {
+    pub(crate) fn new(tail: &'a [u8]) -> Self {
+        Entries { rest: tail }
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+        let (taken, rest) = self.rest.split_at_checked(n).ok_or("a journal entry is cut short")?;
+        self.rest = rest;
+        Ok(taken)
+    }
+
+    fn text(&mut self) -> Result<&'a str, String> {
+        let len = u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes"));
+        std::str::from_utf8(self.take(len as usize)?)
+            .map_err(|e| format!("a journal entry is not UTF-8: {e}"))
+    }
+
+    fn entry(&mut self) -> Result<Entry<'a>, String> {
+        let nanos = u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes"));
+        let flags = self.take(1)?[0];
+        let item = self.text()?;
+        let text = self.text()?;
+        let outcome = if flags & OK != 0 { Ok(text) } else { Err(text) };
+        let stdout = if flags & STDOUT != 0 { Some(self.text()?) } else { None };
+        let stderr = if flags & STDERR != 0 { Some(self.text()?) } else { None };
+        Ok(Entry { item, outcome, nanos, stdout, stderr })
+    }
+}
+
+impl<'a> Iterator for Entries<'a> {
+    type Item = Result<Entry<'a>, String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let entry = self.entry();
+        if entry.is_err() {
+            self.rest = &[];
+        }
+        Some(entry)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_read_back_as_written() {
+        let mut writer = EntriesWriter::default();
+        writer.push(
+            5,
+            None,
+            None,
+            |out| out.extend_from_slice(b"12"),
+            |out| {
+                out.extend_from_slice(b"144");
+                true
+            },
+        );
+        writer.push(
+            u64::MAX,
+            Some("printed é"),
+            Some(""),
+            |out| out.extend_from_slice(b"\"x\""),
+            |out| {
+                out.extend_from_slice(b"ValueError: no");
+                false
+            },
+        );
+        writer.push(0, None, Some("err"), |_| {}, |_| true);
+        let bytes = writer.into_bytes();
+        let entries: Vec<_> = Entries::new(&bytes).collect::<Result<_, _>>().unwrap();
+        assert_eq!(
+            entries,
+            [
+                Entry { item: "12", outcome: Ok("144"), nanos: 5, stdout: None, stderr: None },
+                Entry {
+                    item: "\"x\"",
+                    outcome: Err("ValueError: no"),
+                    nanos: u64::MAX,
+                    stdout: Some("printed é"),
+                    stderr: Some("")
+                },
+                Entry { item: "", outcome: Ok(""), nanos: 0, stdout: None, stderr: Some("err") },
+            ]
+        );
+        let joined = join(b"pickle", Some(&bytes));
+        let (pickle, tail) = split(&joined[1..]).unwrap();
+        assert_eq!((pickle, tail), (&b"pickle"[..], Some(&bytes[..])));
+        assert_eq!(split(&join(b"pickle", None)[1..]).unwrap(), (&b"pickle"[..], None));
+    }
+
+    #[test]
+    fn a_cut_or_garbled_tail_is_an_error_once() {
+        let mut writer = EntriesWriter::default();
+        writer.push(5, Some("out"), None, |out| out.extend_from_slice(b"12"), |_| true);
+        let bytes = writer.into_bytes();
+        for cut in 1..bytes.len() {
+            let read: Vec<_> = Entries::new(&bytes[..cut]).collect();
+            assert_eq!(read.len(), 1, "cut at {cut}");
+            assert!(read[0].is_err(), "cut at {cut}");
+        }
+        let mut garbled = bytes.clone();
+        garbled[13] = 0xff;
+        assert!(Entries::new(&garbled).next().unwrap().unwrap_err().contains("UTF-8"));
+    }
 }

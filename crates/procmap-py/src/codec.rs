@@ -82,6 +82,31 @@ fn to_json(obj: &Bound<'_, PyAny>, depth: u32) -> Option<Value> {
     None
 }
 
+/// Appends `obj`'s JSON if it is an exact int within 64 bits, the
+/// commonest item and value: what [`exact_json`] would make of it, without
+/// building a `Value`. Returns whether it did.
+fn write_int(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> bool {
+    let Ok(i) = obj.cast_exact::<PyInt>() else { return false };
+    let mut buffer = itoa::Buffer::new();
+    let text = match i.extract::<i64>() {
+        Ok(n) => buffer.format(n),
+        Err(_) => match i.extract::<u64>() {
+            Ok(n) => buffer.format(n),
+            Err(_) => return false,
+        },
+    };
+    out.extend_from_slice(text.as_bytes());
+    true
+}
+
+/// Appends the base64 of `bytes` (which has no character JSON escapes).
+fn push_base64(out: &mut Vec<u8>, bytes: &[u8]) {
+    let start = out.len();
+    out.resize(start + base64::encoded_len(bytes.len(), true).expect("a pickle's base64 fits memory"), 0);
+    let written = BASE64.encode_slice(bytes, &mut out[start..]).expect("sized by encoded_len");
+    out.truncate(start + written);
+}
+
 /// The process's [`Pickler`], made on first use.
 pub(crate) fn pickler(py: Python<'_>) -> PyResult<&'static Pickler> {
     static PICKLER: pyo3::sync::PyOnceLock<Pickler> = pyo3::sync::PyOnceLock::new();
@@ -120,10 +145,6 @@ impl Pickler {
         self.loads.bind(py).call1((PyBytes::new(py, bytes),))
     }
 
-    fn dumps_b64(&self, obj: &Bound<'_, PyAny>) -> PyResult<String> {
-        Ok(BASE64.encode(self.dumps(obj)?.as_bytes()))
-    }
-
     fn loads_b64<'py>(&self, py: Python<'py>, b64: &str) -> PyResult<Bound<'py, PyAny>> {
         let bytes = BASE64
             .decode(b64)
@@ -134,15 +155,28 @@ impl Pickler {
     /// An item's text for its record: its JSON, or its pickle. An error
     /// means it cannot be pickled.
     pub(crate) fn item_text(&self, item: &Bound<'_, PyAny>) -> PyResult<String> {
-        // Ints first, without building a Value: the commonest item.
-        if let Ok(i) = item.cast_exact::<PyInt>()
-            && let Ok(n) = i.extract::<i64>()
-        {
-            return Ok(itoa::Buffer::new().format(n).to_owned());
+        let mut text = Vec::new();
+        self.write_item_text(item, &mut text)?;
+        Ok(String::from_utf8(text).expect("JSON and base64 are UTF-8"))
+    }
+
+    /// Appends [`Self::item_text`] to `out`; on an error, `out` is as it
+    /// was.
+    pub(crate) fn write_item_text(&self, item: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
+        if write_int(item, out) {
+            return Ok(());
         }
         match exact_json(item) {
-            Some(value) => Ok(value.to_string()),
-            None => Ok(format!("{PICKLE_PREFIX}{}", self.dumps_b64(item)?)),
+            Some(value) => {
+                serde_json::to_writer(&mut *out, &value).expect("a Value writes to a Vec");
+                Ok(())
+            }
+            None => {
+                let pickle = self.dumps(item)?;
+                out.extend_from_slice(PICKLE_PREFIX.as_bytes());
+                push_base64(out, pickle.as_bytes());
+                Ok(())
+            }
         }
     }
 
@@ -154,16 +188,25 @@ impl Pickler {
         }
     }
 
-    /// A return value as its record holds it. An error means it cannot be
-    /// pickled.
-    pub(crate) fn value_json(&self, value: &Bound<'_, PyAny>) -> PyResult<Value> {
+    /// Appends a return value's JSON as its record holds it: the value
+    /// itself, or `{"$pickle": "<base64>"}`. An error means it cannot be
+    /// pickled; `out` is then as it was.
+    pub(crate) fn write_value_json(&self, value: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
+        if write_int(value, out) {
+            return Ok(());
+        }
         match exact_json(value) {
-            Some(json) => Ok(json),
+            Some(json) => serde_json::to_writer(&mut *out, &json).expect("a Value writes to a Vec"),
             None => {
-                let b64 = self.dumps_b64(value)?;
-                Ok(Value::Object(Map::from_iter([(PICKLE_KEY.to_owned(), Value::String(b64))])))
+                let pickle = self.dumps(value)?;
+                out.extend_from_slice(b"{\"");
+                out.extend_from_slice(PICKLE_KEY.as_bytes());
+                out.extend_from_slice(b"\":\"");
+                push_base64(out, pickle.as_bytes());
+                out.extend_from_slice(b"\"}");
             }
         }
+        Ok(())
     }
 
     /// The value a record's `value` (JSON text) stands for.

@@ -10,17 +10,16 @@
 //! ([`crate::chunk::Entry`]); this side only assembles and queues them, with
 //! the GIL released, for the journal's own writer thread.
 
-use crate::chunk::Entry;
+use crate::chunk::{Entries as EntryReader, Entry};
 use crate::codec;
 use crate::error::PoolError as PyPoolError;
 use crate::read::chain;
 use procmap::{JobRecord, Status};
 use procmap_batch::identity::job_hash;
-use procmap_batch::journal::{Header, Journal};
+use procmap_batch::journal::{Fields, Header, Journal, Millis};
 use procmap_batch::resume::{Decision, OpenError, Repeats, Resume};
 use procmap_batch::writer::JournalWriter;
 use pyo3::prelude::*;
-use serde_json::value::RawValue;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -87,55 +86,29 @@ impl NativeJournal {
     }
 
     /// Queues the records of a chunk that ran: item `k` of the chunk is the
-    /// input's item `indices[k]`.
+    /// input's item `indices[k]`, which had run `runs[k]` times before.
+    /// `task` names the function: one name for a call's chunk, a list of
+    /// one per item for a stream's (`submit` calls mix functions).
     fn write_chunk(
         &self,
         py: Python<'_>,
-        task: String,
+        task: Tasks,
         indices: Vec<u64>,
         entries: &Entries,
         worker: Option<u32>,
-        attempts: Vec<u32>,
+        runs: Vec<u32>,
     ) -> PyResult<()> {
-        let mut start = entries.start;
+        let start = entries.start;
         let entries = std::mem::take(&mut *entries.bytes.lock().unwrap_or_else(|p| p.into_inner()));
         let path = self.path.clone();
         let mut guard = self.lock();
         let Some(state) = guard.as_mut() else { return Err(closed(&path)) };
         let repeats = state.repeats.clone();
-        // The records are assembled on the journal's thread: this one is
-        // the one that feeds the pool.
+        // The records are written on the journal's thread: this one is the
+        // one that feeds the pool.
         py.detach(|| {
-            state.writer.write_later(move || {
-                let entries = match crate::chunk::entries(&entries) {
-                    Ok(entries) => entries,
-                    // Our own worker's encoding: a bug, said in the journal
-                    // rather than lost.
-                    Err(e) => {
-                        let error = Entry {
-                            item: String::new(),
-                            value: None,
-                            error: Some(e),
-                            nanos: 0,
-                            stdout: None,
-                            stderr: None,
-                        };
-                        vec![error; indices.len()]
-                    }
-                };
-                entries
-                    .into_iter()
-                    .zip(indices)
-                    .zip(attempts)
-                    .map(|((entry, index), attempts)| {
-                        let line = index + 1;
-                        let ms = entry.nanos as f64 / 1e6;
-                        let mut record = record(line, &task, entry, attempts, worker);
-                        record.start = start;
-                        start = start.map(|s| s + ms);
-                        (record, repeats.take(line))
-                    })
-                    .collect()
+            state.writer.write_with(move |journal| {
+                write_entries(journal, &task, &indices, &runs, worker, start, &entries, &repeats)
             })
         })
         .map_err(|e| write_error(&path, &e))
@@ -211,20 +184,81 @@ fn bounded(text: Option<String>, error: String) -> (Vec<String>, String) {
     }
 }
 
-/// The record of an item that ran.
-fn record(line: u64, task: &str, entry: Entry, attempts: u32, worker: Option<u32>) -> JobRecord {
-    let Entry { item, value, error, nanos, stdout, stderr } = entry;
-    let mut record = JobRecord::rejected(line, task.to_owned(), vec![item], String::new());
-    (record.attempts, record.worker, record.ms) = (attempts, worker, Some(nanos as f64 / 1e6));
-    (record.stdout, record.stderr) = (stdout, stderr);
-    match (value.map(RawValue::from_string), error) {
-        (Some(Ok(raw)), _) => {
-            (record.status, record.value, record.error) = (Status::Ok, Some(raw), None);
+/// The function names of a chunk's items.
+#[derive(FromPyObject)]
+pub(crate) enum Tasks {
+    One(String),
+    Each(Vec<String>),
+}
+
+impl Tasks {
+    fn get(&self, k: usize) -> &str {
+        match self {
+            Tasks::One(task) => task,
+            Tasks::Each(tasks) => tasks.get(k).map_or("?", String::as_str),
         }
-        (Some(Err(e)), _) => record.error = Some(format!("the value's JSON is invalid: {e}")),
-        (None, error) => record.error = Some(error.unwrap_or_default()),
     }
-    record
+}
+
+/// Writes the records of a chunk's entries (see [`write_chunk`]) as
+/// [`Fields`] over the worker's answer, without a [`JobRecord`] each.
+/// Each item's `start` follows from the run times of the items before it,
+/// added up in whole nanoseconds (a sum of milliseconds in floating point
+/// drifts into 17-digit numbers, which print slowly and read badly).
+#[expect(clippy::too_many_arguments, reason = "a chunk's parts, as Python hands them over")]
+fn write_entries(
+    journal: &mut Journal,
+    task: &Tasks,
+    indices: &[u64],
+    runs: &[u32],
+    worker: Option<u32>,
+    start: Option<f64>,
+    entries: &[u8],
+    repeats: &Repeats,
+) -> std::io::Result<()> {
+    let mut start_nanos = start.map(|ms| (ms * 1e6).round() as u64);
+    let mut entries = EntryReader::new(entries);
+    for (k, (&index, &runs)) in indices.iter().zip(runs).enumerate() {
+        let task = task.get(k);
+        let line = index + 1;
+        let broken: String;
+        let entry = match entries.next() {
+            Some(Ok(entry)) => entry,
+            // A corrupt answer is our own worker's bug: said in the
+            // journal rather than lost.
+            other => {
+                broken = match other {
+                    Some(Err(e)) => e,
+                    _ => "the worker's answer has no journal entry for this item".to_owned(),
+                };
+                Entry { item: "", outcome: Err(&broken), nanos: 0, stdout: None, stderr: None }
+            }
+        };
+        let (status, value, error) = match entry.outcome {
+            Ok(json) => (Status::Ok, Some(json), None),
+            Err(error) => (Status::Error, None, Some(error)),
+        };
+        journal.append_fields(&Fields {
+            line,
+            occurrence: repeats.take(line),
+            task,
+            args: &[entry.item],
+            status,
+            value,
+            error,
+            signal: None,
+            exit_code: None,
+            stdout: entry.stdout,
+            stderr: entry.stderr,
+            attempts: runs + 1,
+            worker,
+            ms: Some(Millis::Nanos(entry.nanos)),
+            start: start_nanos.map(Millis::Nanos),
+            cpu_ms: None,
+        })?;
+        start_nanos = start_nanos.map(|nanos| nanos + entry.nanos);
+    }
+    journal.flush_if_due()
 }
 
 /// Opens the journal at `path` as the command line does: locked (and its

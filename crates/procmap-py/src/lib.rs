@@ -47,6 +47,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(read::read_journal, m)?)?;
     m.add_function(wrap_pyfunction!(read::read_journal_lines, m)?)?;
     m.add_function(wrap_pyfunction!(read::recall, m)?)?;
+    m.add_class::<read::JournalIndex>()?;
     m.add_class::<marker::MarksDir>()?;
     m.add_function(wrap_pyfunction!(pool::prepare_capture, m)?)?;
     m.add_function(wrap_pyfunction!(pool::capture_impossible, m)?)?;

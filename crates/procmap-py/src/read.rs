@@ -5,7 +5,7 @@
 use crate::codec;
 use crate::result::{ItemResult, from_record};
 use procmap_batch::identity::Identity;
-use procmap_batch::lookup::{for_each_record, latest_records};
+use procmap_batch::lookup::{for_each_record, latest_of, latest_records};
 use procmap_batch::previous::PreviousError;
 use pyo3::prelude::*;
 use std::path::{Path, PathBuf};
@@ -56,6 +56,38 @@ pub(crate) fn recall(
         .zip(&jobs)
         .filter_map(|(&(index, _, _), job)| latest.get(job).map(|r| from_record(py, pickler, r, index)))
         .collect())
+}
+
+/// The latest record of every job a journal holds, read once: where a
+/// resumed stream of `submit` calls finds the values of the calls it skips
+/// as they come, one at a time (a `recall` each would read the journal
+/// each time). It holds the records it has not handed out.
+#[pyclass(module = "procmap._native")]
+pub(crate) struct JournalIndex {
+    path: PathBuf,
+    latest: std::sync::Mutex<std::collections::HashMap<Identity, procmap::JobRecord>>,
+}
+
+#[pymethods]
+impl JournalIndex {
+    #[new]
+    fn new(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+        let latest = py.detach(|| latest_of(&path, |_| true)).map_err(|e| read_error(&path, e))?;
+        Ok(JournalIndex { path, latest: std::sync::Mutex::new(latest) })
+    }
+
+    /// The Result of job `(hash, occurrence)`, as the item at `index`, or
+    /// None if the journal had no record of it; a job is handed out once.
+    fn take(&self, py: Python<'_>, index: u64, hash: u64, occurrence: u32) -> PyResult<Option<ItemResult>> {
+        let record =
+            self.latest.lock().unwrap_or_else(|p| p.into_inner()).remove(&Identity { hash, occurrence });
+        let pickler = codec::pickler(py)?;
+        Ok(record.map(|r| from_record(py, pickler, &r, index)))
+    }
+
+    fn __repr__(&self) -> String {
+        format!("JournalIndex({})", self.path.display())
+    }
 }
 
 fn must_exist(path: &Path) -> PyResult<()> {

@@ -3,7 +3,6 @@
 //! `@procmap.task` functions of a file for the command line
 //! ([`serve_tasks`]).
 
-use crate::chunk::Entry;
 use crate::codec::Pickler;
 use crate::marker::{Marker, Slot};
 use procmap::{JobError, Registry, RunContext, Task};
@@ -117,7 +116,9 @@ impl ChunkTask {
         let times = PyList::empty(py);
         let outputs = PyList::empty(py);
         let capture = procmap::worker::capture::current();
-        let mut entries = journal.then(|| Vec::with_capacity(items.len()));
+        // What each item's journal entry needs beyond its item and value,
+        // kept until the answer is known to pickle.
+        let mut runs: Vec<Run> = Vec::with_capacity(if journal { items.len() } else { 0 });
         for (index, item) in items.iter().enumerate() {
             if let Some(slot) = slot {
                 slot.item(job, index);
@@ -145,20 +146,18 @@ impl ChunkTask {
                 outputs.append((index, &stdout, &stderr))?;
             }
             let (value, error) = match called {
-                Ok(value) => (Some(value), None),
+                Ok(value) => (value, None),
                 Err(e) => {
                     let text = describe(&self.describe, py, e.clone_ref(py)).message().to_owned();
                     let exception = self.pickler.dumps(e.value(py).as_any()).ok();
                     errors.append((index, exception, &text))?;
-                    (None, Some(text))
+                    (py.None().into_bound(py), Some(text))
                 }
             };
-            values.append(value.as_ref().map_or_else(|| py.None().into_bound(py), Bound::clone))?;
+            values.append(value)?;
             times.append(nanos)?;
-            if let Some(entries) = entries.as_mut() {
-                let mut entry = self.entry(&item, value.as_ref(), error, nanos);
-                (entry.stdout, entry.stderr) = (stdout, stderr);
-                entries.push(entry);
+            if journal {
+                runs.push(Run { nanos, error, stdout, stderr });
             }
         }
         if let Some(slot) = slot {
@@ -168,31 +167,55 @@ impl ChunkTask {
         let pickled = match self.pickler.dumps(&answer(py)?) {
             Ok(bytes) => bytes,
             Err(_) => {
-                self.unpicklable_to_errors(py, &values, &errors, entries.as_mut())?;
+                self.unpicklable_to_errors(py, &values, &errors, &mut runs)?;
                 self.pickler.dumps(&answer(py)?)?
             }
         };
-        crate::chunk::join(pickled.as_bytes(), entries.as_deref())
-            .map_err(pyo3::exceptions::PyValueError::new_err)
+        let entries = journal.then(|| self.entries(kind, &items, &values, &runs)).transpose()?;
+        Ok(crate::chunk::join(pickled.as_bytes(), entries.as_deref()))
     }
 
-    /// The journal entry of one item.
-    fn entry(
+    /// The journal entries of a chunk that ran: each item's text and its
+    /// value's JSON (or its error), written in place. A `submit` call's
+    /// item is its `(args, kwargs)`: its function is its record's task.
+    fn entries(
         &self,
-        item: &Bound<'_, PyAny>,
-        value: Option<&Bound<'_, PyAny>>,
-        error: Option<String>,
-        nanos: u64,
-    ) -> Entry {
-        let text = self.pickler.item_text(item).unwrap_or_else(|e| format!("<cannot pickle the item: {e}>"));
-        let (value, error) = match (value, error) {
-            (Some(value), _) => match self.pickler.value_json(value) {
-                Ok(json) => (Some(json.to_string()), None),
-                Err(e) => (None, Some(format!("cannot pickle the return value: {e}"))),
-            },
-            (None, error) => (None, error),
-        };
-        Entry { item: text, value, error, nanos, stdout: None, stderr: None }
+        kind: u8,
+        items: &Bound<'_, PyList>,
+        values: &Bound<'_, PyList>,
+        runs: &[Run],
+    ) -> PyResult<Vec<u8>> {
+        let mut entries = crate::chunk::EntriesWriter::default();
+        for ((item, value), run) in items.iter().zip(values.iter()).zip(runs) {
+            let item = match kind {
+                0 | 1 => item,
+                _ => item.cast::<PyTuple>()?.get_slice(1, 3).into_any(),
+            };
+            entries.push(
+                run.nanos,
+                run.stdout.as_deref(),
+                run.stderr.as_deref(),
+                |out| {
+                    if let Err(e) = self.pickler.write_item_text(&item, out) {
+                        out.extend_from_slice(format!("<cannot pickle the item: {e}>").as_bytes());
+                    }
+                },
+                |out| match &run.error {
+                    Some(error) => {
+                        out.extend_from_slice(error.as_bytes());
+                        false
+                    }
+                    None => match self.pickler.write_value_json(&value, out) {
+                        Ok(()) => true,
+                        Err(e) => {
+                            out.extend_from_slice(format!("cannot pickle the return value: {e}").as_bytes());
+                            false
+                        }
+                    },
+                },
+            );
+        }
+        Ok(entries.into_bytes())
     }
 
     /// When some value would not pickle: each such value becomes that
@@ -202,7 +225,7 @@ impl ChunkTask {
         py: Python<'_>,
         values: &Bound<'_, PyList>,
         errors: &Bound<'_, PyList>,
-        mut entries: Option<&mut Vec<Entry>>,
+        runs: &mut [Run],
     ) -> PyResult<()> {
         for (index, value) in values.iter().enumerate() {
             if let Err(e) = self.pickler.dumps(&value) {
@@ -212,14 +235,23 @@ impl ChunkTask {
                 let exception = self.pickler.dumps(e.value(py).as_any()).ok();
                 errors.append((index, exception, &text))?;
                 values.set_item(index, py.None())?;
-                if let Some(entry) = entries.as_mut().and_then(|v| v.get_mut(index)) {
-                    entry.value = None;
-                    entry.error = Some(text);
+                if let Some(run) = runs.get_mut(index) {
+                    run.error = Some(text);
                 }
             }
         }
         Ok(())
     }
+}
+
+/// What a journal entry needs of one item's run, beside the item and its
+/// value.
+struct Run {
+    nanos: u64,
+    /// What went wrong, when it did not return a value.
+    error: Option<String>,
+    stdout: Option<String>,
+    stderr: Option<String>,
 }
 
 /// Serves a pool's chunks until the supervisor says stop or goes away. The
