@@ -165,24 +165,37 @@ def spin_where(x):
 
 
 def nap_counted(args):
-    """Appends "INDEX\\n" to a side file as it starts (each run counted,
+    """Appends "INDEX PID" to a side file as it starts (each run counted,
     whatever happens next), then sleeps 20 ms; the item named by `crash`
     then kills its worker: `how` is "abort" (SIGABRT in its own thread) or
-    "kill" (SIGKILL to the whole process)."""
+    "kill" (SIGKILL to the whole process). On its first run it first waits
+    (up to 5 s) for another item to start in its worker, so that its death
+    is shared with an item that is running (asleep) beside it."""
     import signal
 
     index, runs_file, crash, how = args
-    fd = os.open(runs_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    pid = os.getpid()
+    line = f"{index} {pid}\n"
+    fd = os.open(runs_file, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        os.write(fd, f"{index}\n".encode())
+        os.write(fd, line.encode())
+        if index != crash:
+            time.sleep(0.02)
+            return index
+        with open(runs_file) as f:
+            first = f.read().count(f"{index} ") == 1
+        deadline = time.monotonic() + 5
+        while first and time.monotonic() < deadline:
+            with open(runs_file) as f:
+                after = f.read().split(line, 1)[-1]
+            if f" {pid}\n" in after:
+                break
+            time.sleep(0.001)
     finally:
         os.close(fd)
-    time.sleep(0.02)
-    if index == crash:
-        if how == "abort":
-            os.abort()
-        os.kill(os.getpid(), signal.SIGKILL)
-    return index
+    if how == "abort":
+        os.abort()
+    os.kill(pid, signal.SIGKILL)
 
 
 def varied(x):
