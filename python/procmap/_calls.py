@@ -585,32 +585,40 @@ class Stream(_Base):
             self._pump()
 
     def _put_journaled(self, sink, fn, args, kwargs):
-        # Holding journal_lock.
+        # Holding journal_lock, so no other call opens the journal; a map
+        # may still take it from us (release_journal) while it is idle.
         with self.cond:
             if self.closed:
                 raise RuntimeError("procmap: cannot schedule new work after shutdown")
-            opened = self.journal
-        if opened is None:
-            # A PoolError (the journal is locked: a map of this pool, or
-            # another process, writes it) reaches the caller of submit().
-            opened = self.journals.open(holder=self)
+            if self.journal is not None:
+                self._admit(sink, fn, args, kwargs)
+                return
+        # Outside self.cond: opening reads the journal on a resume. A
+        # PoolError (the journal is locked: a map of this pool, or another
+        # process, writes it) reaches the caller of submit().
+        opened = self.journals.open(holder=self)
         with self.cond:
             if self.closed:
-                if opened is not self.journal:
-                    opened.finish()
+                opened.finish()
                 raise RuntimeError("procmap: cannot schedule new work after shutdown")
             self.journal = opened
-            index = next(self.counter)
-            task = task_name(fn)
-            if self.journals.resume:
-                skipped = self.journal.admit(task, [index], [(args, kwargs)])
-                if skipped:
-                    (_, hash_, occurrence), = skipped
-                    self._recalled(sink, index, hash_, occurrence)
-                    return
-            self.tasks[index] = task
-            self.queue.append((sink, index, fn, args, kwargs))
-            self._pump()
+            self._admit(sink, fn, args, kwargs)
+
+    def _admit(self, sink, fn, args, kwargs):
+        """Queues a call with the journal open, unless a resume finds it
+        done. Holding self.cond, so the journal stays ours until the call
+        is queued."""
+        index = next(self.counter)
+        task = task_name(fn)
+        if self.journals.resume:
+            skipped = self.journal.admit(task, [index], [(args, kwargs)])
+            if skipped:
+                (_, hash_, occurrence), = skipped
+                self._recalled(sink, index, hash_, occurrence)
+                return
+        self.tasks[index] = task
+        self.queue.append((sink, index, fn, args, kwargs))
+        self._pump()
 
     def _recalled(self, sink, index, hash_, occurrence):
         """A call a resume skipped: its value, from the journal, read once
