@@ -220,6 +220,10 @@ class Core:
             if self.closing:
                 raise ValueError("procmap: the pool is closed")
             self.active.add(call)
+            current = self.decisions[-1] if self.decisions else None
+        if current is not None and call.journal is not None:
+            # A segment that starts mid-run says what is in force.
+            call.journal.write_auto(*current)
 
     def end(self, call):
         """A call has delivered everything (or was abandoned and has nothing
@@ -366,6 +370,13 @@ class Core:
             self.decisions.append(AutoDecision(at, procs, threads, reason))
             log.info("procmap auto: %s", reason)
         self.threads = new[-1][2]
+        # Into the journals being written, among their records, as the
+        # command line writes its own decisions.
+        with self.lock:
+            journals = [call.journal for call in self.active if call.journal is not None]
+        for journal in journals:
+            for decision in new:
+                journal.write_auto(*decision)
 
     def attach(self, driver):
         """A call that a caller's thread iterates (``driver`` 1) or no

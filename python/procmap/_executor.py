@@ -107,7 +107,7 @@ class Executor(concurrent.futures.Executor):
             mode=mode,
         )
         self._halt = _halt_policy(halt)
-        self._journal = Journal(journal, resume)
+        self._journal = Journal(journal, resume, auto=mode == "auto")
         self._progress = bool(progress)
         self._stream = Stream(self._core, journal=self._journal)
         self._shutdown = False

@@ -49,11 +49,13 @@ class Journal:
     pool's stream of submit()/apply_async() calls (its ``holder``) keeps it
     open between calls, and lets a map() have it when none is running."""
 
-    def __init__(self, path, resume):
+    def __init__(self, path, resume, auto=False):
         if resume and path is None:
             raise ValueError("procmap: resume=True needs a journal")
         self.path = None if path is None else os.fspath(path)
         self.resume = bool(resume)
+        # mode="auto": each segment's header says so.
+        self.auto = auto
         self._opened = False
         self._lock = threading.Lock()
         self.holder = None
@@ -72,7 +74,7 @@ class Journal:
                 f"still running; a map() that journals waits for none of them: wait for their results first, "
                 f"or run the map() on another pool")
         with self._lock:
-            journal = _native.NativeJournal(self.path, self._opened, self.resume)
+            journal = _native.NativeJournal(self.path, self._opened, self.resume, self.auto)
             self._opened = True
             if holder is not None:
                 self.holder = holder
@@ -298,7 +300,7 @@ class Pool:
             raise TypeError("procmap: initializer must be a callable")
         self._procs = procs
         self._chunksize = _chunksize(chunksize)
-        self._journal = Journal(journal, resume)
+        self._journal = Journal(journal, resume, auto=mode == "auto")
         self._progress = bool(progress)
         self._halt = _halt_policy(halt)
         self._core = Core(

@@ -3,6 +3,7 @@ wait, one thread for CPU-bound Python, decisions a user can read, and crash
 isolation kept when a worker with threads dies (real crashes)."""
 
 import collections
+import json
 import logging
 
 import jobs
@@ -19,9 +20,10 @@ def _threads_per_worker(values):
     return {pid: len(threads) for pid, threads in seen.items()}
 
 
-def test_sleeping_items_get_several_threads_per_worker_and_say_so(caplog):
+def test_sleeping_items_get_several_threads_per_worker_and_say_so(caplog, tmp_path):
     caplog.set_level(logging.INFO, logger="procmap")
-    with procmap.Pool(procs=2, mode="auto") as pool:
+    journal = tmp_path / "j.jsonl"
+    with procmap.Pool(procs=2, mode="auto", journal=journal) as pool:
         values = pool.map(jobs.nap_where, range(400))
         decisions = pool.decisions
     assert [v[0] for v in values] == list(range(400))
@@ -32,6 +34,16 @@ def test_sleeping_items_get_several_threads_per_worker_and_say_so(caplog):
     # Items really ran on several threads of one worker at once.
     assert max(_threads_per_worker(values).values()) > 1, _threads_per_worker(values)
     assert any(grown.reason in r.getMessage() for r in caplog.records), "logged on the procmap logger"
+    # And in the journal, as the command line writes them: the segment's
+    # header says auto, each decision is a line among the records.
+    lines = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert lines[0]["journal"] == 2 and lines[0]["mode"] == "auto", lines[0]
+    written = [(line["auto"]["procs"], line["auto"]["threads"], line["auto"]["reason"])
+               for line in lines if "auto" in line]
+    told = [(d.procs, d.threads, d.reason) for d in decisions]
+    # A decision made once the map's last chunk was in is not in its segment.
+    assert written == told[:len(written)] and (grown.procs, grown.threads, grown.reason) in written, written
+    assert sum("line" in line for line in lines) == 400
 
 
 def test_cpu_bound_python_keeps_one_thread_per_worker():

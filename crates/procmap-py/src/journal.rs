@@ -51,10 +51,12 @@ pub(crate) struct NativeJournal {
 #[pymethods]
 impl NativeJournal {
     /// Opens (and locks) the journal: truncated, or appended to when
-    /// `append`; read first for a resume when `resume`.
+    /// `append`; read first for a resume when `resume`. The header of an
+    /// `auto` pool's segment says `"mode":"auto"`.
     #[new]
-    fn new(py: Python<'_>, path: PathBuf, append: bool, resume: bool) -> PyResult<Self> {
-        let (writer, resume) = py.detach(|| open(&path, append, resume))?;
+    #[pyo3(signature = (path, append, resume, auto=false))]
+    fn new(py: Python<'_>, path: PathBuf, append: bool, resume: bool, auto: bool) -> PyResult<Self> {
+        let (writer, resume) = py.detach(|| open(&path, append, resume, auto))?;
         let repeats = resume.as_ref().map_or_else(Repeats::default, Resume::repeats);
         Ok(NativeJournal { path, state: Mutex::new(Some(State { writer, resume, repeats })) })
     }
@@ -148,6 +150,29 @@ impl NativeJournal {
         let Some(state) = guard.as_mut() else { return Err(closed(&path)) };
         let occurrence = state.repeats.take(index + 1);
         py.detach(|| state.writer.write(vec![(record, occurrence)])).map_err(|e| write_error(&path, &e))
+    }
+
+    /// Queues a decision of `mode="auto"` (made `at` seconds into the
+    /// engine's run), as the command line writes its own: a line among the
+    /// records. A journal already closed (its call ended) takes none.
+    fn write_auto(
+        &self,
+        py: Python<'_>,
+        at: f64,
+        procs: usize,
+        threads: usize,
+        reason: String,
+    ) -> PyResult<()> {
+        let change = procmap::AutoChange {
+            at: std::time::Duration::from_secs_f64(at.max(0.0)),
+            procs,
+            threads,
+            reason,
+        };
+        let mut guard = self.lock();
+        let Some(state) = guard.as_mut() else { return Ok(()) };
+        py.detach(|| state.writer.write_with(move |journal| journal.write_auto(&change)))
+            .map_err(|e| write_error(&self.path, &e))
     }
 
     /// Writes everything queued and closes the journal (its lock is
@@ -263,8 +288,9 @@ fn write_entries(
 
 /// Opens the journal at `path` as the command line does: locked (and its
 /// torn tail cut, when appending) before it is read for a resume.
-fn open(path: &Path, append: bool, resume: bool) -> PyResult<(JournalWriter, Option<Resume>)> {
+fn open(path: &Path, append: bool, resume: bool, auto: bool) -> PyResult<(JournalWriter, Option<Resume>)> {
     let header = Header::new("procmap-python");
+    let header = if auto { header.auto() } else { header };
     let locked = |e: std::io::Error| {
         if e.kind() == std::io::ErrorKind::ResourceBusy {
             PyPoolError::new_err(format!(
