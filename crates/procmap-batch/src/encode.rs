@@ -444,6 +444,23 @@ mod tests {
         }
     }
 
+    #[test]
+    fn fields_in_nanoseconds_are_written_as_their_float_milliseconds_are() {
+        let mut r = JobRecord::rejected(7, "cube".into(), vec!["3".into()], "x".into());
+        (r.status, r.error) = (Status::Ok, None);
+        r.value = Some(RawValue::from_string("27".into()).unwrap());
+        (r.ms, r.start, r.cpu_ms) = (Some(0.000135), Some(4435.362), Some(2.5));
+        let mut theirs = Vec::new();
+        encode_record(&mut theirs, &r, 2);
+        let mut fields = Fields::of(&r, 2);
+        fields.ms = Some(Millis::Nanos(135));
+        fields.start = Some(Millis::Nanos(4_435_362_000));
+        fields.cpu_ms = Some(Millis::Nanos(2_500_000));
+        let mut ours = Vec::new();
+        encode_fields(&mut ours, &fields);
+        assert_eq!(String::from_utf8(ours).unwrap(), String::from_utf8(theirs).unwrap());
+    }
+
     /// `push_nanos_as_ms` against `Display` of the float, one value.
     fn check_nanos(nanos: u64) {
         let mut ours = Vec::new();
