@@ -154,6 +154,19 @@ mod tests {
     }
 
     #[test]
+    fn a_format_1_journal_s_records_without_an_occurrence_are_occurrence_0_and_the_last_wins() {
+        // Before headers (format 1) a record without an occurrence was
+        // occurrence 0, whatever its line: `cube 2` on lines 5 and 2 is one
+        // job recorded twice, not two jobs.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        std::fs::write(&path, record(5, "2", 51, None) + &record(2, "2", 20, None)).unwrap();
+        let got = latest_of(&path, |_| true).unwrap();
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[&id("2", 0)].value.as_ref().unwrap().get(), "20");
+    }
+
+    #[test]
     fn no_journal_has_no_records() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("none.jsonl");
