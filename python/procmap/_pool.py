@@ -379,9 +379,13 @@ class Pool:
         return self._gather(func, iterable, KIND_STAR, chunksize, return_failures)
 
     def _gather(self, func, iterable, kind, chunksize, return_failures):
+        return self._values(self._call(func, iterable, kind, ordered=True, results=False, chunksize=chunksize),
+                            return_failures)
+
+    @staticmethod
+    def _values(call, return_failures):
         # Plain values, failures as _Failure: no Result per item (which
         # cost map twice the stdlib's time on small items).
-        call = self._call(func, iterable, kind, ordered=True, results=False, chunksize=chunksize)
         out = []
         first = None
         for batch, checked in call.batches():
@@ -415,22 +419,27 @@ class Pool:
 
     def map_async(self, func, iterable, chunksize=None, callback=None, error_callback=None):
         """``map`` on a thread of its own: an ``AsyncResult`` of the list."""
-        return self._async(self.map, func, iterable, chunksize, callback, error_callback)
+        return self._async(KIND_ONE, func, iterable, chunksize, callback, error_callback)
 
     def starmap_async(self, func, iterable, chunksize=None, callback=None, error_callback=None):
         """``starmap`` on a thread of its own: an ``AsyncResult`` of the list."""
-        return self._async(self.starmap, func, iterable, chunksize, callback, error_callback)
+        return self._async(KIND_STAR, func, iterable, chunksize, callback, error_callback)
 
-    def _async(self, method, func, iterable, chunksize, callback, error_callback):
+    def _async(self, kind, func, iterable, chunksize, callback, error_callback):
         self._check_running()
         check_function(func)
         if not hasattr(iterable, "__len__"):
             iterable = list(iterable)
+        # The call is made here, not on the thread: a close() right after
+        # map_async() must find it among the pool's calls, and wait for it,
+        # as multiprocessing's does (made on the thread, it sometimes came
+        # after close() and was refused).
+        call = self._call(func, iterable, kind, ordered=True, results=False, chunksize=chunksize)
         result = AsyncResult(callback, error_callback)
 
         def run():
             try:
-                value = method(func, iterable, chunksize)
+                value = self._values(call, False)
             except BaseException as e:
                 result.fail(e)
             else:
