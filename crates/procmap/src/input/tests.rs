@@ -189,6 +189,23 @@ fn a_busy_worker_waits_for_a_full_chunk_from_a_slow_producer() {
 }
 
 #[test]
+fn a_job_to_run_alone_goes_at_once_even_from_a_slow_producer() {
+    // A suspect's rerun (Input::Alone) is a chunk by itself: not held back
+    // for a fuller chunk while the producer pauses.
+    let (tx, queue) = handoff::bounded(16);
+    tx.push(Input::Alone(Job::new(7, "writes", vec!["g".into()]))).unwrap();
+    let hungry = Arc::new(AtomicBool::new(false));
+    let source = Source::Background { queue, taken: VecDeque::new(), hungry };
+    let mut registry = Registry::new();
+    registry.register(Writes);
+    let mut feeder = Feeder::new(source, registry, RunContext::default());
+    let mut rejected = Vec::new();
+    let cut = feeder.next_chunk(4, false, &mut rejected);
+    assert_eq!((ids(&cut), cut.alone), (vec![7], true));
+    drop(tx);
+}
+
+#[test]
 fn a_job_to_run_alone_is_a_chunk_of_its_own() {
     let alone = Input::Alone(Job::new(3, "writes", vec!["c".into()]));
     let mut feeder = feeder(vec![cube(1, "a"), cube(2, "b"), alone, cube(4, "d"), cube(5, "e")]);
