@@ -64,7 +64,7 @@ pub(crate) fn answer(dir: Option<&Path>, joined: Vec<u8>) -> std::io::Result<Vec
 }
 
 /// One item's journal entry as a worker's answer carries it, borrowed from
-/// the answer (see [`Entries`]).
+/// the answer (see [`EntryReader`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Entry<'a> {
     /// The item as its record's `args[0]` (see [`crate::codec`]).
@@ -89,15 +89,15 @@ const STDERR: u8 = 4;
 /// tail: per item its run time (8 bytes, little endian), flags, then the
 /// item's text, the value's JSON or the error, and the outputs present,
 /// each as a 4-byte length and its bytes. No string is made per item, and
-/// the parent reads the entries in place ([`Entries`]): on a million tiny
+/// the parent reads the entries in place ([`EntryReader`]): on a million tiny
 /// items, making and decoding owned entries cost more than the records'
 /// own encoding.
 #[derive(Default)]
-pub(crate) struct EntriesWriter {
+pub(crate) struct EntryWriter {
     bytes: Vec<u8>,
 }
 
-impl EntriesWriter {
+impl EntryWriter {
     /// Appends one entry; `item` and `outcome` write their texts into the
     /// buffer they are given, the latter returning whether it wrote a value
     /// (else an error).
@@ -141,7 +141,7 @@ impl EntriesWriter {
 
 /// The worker's answer for a chunk: the inline tag (see [`answer`]), the
 /// pickle's length (8 bytes, little endian), the pickle, then the entries
-/// ([`EntriesWriter`]) if there is a journal.
+/// ([`EntryWriter`]) if there is a journal.
 pub(crate) fn join(pickle: &[u8], entries: Option<&[u8]>) -> Vec<u8> {
     let tail = entries.unwrap_or_default();
     let mut out = Vec::with_capacity(1 + 8 + pickle.len() + tail.len());
@@ -152,7 +152,7 @@ pub(crate) fn join(pickle: &[u8], entries: Option<&[u8]>) -> Vec<u8> {
     out
 }
 
-/// The pickle and the encoded entries (see [`Entries`]) of an answer made
+/// The pickle and the encoded entries (see [`EntryReader`]) of an answer made
 /// by [`join`].
 pub(crate) fn split(bytes: &[u8]) -> Result<(&[u8], Option<&[u8]>), String> {
     let (len, rest) = bytes.split_at_checked(8).ok_or("a chunk's answer is shorter than its header")?;
@@ -164,13 +164,13 @@ pub(crate) fn split(bytes: &[u8]) -> Result<(&[u8], Option<&[u8]>), String> {
 /// The entries of an answer's tail, read in place on the journal's thread;
 /// an error says how the tail is corrupt (our own worker's encoding: a
 /// bug).
-pub(crate) struct Entries<'a> {
+pub(crate) struct EntryReader<'a> {
     rest: &'a [u8],
 }
 
-impl<'a> Entries<'a> {
+impl<'a> EntryReader<'a> {
     pub(crate) fn new(tail: &'a [u8]) -> Self {
-        Entries { rest: tail }
+        EntryReader { rest: tail }
     }
 
     fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
@@ -197,7 +197,7 @@ impl<'a> Entries<'a> {
     }
 }
 
-impl<'a> Iterator for Entries<'a> {
+impl<'a> Iterator for EntryReader<'a> {
     type Item = Result<Entry<'a>, String>;
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -218,7 +218,7 @@ mod tests {
 
     #[test]
     fn entries_read_back_as_written() {
-        let mut writer = EntriesWriter::default();
+        let mut writer = EntryWriter::default();
         writer.push(
             5,
             None,
@@ -241,7 +241,7 @@ mod tests {
         );
         writer.push(0, None, Some("err"), |_| {}, |_| true);
         let bytes = writer.into_bytes();
-        let entries: Vec<_> = Entries::new(&bytes).collect::<Result<_, _>>().unwrap();
+        let entries: Vec<_> = EntryReader::new(&bytes).collect::<Result<_, _>>().unwrap();
         assert_eq!(
             entries,
             [
@@ -264,16 +264,16 @@ mod tests {
 
     #[test]
     fn a_cut_or_garbled_tail_is_an_error_once() {
-        let mut writer = EntriesWriter::default();
+        let mut writer = EntryWriter::default();
         writer.push(5, Some("out"), None, |out| out.extend_from_slice(b"12"), |_| true);
         let bytes = writer.into_bytes();
         for cut in 1..bytes.len() {
-            let read: Vec<_> = Entries::new(&bytes[..cut]).collect();
+            let read: Vec<_> = EntryReader::new(&bytes[..cut]).collect();
             assert_eq!(read.len(), 1, "cut at {cut}");
             assert!(read[0].is_err(), "cut at {cut}");
         }
         let mut garbled = bytes.clone();
         garbled[13] = 0xff;
-        assert!(Entries::new(&garbled).next().unwrap().unwrap_err().contains("UTF-8"));
+        assert!(EntryReader::new(&garbled).next().unwrap().unwrap_err().contains("UTF-8"));
     }
 }

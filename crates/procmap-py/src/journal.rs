@@ -6,11 +6,12 @@
 //! [`crate::codec`]), in input order, and the occurrence it learns goes
 //! into the item's record.
 //!
-//! Records of items that ran come from the worker already encoded
-//! ([`crate::chunk::Entry`]); this side only assembles and queues them, with
-//! the GIL released, for the journal's own writer thread.
+//! Records of items that ran come from the worker as entries written in
+//! place into its answer ([`crate::chunk::Entry`]); this side queues them,
+//! with the GIL released, and the journal's own writer thread reads them in
+//! place and writes them as records ([`Fields`]).
 
-use crate::chunk::{Entries as EntryReader, Entry};
+use crate::chunk::{Entry, EntryReader};
 use crate::codec;
 use crate::error::PoolError as PyPoolError;
 use crate::read::chain;

@@ -185,7 +185,7 @@ impl ChunkTask {
         values: &Bound<'_, PyList>,
         runs: &[Run],
     ) -> PyResult<Vec<u8>> {
-        let mut entries = crate::chunk::EntriesWriter::default();
+        let mut entries = crate::chunk::EntryWriter::default();
         for ((item, value), run) in items.iter().zip(values.iter()).zip(runs) {
             let item = match kind {
                 0 | 1 => item,
