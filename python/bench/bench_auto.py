@@ -21,9 +21,10 @@ slow one). Prints a Markdown table and the two targets.
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
+
+import child
 
 
 def io_item(x):
@@ -61,13 +62,7 @@ def one(config, workload, n, procs):
 
 def measure_once(config, workload, args):
     cmd = [sys.executable, __file__, "one", config, workload, str(getattr(args, workload)), str(args.procs)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    if status != 0:
-        raise SystemExit(f"{config} {workload} failed (status {status})")
-    result = json.loads(out.strip().splitlines()[-1])
-    result["cpu"] = usage.ru_utime + usage.ru_stime
+    result = child.run(cmd, f"{config} {workload}")
     print(f"  {workload:3} {config:16} wall {result['wall']:.2f}s cpu {result['cpu']:.2f}s", file=sys.stderr,
           flush=True)
     return result

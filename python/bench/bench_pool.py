@@ -14,9 +14,10 @@ Markdown table.
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
+
+import child
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
@@ -122,13 +123,7 @@ def measure_once(args, kind, workload, journal=None):
         # for a million items) would be timed too.
         os.remove(journal)
     env = dict(os.environ, SEED001_DEST=os.path.join(args.dir, "png"))
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env, text=True, cwd=args.dir)
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    if status != 0:
-        raise SystemExit(f"{kind} {workload} failed (status {status})")
-    result = json.loads(out.strip().splitlines()[-1])
-    result["cpu"] = usage.ru_utime + usage.ru_stime
+    result = child.run(cmd, f"{kind} {workload}", env=env, cwd=args.dir)
     print(f"  {kind:8} {workload:10} journal={bool(journal)!s:5} wall {result['wall']:.2f}s "
           f"cpu {result['cpu']:.2f}s {result['info']}", file=sys.stderr, flush=True)
     return result
