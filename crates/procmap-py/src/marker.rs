@@ -203,6 +203,35 @@ mod tests {
     }
 
     #[test]
+    fn a_chunk_between_its_items_is_busy_but_runs_none_and_an_unplaced_one_only_counts() {
+        let dir = std::env::temp_dir().join(format!("procmap-marker-between-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(std::process::id().to_string());
+        let marker = Marker::create(&dir).unwrap();
+        let a = marker.enter(5);
+        a.item(5, 3);
+        a.between(5);
+        let judged = |job| Marks::read(&procmap::marker::read_words(&path).unwrap()).judge(job);
+        assert_eq!(judged(5), (None, 0), "between its items: no item runs");
+        assert_eq!(judged(6), (None, 1), "but it is busy beside another chunk");
+        // Every word taken: one more chunk is counted in word 0, and its
+        // items and pauses leave that count alone.
+        let slots: Vec<_> = (0..SLOTS as u64 - 1).map(|job| marker.enter(100 + job)).collect();
+        let unplaced = marker.enter(9);
+        unplaced.item(9, 1);
+        unplaced.between(9);
+        let words = procmap::marker::read_words(&path).unwrap();
+        assert_eq!(words[0], 1, "one unplaced chunk");
+        // Every placed chunk, and the unplaced count, which cannot tell 9
+        // from another unplaced chunk: its death counts as shared.
+        assert_eq!(judged(9), (None, SLOTS + 1));
+        drop((unplaced, slots, a));
+        assert_eq!(procmap::marker::read_words(&path).unwrap(), vec![0; 1 + SLOTS], "all freed");
+        drop(marker);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn a_worker_claims_and_frees_its_words_and_the_parent_reads_them_once() {
         let dir = std::env::temp_dir().join(format!("procmap-marker-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
