@@ -216,6 +216,10 @@ mod tests {
         how.by_caller = true;
         let d = blame([chunk(1..=3, &[])], &how);
         assert_eq!(summary(&d), [("crashed", vec![1]), ("crashed", vec![3]), ("innocent", vec![2])]);
+        assert!(
+            d.iter().all(|d| !matches!(d, Decision::Crashed(p) if p.crashes != 1)),
+            "each suspect's crash is counted"
+        );
         // One suspect is the culprit either way.
         let d = blame([chunk(1..=3, &[])], &Circumstances { running: Some(&[2]), ..how });
         assert_eq!(summary(&d), [("crashed", vec![2]), ("innocent", vec![1, 3])]);
