@@ -180,5 +180,13 @@ mod tests {
         assert_eq!(read_words(&path), Some(vec![7, 0, 9]));
         assert_eq!(read(&path), Some(7));
         assert_eq!(read_words(&dir.path.join("none")), None);
+        // Longer than a page: every word is mapped, to the last.
+        let long = dir.path.join("long");
+        {
+            let marker = Marker::open_words(&long, 1000).unwrap();
+            marker.word(999).store(5, Ordering::Relaxed);
+        }
+        let words = read_words(&long).unwrap();
+        assert_eq!((words.len(), words[999]), (1000, 5));
     }
 }
