@@ -405,3 +405,14 @@ def test_a_journaled_map_takes_the_journal_from_idle_submitted_calls_not_from_ru
     # Each writer's records follow its own header.
     cut = [[t for t in itertools.takewhile(lambda t: t is not None, seg)] for seg in segments]
     assert cut == [["jobs.cube"], ["jobs.cube", "jobs.cube"], ["jobs.cube", "jobs.sleepy"], ["jobs.cube"]], lines
+
+
+def test_a_submitted_call_s_captured_output_lands_in_its_record(tmp_path):
+    # An Executor's futures give values: capture="tail" lands in the
+    # journal's records, of submit calls too.
+    journal = tmp_path / "j.jsonl"
+    with procmap.Executor(max_workers=1, capture="tail", journal=journal) as ex:
+        assert ex.submit(jobs.chatty, 5).result(timeout=60) == 5
+    (record,) = records_of(journal)
+    assert (record["task"], record["stdout"]) == ("jobs.chatty", "item 5 on stdout\n"), record
+    assert record["stderr"].startswith("item 5 on stderr"), record
