@@ -34,11 +34,17 @@ if __name__ == "__main__":
 """
 
 
+def run_script(tmp_path, text, journal):
+    """Runs `text` as a script of its own in `tmp_path`, its stdout
+    block-buffered as a pipe's is, with the journal's path as argument."""
+    (tmp_path / "script.py").write_text(text)
+    return subprocess.run([sys.executable, "script.py", str(journal)], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path, env=BUFFERED)
+
+
 def test_print_lands_in_the_result_and_the_journal_record(tmp_path):
-    (tmp_path / "printing.py").write_text(PRINTING)
     journal = tmp_path / "j.jsonl"
-    run = subprocess.run([sys.executable, "printing.py", str(journal)], capture_output=True, text=True,
-                         timeout=120, cwd=tmp_path, env=BUFFERED)
+    run = run_script(tmp_path, PRINTING, journal)
     assert run.returncode == 0, run.stderr
     *results, (_, _, lots, _) = json.loads(run.stdout)
     for index, ok, stdout, stderr in results:
@@ -162,10 +168,8 @@ if __name__ == "__main__":
 
 
 def test_an_executor_s_map_puts_the_output_in_its_journal(tmp_path):
-    (tmp_path / "executor.py").write_text(EXECUTOR)
     journal = tmp_path / "j.jsonl"
-    run = subprocess.run([sys.executable, "executor.py", str(journal)], capture_output=True, text=True,
-                         timeout=120, cwd=tmp_path, env=BUFFERED)
+    run = run_script(tmp_path, EXECUTOR, journal)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "[0, 1, 2, 3]"
     records = {r["line"]: r for r in records_of(journal)}
