@@ -282,10 +282,7 @@ pub fn read_jobs(
     let mut seen: HashMap<u64, u32> = recorded.keys().map(|id| (id.hash, 0)).collect();
     let mut jobs = Vec::new();
     for input in JobReader::new(BufReader::with_capacity(256 * 1024, file), task) {
-        let line = match &input {
-            procmap::Input::Job(job) | procmap::Input::Alone(job) | procmap::Input::Done(job) => job.id,
-            procmap::Input::Invalid { id, .. } => *id,
-        };
+        let line = input.id();
         let hash = input_hash(&input);
         let occurrence = seen.get_mut(&hash).map_or(0, |n| {
             *n += 1;

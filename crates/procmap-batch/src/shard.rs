@@ -185,10 +185,7 @@ pub fn filter(
         if shard.owns(input_hash(&input)) {
             return Some(input);
         }
-        match input {
-            Input::Job(job) | Input::Alone(job) | Input::Done(job) => Some(Input::Done(job)),
-            Input::Invalid { .. } => None,
-        }
+        input.into_done()
     }))
 }
 

@@ -86,24 +86,15 @@ pub fn source(
         if let Some(shard) = &shard
             && !shard.owns(hash)
         {
-            return match input {
-                Input::Job(job) | Input::Alone(job) | Input::Done(job) => Some(Input::Done(job)),
-                Input::Invalid { .. } => None,
-            };
+            return input.into_done();
         }
         if let Some(resume) = &mut resume {
-            let line = match &input {
-                Input::Job(j) | Input::Alone(j) | Input::Done(j) => j.id,
-                Input::Invalid { id, .. } => *id,
-            };
+            let line = input.id();
             match resume.admit(hash, line).decision {
                 Decision::Run => {}
                 // A job done ok still holds on to its outputs.
                 Decision::Done => {
-                    return match input {
-                        Input::Job(job) | Input::Alone(job) | Input::Done(job) => Some(Input::Done(job)),
-                        Input::Invalid { .. } => None,
-                    };
+                    return input.into_done();
                 }
                 Decision::Failed => return None,
             }

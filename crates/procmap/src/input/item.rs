@@ -22,6 +22,25 @@ pub enum Input {
     Done(Job),
 }
 
+impl Input {
+    /// Its line (the job's id, or the invalid line's).
+    pub fn id(&self) -> u64 {
+        match self {
+            Input::Job(job) | Input::Alone(job) | Input::Done(job) => job.id,
+            Input::Invalid { id, .. } => *id,
+        }
+    }
+
+    /// The same job as done (it keeps its outputs claimed and does not
+    /// run); an invalid line has nothing to claim and goes.
+    pub fn into_done(self) -> Option<Input> {
+        match self {
+            Input::Job(job) | Input::Alone(job) | Input::Done(job) => Some(Input::Done(job)),
+            Input::Invalid { .. } => None,
+        }
+    }
+}
+
 impl From<Job> for Input {
     fn from(job: Job) -> Self {
         Input::Job(job)
