@@ -41,10 +41,7 @@ pub(crate) fn exact_json(obj: &Bound<'_, PyAny>) -> Option<Value> {
 
 fn to_json(obj: &Bound<'_, PyAny>, depth: u32) -> Option<Value> {
     if let Ok(i) = obj.cast_exact::<PyInt>() {
-        return match i.extract::<i64>() {
-            Ok(n) => Some(Value::from(n)),
-            Err(_) => i.extract::<u64>().ok().map(Value::from),
-        };
+        return int64(i).map(Value::Number);
     }
     if let Ok(s) = obj.cast_exact::<PyString>() {
         return s.to_cow().ok().map(|s| Value::String(s.into_owned()));
@@ -82,20 +79,22 @@ fn to_json(obj: &Bound<'_, PyAny>, depth: u32) -> Option<Value> {
     None
 }
 
+/// An int within 64 bits (which every JSON reader holds exactly), signed
+/// or not; beyond, `None`: it is pickled.
+fn int64(i: &Bound<'_, PyInt>) -> Option<Number> {
+    match i.extract::<i64>() {
+        Ok(n) => Some(Number::from(n)),
+        Err(_) => i.extract::<u64>().ok().map(Number::from),
+    }
+}
+
 /// Appends `obj`'s JSON if it is an exact int within 64 bits, the
-/// commonest item and value: what [`exact_json`] would make of it, without
+/// commonest item and value: what [`exact_json`] makes of it, without
 /// building a `Value`. Returns whether it did.
 fn write_int(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> bool {
-    let Ok(i) = obj.cast_exact::<PyInt>() else { return false };
-    let mut buffer = itoa::Buffer::new();
-    let text = match i.extract::<i64>() {
-        Ok(n) => buffer.format(n),
-        Err(_) => match i.extract::<u64>() {
-            Ok(n) => buffer.format(n),
-            Err(_) => return false,
-        },
-    };
-    out.extend_from_slice(text.as_bytes());
+    let Some(n) = obj.cast_exact::<PyInt>().ok().and_then(int64) else { return false };
+    // serde_json writes a Number's digits with itoa, straight into `out`.
+    serde_json::to_writer(&mut *out, &n).expect("a Number writes to a Vec");
     true
 }
 
